@@ -1,0 +1,78 @@
+"""PCI function addresses: [[domain:]bus:]device.function."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import InputError
+
+_BDF = re.compile(
+    r"^(?:(?P<dom>[0-9a-fA-F]{1,8}):)?(?P<bus>[0-9a-fA-F]{1,2}):(?P<dev>[0-9a-fA-F]{1,2})\.(?P<fn>[0-7])$"
+)
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Address:
+    domain: int
+    bus: int
+    device: int
+    function: int
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        m = _BDF.match(text.strip())
+        if not m:
+            raise InputError(f"not a PCI address [[domain:]bus:]dev.fn: {text!r}")
+        dev = int(m["dev"], 16)
+        if dev > 31:
+            raise InputError(f"device number 0x{dev:x} > 0x1f in {text!r}")
+        return cls(int(m["dom"] or "0", 16), int(m["bus"], 16), dev, int(m["fn"]))
+
+    @property
+    def short(self) -> str:
+        """bus:dev.fn, as lspci prints it when every function is in domain 0."""
+        return f"{self.bus:02x}:{self.device:02x}.{self.function}"
+
+    def __str__(self) -> str:
+        return f"{self.domain:04x}:{self.short}"
+
+
+class Selector:
+    """lspci's -s filter: [[domain]:][bus]:[slot][.[func]] where any part may be empty or '*'."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        parts = text.split(":")
+        if len(parts) > 3:
+            raise InputError(f"bad -s selector {text!r}")
+        slot_fn = parts[-1]
+        bus = parts[-2] if len(parts) >= 2 else ""
+        dom = parts[-3] if len(parts) == 3 else ""
+        slot, _, fn = slot_fn.partition(".")
+        self.domain = self._num(dom, 0xFFFF)
+        self.bus = self._num(bus, 0xFF)
+        self.device = self._num(slot, 0x1F)
+        self.function = self._num(fn, 7)
+
+    def _num(self, s: str, limit: int) -> int | None:
+        if s in ("", "*"):
+            return None
+        try:
+            v = int(s, 16)
+        except ValueError:
+            raise InputError(f"bad -s selector {self.text!r}: {s!r} is not hex") from None
+        if v > limit:
+            raise InputError(f"bad -s selector {self.text!r}: {s!r} out of range")
+        return v
+
+    def matches(self, a: Address) -> bool:
+        return all(
+            want is None or want == got
+            for want, got in (
+                (self.domain, a.domain),
+                (self.bus, a.bus),
+                (self.device, a.device),
+                (self.function, a.function),
+            )
+        )

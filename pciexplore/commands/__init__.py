@@ -1,0 +1,1 @@
+"""Sub-commands of the `pciexplore` CLI: each module defines register(subparsers)."""

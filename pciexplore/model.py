@@ -1,0 +1,242 @@
+"""The decoded model: Function, Capability, RegisterValue.  Built from a source's bytes and the
+declarations in `regs`; registers are decoded when first asked for, so listing 4096 functions is cheap.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from . import regs
+from .address import Address
+from .decode import Problem, walk_extended, walk_standard
+from .regs.base import Field, Layout, Register
+
+if TYPE_CHECKING:
+    from .sources.base import KernelInfo, Source
+
+
+class RegisterValue:
+    """One register of one function: its declaration, absolute offset and value (None: not readable)."""
+
+    __slots__ = ("decl", "offset", "value")
+
+    def __init__(self, decl: Register, offset: int, value: int | None) -> None:
+        self.decl = decl
+        self.offset = offset
+        self.value = value
+
+    @property
+    def name(self) -> str:
+        return self.decl.name
+
+    def __getitem__(self, field_name: str) -> int | None:
+        f = self.decl.field(field_name)
+        return None if self.value is None else f.extract(self.value)
+
+    def fields(self) -> dict[str, int | None]:
+        return {f.name: self[f.name] for f in self.decl.fields}
+
+    def describe(self) -> list[tuple[Field, int, str | None]]:
+        """(field, value, meaning) for every declared field."""
+        if self.value is None:
+            return []
+        return [(f, f.extract(self.value), f.meaning(f.extract(self.value))) for f in self.decl.fields]
+
+    def __repr__(self) -> str:
+        width = self.decl.width * 2
+        v = "unreadable" if self.value is None else f"0x{self.value:0{width}x}"
+        return f"<{self.decl.name} @0x{self.offset:03x} = {v}>"
+
+
+class Block:
+    """A declared layout decoded at an offset of a function's config space."""
+
+    def __init__(self, function: Function, layout: Layout | None, offset: int) -> None:
+        self.function = function
+        self.layout = layout
+        self.offset = offset
+
+    def read(self, rel: int, width: int) -> int | None:
+        """Little-endian value at `offset + rel`, or None when the source does not have those bytes."""
+        return self.function.read(self.offset + rel, width)
+
+    def __getitem__(self, name: str) -> RegisterValue:
+        if self.layout is None:
+            raise KeyError(name)
+        decl = self.layout.register(name)
+        return RegisterValue(decl, self.offset + decl.offset, self.read(decl.offset, decl.width))
+
+    def get(self, reg_name: str, field_name: str | None = None) -> int | None:
+        """A register's value, or one field of it; None if not readable."""
+        rv = self[reg_name]
+        return rv.value if field_name is None else rv[field_name]
+
+    def registers(self) -> list[RegisterValue]:
+        if self.layout is None:
+            return []
+        out = []
+        for decl in self.layout.registers:
+            if decl.when is not None and not decl.when(self):
+                continue
+            out.append(RegisterValue(decl, self.offset + decl.offset, self.read(decl.offset, decl.width)))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for rv in self.registers():
+            entry: dict[str, Any] = {"offset": rv.offset, "value": rv.value}
+            if rv.decl.fields and rv.value is not None:
+                entry["fields"] = rv.fields()
+            out[rv.name] = entry
+        return out
+
+
+class Capability(Block):
+    """One entry of the standard or extended capability list."""
+
+    def __init__(self, function: Function, offset: int, cap_id: int, next_ptr: int,
+                 extended: bool, version: int = 0) -> None:
+        table = regs.ecap_layouts() if extended else regs.cap_layouts()
+        super().__init__(function, table.get(cap_id), offset)
+        self.id = cap_id
+        self.next = next_ptr
+        self.extended = extended
+        self.version = version
+
+    @property
+    def key(self) -> str:
+        return self.layout.key if self.layout else f"{'ecap' if self.extended else 'cap'}_{self.id:04x}"
+
+    @property
+    def name(self) -> str:
+        if self.layout:
+            return self.layout.name
+        return f"Extended capability ID {self.id:#06x}" if self.extended else f"Capability ID {self.id:#04x}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"key": self.key, "name": self.name, "id": self.id, "offset": self.offset,
+                             "extended": self.extended, "next": self.next}
+        if self.extended:
+            d["version"] = self.version
+        d["registers"] = super().to_dict()
+        return d
+
+    def __repr__(self) -> str:
+        width = 3 if self.extended else 2
+        return f"<Capability [{self.offset:0{width}x}] {self.name} (id {self.id:#x})>"
+
+
+class Function:
+    """One PCI function of a source: config bytes, header, capabilities, BARs and kernel view."""
+
+    def __init__(self, source: Source, address: Address) -> None:
+        self.source = source
+        self.address = address
+
+    def refresh(self) -> None:
+        """Forget what was read so the next access reads the source again."""
+        for name in ("config", "header", "_walk", "kernel"):
+            self.__dict__.pop(name, None)
+
+    @cached_property
+    def config(self) -> bytes:
+        return self.source.read_config(self.address)
+
+    def read(self, offset: int, width: int) -> int | None:
+        cfg = self.config
+        if offset < 0 or offset + width > len(cfg):
+            return None
+        return int.from_bytes(cfg[offset : offset + width], "little")
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def vendor_id(self) -> int:
+        return self.read(0, 2) or 0
+
+    @property
+    def device_id(self) -> int:
+        return self.read(2, 2) or 0
+
+    @property
+    def revision(self) -> int:
+        return self.read(8, 1) or 0
+
+    @property
+    def class_code(self) -> int:
+        """24-bit class code: base class, subclass, programming interface."""
+        return self.read(9, 3) or 0
+
+    @property
+    def header_type(self) -> int:
+        return (self.read(0x0E, 1) or 0) & 0x7F
+
+    @cached_property
+    def header(self) -> Block:
+        return Block(self, regs.HEADERS.get(self.header_type), 0)
+
+    # -- capabilities ---------------------------------------------------------------------------
+    @cached_property
+    def _walk(self) -> tuple[list[Capability], list[Problem]]:
+        std, problems = walk_standard(self.config)
+        caps = [Capability(self, f.offset, f.cap_id, f.next, False) for f in std]
+        ext, ext_problems = walk_extended(self.config) if len(self.config) > 0x100 else ([], [])
+        caps += [Capability(self, f.offset, f.cap_id, f.next, True, f.version) for f in ext]
+        return caps, problems + ext_problems
+
+    @property
+    def capabilities(self) -> list[Capability]:
+        return self._walk[0]
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self._walk[1]
+
+    def cap(self, which: str | int, extended: bool | None = None) -> Capability | None:
+        """First capability with this key ("msix", "exp", "aer") or id (extended=True for ecap ids)."""
+        for c in self.capabilities:
+            if isinstance(which, str) and c.key == which:
+                return c
+            if isinstance(which, int) and c.id == which and (extended is None or c.extended == extended):
+                return c
+        return None
+
+    # -- kernel and BARs ------------------------------------------------------------------------
+    @cached_property
+    def kernel(self) -> KernelInfo | None:
+        return self.source.kernel_info(self.address)
+
+    def write(self, offset: int, data: bytes) -> None:
+        """Write config space through the source (which decides whether that is allowed)."""
+        self.source.write_config(self.address, offset, data)
+        self.refresh()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": str(self.address),
+            "vendor_id": self.vendor_id,
+            "device_id": self.device_id,
+            "revision": self.revision,
+            "class": self.class_code,
+            "header_type": self.header_type,
+            "config_length": len(self.config),
+            "header": self.header.to_dict(),
+            "capabilities": [c.to_dict() for c in self.capabilities],
+            "problems": [{"offset": p.offset, "kind": p.kind, "message": p.message} for p in self.problems],
+        }
+
+    def __repr__(self) -> str:
+        return (f"<Function {self.address} [{self.vendor_id:04x}:{self.device_id:04x}] class "
+                f"{self.class_code:06x}, {len(self.capabilities)} capabilities>")
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td><code>{c.offset:#05x}</code></td><td>{html.escape(c.name)}</td>"
+            f"<td><code>{c.id:#x}</code></td></tr>"
+            for c in self.capabilities
+        )
+        return (f"<div><b>{html.escape(str(self.address))}</b> "
+                f"<code>{self.vendor_id:04x}:{self.device_id:04x}</code> "
+                f"class <code>{self.class_code:06x}</code>"
+                f"<table><tr><th>offset</th><th>capability</th><th>id</th></tr>{rows}</table></div>")

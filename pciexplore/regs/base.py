@@ -1,0 +1,108 @@
+"""The vocabulary of declarations: a Layout (header or capability) is a table of Registers, a
+Register a table of Fields.  Names are Linux `pci_regs.h` names; `label` is lspci's word for it.
+
+Everything that shows a register (lspci text, JSON, HTML, hex highlighting, widget tooltips, diff)
+is derived from these declarations, so adding a capability means adding a declaration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str  # e.g. PCI_EXP_DEVCTL_CERE
+    lo: int  # lowest bit
+    hi: int  # highest bit, inclusive
+    label: str = ""  # lspci's word, e.g. "CorrErr"
+    values: Mapping[int, str] | None = None  # meaning of each value, where the spec names them
+    doc: str = ""
+
+    @property
+    def width(self) -> int:
+        return self.hi - self.lo + 1
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.lo
+
+    def extract(self, reg: int) -> int:
+        return (reg >> self.lo) & ((1 << self.width) - 1)
+
+    def meaning(self, raw: int) -> str | None:
+        if self.values is not None:
+            return self.values.get(raw)
+        return None
+
+    @property
+    def is_flag(self) -> bool:
+        return self.lo == self.hi and self.values is None
+
+
+def bit(name: str, n: int, label: str = "", doc: str = "") -> Field:
+    return Field(name, n, n, label, None, doc)
+
+
+def bits(
+    name: str, lo: int, hi: int, label: str = "", values: Mapping[int, str] | None = None, doc: str = ""
+) -> Field:
+    return Field(name, lo, hi, label, values, doc)
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    name: str  # e.g. PCI_EXP_DEVCTL
+    offset: int  # from the start of the layout
+    width: int  # bytes: 1, 2, 4 or 8
+    fields: tuple[Field, ...] = ()
+    label: str = ""  # lspci's word, e.g. "DevCtl"
+    doc: str = ""
+    #: present only when this returns true for the decoded block (e.g. MSI 64-bit address high)
+    when: Callable[[Any], bool] | None = None
+    _by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({f.name: f for f in self.fields})
+
+    def field(self, name: str) -> Field:
+        return self._by_name[name]
+
+
+def reg(
+    name: str, offset: int, width: int, *fields: Field, label: str = "", doc: str = "",
+    when: Callable[[Any], bool] | None = None,
+) -> Register:
+    return Register(name, offset, width, tuple(fields), label, doc, when)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """A declared structure: a config header, a capability or an extended capability."""
+
+    key: str  # short stable name used in JSON and the API: "msix", "exp", "aer", ...
+    name: str  # what people call it: "MSI-X", "Express", "Advanced Error Reporting"
+    cap_id: int | None  # PCI_CAP_ID_* or PCI_EXT_CAP_ID_*, None for headers
+    extended: bool
+    registers: tuple[Register, ...]
+    doc: str = ""
+    _by_name: dict[str, Register] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({r.name: r for r in self.registers})
+
+    def register(self, name: str) -> Register:
+        return self._by_name[name]
+
+    @property
+    def length(self) -> int:
+        """Bytes spanned by the declared registers (for highlighting)."""
+        return max((r.offset + r.width for r in self.registers), default=0)
+
+
+def layout(
+    key: str, name: str, cap_id: int | None, *registers: Register, extended: bool = False, doc: str = ""
+) -> Layout:
+    return Layout(key, name, cap_id, extended, tuple(registers), doc)

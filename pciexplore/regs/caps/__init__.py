@@ -1,0 +1,1 @@
+"""Standard capability declarations, one module per capability (or family)."""

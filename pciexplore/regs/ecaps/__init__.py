@@ -1,0 +1,1 @@
+"""Extended capability declarations, one module per capability (or family)."""

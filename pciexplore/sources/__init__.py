@@ -1,0 +1,58 @@
+"""Opening a source from a spec string; each kind lives in its own module, imported only when used."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from ..errors import InputError
+from .base import BarRegion, KernelInfo, Source
+
+__all__ = ["BarRegion", "KernelInfo", "Source", "open_source"]
+
+#: spec prefix -> "module:function" taking the rest of the spec
+PREFIXES = {
+    "sim": "pciexplore.sources.sim:open_spec",
+    "qemu": "pciexplore.sources.qemu:open_spec",
+    "capture": "pciexplore.capture:open_capture",
+    "dump": "pciexplore.sources.dump:DumpSource",
+    "raw": "pciexplore.sources.raw:RawSource",
+    "sysfs": "pciexplore.sources.sysfs:SysfsSource",
+}
+
+
+def _load(target: str):
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def open_source(spec: str | Path | Source | None = None, **options) -> Source:
+    """Open `spec`: None or "sysfs" (this host), "sysfs:DIR", "sim:...", "qemu:...", or a file path
+    (lspci dump, raw config binary, or capture JSON; the kind is recognised from the content)."""
+    if isinstance(spec, Source):
+        return spec
+    if spec is None or spec == "sysfs":
+        return _load(PREFIXES["sysfs"])(**options)
+    text = str(spec)
+    prefix, sep, rest = text.partition(":")
+    if sep and prefix in PREFIXES and not Path(text).exists():
+        if prefix == "sysfs" and not rest:
+            return _load(PREFIXES["sysfs"])(**options)
+        return _load(PREFIXES[prefix])(rest, **options)
+    path = Path(text)
+    if path.is_dir():
+        return _load(PREFIXES["sysfs"])(path, **options)
+    if not path.exists():
+        raise InputError("no such file or directory", file=text)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", file=text) from None
+    if head.lstrip()[:1] == b"{":
+        return _load(PREFIXES["capture"])(path, **options)
+    from .raw import looks_raw
+
+    if looks_raw(path):
+        return _load(PREFIXES["raw"])(path, **options)
+    return _load(PREFIXES["dump"])(path, **options)

@@ -1,0 +1,157 @@
+"""The one Source protocol every backend implements.
+
+Everything above this module (decoding, MSI-X model, renderers, widgets) only ever asks a source for
+bytes of config space, bytes of a BAR window, what it knows of BAR placement and what the kernel
+says; it never knows which backend it has (cf. pciutils' access methods).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..address import Address, Selector
+from ..errors import InputError, NotSupported, ReadOnlyError
+
+if TYPE_CHECKING:
+    from ..model import Function
+
+
+@dataclass(frozen=True, slots=True)
+class BarRegion:
+    """Where a BAR is mapped, as the source knows it (sysfs `resource`, QEMU's assignment)."""
+
+    index: int  # 0..5, or 6 for the expansion ROM
+    base: int
+    size: int
+    flags: int = 0  # IORESOURCE_* as in sysfs `resource`, 0 when unknown
+
+
+@dataclass(slots=True)
+class KernelInfo:
+    """What the host kernel says about a function (live host and captures of it)."""
+
+    driver: str | None = None
+    modules: list[str] = field(default_factory=list)
+    irq: int | None = None
+    msi_irqs: list[int] = field(default_factory=list)
+    numa_node: int | None = None
+    iommu_group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One MSI/MSI-X message the source saw the device write (a DWORD `data` to `address`)."""
+
+    seq: int  # order of delivery within the source, from 0
+    address: int
+    data: int
+    function: Address | None = None  # who sent it, when the source can tell
+    vector: int | None = None  # MSI-X entry / MSI vector that produced it, when the source can tell
+
+
+class Source:
+    """A place config space and BARs can be read from.  Subclasses override what they support."""
+
+    kind = "?"
+    #: config space writes allowed right now (live hosts need an explicit opt-in)
+    writable = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._functions: list[Function] | None = None
+
+    # -- what backends implement -------------------------------------------------------------
+    def addresses(self) -> list[Address]:
+        raise NotImplementedError
+
+    def read_config(self, addr: Address) -> bytes:
+        """All config bytes the source can give for `addr` (64, 256, 4096 or any length)."""
+        raise NotImplementedError
+
+    def write_config(self, addr: Address, offset: int, data: bytes) -> None:
+        raise ReadOnlyError(f"{self.kind} source is read-only", file=self.name, device=str(addr))
+
+    def bar_regions(self, addr: Address) -> dict[int, BarRegion] | None:
+        """Placement of BARs when the source knows it independently of config space, else None."""
+        return None
+
+    def read_bar(self, addr: Address, bar: int, offset: int, size: int) -> bytes:
+        raise NotSupported(
+            f"{self.kind} source cannot read BAR {bar} contents", file=self.name, device=str(addr)
+        )
+
+    def write_bar(self, addr: Address, bar: int, offset: int, data: bytes) -> None:
+        raise ReadOnlyError(
+            f"{self.kind} source cannot write BAR {bar}", file=self.name, device=str(addr)
+        )
+
+    def kernel_info(self, addr: Address) -> KernelInfo | None:
+        return None
+
+    # -- interrupts: sources that can make a device raise one, or see the messages it sends ----
+    def triggers(self, addr: Address) -> dict[str, str]:
+        """Device-side interrupt causes this source can raise for `addr`: name -> description."""
+        return {}
+
+    def trigger(self, addr: Address, cause: str) -> None:
+        """Make the device itself signal `cause` (a name from `triggers()`), as its hardware would."""
+        raise NotSupported(f"{self.kind} source cannot make a device raise interrupts",
+                           file=self.name, device=str(addr))
+
+    def deliveries(self) -> list[Delivery] | None:
+        """Every message delivered so far, in order; None when the source cannot observe them."""
+        return None
+
+    def close(self) -> None:
+        pass
+
+    # -- what everyone gets --------------------------------------------------------------------
+    @property
+    def can_read_bars(self) -> bool:
+        return type(self).read_bar is not Source.read_bar
+
+    def functions(self, selector: str | None = None) -> list[Function]:
+        if self._functions is None:
+            self._functions = self._build_functions()
+        fns = list(self._functions)
+        if selector:
+            sel = Selector(selector)
+            fns = [f for f in fns if sel.matches(f.address)]
+        return fns
+
+    def function(self, bdf: str | Address) -> Function:
+        addr = bdf if isinstance(bdf, Address) else None
+        if addr is None:
+            text = str(bdf)
+            addr = Address.parse(text) if text.count(":") == 2 else None
+            if addr is None:
+                matches = self.functions(text)
+                if len(matches) == 1:
+                    return matches[0]
+                raise InputError(f"{len(matches)} functions match {text!r}", file=self.name)
+        for fn in self.functions():
+            if fn.address == addr:
+                return fn
+        raise InputError(f"no function {addr} in this source", file=self.name)
+
+    def _build_functions(self) -> list[Function]:
+        from ..model import Function
+
+        return [Function(self, a) for a in sorted(self.addresses())]
+
+    def __iter__(self):
+        return iter(self.functions())
+
+    def __len__(self) -> int:
+        return len(self.functions())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        n = len(self._functions) if self._functions is not None else "?"
+        return f"<{type(self).__name__} {self.name!r}: {n} functions>"

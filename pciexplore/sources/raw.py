@@ -1,0 +1,47 @@
+"""A raw binary config-space image (a copy of sysfs `config`, 64 to 4096 bytes) as one function."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..address import Address
+from ..errors import InputError
+from .base import Source
+
+
+class RawSource(Source):
+    kind = "raw"
+
+    def __init__(self, path: str | Path, address: Address | None = None) -> None:
+        super().__init__(str(path))
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
+        if not 64 <= len(data) <= 4096:
+            raise InputError(
+                f"raw config space must be 64 to 4096 bytes long, this file has {len(data)}",
+                file=str(path),
+            )
+        self._address = address or Address(0, 0, 0, 0)
+        self._data = data
+
+    def addresses(self) -> list[Address]:
+        return [self._address]
+
+    def read_config(self, addr: Address) -> bytes:
+        if addr != self._address:
+            raise InputError(f"no function {addr}", file=self.name)
+        return self._data
+
+
+def looks_raw(path: Path) -> bool:
+    """A file is raw config space when it is not text: lspci dumps are ASCII."""
+    try:
+        head = path.read_bytes()[:4096]
+    except OSError:
+        return False
+    if not head:
+        return False
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    return printable < len(head) * 0.95

@@ -1,0 +1,147 @@
+"""The live host through Linux sysfs, or any directory laid out like /sys/bus/pci/devices.
+
+Reads `config` (root gets all of it, other users the first 64 bytes), `resource` (BAR placement),
+`irq`, `msi_irqs/`, `driver`, `numa_node`, `iommu_group`.  BAR contents come from `resourceN`,
+mapped with python-periphery's MMIO, which is how a user-space tool reaches a BAR without a driver.
+Nothing here writes unless the source was opened with `allow_writes=True`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..address import Address
+from ..errors import DeviceGone, InputError, NotSupported
+from .base import BarRegion, KernelInfo, Source
+
+SYSFS_PCI = "/sys/bus/pci/devices"
+IORESOURCE_IO = 0x100
+IORESOURCE_MEM = 0x200
+
+
+class SysfsSource(Source):
+    kind = "sysfs"
+
+    def __init__(self, root: str | Path = SYSFS_PCI) -> None:
+        super().__init__(str(root))
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise InputError("not a directory laid out like /sys/bus/pci/devices", file=str(root))
+        self._dirs: dict[Address, Path] = {}
+        for entry in sorted(os.listdir(self.root)):
+            try:
+                addr = Address.parse(entry)
+            except InputError:
+                continue
+            self._dirs[addr] = self.root / entry
+        #: functions whose config file is longer than what this user may read
+        self.limited: dict[Address, int] = {}
+
+    @property
+    def is_live_host(self) -> bool:
+        return os.path.realpath(self.root) == os.path.realpath(SYSFS_PCI)
+
+    def _dir(self, addr: Address) -> Path:
+        try:
+            return self._dirs[addr]
+        except KeyError:
+            raise InputError(f"no function {addr}", file=self.name) from None
+
+    def addresses(self) -> list[Address]:
+        return list(self._dirs)
+
+    def read_config(self, addr: Address) -> bytes:
+        path = self._dir(addr) / "config"
+        try:
+            with open(path, "rb") as f:
+                data = f.read(4096)
+                full = os.fstat(f.fileno()).st_size
+        except FileNotFoundError:
+            raise DeviceGone("device vanished (hot-unplugged?)", file=str(path), device=str(addr)) from None
+        except OSError as e:
+            raise DeviceGone(f"config read failed: {e.strerror}", file=str(path), device=str(addr)) from None
+        if full > len(data):
+            self.limited[addr] = full
+        return data
+
+    def bar_regions(self, addr: Address) -> dict[int, BarRegion] | None:
+        try:
+            lines = (self._dir(addr) / "resource").read_text().splitlines()
+        except OSError:
+            return None
+        regions: dict[int, BarRegion] = {}
+        for index, line in enumerate(lines[:7]):
+            parts = line.split()
+            if len(parts) < 3:
+                continue
+            start, end, flags = (int(p, 16) for p in parts[:3])
+            if end > start or (start and end == start):
+                regions[index] = BarRegion(index, start, end - start + 1, flags)
+        return regions
+
+    def _resource_path(self, addr: Address, bar: int) -> Path:
+        path = self._dir(addr) / f"resource{bar}"
+        if not path.exists():
+            wc = self._dir(addr) / f"resource{bar}_wc"
+            if wc.exists():
+                return wc
+            why = (
+                "this kernel exposes no resourceN files (a VM or kernel without PCI mmap support)"
+                if not any(self._dir(addr).glob("resource[0-9]*"))
+                else f"BAR {bar} is not implemented or not a memory BAR"
+            )
+            raise NotSupported(
+                f"cannot read BAR {bar}: {path} does not exist; {why}. Use a QEMU source "
+                "(qemu:...) or a fake sysfs tree to see BAR contents",
+                device=str(addr),
+            )
+        return path
+
+    def read_bar(self, addr: Address, bar: int, offset: int, size: int) -> bytes:
+        path = self._resource_path(addr, bar)
+        try:
+            length = path.stat().st_size
+        except OSError as e:
+            raise DeviceGone(f"cannot stat: {e.strerror}", file=str(path), device=str(addr)) from None
+        if offset < 0 or offset + size > length:
+            raise InputError(
+                f"BAR {bar} window 0x{offset:x}+0x{size:x} outside the BAR (size 0x{length:x})",
+                file=str(path), device=str(addr), offset=offset,
+            )
+        if size == 0:
+            return b""
+        from periphery import MMIO, MMIOError
+
+        try:
+            mmio = MMIO(offset, size, path=str(path))
+        except MMIOError as e:
+            hint = "; run as root" if e.errno in (1, 13) else ""
+            raise NotSupported(f"cannot map {path}: {e}{hint}", device=str(addr), offset=offset) from None
+        try:
+            return bytes(mmio.read(0, size))
+        finally:
+            mmio.close()
+
+    def kernel_info(self, addr: Address) -> KernelInfo | None:
+        d = self._dir(addr)
+        info = KernelInfo()
+        drv = d / "driver"
+        if drv.is_symlink() or drv.exists():
+            info.driver = os.path.basename(os.path.realpath(drv))
+        info.irq = _read_int(d / "irq")
+        info.numa_node = _read_int(d / "numa_node")
+        grp = d / "iommu_group"
+        if grp.is_symlink() or grp.exists():
+            info.iommu_group = os.path.basename(os.path.realpath(grp))
+        msi = d / "msi_irqs"
+        if msi.is_dir():
+            info.msi_irqs = sorted(int(n) for n in os.listdir(msi) if n.isdigit())
+        return info
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip(), 0)
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,66 @@
+"""Compare `pciexplore show` with the installed lspci on the same input, line for line.
+
+    python tests/lspcicmp.py [-vvv] [-n|-nn] FILE_OR_DIR...   # prints fidelity and a diff per file
+
+Used by the differential tests; fidelity = lines of lspci's output we reproduce / lspci's lines.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pciexplore import open_source
+from pciexplore.render.lspci import LspciOptions, render_source
+
+LSPCI = shutil.which("lspci") or "/usr/bin/lspci"
+
+
+def lspci_text(path: str | None, flags: list[str]) -> str:
+    cmd = [LSPCI, *flags] + (["-F", str(path)] if path else [])
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+
+def our_text(path: str | None, flags: list[str]) -> str:
+    verbose = sum(f.count("v") for f in flags if f.startswith("-") and set(f[1:]) <= set("vn"))
+    numeric = sum(f.count("n") for f in flags if f.startswith("-") and set(f[1:]) <= set("vn"))
+    opts = LspciOptions(verbose=verbose, numeric=numeric, domains="-D" in flags, kernel="-k" in flags)
+    with open_source(path) as src:
+        return render_source(src, opts)
+
+
+def compare(path: str | None, flags: list[str]) -> tuple[int, int, list[str]]:
+    """(matching lines, lspci lines, unified diff lines)."""
+    want = lspci_text(path, flags).splitlines()
+    got = our_text(path, flags).splitlines()
+    sm = difflib.SequenceMatcher(a=want, b=got, autojunk=False)
+    matching = sum(b.size for b in sm.get_matching_blocks())
+    diff = list(difflib.unified_diff(want, got, "lspci", "pciexplore", lineterm="", n=1))
+    return matching, len(want), diff
+
+
+def main(argv: list[str]) -> int:
+    flags = [a for a in argv if a.startswith("-")]
+    paths = [a for a in argv if not a.startswith("-")]
+    files: list[str] = []
+    for p in paths:
+        pp = Path(p)
+        files += sorted(str(f) for f in pp.glob("*.lspci")) if pp.is_dir() else [p]
+    total_m = total_n = 0
+    for f in files:
+        m, n, diff = compare(f, flags)
+        total_m += m
+        total_n += n
+        print(f"{m}/{n} {f}")
+        for line in diff[:200]:
+            print("   ", line)
+    if total_n:
+        print(f"fidelity {total_m}/{total_n} = {100 * total_m / total_n:.2f}%")
+    return 0 if total_m == total_n else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
