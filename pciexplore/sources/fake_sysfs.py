@@ -64,7 +64,7 @@ def build_tree(
         d.mkdir(exist_ok=True)
         (d / "config").write_bytes(cfg if readable_config is None else cfg[:readable_config])
 
-        def word(off: int, n: int = 2) -> int:
+        def word(off: int, n: int = 2, cfg: bytes = cfg) -> int:
             return int.from_bytes(cfg[off : off + n], "little") if len(cfg) >= off + n else 0
 
         (d / "vendor").write_text(f"0x{word(0):04x}\n")
