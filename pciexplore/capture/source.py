@@ -1,0 +1,238 @@
+"""A capture opened as a Source: read-only device state, plus annotations people add and share."""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import html
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..address import Address
+from ..errors import InputError, NotSupported
+from ..sources.base import BarRegion, KernelInfo, Source
+from . import format as fmt
+from .atomic import write_atomic
+from .format import Annotation, CapturedFunction
+
+if TYPE_CHECKING:
+    import pandas
+
+    from ..model import Function
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def default_author() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+class Capture(Source):
+    """Captured functions served like a live source (read-only), with metadata and annotations."""
+
+    kind = "capture"
+
+    def __init__(self, name: str, functions: list[CapturedFunction], metadata: dict[str, Any] | None = None,
+                 annotations: list[Annotation] | None = None, path: str | Path | None = None) -> None:
+        super().__init__(name)
+        self.path = Path(path) if path is not None else None
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self.annotations: list[Annotation] = list(annotations or [])
+        self._captured: dict[Address, CapturedFunction] = {f.address: f for f in functions}
+
+    # -- the Source protocol ------------------------------------------------------------------------
+    def addresses(self) -> list[Address]:
+        return list(self._captured)
+
+    def captured(self, addr: Address | str) -> CapturedFunction:
+        a = addr if isinstance(addr, Address) else Address.parse(str(addr))
+        try:
+            return self._captured[a]
+        except KeyError:
+            raise InputError(f"no function {a} in this capture", file=self.name) from None
+
+    def read_config(self, addr: Address) -> bytes:
+        return self.captured(addr).config
+
+    def bar_regions(self, addr: Address) -> dict[int, BarRegion] | None:
+        regions = self.captured(addr).bar_regions
+        if regions is None:
+            return None
+        return {r["index"]: BarRegion(r["index"], r["base"], r["size"], r.get("flags", 0)) for r in regions}
+
+    def read_bar(self, addr: Address, bar: int, offset: int, size: int) -> bytes:
+        """Bytes of a captured BAR window; anything else was not captured, and the error says what was."""
+        cf = self.captured(addr)
+        for w in cf.windows:
+            if w.bar == bar and w.offset <= offset and offset + size <= w.end:
+                return w.data[offset - w.offset : offset - w.offset + size]
+        got = ", ".join(f"BAR {w.bar} 0x{w.offset:x}+0x{len(w.data):x}" + (f" ({w.what})" if w.what else "")
+                        for w in cf.windows) or "no BAR windows"
+        why = "".join(f"; {m.what} (BAR {m.bar}) was not readable when captured: {m.reason}"
+                      for m in cf.missing if m.bar == bar)
+        raise NotSupported(f"BAR {bar} 0x{offset:x}+0x{size:x} was not captured (the capture has {got}{why})",
+                           file=self.name, device=str(cf.address), offset=offset)
+
+    def kernel_info(self, addr: Address) -> KernelInfo | None:
+        k = self.captured(addr).kernel
+        return None if k is None else KernelInfo(**k)
+
+    def interrupts(self, addr: Address | str) -> fmt.InterruptSample | None:
+        """The /proc/interrupts rows of this function's IRQs when the capture was taken, if sampled."""
+        return self.captured(addr).interrupts
+
+    def windows(self, addr: Address | str) -> list[fmt.BarWindow]:
+        return list(self.captured(addr).windows)
+
+    # -- annotations ----------------------------------------------------------------------------------
+    def annotate(self, fn: Function | Address | str, target: Any, text: str, *, author: str | None = None,
+                 tags: list[str] | tuple[str, ...] = (), bar: int | None = None) -> Annotation:
+        """Attach a note to bytes of `fn`: a register or field name ("PCI_MSIX_FLAGS_MASKALL"), an
+        (offset, length) range, or one offset; `bar` makes the range relative to a captured BAR window."""
+        addr = _address_of(fn)
+        cf = self.captured(addr)
+        field_name = None
+        if isinstance(target, str):
+            if bar is not None:
+                raise InputError("a register name locates bytes in config space; give (offset, length) with bar=")
+            offset, length = locate(self.function(addr), target)
+            field_name = target
+        elif isinstance(target, int) and not isinstance(target, bool):
+            offset, length = target, 1
+        elif isinstance(target, tuple) and len(target) == 2 and all(isinstance(t, int) for t in target):
+            offset, length = target
+        else:
+            raise InputError(f"annotation target must be a register/field name, (offset, length) or an offset, "
+                             f"not {target!r}")
+        if length < 1 or offset < 0:
+            raise InputError(f"annotation range 0x{offset:x}+{length} is empty or negative", device=str(addr))
+        if bar is None and offset + length > len(cf.config):
+            raise InputError(f"config bytes 0x{offset:x}+{length} are past the {len(cf.config)} captured",
+                             device=str(addr), offset=offset)
+        if bar is not None and not any(w.bar == bar and w.offset <= offset and offset + length <= w.end
+                                       for w in cf.windows):
+            raise InputError(f"BAR {bar} 0x{offset:x}+{length} is not in a captured window", device=str(addr),
+                             offset=offset)
+        if not isinstance(text, str) or not text.strip():
+            raise InputError("annotation text is empty")
+        if len(text) > fmt.MAX_TEXT:
+            raise InputError(f"annotation text of {len(text)} characters, more than {fmt.MAX_TEXT}")
+        tag_list = [str(t) for t in tags]
+        if len(tag_list) > 64 or any(len(t) > 64 for t in tag_list):
+            raise InputError("at most 64 tags of at most 64 characters each")
+        note = Annotation(addr, offset, length, text, default_author() if author is None else author, now(),
+                          tag_list, field_name, bar)
+        self.annotations.append(note)
+        return note
+
+    def notes(self, fn: Function | Address | str | None = None, tag: str | None = None) -> list[Annotation]:
+        """Annotations, optionally only those of one function and/or carrying one tag."""
+        addr = None if fn is None else _address_of(fn)
+        return [a for a in self.annotations
+                if (addr is None or a.function == addr) and (tag is None or tag in a.tags)]
+
+    def annotations_frame(self) -> pandas.DataFrame:
+        import pandas
+
+        rows = [{"function": a.function.short if a.function.domain == 0 else str(a.function), "where": a.where,
+                 "offset": a.offset, "length": a.length, "bar": a.bar, "field": a.field, "text": a.text,
+                 "author": a.author, "time": a.time, "tags": ", ".join(a.tags)} for a in self.annotations]
+        return pandas.DataFrame(rows, columns=["function", "where", "offset", "length", "bar", "field", "text",
+                                               "author", "time", "tags"])
+
+    def merge(self, other: Capture) -> int:
+        """Take in another copy's annotations (and functions this one lacks); returns notes added.
+
+        Both must hold the same device state: a function captured in both with different bytes is an
+        error (compare them with `pciexplore diff` instead)."""
+        for addr, theirs in other._captured.items():
+            ours = self._captured.get(addr)
+            if ours is None:
+                self._captured[addr] = theirs
+                continue
+            if ours.config != theirs.config:
+                raise InputError(f"cannot merge: {addr} has different config bytes in {other.name} (a different "
+                                 "state of the device; compare them with `pciexplore diff`)", file=self.name)
+            for w in theirs.windows:
+                if not any(o.bar == w.bar and o.offset == w.offset and o.data == w.data for o in ours.windows):
+                    ours.windows.append(w)
+        if self._functions is not None:
+            self._functions = None
+        keys = {a.key() for a in self.annotations}
+        added = 0
+        for a in other.annotations:
+            if a.key() not in keys:
+                self.annotations.append(a)
+                keys.add(a.key())
+                added += 1
+        return added
+
+    # -- saving -----------------------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return fmt.to_json(list(self._captured.values()), self.metadata, self.annotations)
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the capture atomically (old or new file, never a torn one); returns the path."""
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise InputError("this capture was not opened from a file: give save() a path")
+        write_atomic(target, fmt.dumps(self.to_json()))
+        self.path = target
+        return target
+
+    # -- looks ------------------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        title = self.metadata.get("title") or self.name
+        return f"<Capture {title!r}: {len(self._captured)} functions, {len(self.annotations)} annotations>"
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        meta = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in self.metadata.items()
+                       if k != "extra")
+        fns = "".join(
+            f"<tr><td><code>{e(str(f.address))}</code></td><td>{len(f.config)}</td>"
+            f"<td>{e(', '.join(w.what or f'BAR {w.bar}' for w in f.windows)) or '-'}</td>"
+            f"<td>{len(self.notes(f.address))}</td></tr>" for f in self._captured.values())
+        notes = "".join(f"<li><code>{e(str(a.function))} {e(a.where)}</code>: {e(a.text)} "
+                        f"<i>{e(a.author)}</i></li>" for a in self.annotations)
+        return (f"<div><b>Capture</b> {e(str(self.metadata.get('title') or self.name))}"
+                f"<table>{meta}</table><table><tr><th>function</th><th>config bytes</th><th>BAR windows</th>"
+                f"<th>notes</th></tr>{fns}</table><ul>{notes}</ul></div>")
+
+
+def _address_of(fn: Any) -> Address:
+    if isinstance(fn, Address):
+        return fn
+    addr = getattr(fn, "address", None)
+    if isinstance(addr, Address):
+        return addr
+    return Address.parse(str(fn))
+
+
+def locate(fn: Function, name: str) -> tuple[int, int]:
+    """(offset, length) of the config bytes holding a declared register or field, by its pci_regs.h name."""
+    known: list[str] = []
+    for block in [fn.header, *fn.capabilities]:
+        for rv in block.registers():
+            if rv.decl.name == name:
+                return rv.offset, rv.decl.width
+            for f in rv.decl.fields:
+                if f.name == name:
+                    return rv.offset + f.lo // 8, f.hi // 8 - f.lo // 8 + 1
+            known += [rv.decl.name, *(f.name for f in rv.decl.fields)]
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise InputError(f"no register or field {name} in this function's header or capabilities{hint}",
+                     device=str(fn.address))
+
+
+def open_capture(path: str | Path) -> Capture:
+    """Open a capture file: parsed as JSON only, validated and bounded (errors name the bad field)."""
+    name = str(path)
+    functions, metadata, annotations = fmt.validate(fmt.read_document(path), name)
+    return Capture(name, functions, metadata, annotations, path=path)

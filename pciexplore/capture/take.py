@@ -1,0 +1,134 @@
+"""Taking a capture of any source: config bytes, MSI-X table and PBA windows, the kernel's view."""
+
+from __future__ import annotations
+
+import platform
+import socket
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import PciError
+from . import format as fmt
+from .format import BarWindow, CapturedFunction, InterruptSample, MissingWindow
+from .source import Capture, now
+
+if TYPE_CHECKING:
+    from ..model import Function
+    from ..sources.base import Source
+
+PROC_INTERRUPTS = "/proc/interrupts"
+
+# MSI-X capability (PCIe r6.0 §7.7.2), pci_regs.h names; offsets from the capability.
+PCI_CAP_ID_MSIX = 0x11
+PCI_MSIX_FLAGS = 2
+PCI_MSIX_FLAGS_QSIZE = 0x07FF
+PCI_MSIX_TABLE = 4
+PCI_MSIX_PBA = 8
+PCI_MSIX_TABLE_BIR = 0x7
+PCI_MSIX_TABLE_OFFSET = 0xFFFFFFF8
+PCI_MSIX_ENTRY_SIZE = 16
+
+
+def msix_windows(fn: Function) -> list[tuple[str, int, int, int]]:
+    """(what, bar, offset, size) of the MSI-X table and PBA, located from the capability in config."""
+    cap = fn.cap(PCI_CAP_ID_MSIX, extended=False)
+    if cap is None:
+        return []
+    flags = fn.read(cap.offset + PCI_MSIX_FLAGS, 2)
+    table = fn.read(cap.offset + PCI_MSIX_TABLE, 4)
+    pba = fn.read(cap.offset + PCI_MSIX_PBA, 4)
+    if flags is None or table is None or pba is None:
+        return []
+    vectors = (flags & PCI_MSIX_FLAGS_QSIZE) + 1
+    return [
+        ("msix-table", table & PCI_MSIX_TABLE_BIR, table & PCI_MSIX_TABLE_OFFSET, vectors * PCI_MSIX_ENTRY_SIZE),
+        ("msix-pba", pba & PCI_MSIX_TABLE_BIR, pba & PCI_MSIX_TABLE_OFFSET, (vectors + 63) // 64 * 8),
+    ]
+
+
+def take(source: Source, selector: str | None = None, *, bars: Iterable[tuple[int, int, int]] = (),
+         how: str = "pciexplore.capture.take()", title: str = "", description: str = "",
+         proc_interrupts: str | Path | None = None) -> Capture:
+    """Capture every function of `source` (or those matching `selector`): config bytes, the MSI-X table
+    and PBA plus any (bar, offset, size) in `bars` where the source can read BARs, and the kernel's view.
+
+    /proc/interrupts is sampled for live hosts (or from `proc_interrupts` when given)."""
+    if proc_interrupts is None and getattr(source, "is_live_host", False):
+        proc_interrupts = PROC_INTERRUPTS
+    interrupts_text = _read_interrupts(proc_interrupts)
+    extra = list(bars)
+    functions = []
+    seen = set()
+    for fn in source.functions(selector):
+        if fn.address in seen:  # an lspci dump may list a function twice; keep the first, as lspci -s does
+            continue
+        seen.add(fn.address)
+        functions.append(_take_function(source, fn, extra, interrupts_text))
+    metadata = {
+        "title": title, "description": description,
+        "tool": f"pciexplore {_version()}", "time": now(), "host": socket.gethostname(), "kernel": platform.release(),
+        "source_kind": source.kind, "source": source.name, "how": how,
+    }
+    return Capture(f"capture of {source.name}", functions, {k: v for k, v in metadata.items() if v})
+
+
+def _take_function(source: Source, fn: Function, extra: list[tuple[int, int, int]],
+                   interrupts_text: str | None) -> CapturedFunction:
+    config = fn.config[: fmt.MAX_CONFIG]
+    cf = CapturedFunction(fn.address, config)
+    regions = source.bar_regions(fn.address)
+    if regions is not None:
+        cf.bar_regions = [{"index": r.index, "base": r.base, "size": r.size, "flags": r.flags}
+                          for r in sorted(regions.values(), key=lambda r: r.index)]
+    wanted = msix_windows(fn) + [("requested", bar, offset, size) for bar, offset, size in extra]
+    for what, bar, offset, size in wanted:
+        if bar > fmt.MAX_BAR:
+            cf.missing.append(MissingWindow(bar, offset, size, what, f"BIR {bar} is reserved"))
+        elif size > fmt.MAX_WINDOW:
+            cf.missing.append(MissingWindow(bar, offset, size, what, f"larger than {fmt.MAX_WINDOW} bytes"))
+        elif not source.can_read_bars:
+            cf.missing.append(MissingWindow(bar, offset, size, what,
+                                            f"a {source.kind} source has config space only"))
+        elif len(cf.windows) >= fmt.MAX_WINDOWS:
+            cf.missing.append(MissingWindow(bar, offset, size, what, f"more than {fmt.MAX_WINDOWS} windows"))
+        else:
+            try:
+                cf.windows.append(BarWindow(bar, offset, source.read_bar(fn.address, bar, offset, size), what))
+            except PciError as e:
+                cf.missing.append(MissingWindow(bar, offset, size, what, e.message))
+    kernel = source.kernel_info(fn.address)
+    if kernel is not None:
+        cf.kernel = asdict(kernel)
+        irqs = set(kernel.msi_irqs) | ({kernel.irq} if kernel.irq else set())
+        if interrupts_text is not None and irqs:
+            cf.interrupts = _interrupt_rows(interrupts_text, irqs)
+    return cf
+
+
+def _read_interrupts(path: str | Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read(4 << 20)
+    except OSError:
+        return None
+
+
+def _interrupt_rows(text: str, irqs: set[int]) -> InterruptSample:
+    """The header and the rows whose IRQ number is one of `irqs`, verbatim (parsing is the reader's job)."""
+    lines = text.splitlines()
+    rows = []
+    for line in lines[1:]:
+        number = line.split(":", 1)[0].strip()
+        if number.isdigit() and int(number) in irqs:
+            rows.append(line)
+    return InterruptSample(lines[0] if lines else "", rows, now())
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
