@@ -24,10 +24,15 @@ def lspci_text(path: str | None, flags: list[str]) -> str:
     return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
 
+def options(flags: list[str]) -> LspciOptions:
+    """lspci's short flags (-v, -nn, -xxx, -D, -k, possibly combined like -vvvnn) as our options."""
+    letters = "".join(f[1:] for f in flags if f.startswith("-") and not f.startswith("--"))
+    return LspciOptions(verbose=letters.count("v"), numeric=letters.count("n"), domains="D" in letters,
+                        kernel="k" in letters, hex_dump=letters.count("x"))
+
+
 def our_text(path: str | None, flags: list[str]) -> str:
-    verbose = sum(f.count("v") for f in flags if f.startswith("-") and set(f[1:]) <= set("vn"))
-    numeric = sum(f.count("n") for f in flags if f.startswith("-") and set(f[1:]) <= set("vn"))
-    opts = LspciOptions(verbose=verbose, numeric=numeric, domains="-D" in flags, kernel="-k" in flags)
+    opts = options(flags)
     with open_source(path) as src:
         return render_source(src, opts)
 

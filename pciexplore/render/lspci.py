@@ -90,53 +90,91 @@ def ecap_renderers() -> dict[int, Callable]:
     return _collect(__package__ + ".ecaps")
 
 
-def show_caps(ctx: Ctx) -> None:
-    """The standard capability list, then the extended one when lspci would show it."""
-    fn = ctx.fn
+PCI_CAP_ID_PCIX, PCI_CAP_ID_EXP = 0x07, 0x10
+
+
+def _capability(ctx: Ctx, offset: int, extended: bool) -> Capability:
+    """The model's capability at `offset`, or one made for it when the model's walk stopped earlier."""
+    for cap in ctx.fn.capabilities:
+        if cap.offset == offset and cap.extended == extended:
+            return cap
+    from ..model import Capability
+
+    if extended:
+        header = ctx.u32(offset)
+        return Capability(ctx.fn, offset, header & 0xFFFF, (header >> 20) & ~3, True, (header >> 16) & 0xF)
+    return Capability(ctx.fn, offset, ctx.u8(offset), ctx.u8(offset + 1) & ~3, False)
+
+
+def show_caps(ctx: Ctx, where: int = 0x34) -> None:
+    """lspci's show_caps: the standard list from the pointer at `where` (0x14 for CardBus), printed as
+    it is walked -- "<access denied>" when the source lacks the bytes, "<chain looped>" on a revisit,
+    "<chain broken>" on id 0xff -- then the extended list when a PCI-X or Express capability was seen."""
     renderers = cap_renderers()
-    std = [c for c in fn.capabilities if not c.extended]
-    for cap in std:
-        ctx.p(f"\tCapabilities: [{cap.offset:02x}] ")
-        render = renderers.get(cap.id)
-        if render is None:
-            ctx.p(f"Capability ID {cap.id:#x} [{ctx.u16(cap.offset + 2):04x}]\n")
-        else:
-            render(ctx, cap)
-    for problem in fn.problems:
-        if problem.extended:
-            continue
-        if problem.kind in ("access_denied", "truncated"):
-            ctx.p("\tCapabilities: <access denied>\n")
-        elif problem.kind == "looped":
-            ctx.p(f"\tCapabilities: [{problem.offset:02x}] <chain looped>\n")
-        elif problem.kind == "broken":
-            ctx.p(f"\tCapabilities: [{problem.offset:02x}] <chain broken>\n")
-    if ctx.state.get("can_have_ext_caps"):
+    can_have_ext_caps = False
+    if ctx.u16(0x06) & 0x10:  # PCI_STATUS_CAP_LIST
+        where = ctx.u8(where) & ~3
+        been_there: set[int] = set()
+        while where:
+            ctx.p("\tCapabilities: ")
+            if not ctx.have(where, 4):
+                ctx.p("<access denied>\n")
+                break
+            cap_id = ctx.u8(where)
+            nxt = ctx.u8(where + 1) & ~3
+            ctx.p(f"[{where:02x}] ")
+            if where in been_there:
+                ctx.p("<chain looped>\n")
+                break
+            been_there.add(where)
+            if cap_id == 0xFF:
+                ctx.p("<chain broken>\n")
+                break
+            render = renderers.get(cap_id)
+            if render is None:
+                ctx.p("Null\n" if cap_id == 0 else f"Capability ID {cap_id:#x} [{ctx.u16(where + 2):04x}]\n")
+            else:
+                render(ctx, _capability(ctx, where, False))
+            if cap_id in (PCI_CAP_ID_PCIX, PCI_CAP_ID_EXP):
+                can_have_ext_caps = True
+            where = nxt
+    if can_have_ext_caps:
         show_ext_caps(ctx)
 
 
 def show_ext_caps(ctx: Ctx) -> None:
+    """lspci's show_ext_caps: from 0x100 until a zero or all-ones header, a pointer to 0, a revisit,
+    or bytes the source does not have."""
     renderers = ecap_renderers()
-    for cap in (c for c in ctx.fn.capabilities if c.extended):
-        ctx.p(f"\tCapabilities: [{cap.offset:03x}")
+    where = 0x100
+    been_there: set[int] = set()
+    while True:
+        if not ctx.have(where, 4):
+            break
+        header = ctx.u32(where)
+        if header in (0, 0xFFFFFFFF):
+            break
+        cap_id = header & 0xFFFF
+        ctx.p(f"\tCapabilities: [{where:03x}")
         if ctx.verbose > 1:
-            ctx.p(f" v{cap.version}")
+            ctx.p(f" v{(header >> 16) & 0xF}")
         ctx.p("] ")
-        render = renderers.get(cap.id)
+        if where in been_there:
+            ctx.p("<chain looped>\n")
+            break
+        been_there.add(where)
+        render = renderers.get(cap_id)
         if render is None:
-            ctx.p(f"Extended Capability ID {cap.id:#x}\n")
+            ctx.p("Null\n" if cap_id == 0 else f"Extended Capability ID {cap_id:#x}\n")
         else:
-            render(ctx, cap)
-    for problem in ctx.fn.problems:
-        if problem.extended and problem.kind == "looped":
-            ctx.p(f"\tCapabilities: [{problem.offset:03x}")
-            if ctx.verbose > 1:
-                ctx.p(f" v{(ctx.u32(problem.offset) >> 16) & 0xF}")
-            ctx.p("] <chain looped>\n")
+            render(ctx, _capability(ctx, where, True))
+        where = (header >> 20) & ~3
+        if not where:
+            break
 
 
 def render_function(fn: Function, opts: LspciOptions) -> str:
-    """One function as lspci prints it (without the blank line lspci puts after verbose output)."""
+    """One function as lspci prints it, with the blank line lspci puts after verbose or hex output."""
     from .lspci_header import show_device
 
     ctx = Ctx(fn, opts)

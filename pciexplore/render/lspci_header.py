@@ -1,35 +1,581 @@
-"""lspci's device header lines (first line, Control/Status, BARs, bridge windows, ...).
+"""lspci's per-device text around the capability list: the first line, Subsystem, Control/Status,
+Latency, Interrupt, BIST, Regions, Expansion ROM, bridge windows, CardBus windows, kernel driver and
+the hex dump (lspci.c show_terse/show_verbose/show_htype0-2/show_bases/show_rom/show_hex_dump, 3.9).
 
-FIRST VERSION: only the first line (numeric) and the capability list; being completed to match
-lspci's show_device()/show_verbose() exactly.
+lspci gets some facts from its access method rather than from config space: for a dump file every
+fact comes from the bytes (a missing byte reads as 0xff), for the live host the kernel's view in sysfs
+(ids, IRQ, BAR placement and sizes, driver) wins.  `DeviceFacts` gathers them once, the same way.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .. import names
 from .lspci import Ctx, LspciOptions, show_caps
 
 if TYPE_CHECKING:
+    from ..model import Function
     from ..sources.base import Source
+
+# pci_regs.h names of the header registers this module reads
+PCI_VENDOR_ID, PCI_DEVICE_ID, PCI_COMMAND, PCI_STATUS = 0x00, 0x02, 0x04, 0x06
+PCI_REVISION_ID, PCI_CLASS_PROG, PCI_CLASS_DEVICE = 0x08, 0x09, 0x0A
+PCI_CACHE_LINE_SIZE, PCI_LATENCY_TIMER, PCI_HEADER_TYPE, PCI_BIST = 0x0C, 0x0D, 0x0E, 0x0F
+PCI_BASE_ADDRESS_0, PCI_SUBSYSTEM_VENDOR_ID, PCI_SUBSYSTEM_ID, PCI_ROM_ADDRESS = 0x10, 0x2C, 0x2E, 0x30
+PCI_CAPABILITY_LIST, PCI_INTERRUPT_LINE, PCI_INTERRUPT_PIN, PCI_MIN_GNT, PCI_MAX_LAT = 0x34, 0x3C, 0x3D, 0x3E, 0x3F
+PCI_PRIMARY_BUS, PCI_SECONDARY_BUS, PCI_SUBORDINATE_BUS, PCI_SEC_LATENCY_TIMER = 0x18, 0x19, 0x1A, 0x1B
+PCI_IO_BASE, PCI_IO_LIMIT, PCI_SEC_STATUS = 0x1C, 0x1D, 0x1E
+PCI_MEMORY_BASE, PCI_MEMORY_LIMIT, PCI_PREF_MEMORY_BASE, PCI_PREF_MEMORY_LIMIT = 0x20, 0x22, 0x24, 0x26
+PCI_PREF_BASE_UPPER32, PCI_PREF_LIMIT_UPPER32, PCI_IO_BASE_UPPER16, PCI_IO_LIMIT_UPPER16 = 0x28, 0x2C, 0x30, 0x32
+PCI_ROM_ADDRESS1, PCI_BRIDGE_CONTROL = 0x38, 0x3E
+PCI_CB_CAPABILITY_LIST, PCI_CB_SEC_STATUS, PCI_CB_PRIMARY_BUS, PCI_CB_CARD_BUS = 0x14, 0x16, 0x18, 0x19
+PCI_CB_SUBORDINATE_BUS, PCI_CB_LATENCY_TIMER, PCI_CB_MEMORY_BASE_0, PCI_CB_MEMORY_LIMIT_0 = 0x1A, 0x1B, 0x1C, 0x20
+PCI_CB_IO_BASE_0, PCI_CB_IO_LIMIT_0, PCI_CB_BRIDGE_CONTROL = 0x2C, 0x30, 0x3E
+PCI_CB_SUBSYSTEM_VENDOR_ID, PCI_CB_SUBSYSTEM_ID, PCI_CB_LEGACY_MODE_BASE = 0x40, 0x42, 0x44
+
+PCI_COMMAND_IO, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER = 0x1, 0x2, 0x4
+PCI_STATUS_CAP_LIST = 0x10
+PCI_BASE_ADDRESS_SPACE_IO = 0x01
+PCI_BASE_ADDRESS_MEM_TYPE_MASK, PCI_BASE_ADDRESS_MEM_TYPE_64, PCI_BASE_ADDRESS_MEM_PREFETCH = 0x06, 0x04, 0x08
+PCI_ROM_ADDRESS_ENABLE, PCI_ROM_ADDRESS_MASK = 0x01, ~0x7FF
+PCI_CAP_ID_SSVID = 0x0D
+# PCI_IORESOURCE_* flags of sysfs `resource` lines (lib/header.h)
+IORESOURCE_IO, IORESOURCE_MEM, IORESOURCE_TYPE_BITS = 0x100, 0x200, 0x1F00
+IORESOURCE_PREFETCH, IORESOURCE_MEM_64, IORESOURCE_PCI_EA_BEI = 0x2000, 0x100000, 0x20
+U64 = (1 << 64) - 1
+
+_DEVSEL = ("fast", "medium", "slow", "??")
+_CONTROL_BITS = ((0x1, "I/O"), (0x2, "Mem"), (0x4, "BusMaster"), (0x8, "SpecCycle"), (0x10, "MemWINV"),
+                 (0x20, "VGASnoop"), (0x40, "ParErr"), (0x80, "Stepping"), (0x100, "SERR"),
+                 (0x200, "FastB2B"), (0x400, "DisINTx"))
+
+
+def _flags(value: int, bits: tuple[tuple[int, str], ...]) -> str:
+    return " ".join(f"{label}{'+' if value & bit else '-'}" for bit, label in bits)
+
+
+class DeviceFacts:
+    """What lspci knows of one function before printing: config bytes plus its access method's view."""
+
+    __slots__ = ("cfg", "no_config", "cached", "htype", "vendor", "device", "cls", "prog_if", "rev",
+                 "subsys", "irq", "bases", "sizes", "ioflags", "rom", "rom_size", "rom_flags",
+                 "bridge_bases", "bridge_sizes", "bridge_flags", "numa_node", "iommu_group", "driver", "modules", "label",
+                 "have_io_flags")
+
+    def __init__(self, fn: Function) -> None:
+        cfg = fn.config
+        self.cfg = cfg
+        self.no_config = len(cfg) < 64  # lspci's scan_device reads 64 bytes or has no config access
+        self.cached = 0 if self.no_config else (128 if (cfg[PCI_HEADER_TYPE] & 0x7F) == 2 and len(cfg) >= 128
+                                                else 64)
+        self.htype = 0xFF if self.no_config else cfg[PCI_HEADER_TYPE] & 0x7F
+        kinfo = fn.kernel
+        ids = getattr(kinfo, "ids", None) or {}
+        rd = self.read
+        self.vendor = ids.get("vendor", rd(PCI_VENDOR_ID, 2))
+        self.device = ids.get("device", rd(PCI_DEVICE_ID, 2))
+        class24 = ids.get("class", rd(PCI_CLASS_PROG, 1) | rd(PCI_CLASS_DEVICE, 2) << 8)
+        self.cls = class24 >> 8
+        self.prog_if = class24 & 0xFF
+        self.rev = ids.get("revision", rd(PCI_REVISION_ID, 1))
+        self.subsys = self._subsystem(ids)
+        self.irq = kinfo.irq if kinfo is not None and kinfo.irq is not None else rd(PCI_INTERRUPT_LINE, 1)
+        self.numa_node = kinfo.numa_node if kinfo is not None and kinfo.numa_node is not None else -1
+        self.iommu_group = kinfo.iommu_group if kinfo is not None else None
+        self.driver = kinfo.driver if kinfo is not None else None
+        self.modules = list(kinfo.modules) if kinfo is not None else []
+        self.label = getattr(kinfo, "label", None)
+        resources = getattr(kinfo, "resources", None)
+        self.bridge_bases: list[int] | None = None
+        self.bridge_sizes: list[int] = [0, 0, 0, 0]
+        self.bridge_flags: list[int] = [0, 0, 0, 0]
+        if resources:
+            self._from_resources(resources)
+        else:
+            self._from_config()
+
+    def read(self, offset: int, width: int) -> int:
+        """libpci's pci_read_*: bytes the source lacks read as all ones."""
+        cfg = self.cfg
+        if offset + width > len(cfg):
+            return (1 << (8 * width)) - 1
+        if width == 1:
+            return cfg[offset]
+        return int.from_bytes(cfg[offset:offset + width], "little")
+
+    def have(self, offset: int, length: int) -> bool:
+        return offset + length <= len(self.cfg)
+
+    def _subsystem(self, ids: dict[str, int]) -> tuple[int, int] | None:
+        if "subsystem_vendor" in ids:
+            return ids["subsystem_vendor"], ids.get("subsystem_device", 0)
+        htype, rd = self.htype, self.read
+        if htype == 0:
+            return rd(PCI_SUBSYSTEM_VENDOR_ID, 2), rd(PCI_SUBSYSTEM_ID, 2)
+        if htype == 1:
+            where = self._find_cap(PCI_CAP_ID_SSVID)
+            return (rd(where + 4, 2), rd(where + 6, 2)) if where else None
+        if htype == 2:
+            return rd(PCI_CB_SUBSYSTEM_VENDOR_ID, 2), rd(PCI_CB_SUBSYSTEM_ID, 2)
+        return None
+
+    def _find_cap(self, cap_id: int) -> int:
+        """libpci's pci_find_cap over the standard list (which always starts at 0x34)."""
+        rd = self.read
+        if not rd(PCI_STATUS, 2) & PCI_STATUS_CAP_LIST:
+            return 0
+        seen = set()
+        where = rd(PCI_CAPABILITY_LIST, 1) & ~3
+        while where and where not in seen:
+            seen.add(where)
+            this_id = rd(where, 1)
+            if this_id == 0xFF:
+                break
+            if this_id == cap_id:
+                return where
+            where = rd(where + 1, 1) & ~3
+        return 0
+
+    def _from_config(self) -> None:
+        """pci_generic_fill_info: BAR and ROM addresses decoded from config space."""
+        self.have_io_flags = False
+        self.sizes = [0] * 6
+        self.ioflags = [0] * 6
+        self.rom_size = self.rom_flags = 0
+        bases = [0] * 6
+        count = {0: 6, 1: 2, 2: 1}.get(self.htype, 0)
+        i = 0
+        while i < count:
+            x = self.read(PCI_BASE_ADDRESS_0 + 4 * i, 4)
+            if x and x != 0xFFFFFFFF:
+                if x & PCI_BASE_ADDRESS_SPACE_IO or x & PCI_BASE_ADDRESS_MEM_TYPE_MASK != PCI_BASE_ADDRESS_MEM_TYPE_64:
+                    bases[i] = x
+                elif i < count - 1:
+                    i += 1
+                    bases[i - 1] = x | self.read(PCI_BASE_ADDRESS_0 + 4 * i, 4) << 32
+            i += 1
+        self.bases = bases
+        reg = {0: PCI_ROM_ADDRESS, 1: PCI_ROM_ADDRESS1}.get(self.htype)
+        rom = self.read(reg, 4) if reg else 0
+        self.rom = 0 if rom == 0xFFFFFFFF else rom
+
+    def _from_resources(self, resources: list[tuple[int, int, int]]) -> None:
+        """lib/sysfs.c sysfs_get_resources: BARs 0-5, ROM, then IOV and bridge windows."""
+        self.have_io_flags = True
+        self.bases, self.sizes, self.ioflags = [0] * 6, [0] * 6, [0] * 6
+        self.rom = self.rom_size = self.rom_flags = 0
+        lines = resources[:18]
+        for i, (start, end, flags) in enumerate(lines[:7]):
+            size = end - start + 1 if end > start else 0
+            if i < 6:
+                self.ioflags[i], self.bases[i], self.sizes[i] = flags, start | (flags & 0xF), size
+            else:
+                self.rom_flags, self.rom, self.rom_size = flags, start | (flags & 0xF), size
+        extra = lines[7:]
+        if len(extra) in (4, 10):
+            window = extra[6:10] if len(extra) == 10 else extra[:4]
+            self.bridge_bases = [s for s, _, _ in window]
+            self.bridge_sizes = [e - s + 1 if e > s else 0 for s, e, _ in window]
+            self.bridge_flags = [f for _, _, f in window]
+
+
+# -- the first line and Subsystem (show_terse) -----------------------------------------------------
+def _slot(ctx: Ctx) -> str:
+    a = ctx.fn.address
+    return str(a) if ctx.state.get("domains") else a.short
+
+
+def show_terse(ctx: Ctx, d: DeviceFacts) -> None:
+    ids = names.default()
+    mode = ctx.opts.numeric
+    ctx.p(f"{_slot(ctx)} {ids.class_text(d.cls, mode)}: {ids.vendor_device_text(d.vendor, d.device, mode)}")
+    if d.rev:
+        ctx.p(f" (rev {d.rev:02x})")
+    if ctx.verbose:
+        pif = ids.prog_if_text(d.cls, d.prog_if)
+        if d.prog_if or pif is not None:
+            ctx.p(f" (prog-if {d.prog_if:02x}" + (f" [{pif}])" if pif is not None else ")"))
+    ctx.p("\n")
+    if ctx.verbose or ctx.opts.kernel:
+        if d.label:
+            ctx.p(f"\tDeviceName: {d.label}")
+        if d.subsys and d.subsys[0] and d.subsys[0] != 0xFFFF:
+            ctx.p(f"\tSubsystem: {ids.subsystem_text(d.vendor, d.device, d.subsys[0], d.subsys[1], mode)}\n")
+
+
+# -- verbose header (show_verbose) ----------------------------------------------------------------
+def show_verbose(ctx: Ctx, d: DeviceFacts) -> None:
+    show_terse(ctx, d)
+    p, rd, verbose, htype = ctx.p, d.read, ctx.verbose, d.htype
+    unknown = False
+    bist = max_lat = min_gnt = 0
+    if htype == 0:
+        if d.cls == 0x0604:
+            p(f"\t!!! Invalid class {d.cls:04x} for header type {htype:02x}\n")
+        bist, max_lat, min_gnt = rd(PCI_BIST, 1), rd(PCI_MAX_LAT, 1), rd(PCI_MIN_GNT, 1)
+    elif htype in (1, 2):
+        if d.cls >> 8 != 0x06:
+            p(f"\t!!! Invalid class {d.cls:04x} for header type {htype:02x}\n")
+        bist = rd(PCI_BIST, 1)
+    else:
+        if not d.no_config:
+            p(f"\t!!! Unknown header type {htype:02x}\n")
+        unknown = True
+
+    cmd = rd(PCI_COMMAND, 2)
+    status = rd(PCI_STATUS, 2)
+    devsel = _DEVSEL[(status >> 9) & 3]
+    if not unknown and verbose > 1:
+        p(f"\tControl: {_flags(cmd, _CONTROL_BITS)}\n")
+        p("\tStatus: " + _flags(status, ((0x10, "Cap"), (0x20, "66MHz"), (0x40, "UDF"), (0x80, "FastB2B"),
+                                         (0x100, "ParErr"))) + f" DEVSEL={devsel} "
+          + _flags(status, ((0x800, ">TAbort"), (0x1000, "<TAbort"), (0x2000, "<MAbort"), (0x4000, ">SERR"),
+                            (0x8000, "<PERR"), (0x8, "INTx"))) + "\n")
+        if cmd & PCI_COMMAND_MASTER:
+            line = f"\tLatency: {rd(PCI_LATENCY_TIMER, 1)}"
+            if min_gnt or max_lat:
+                parts = ([f"{min_gnt * 250}ns min"] if min_gnt else []) + ([f"{max_lat * 250}ns max"] if max_lat else [])
+                line += f" ({', '.join(parts)})"
+            cache_line = rd(PCI_CACHE_LINE_SIZE, 1)
+            if cache_line:
+                line += f", Cache Line Size: {cache_line * 4} bytes"
+            p(line + "\n")
+    if verbose > 1:
+        pin = 0 if unknown else rd(PCI_INTERRUPT_PIN, 1)
+        if pin or d.irq:
+            p(f"\tInterrupt: pin {chr(ord('A') + pin - 1) if pin else '?'} routed to IRQ {d.irq}\n")
+        if d.numa_node != -1:
+            p(f"\tNUMA node: {d.numa_node}\n")
+        if d.iommu_group:
+            p(f"\tIOMMU group: {d.iommu_group}\n")
+    if not unknown and verbose <= 1:
+        words = [text for mask, value, text in (
+            (PCI_COMMAND_MASTER, cmd, "bus master"), (0x20, cmd, "VGA palette snoop"), (0x80, cmd, "stepping"),
+            (0x200, cmd, "fast Back2Back"), (0x20, status, "66MHz"), (0x40, status, "user-definable features"),
+        ) if value & mask]
+        line = "\tFlags: " + "".join(w + ", " for w in words) + f"{devsel} devsel"
+        if cmd & PCI_COMMAND_MASTER:
+            line += f", latency {rd(PCI_LATENCY_TIMER, 1)}"
+        if d.irq:
+            line += f", IRQ {d.irq}"
+        if d.numa_node != -1:
+            line += f", NUMA node {d.numa_node}"
+        if d.iommu_group:
+            line += f", IOMMU group {d.iommu_group}"
+        p(line + "\n")
+    if bist & 0x80:
+        p("\tBIST is running\n" if bist & 0x40 else f"\tBIST result: {bist & 0x0F:02x}\n")
+
+    if htype == 0:
+        show_bases(ctx, d, 6)
+        show_rom(ctx, d, PCI_ROM_ADDRESS)
+        show_caps(ctx, PCI_CAPABILITY_LIST)
+    elif htype == 1:
+        show_htype1(ctx, d)
+    elif htype == 2:
+        show_htype2(ctx, d)
+    else:
+        show_bases(ctx, d, 6, without_config=True)
+        _show_unknown_bridge(ctx, d)
+        show_rom(ctx, d, None)
+
+
+def _size(x: int) -> str:
+    """lspci's show_size: ' [size=4K]' style, nothing for 0."""
+    if not x:
+        return ""
+    suffix = ""
+    for s in ("K", "M", "G", "T"):
+        if x % 1024:
+            break
+        x //= 1024
+        suffix = s
+    return f" [size={x & 0xFFFFFFFF}{suffix}]"
+
+
+def _ioflg_to_pciflg(ioflg: int) -> int:
+    if ioflg & IORESOURCE_IO:
+        return PCI_BASE_ADDRESS_SPACE_IO
+    if not ioflg & IORESOURCE_MEM:
+        return 0
+    flg = PCI_BASE_ADDRESS_MEM_TYPE_64 if ioflg & IORESOURCE_MEM_64 else 0
+    return flg | (PCI_BASE_ADDRESS_MEM_PREFETCH if ioflg & IORESOURCE_PREFETCH else 0)
+
+
+def show_bases(ctx: Ctx, d: DeviceFacts, cnt: int, without_config: bool = False) -> None:
+    p, rd = ctx.p, d.read
+    cmd = PCI_COMMAND_IO | PCI_COMMAND_MEMORY if without_config else rd(PCI_COMMAND, 2)
+    for i in range(cnt):
+        pos, length, ioflg = d.bases[i], d.sizes[i], d.ioflags[i]
+        if d.have_io_flags:
+            flg = _ioflg_to_pciflg(ioflg)
+        else:
+            flg = 0 if without_config else rd(PCI_BASE_ADDRESS_0 + 4 * i, 4)
+        if flg == 0xFFFFFFFF:
+            flg = 0
+        if not pos and not flg and not length:
+            continue
+        p(f"\tRegion {i}: " if ctx.verbose > 1 else "\t")
+        hw_lower = hw_upper = 0
+        broken = virtual = False
+        if d.have_io_flags and not without_config:
+            hw_lower = rd(PCI_BASE_ADDRESS_0 + 4 * i, 4)
+            if (hw_lower & 1) == (_ioflg_to_pciflg(ioflg) & 1):
+                if (ioflg & IORESOURCE_TYPE_BITS) == IORESOURCE_MEM and \
+                        (hw_lower & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64:
+                    if i >= cnt - 1:
+                        broken = True
+                    else:
+                        # lspci reads PCI_BASE_ADDRESS_0 + 4*i + 1 here (sic), an unaligned dword
+                        hw_upper = rd(PCI_BASE_ADDRESS_0 + 4 * i + 1, 4)
+                if pos and not hw_lower and not hw_upper and not ioflg & IORESOURCE_PCI_EA_BEI:
+                    virtual = True
+        if flg & PCI_BASE_ADDRESS_SPACE_IO:
+            a = pos & ~3 & U64
+            p("I/O ports at ")
+            if a or cmd & PCI_COMMAND_IO:
+                p(f"{a:04x}")
+            else:
+                p("<ignored>" if hw_lower else "<unassigned>")
+            if virtual:
+                p(" [virtual]")
+            elif not cmd & PCI_COMMAND_IO:
+                p(" [disabled]")
+        else:
+            t = flg & PCI_BASE_ADDRESS_MEM_TYPE_MASK
+            a = pos & ~0xF & U64
+            p("Memory at ")
+            if broken:
+                p("<broken-64-bit-slot>")
+            elif a:
+                p(f"{a:08x}")
+            else:
+                p("<ignored>" if hw_lower or hw_upper else "<unassigned>")
+            kind = ("32-bit", "low-1M", "64-bit", "type 3")[t >> 1]
+            p(f" ({kind}, {'' if flg & PCI_BASE_ADDRESS_MEM_PREFETCH else 'non-'}prefetchable)")
+            if virtual:
+                p(" [virtual]")
+            elif not cmd & PCI_COMMAND_MEMORY:
+                p(" [disabled]")
+        if ioflg & IORESOURCE_PCI_EA_BEI:
+            p(" [enhanced]")
+        p(_size(length) + "\n")
+
+
+def show_rom(ctx: Ctx, d: DeviceFacts, reg: int | None) -> None:
+    rom, length = d.rom, d.rom_size
+    ioflg = d.rom_flags if d.have_io_flags else 0
+    flg = d.read(reg, 4) if reg is not None else _ioflg_to_pciflg(ioflg)
+    cmd = d.read(PCI_COMMAND, 2) if reg is not None else PCI_COMMAND_MEMORY
+    virtual = False
+    if not rom and not flg and not length:
+        return
+    if reg is not None and rom & PCI_ROM_ADDRESS_MASK and not flg & PCI_ROM_ADDRESS_MASK \
+            and not ioflg & IORESOURCE_PCI_EA_BEI:
+        flg, virtual = rom, True
+    line = "\tExpansion ROM at "
+    if rom & PCI_ROM_ADDRESS_MASK:
+        line += f"{rom & PCI_ROM_ADDRESS_MASK & U64:08x}"
+    else:
+        line += "<ignored>" if flg & PCI_ROM_ADDRESS_MASK else "<unassigned>"
+    if virtual:
+        line += " [virtual]"
+    if not flg & PCI_ROM_ADDRESS_ENABLE:
+        line += " [disabled]"
+    elif not virtual and not cmd & PCI_COMMAND_MEMORY:
+        line += " [disabled by cmd]"
+    if ioflg & IORESOURCE_PCI_EA_BEI:
+        line += " [enhanced]"
+    ctx.p(line + _size(length) + "\n")
+
+
+def _range(ctx: Ctx, prefix: str, base: int, limit: int, bits: int, disabled: bool) -> None:
+    """lspci's show_range."""
+    line = f"{prefix}:"
+    if base <= limit or ctx.verbose > 2:
+        w = (bits + 3) // 4
+        line += f" {base:0{w}x}-{limit:0{w}x}"
+    if not disabled and base <= limit:
+        line += _size(limit - base + 1)
+    else:
+        line += " [disabled]"
+    if bits:
+        line += f" [{bits}-bit]"
+    ctx.p(line + "\n")
+
+
+def show_htype1(ctx: Ctx, d: DeviceFacts) -> None:
+    p, rd = ctx.p, d.read
+    io_base, io_limit = rd(PCI_IO_BASE, 1), rd(PCI_IO_LIMIT, 1)
+    io_type = io_base & 0x0F
+    mem_base, mem_limit = rd(PCI_MEMORY_BASE, 2), rd(PCI_MEMORY_LIMIT, 2)
+    mem_type = mem_base & 0x0F
+    pref_base, pref_limit = rd(PCI_PREF_MEMORY_BASE, 2), rd(PCI_PREF_MEMORY_LIMIT, 2)
+    pref_type = pref_base & 0x0F
+    sec_stat, brc = rd(PCI_SEC_STATUS, 2), rd(PCI_BRIDGE_CONTROL, 2)
+    have_windows = d.bridge_bases is not None
+    io_disabled, mem_disabled, pref_disabled = (have_windows and not d.bridge_sizes[k] for k in range(3))
+
+    show_bases(ctx, d, 2)
+    p(f"\tBus: primary={rd(PCI_PRIMARY_BUS, 1):02x}, secondary={rd(PCI_SECONDARY_BUS, 1):02x}, "
+      f"subordinate={rd(PCI_SUBORDINATE_BUS, 1):02x}, sec-latency={rd(PCI_SEC_LATENCY_TIMER, 1)}\n")
+
+    if have_windows and not io_disabled:
+        base = d.bridge_bases[0] & ~0xF & U64
+        kind = d.bridge_bases[0] & 0x0F
+        _range(ctx, "\tI/O behind bridge", base, base + d.bridge_sizes[0] - 1, 32 if kind == 1 else 16, False)
+    elif io_type != (io_limit & 0x0F) or io_type not in (0, 1):
+        p(f"\t!!! Unknown I/O range types {io_base:x}/{io_limit:x}\n")
+    else:
+        base, limit = (io_base & 0xF0) << 8, (io_limit & 0xF0) << 8
+        if io_type == 1:
+            base |= rd(PCI_IO_BASE_UPPER16, 2) << 16
+            limit |= rd(PCI_IO_LIMIT_UPPER16, 2) << 16
+        if not (base == 0 and limit == 0 and io_disabled):
+            _range(ctx, "\tI/O behind bridge", base, limit + 0xFFF, 32 if io_type == 1 else 16, io_disabled)
+
+    if have_windows and not mem_disabled:
+        base = d.bridge_bases[1] & ~0xF & U64
+        _range(ctx, "\tMemory behind bridge", base, base + d.bridge_sizes[1] - 1, 32, False)
+    elif mem_type != (mem_limit & 0x0F) or mem_type:
+        p(f"\t!!! Unknown memory range types {mem_base:x}/{mem_limit:x}\n")
+    else:
+        _range(ctx, "\tMemory behind bridge", (mem_base & 0xFFF0) << 16, ((mem_limit & 0xFFF0) << 16) + 0xFFFFF,
+               32, mem_disabled)
+
+    if have_windows and not pref_disabled:
+        base = d.bridge_bases[2] & ~0xF & U64
+        kind = d.bridge_bases[2] & 0x0F
+        _range(ctx, "\tPrefetchable memory behind bridge", base, base + d.bridge_sizes[2] - 1,
+               64 if kind == 1 else 32, False)
+    elif pref_type != (pref_limit & 0x0F) or pref_type not in (0, 1):
+        p(f"\t!!! Unknown prefetchable memory range types {pref_base:x}/{pref_limit:x}\n")
+    else:
+        base, limit = (pref_base & 0xFFF0) << 16, (pref_limit & 0xFFF0) << 16
+        if pref_type == 1:
+            base |= rd(PCI_PREF_BASE_UPPER32, 4) << 32
+            limit |= rd(PCI_PREF_LIMIT_UPPER32, 4) << 32
+        if not (base == 0 and limit == 0 and pref_disabled):
+            _range(ctx, "\tPrefetchable memory behind bridge", base, (limit + 0xFFFFF) & U64,
+                   64 if pref_type == 1 else 32, pref_disabled)
+
+    if ctx.verbose > 1:
+        p("\tSecondary status: " + _flags(sec_stat, ((0x20, "66MHz"), (0x80, "FastB2B"), (0x100, "ParErr")))
+          + f" DEVSEL={_DEVSEL[(sec_stat >> 9) & 3]} "
+          + _flags(sec_stat, ((0x800, ">TAbort"), (0x1000, "<TAbort"), (0x2000, "<MAbort"), (0x4000, "<SERR"),
+                              (0x8000, "<PERR"))) + "\n")
+    show_rom(ctx, d, PCI_ROM_ADDRESS1)
+    if ctx.verbose > 1:
+        p("\tBridgeCtl: " + _flags(brc, ((0x1, "Parity"), (0x2, "SERR"), (0x4, "NoISA"), (0x8, "VGA"),
+                                         (0x10, "VGA16"), (0x20, "MAbort"), (0x40, ">Reset"), (0x80, "FastB2B")))
+          + "\n\t\t" + _flags(brc, ((0x100, "PriDiscTmr"), (0x200, "SecDiscTmr"), (0x400, "DiscTmrStat"),
+                                    (0x800, "DiscTmrSERREn"))) + "\n")
+    show_caps(ctx, PCI_CAPABILITY_LIST)
+
+
+def show_htype2(ctx: Ctx, d: DeviceFacts) -> None:
+    p, rd = ctx.p, d.read
+    cmd, brc = rd(PCI_COMMAND, 2), rd(PCI_CB_BRIDGE_CONTROL, 2)
+    verb = ctx.verbose > 2
+    show_bases(ctx, d, 1)
+    p(f"\tBus: primary={rd(PCI_CB_PRIMARY_BUS, 1):02x}, secondary={rd(PCI_CB_CARD_BUS, 1):02x}, "
+      f"subordinate={rd(PCI_CB_SUBORDINATE_BUS, 1):02x}, sec-latency={rd(PCI_CB_LATENCY_TIMER, 1)}\n")
+    for i in range(2):
+        base = rd(PCI_CB_MEMORY_BASE_0 + 8 * i, 4)
+        limit = (rd(PCI_CB_MEMORY_LIMIT_0 + 8 * i, 4) + 0xFFF) & 0xFFFFFFFF
+        if base <= limit or verb:
+            p(f"\tMemory window {i}: {base:08x}-{limit:08x}{'' if cmd & PCI_COMMAND_MEMORY else ' [disabled]'}"
+              f"{' (prefetchable)' if brc & (0x100 << i) else ''}\n")
+    for i in range(2):
+        base = rd(PCI_CB_IO_BASE_0 + 8 * i, 4)
+        limit = rd(PCI_CB_IO_LIMIT_0 + 8 * i, 4)
+        if not base & 1:
+            base &= 0xFFFF
+            limit &= 0xFFFF
+        base &= ~3 & 0xFFFFFFFF
+        limit = ((limit & ~3) + 3) & 0xFFFFFFFF
+        if base <= limit or verb:
+            p(f"\tI/O window {i}: {base:08x}-{limit:08x}{'' if cmd & PCI_COMMAND_IO else ' [disabled]'}\n")
+    if rd(PCI_CB_SEC_STATUS, 2) & 0x4000:
+        p("\tSecondary status: SERR\n")
+    if ctx.verbose > 1:
+        p("\tBridgeCtl: " + _flags(brc, ((0x1, "Parity"), (0x2, "SERR"), (0x4, "ISA"), (0x8, "VGA"),
+                                         (0x20, "MAbort"), (0x40, ">Reset"), (0x80, "16bInt"),
+                                         (0x400, "PostWrite"))) + "\n")
+    if d.cached < 128:
+        p("\t<access denied to the rest>\n")
+        return
+    exca = rd(PCI_CB_LEGACY_MODE_BASE, 2)
+    if exca:
+        p(f"\t16-bit legacy interface ports at {exca:04x}\n")
+    show_caps(ctx, PCI_CB_CAPABILITY_LIST)
+
+
+def _show_unknown_bridge(ctx: Ctx, d: DeviceFacts) -> None:
+    """show_htype_unknown's windows: only an access method that reports them (sysfs) has any."""
+    if d.bridge_bases is None:
+        return
+    for base, size, flags in zip(d.bridge_bases, d.bridge_sizes, d.bridge_flags, strict=True):
+        if not base:
+            continue
+        if flags & IORESOURCE_IO:
+            label, bits = "I/O behind bridge", 16 if flags & 1 else 32  # PCI_IORESOURCE_IO_16BIT_ADDR
+        elif flags & IORESOURCE_MEM:
+            bits = 64 if flags & IORESOURCE_MEM_64 else 32
+            label = "Prefetchable memory behind bridge" if flags & IORESOURCE_PREFETCH else "Memory behind bridge"
+        else:
+            label, bits = "Unknown resource behind bridge", 0
+        _range(ctx, "\t" + label, base, base + size - 1, bits, False)
+
+
+# -- kernel, hex dump, whole device ---------------------------------------------------------------
+def show_kernel(ctx: Ctx, d: DeviceFacts) -> None:
+    if d.driver:
+        ctx.p(f"\tKernel driver in use: {d.driver}\n")
+    if d.modules:
+        ctx.p("\tKernel modules: " + ", ".join(dict.fromkeys(d.modules)) + "\n")
+
+
+def show_hex_dump(ctx: Ctx, d: DeviceFacts) -> None:
+    if d.no_config:
+        ctx.p("WARNING: Cannot show hex-dump of the config space\n")
+        return
+    cnt = d.cached
+    level = ctx.opts.hex_dump
+    if level >= 3 and d.have(cnt, 256 - cnt):
+        cnt = 256
+        if level >= 4 and d.have(256, 4096 - 256):
+            cnt = 4096
+    cfg = d.cfg
+    ctx.p("".join(f"{i:02x}: {cfg[i:i + 16].hex(' ')}\n" for i in range(0, cnt, 16)))
 
 
 def show_device(ctx: Ctx) -> None:
-    fn = ctx.fn
-    addr = str(fn.address) if ctx.opts.domains else fn.address.short
-    ctx.p(f"{addr} Class [{fn.class_code >> 8:04x}]: Device [{fn.vendor_id:04x}:{fn.device_id:04x}]\n")
-    if ctx.verbose:
-        if fn.header_type in (0, 1):
-            ctx.state["can_have_ext_caps"] = False
-        show_caps(ctx)
+    """One function, as lspci's show_device prints it (including the blank line after it)."""
+    d = DeviceFacts(ctx.fn)
+    ctx.state["facts"] = d
+    opts = ctx.opts
+    if opts.verbose:
+        show_verbose(ctx, d)
+    else:
+        show_terse(ctx, d)
+    if opts.kernel or opts.verbose:
+        show_kernel(ctx, d)
+    if opts.hex_dump:
+        show_hex_dump(ctx, d)
+    if opts.verbose or opts.hex_dump:
+        ctx.p("\n")
 
 
 def show_all(source: Source, opts: LspciOptions, selector: str | None = None) -> str:
+    every = source.functions()
+    fns = source.functions(selector) if selector else every
+    domains = opts.domains or any(f.address.domain for f in every)
     out = []
-    for fn in source.functions(selector):
+    for fn in fns:
         ctx = Ctx(fn, opts)
+        ctx.state["domains"] = domains
         show_device(ctx)
         out.append(ctx.text())
-        if opts.verbose:
-            out.append("\n")
     return "".join(out)

@@ -1,0 +1,341 @@
+"""PCI ID names from the system's pci.ids (and udev's hwdb text as lspci's fallback), formatted as lspci does.
+
+lspci resolves names through libpci: first the pci.ids list, then (Debian builds link libudev) the udev
+hardware database for anything pci.ids lacks.  A quirk of that fallback shapes real output: a
+subsystem missing from both answers with the *device's* hwdb name, because the hwdb pattern
+`pci:vVVVVVVVVdDDDDDDDD*` also matches the longer subsystem key.  We reproduce both steps.
+
+Parsing is lazy: opening the database only indexes where each vendor block starts; a vendor's devices
+and subsystems are parsed the first time one of its ids is asked for, the class list likewise.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from fnmatch import fnmatchcase
+from functools import cache
+from pathlib import Path
+
+PCI_IDS_PATHS = ("/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids", "/usr/share/pci.ids")
+HWDB_PATHS = ("/etc/udev/hwdb.bin", "/lib/udev/hwdb.bin", "/usr/lib/udev/hwdb.bin")
+
+_HWDB_HEADER = struct.Struct("<8s9Q")
+_NODE = struct.Struct("<QB7xQ")
+_CHILD = struct.Struct("<B7xQ")
+_VALUE = struct.Struct("<QQQIH")
+
+# numeric modes, as lspci's -n count
+NAMES, NUMERIC, MIXED = 0, 1, 2
+
+_VENDOR_LINE = re.compile(rb"^([0-9a-fA-F]{4})[ \t]", re.M)
+_BLOCK_LINE = re.compile(rb"^[A-Z] ", re.M)
+
+
+def _clean(line: str) -> str:
+    """pci.ids line rules (lib/names-parse.c): one trailing blank dropped, names start after blanks."""
+    if line and line[-1] in " \t":
+        line = line[:-1]
+    return line
+
+
+class PciIds:
+    """Name lookups over one pci.ids file plus the udev hwdb text; every method returns None when unknown."""
+
+    def __init__(self, path: str | None = None, hwdb: str | None = None) -> None:
+        self.path = path or next((p for p in PCI_IDS_PATHS if Path(p).exists()), None)
+        self._hwdb_path = hwdb or next((p for p in HWDB_PATHS if Path(p).exists()), None)
+        self._data: bytes | None = None
+        self._vendor_at: dict[int, tuple[int, int]] | None = None
+        self._vendors: dict[int, tuple[str, dict[int, str], dict[tuple[int, int, int], str]]] = {}
+        self._classes: dict[tuple[int, ...], str] | None = None
+        self._generic_subsys: dict[tuple[int, int], str] | None = None
+        self._hwdb: Hwdb | None = None
+
+    # -- pci.ids -------------------------------------------------------------------------------
+    def _index(self) -> dict[int, tuple[int, int]]:
+        if self._vendor_at is None:
+            try:
+                self._data = Path(self.path).read_bytes() if self.path else b""
+            except OSError:
+                self._data = b""
+            data = self._data
+            first_block = _BLOCK_LINE.search(data)
+            end_vendors = first_block.start() if first_block else len(data)
+            starts = [(int(m.group(1), 16), m.start()) for m in _VENDOR_LINE.finditer(data, 0, end_vendors)]
+            index: dict[int, tuple[int, int]] = {}
+            for i, (vid, start) in enumerate(starts):
+                stop = starts[i + 1][1] if i + 1 < len(starts) else end_vendors
+                index.setdefault(vid, (start, stop))  # first entry wins, as in libpci
+            self._vendor_at = index
+            self._blocks_at = end_vendors
+        return self._vendor_at
+
+    def _vendor(self, vid: int):
+        cached = self._vendors.get(vid)
+        if cached is not None:
+            return cached
+        span = self._index().get(vid)
+        if span is None:
+            return None
+        text = self._data[span[0]:span[1]].decode("utf-8", errors="replace")
+        lines = text.splitlines()
+        name = _clean(lines[0])[5:].lstrip(" \t")
+        devices: dict[int, str] = {}
+        subsys: dict[tuple[int, int, int], str] = {}
+        device = None
+        for raw in lines[1:]:
+            line = _clean(raw)
+            stripped = line.lstrip(" \t")
+            if not stripped or stripped[0] == "#":
+                continue
+            if line.startswith("\t\t"):
+                body = line[2:]
+                try:
+                    key = (device, int(body[0:4], 16), int(body[5:9], 16))
+                except ValueError:
+                    continue
+                if device is not None:
+                    subsys.setdefault(key, body[10:].lstrip(" \t"))
+            elif line.startswith("\t"):
+                body = line[1:]
+                try:
+                    device = int(body[0:4], 16)
+                except ValueError:
+                    continue
+                devices.setdefault(device, body[5:].lstrip(" \t"))
+        entry = (name, devices, subsys)
+        self._vendors[vid] = entry
+        return entry
+
+    def _parse_blocks(self) -> None:
+        """The class list ("C xx") and generic subsystem blocks ("S vvvv") after the vendors."""
+        self._index()
+        classes: dict[tuple[int, ...], str] = {}
+        generic: dict[tuple[int, int], str] = {}
+        text = self._data[self._blocks_at:].decode("utf-8", errors="replace")
+        kind = None
+        top: int | None = None
+        sub: int | None = None
+        for raw in text.splitlines():
+            line = _clean(raw)
+            stripped = line.lstrip(" \t")
+            if not stripped or stripped[0] == "#":
+                continue
+            try:
+                if line.startswith("C "):
+                    kind, top, sub = "C", int(line[2:4], 16), None
+                    classes.setdefault((top,), line[5:].lstrip(" \t"))
+                elif line.startswith("S "):
+                    kind, top = "S", int(line[2:6], 16)
+                elif line[:1].isupper() and line[1:2] == " ":
+                    kind = None
+                elif kind == "C" and line.startswith("\t\t"):
+                    if sub is not None:
+                        classes.setdefault((top, sub, int(line[2:4], 16)), line[5:].lstrip(" \t"))
+                elif kind == "C" and line.startswith("\t"):
+                    sub = int(line[1:3], 16)
+                    classes.setdefault((top, sub), line[4:].lstrip(" \t"))
+                elif kind == "S" and line.startswith("\t") and not line.startswith("\t\t"):
+                    generic.setdefault((top, int(line[1:5], 16)), line[6:].lstrip(" \t"))
+            except ValueError:
+                continue
+        self._classes = classes
+        self._generic_subsys = generic
+
+    # -- udev hwdb (what lspci's libudev lookup consults when pci.ids has no entry) -------------
+    def _hwdb_lookup(self, key_text: str, prop: str) -> str | None:
+        if self._hwdb is None:
+            self._hwdb = Hwdb(self._hwdb_path)
+        return self._hwdb.lookup(key_text + "*").get(prop)
+
+    # -- lookups (libpci's id_lookup: local list, then hwdb) ------------------------------------
+    def vendor(self, vid: int) -> str | None:
+        v = self._vendor(vid)
+        if v is not None:
+            return v[0] or None
+        return self._hwdb_lookup(f"pci:v{vid:08X}", "ID_VENDOR_FROM_DATABASE")
+
+    def device(self, vid: int, did: int) -> str | None:
+        v = self._vendor(vid)
+        name = v[1].get(did) if v is not None else None
+        if name is None:
+            name = self._hwdb_lookup(f"pci:v{vid:08X}d{did:08X}", "ID_MODEL_FROM_DATABASE")
+        return name or None
+
+    def subsystem(self, vid: int, did: int, svid: int, sdid: int) -> str | None:
+        """libpci's id_lookup_subsys: per-device entry, generic `S` entry, then the device itself."""
+        name = None
+        if vid > 0 and did > 0:
+            v = self._vendor(vid)
+            name = v[2].get((did, svid, sdid)) if v is not None else None
+            if name is None:
+                name = self._hwdb_lookup(f"pci:v{vid:08X}d{did:08X}sv{svid:08X}sd{sdid:08X}",
+                                         "ID_MODEL_FROM_DATABASE")
+        if not name:
+            if self._generic_subsys is None:
+                self._parse_blocks()
+            name = self._generic_subsys.get((svid, sdid))
+            if name is None:
+                name = self._hwdb_lookup(f"pci:v*d*sv{svid:08X}sd{sdid:08X}", "ID_MODEL_FROM_DATABASE")
+        if not name and vid == svid and did == sdid:
+            name = self.device(vid, did)
+        return name or None
+
+    def _class(self, key: tuple[int, ...], hwdb_key: str, prop: str) -> str | None:
+        if self._classes is None:
+            self._parse_blocks()
+        name = self._classes.get(key)
+        if name is None:
+            name = self._hwdb_lookup(hwdb_key, prop)
+        return name or None
+
+    def base_class(self, base: int) -> str | None:
+        return self._class((base,), f"pci:v*d*sv*sd*bc{base:02X}", "ID_PCI_CLASS_FROM_DATABASE")
+
+    def subclass(self, base: int, sub: int) -> str | None:
+        return self._class((base, sub), f"pci:v*d*sv*sd*bc{base:02X}sc{sub:02X}", "ID_PCI_SUBCLASS_FROM_DATABASE")
+
+    def prog_if(self, base: int, sub: int, pif: int) -> str | None:
+        return self._class((base, sub, pif), f"pci:v*d*sv*sd*bc{base:02X}sc{sub:02X}i{pif:02X}",
+                           "ID_PCI_INTERFACE_FROM_DATABASE")
+
+    # -- lspci's formatting (lib/names.c format_name / format_name_pair) ------------------------
+    def class_text(self, cls: int, mode: int) -> str:
+        """The 16-bit class as lspci's first line shows it ("Ethernet controller", "0200", ...)."""
+        num = f"{cls:04x}"
+        if mode == NUMERIC:
+            return num
+        name = self.subclass(cls >> 8, cls & 0xFF)
+        if name is None:
+            name = self.base_class(cls >> 8)
+            if name is not None:  # only the base class is known: show the full number too
+                return f"{name} [{num}]"
+        return _single(name, num, "Class", mode)
+
+    def vendor_device_text(self, vid: int, did: int, mode: int) -> str:
+        num = f"{vid:04x}:{did:04x}"
+        if mode == NUMERIC:
+            return num
+        return _pair(self.vendor(vid), self.device(vid, did), num, mode)
+
+    def subsystem_text(self, vid: int, did: int, svid: int, sdid: int, mode: int) -> str:
+        num = f"{svid:04x}:{sdid:04x}"
+        if mode == NUMERIC:
+            return num
+        return _pair(self.vendor(svid), self.subsystem(vid, did, svid, sdid), num, mode)
+
+    def prog_if_text(self, cls: int, pif: int) -> str | None:
+        """The prog-if name alone (lspci's PCI_LOOKUP_NO_NUMBERS), IDE's bit meanings when unlisted."""
+        name = self.prog_if(cls >> 8, cls & 0xFF, pif)
+        if name is None and cls == 0x0101 and not pif & 0x70:
+            bits = [(0x80, "Master"), (0x08, "SecP"), (0x04, "SecO"), (0x02, "PriP"), (0x01, "PriO")]
+            name = " ".join(label for bit, label in bits if pif & bit)
+        return name
+
+
+class Hwdb:
+    """Read-only lookups in systemd's compiled hardware database (hwdb.bin, a trie of glob patterns),
+    giving what sd_hwdb_get_properties gives: every matching pattern's properties, a later line of
+    the same source file overriding an earlier one."""
+
+    def __init__(self, path: str | None) -> None:
+        self.data = b""
+        if path:
+            try:
+                self.data = Path(path).read_bytes()
+            except OSError:
+                self.data = b""
+        if len(self.data) < _HWDB_HEADER.size or not self.data.startswith(b"KSLPHHRH"):
+            self.data = b""
+            return
+        (_, _, _, _, self.node_size, self.child_size, self.value_size, self.root,
+         _, _) = _HWDB_HEADER.unpack_from(self.data)
+
+    def _string(self, off: int) -> str:
+        end = self.data.index(b"\0", off)
+        return self.data[off:end].decode("utf-8", errors="replace")
+
+    def _node(self, off: int) -> tuple[str, list[tuple[str, int]], int, int]:
+        """(prefix, [(child char, child offset)], values offset, values count)."""
+        prefix_off, nchildren, nvalues = _NODE.unpack_from(self.data, off)
+        prefix = self._string(prefix_off) if prefix_off else ""
+        base = off + self.node_size
+        children = []
+        for k in range(nchildren):
+            c, child = _CHILD.unpack_from(self.data, base + k * self.child_size)
+            children.append((chr(c), child))
+        return prefix, children, base + nchildren * self.child_size, nvalues
+
+    def _add_values(self, props: dict[str, tuple[str, tuple[int, int]]], at: int, count: int) -> None:
+        for k in range(count):
+            off = at + k * self.value_size
+            key_off, value_off = struct.unpack_from("<QQ", self.data, off)
+            rank = (0, 0)
+            if self.value_size >= _VALUE.size:
+                _, _, filename_off, line, prio = _VALUE.unpack_from(self.data, off)
+                rank = (prio, line) if prio else (filename_off, line)
+            key = self._string(key_off)
+            if not key.startswith(" "):
+                continue
+            old = props.get(key[1:])
+            if old is None or rank >= old[1]:
+                props[key[1:]] = (self._string(value_off), rank)
+
+    def _fnmatch(self, off: int, skip: int, pattern: str, search: str, props) -> None:
+        prefix, children, values_at, nvalues = self._node(off)
+        pattern += prefix[skip:]
+        for c, child in children:
+            self._fnmatch(child, 0, pattern + c, search, props)
+        if nvalues and fnmatchcase(search, pattern):
+            self._add_values(props, values_at, nvalues)
+
+    def lookup(self, search: str) -> dict[str, str]:
+        """Properties of every pattern matching `search` (sd-hwdb's trie_search_f)."""
+        props: dict[str, tuple[str, tuple[int, int]]] = {}
+        if not self.data:
+            return {}
+        off, i, path = self.root, 0, ""
+        while off:
+            prefix, children, values_at, nvalues = self._node(off)
+            for p, c in enumerate(prefix):
+                if c in "*?[":
+                    self._fnmatch(off, p, path + prefix[:p], search, props)
+                    return {k: v for k, (v, _) in props.items()}
+                if i + p >= len(search) or c != search[i + p]:
+                    return {k: v for k, (v, _) in props.items()}
+            i += len(prefix)
+            path += prefix
+            child_of = dict(children)
+            for glob in "*?[":
+                if glob in child_of:
+                    self._fnmatch(child_of[glob], 0, path + glob, search, props)
+            if i == len(search):
+                self._add_values(props, values_at, nvalues)
+                break
+            off = child_of.get(search[i], 0)
+            path += search[i]
+            i += 1
+        return {k: v for k, (v, _) in props.items()}
+
+
+def _single(name: str | None, num: str, unknown: str, mode: int) -> str:
+    if name is None:
+        return f"{unknown} [{num}]" if mode == MIXED else f"{unknown} {num}"
+    return f"{name} [{num}]" if mode == MIXED else name
+
+
+def _pair(vendor: str | None, device: str | None, num: str, mode: int) -> str:
+    if mode == MIXED:
+        if vendor and device:
+            return f"{vendor} {device} [{num}]"
+        return f"{vendor} Device [{num}]" if vendor else f"Device [{num}]"
+    if vendor and device:
+        return f"{vendor} {device}"
+    return f"{vendor} Device {num[5:]}" if vendor else f"Device {num}"
+
+
+@cache
+def default() -> PciIds:
+    """The system's database, opened once per process."""
+    return PciIds()
