@@ -37,6 +37,11 @@ class KernelInfo:
     msi_irqs: list[int] = field(default_factory=list)
     numa_node: int | None = None
     iommu_group: str | None = None
+    #: the kernel's view of identity (sysfs vendor, device, class, revision, subsystem_vendor/_device)
+    ids: dict[str, int] = field(default_factory=dict)
+    #: sysfs `resource` lines (start, end, IORESOURCE_* flags): BARs 0-5, ROM, IOV, bridge windows
+    resources: list[tuple[int, int, int]] = field(default_factory=list)
+    label: str | None = None  # firmware label (sysfs `label`)
 
 
 @dataclass(frozen=True, slots=True)

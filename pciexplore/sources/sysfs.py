@@ -137,7 +137,32 @@ class SysfsSource(Source):
         msi = d / "msi_irqs"
         if msi.is_dir():
             info.msi_irqs = sorted(int(n) for n in os.listdir(msi) if n.isdigit())
+        for name in ("vendor", "device", "class", "revision", "subsystem_vendor", "subsystem_device"):
+            value = _read_int(d / name)
+            if value is not None:
+                info.ids[name] = value
+        info.resources = _read_resources(d / "resource")
+        try:
+            info.label = (d / "label").read_text()
+        except OSError:
+            info.label = None
         return info
+
+
+def _read_resources(path: Path) -> list[tuple[int, int, int]]:
+    """sysfs `resource`: one "start end flags" line (hex) per BAR, ROM, IOV BAR and bridge window."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            start, end, flags = (int(p, 16) for p in line.split()[:3])
+        except ValueError:
+            break
+        out.append((start, end, flags))
+    return out
 
 
 def _read_int(path: Path) -> int | None:
