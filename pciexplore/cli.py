@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -38,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a bug of ours: one line for the user, the traceback on request
+        if os.environ.get("PCIEXPLORE_DEBUG"):
+            raise
+        print(f"pciexplore: internal error {type(e).__name__}: {e} (set PCIEXPLORE_DEBUG=1 for the traceback "
+              "and please report it)", file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":
