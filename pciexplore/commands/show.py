@@ -8,19 +8,34 @@ import sys
 
 from .. import open_source
 from ..render.lspci import LspciOptions, render_source
+from ..sources.base import Source
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("show", help="decode functions like lspci (-v/-vv/-vvv, -n/-nn) or as JSON")
+    p = sub.add_parser("show", help="decode functions like lspci (-v/-vv/-vvv, -n/-nn, -x/-xxx/-xxxx) or as JSON")
     p.add_argument("-v", dest="verbose", action="count", default=0, help="verbose (repeat for more)")
     p.add_argument("-n", dest="numeric", action="count", default=0, help="numeric IDs (-nn: names and numbers)")
     p.add_argument("-s", dest="selector", metavar="[[DOM:]BUS:]DEV.FN", help="only matching functions")
     p.add_argument("-D", dest="domains", action="store_true", help="always show domain numbers")
     p.add_argument("-k", dest="kernel", action="store_true", help="show kernel drivers")
     p.add_argument("-x", dest="hex_dump", action="count", default=0, help="hex dump (-xxx 256, -xxxx 4096 bytes)")
-    p.add_argument("--json", action="store_true", help="every decoded field as JSON")
+    p.add_argument("--json", action="store_true", help="every decoded field as JSON (docs/json-schema.md)")
     p.add_argument("source", nargs="?", help="dump file, raw config, capture, sysfs dir, sim:..., qemu:...")
     p.set_defaults(run=run)
+
+
+def limited_note(src: Source) -> str | None:
+    """One line for stderr when the live host let us read only the first 64 bytes (not root)."""
+    limited = dict(getattr(src, "limited", {}) or {})
+    if src.kind == "sysfs":
+        for fn in src.functions():
+            if len(fn.config) == 64:
+                limited.setdefault(fn.address, 64)
+    if not limited:
+        return None
+    some = ", ".join(str(a) for a in sorted(limited)[:3]) + (", ..." if len(limited) > 3 else "")
+    return (f"pciexplore: note: only the first 64 bytes of config space were readable for {len(limited)} "
+            f"function(s) ({some}); capabilities beyond them show as <access denied> -- run as root to read all")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,4 +49,8 @@ def run(args: argparse.Namespace) -> int:
         opts = LspciOptions(verbose=args.verbose, numeric=args.numeric, domains=args.domains,
                             kernel=args.kernel, hex_dump=args.hex_dump)
         sys.stdout.write(render_source(src, opts, args.selector))
+        note = limited_note(src)
+        if note:
+            sys.stdout.flush()
+            print(note, file=sys.stderr)
     return 0
