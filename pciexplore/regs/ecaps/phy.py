@@ -1,0 +1,142 @@
+"""Link and physical layer capabilities: Secondary PCIe (PCI_EXT_CAP_ID_SECPCI, PCIe 6.0 §7.7.3),
+Data Link Feature (§7.7.4), Physical Layer 16.0 GT/s (§7.7.5), Lane Margining at the Receiver
+(§7.7.7), Physical Layer 32.0 GT/s (§7.7.6), PCIe over M-PHY (§7.9.20), Protocol Multiplexing
+(§7.9.18) and Alternate Protocol (§7.9.21).
+
+lspci 3.9 decodes only Secondary PCIe; it names DLF, 16 GT/s, margining, M-PHY and PMUX, and shows
+32 GT/s and Alternate Protocol as unknown ids.
+"""
+
+from __future__ import annotations
+
+from ..base import Field, Layout, bit, bits, layout, reg
+
+PCI_EXT_CAP_ID_SECPCI = 0x19
+PCI_EXT_CAP_ID_PMUX = 0x1A
+PCI_EXT_CAP_ID_MPCIE = 0x20
+PCI_EXT_CAP_ID_DLF = 0x25
+PCI_EXT_CAP_ID_PL_16GT = 0x26
+PCI_EXT_CAP_ID_LMR = 0x27
+PCI_EXT_CAP_ID_PL_32GT = 0x2A
+PCI_EXT_CAP_ID_APBA = 0x2B
+
+SECPCI = layout(
+    "secpci", "Secondary PCI Express", PCI_EXT_CAP_ID_SECPCI,
+    reg("PCI_EXP_LNKCTL3", 0x04, 4,
+        bit("PCI_EXP_LNKCTL3_PERFORM_LINK_EQU", 0, "PerformEqu", "Perform Equalization"),
+        bit("PCI_EXP_LNKCTL3_LINK_EQU_REQ_INT_EN", 1, "LnkEquIntrruptEn", "Link Equalization Request Interrupt Enable"),
+        bits("PCI_EXP_LNKCTL3_ENBL_LOWER_SKP_OS_GEN_VEC", 9, 15, "", None,
+             "Enable Lower SKP OS Generation Vector"),
+        label="LnkCtl3"),
+    reg("PCI_EXP_LANE_ERR_STA", 0x08, 4, label="LaneErrStat", doc="Lane Error Status: bit n set: error on lane n"),
+    reg("PCI_EXP_LANE_EQU_CTL", 0x0C, 2,
+        bits("PCI_EXP_LANE_EQU_DSP_TX_PRESET", 0, 3, "", None, "Downstream Port 8.0 GT/s Transmitter Preset"),
+        bits("PCI_EXP_LANE_EQU_DSP_RX_HINT", 4, 6, "", None, "Downstream Port 8.0 GT/s Receiver Preset Hint"),
+        bits("PCI_EXP_LANE_EQU_USP_TX_PRESET", 8, 11, "", None, "Upstream Port 8.0 GT/s Transmitter Preset"),
+        bits("PCI_EXP_LANE_EQU_USP_RX_HINT", 12, 14, "", None, "Upstream Port 8.0 GT/s Receiver Preset Hint"),
+        label="Lane 0 Equalization Control", doc="One 16-bit register per lane; lane 0 declared"),
+    extended=True,
+)
+
+DLF = layout(
+    "dlf", "Data Link Feature", PCI_EXT_CAP_ID_DLF,
+    reg("PCI_DLF_CAP", 0x04, 4,
+        bit("PCI_DLF_CAP_SCALED_FC", 0, "", "Local Scaled Flow Control Supported"),
+        bit("PCI_DLF_EXCHANGE_ENABLE", 31, "", "Data Link Feature Exchange Enable"),
+        label="Capabilities"),
+    reg("PCI_DLF_STATUS", 0x08, 4,
+        bits("PCI_DLF_STATUS_REMOTE", 0, 22, "", None, "Remote Data Link Feature Supported"),
+        bit("PCI_DLF_STATUS_VALID", 31, "", "Remote Data Link Feature Supported Valid"),
+        label="Status"),
+    extended=True,
+)
+
+
+def _pl_status(prefix: str) -> tuple[Field, ...]:
+    return (
+        bit(f"{prefix}_EQ_COMPL", 0, "", "Equalization Complete"),
+        bit(f"{prefix}_EQ_PHASE1", 1, "", "Equalization Phase 1 Successful"),
+        bit(f"{prefix}_EQ_PHASE2", 2, "", "Equalization Phase 2 Successful"),
+        bit(f"{prefix}_EQ_PHASE3", 3, "", "Equalization Phase 3 Successful"),
+        bit(f"{prefix}_LE_REQ", 4, "", "Link Equalization Request"),
+    )
+
+
+PL_16GT = layout(
+    "pl16", "Physical Layer 16.0 GT/s", PCI_EXT_CAP_ID_PL_16GT,
+    reg("PCI_PL_16GT_CAP", 0x04, 4, label="Capabilities"),
+    reg("PCI_PL_16GT_CTRL", 0x08, 4, label="Control"),
+    reg("PCI_PL_16GT_STATUS", 0x0C, 4, *_pl_status("PCI_PL_16GT_STATUS"), label="Status"),
+    reg("PCI_PL_16GT_LDPM", 0x10, 4, label="Local Data Parity Mismatch Status"),
+    reg("PCI_PL_16GT_FRDPM", 0x14, 4, label="First Retimer Data Parity Mismatch Status"),
+    reg("PCI_PL_16GT_SRDPM", 0x18, 4, label="Second Retimer Data Parity Mismatch Status"),
+    reg("PCI_PL_16GT_LE_CTRL", 0x20, 1,
+        bits("PCI_PL_16GT_LE_CTRL_DSP_TX_PRESET_MASK", 0, 3, "", None, "Downstream Port 16.0 GT/s Transmitter Preset"),
+        bits("PCI_PL_16GT_LE_CTRL_USP_TX_PRESET_MASK", 4, 7, "", None, "Upstream Port 16.0 GT/s Transmitter Preset"),
+        label="Lane 0 Equalization Control", doc="One byte per lane; lane 0 declared"),
+    extended=True,
+)
+
+LMR = layout(
+    "lmr", "Lane Margining at the Receiver", PCI_EXT_CAP_ID_LMR,
+    reg("PCI_LMR_PORT_CAP", 0x04, 2, bit("PCI_LMR_PORT_CAP_DRV_SW", 0, "", "Margining uses Driver Software"),
+        label="Margining Port Capabilities"),
+    reg("PCI_LMR_PORT_STATUS", 0x06, 2,
+        bit("PCI_LMR_PORT_STATUS_READY", 0, "", "Margining Ready"),
+        bit("PCI_LMR_PORT_STATUS_SW_READY", 1, "", "Margining Software Ready"),
+        label="Margining Port Status"),
+    reg("PCI_LMR_LANE0_CTRL", 0x08, 2, label="Lane 0 Margining Control", doc="One control/status pair per lane"),
+    reg("PCI_LMR_LANE0_STATUS", 0x0A, 2, label="Lane 0 Margining Status"),
+    extended=True,
+)
+
+PL_32GT = layout(
+    "pl32", "Physical Layer 32.0 GT/s", PCI_EXT_CAP_ID_PL_32GT,
+    reg("PCI_PL_32GT_CAP", 0x04, 4,
+        bit("PCI_PL_32GT_CAP_EQ_BYPASS", 0, "", "Equalization bypass to highest rate Supported"),
+        bit("PCI_PL_32GT_CAP_NO_EQ", 1, "", "No Equalization Needed Supported"),
+        bit("PCI_PL_32GT_CAP_MOD_TS", 8, "", "Modified TS Usage Mode 0 Supported"),
+        label="Capabilities"),
+    reg("PCI_PL_32GT_CTRL", 0x08, 4,
+        bit("PCI_PL_32GT_CTRL_EQ_BYPASS_DIS", 0, "", "Equalization bypass to highest rate Disable"),
+        bit("PCI_PL_32GT_CTRL_NO_EQ_DIS", 1, "", "No Equalization Needed Disable"),
+        bits("PCI_PL_32GT_CTRL_MOD_TS_MODE", 8, 10, "", None, "Modified TS Usage Mode Selected"),
+        label="Control"),
+    reg("PCI_PL_32GT_STATUS", 0x0C, 4, *_pl_status("PCI_PL_32GT_STATUS"), label="Status"),
+    reg("PCI_PL_32GT_RCVD_MOD_TS1", 0x10, 4, label="Received Modified TS Data 1"),
+    reg("PCI_PL_32GT_RCVD_MOD_TS2", 0x14, 4, label="Received Modified TS Data 2"),
+    reg("PCI_PL_32GT_TX_MOD_TS1", 0x18, 4, label="Transmitted Modified TS Data 1"),
+    reg("PCI_PL_32GT_TX_MOD_TS2", 0x1C, 4, label="Transmitted Modified TS Data 2"),
+    reg("PCI_PL_32GT_LE_CTRL", 0x20, 1, label="Lane 0 Equalization Control", doc="One byte per lane"),
+    extended=True,
+)
+
+MPCIE = layout(
+    "mpcie", "PCI Express over M-PHY", PCI_EXT_CAP_ID_MPCIE,
+    reg("PCI_MPCIE_CAP", 0x04, 4, label="M-PCIe Capabilities"),
+    reg("PCI_MPCIE_CTRL", 0x08, 4, label="M-PCIe Control"),
+    reg("PCI_MPCIE_STATUS", 0x0C, 4, label="M-PCIe Status"),
+    extended=True,
+)
+
+PMUX = layout(
+    "pmux", "Protocol Multiplexing", PCI_EXT_CAP_ID_PMUX,
+    reg("PCI_PMUX_CAP", 0x04, 4, bits("PCI_PMUX_CAP_ARRAY_SIZE", 0, 5, "", None, "PMUX Protocol Array Size"),
+        label="PMUX Capability"),
+    reg("PCI_PMUX_CTRL", 0x08, 4, label="PMUX Control"),
+    reg("PCI_PMUX_STATUS", 0x0C, 4, label="PMUX Status"),
+    extended=True,
+)
+
+APBA = layout(
+    "altproto", "Alternate Protocol", PCI_EXT_CAP_ID_APBA,
+    reg("PCI_APBA_CAP", 0x04, 4, bits("PCI_APBA_CAP_COUNT", 0, 7, "", None, "Alternate Protocol Count"),
+        label="Alternate Protocol Capabilities"),
+    reg("PCI_APBA_CTRL", 0x08, 4, label="Alternate Protocol Control"),
+    reg("PCI_APBA_DATA1", 0x0C, 4, label="Alternate Protocol Data 1"),
+    reg("PCI_APBA_DATA2", 0x10, 4, label="Alternate Protocol Data 2"),
+    reg("PCI_APBA_SEL_DATA", 0x14, 4, label="Alternate Protocol Selective Enable Mask"),
+    extended=True,
+)
+
+LAYOUTS: list[Layout] = [SECPCI, DLF, PL_16GT, LMR, PL_32GT, MPCIE, PMUX, APBA]
