@@ -73,8 +73,8 @@ class Capture(Source):
                 return w.data[offset - w.offset : offset - w.offset + size]
         got = ", ".join(f"BAR {w.bar} 0x{w.offset:x}+0x{len(w.data):x}" + (f" ({w.what})" if w.what else "")
                         for w in cf.windows) or "no BAR windows"
-        why = "".join(f"; {m.what} (BAR {m.bar}) was not readable when captured: {m.reason}"
-                      for m in cf.missing if m.bar == bar)
+        reasons = dict.fromkeys(m.reason for m in cf.missing if m.bar == bar)
+        why = "".join(f"; BAR {bar} was not readable when captured: {r}" for r in reasons)
         raise NotSupported(f"BAR {bar} 0x{offset:x}+0x{size:x} was not captured (the capture has {got}{why})",
                            file=self.name, device=str(cf.address), offset=offset)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import PciError
+from ..regs.caps.msix import PCI_MSIX_ENTRY_SIZE
 from . import format as fmt
 from .format import BarWindow, CapturedFunction, InterruptSample, MissingWindow
 from .source import Capture, now
@@ -20,31 +21,21 @@ if TYPE_CHECKING:
 
 PROC_INTERRUPTS = "/proc/interrupts"
 
-# MSI-X capability (PCIe r6.0 §7.7.2), pci_regs.h names; offsets from the capability.
-PCI_CAP_ID_MSIX = 0x11
-PCI_MSIX_FLAGS = 2
-PCI_MSIX_FLAGS_QSIZE = 0x07FF
-PCI_MSIX_TABLE = 4
-PCI_MSIX_PBA = 8
-PCI_MSIX_TABLE_BIR = 0x7
-PCI_MSIX_TABLE_OFFSET = 0xFFFFFFF8
-PCI_MSIX_ENTRY_SIZE = 16
-
-
 def msix_windows(fn: Function) -> list[tuple[str, int, int, int]]:
     """(what, bar, offset, size) of the MSI-X table and PBA, located from the capability in config."""
-    cap = fn.cap(PCI_CAP_ID_MSIX, extended=False)
+    cap = fn.cap("msix")
     if cap is None:
         return []
-    flags = fn.read(cap.offset + PCI_MSIX_FLAGS, 2)
-    table = fn.read(cap.offset + PCI_MSIX_TABLE, 4)
-    pba = fn.read(cap.offset + PCI_MSIX_PBA, 4)
-    if flags is None or table is None or pba is None:
-        return []
-    vectors = (flags & PCI_MSIX_FLAGS_QSIZE) + 1
+    qsize = cap.get("PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_QSIZE")
+    table = cap["PCI_MSIX_TABLE"]
+    pba = cap["PCI_MSIX_PBA"]
+    if qsize is None or table.value is None or pba.value is None:
+        return []  # the capability is cut off by the end of what the source had
+    vectors = qsize + 1
     return [
-        ("msix-table", table & PCI_MSIX_TABLE_BIR, table & PCI_MSIX_TABLE_OFFSET, vectors * PCI_MSIX_ENTRY_SIZE),
-        ("msix-pba", pba & PCI_MSIX_TABLE_BIR, pba & PCI_MSIX_TABLE_OFFSET, (vectors + 63) // 64 * 8),
+        ("msix-table", table["PCI_MSIX_TABLE_BIR"], table["PCI_MSIX_TABLE_OFFSET"] << 3,
+         vectors * PCI_MSIX_ENTRY_SIZE),
+        ("msix-pba", pba["PCI_MSIX_PBA_BIR"], pba["PCI_MSIX_PBA_OFFSET"] << 3, (vectors + 63) // 64 * 8),
     ]
 
 
