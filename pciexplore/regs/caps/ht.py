@@ -29,6 +29,7 @@ LINK_FREQS = {0: "200MHz", 1: "300MHz", 2: "400MHz", 3: "500MHz", 4: "600MHz", 5
 
 TYPE_PRI = 0
 TYPE_SEC = 1
+TYPE_RID = 0x11
 TYPE_MSIM = 0x15
 
 
@@ -45,6 +46,10 @@ def is_pri(block: Any) -> bool:
 
 def is_sec(block: Any) -> bool:
     return ht_type(block) == TYPE_SEC
+
+
+def is_rid(block: Any) -> bool:
+    return ht_type(block) == TYPE_RID
 
 
 def is_msim(block: Any) -> bool:
@@ -168,6 +173,8 @@ HT = layout(
     reg("PCI_HT_SEC_EH", 0x12, 2, *EH, label="Error Handling", when=is_sec),
     reg("PCI_HT_SEC_MBU", 0x14, 1, label="Prefetchable memory behind bridge Upper", when=is_sec),
     reg("PCI_HT_SEC_MLU", 0x15, 1, label="Prefetchable memory limit Upper", when=is_sec),
+    # Revision ID
+    reg("PCI_HT_RID_RID", 0x02, 1, *RID, label="Revision ID", when=is_rid),
     # MSI Mapping
     reg("PCI_HT_MSIM_CMD", 0x02, 2,
         bit("PCI_HT_MSIM_CMD_EN", 0, "Enable", "MSI mapping active"),
