@@ -94,6 +94,10 @@ class Source:
     def kernel_info(self, addr: Address) -> KernelInfo | None:
         return None
 
+    def read_vpd(self, addr: Address) -> bytes | None:
+        """Vital Product Data as the kernel exposes it (sysfs `vpd`); None when the source has none."""
+        return None
+
     # -- interrupts: sources that can make a device raise one, or see the messages it sends ----
     def triggers(self, addr: Address) -> dict[str, str]:
         """Device-side interrupt causes this source can raise for `addr`: name -> description."""

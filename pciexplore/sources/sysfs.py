@@ -65,6 +65,12 @@ class SysfsSource(Source):
             self.limited[addr] = full
         return data
 
+    def read_vpd(self, addr: Address) -> bytes | None:
+        try:
+            return (self._dir(addr) / "vpd").read_bytes()
+        except OSError:
+            return None
+
     def bar_regions(self, addr: Address) -> dict[int, BarRegion] | None:
         try:
             lines = (self._dir(addr) / "resource").read_text().splitlines()
