@@ -21,7 +21,8 @@ LSPCI = shutil.which("lspci") or "/usr/bin/lspci"
 
 def lspci_text(path: str | None, flags: list[str]) -> str:
     cmd = [LSPCI, *flags] + (["-F", str(path)] if path else [])
-    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(cmd, capture_output=True, check=True).stdout
+    return out.decode("utf-8", errors="surrogateescape")  # lspci prints raw bytes (e.g. %c of a pin)
 
 
 def options(flags: list[str]) -> LspciOptions:
@@ -35,6 +36,36 @@ def our_text(path: str | None, flags: list[str]) -> str:
     opts = options(flags)
     with open_source(path) as src:
         return render_source(src, opts)
+
+
+def without_capabilities(lines: list[str]) -> list[str]:
+    """The lines outside capability blocks ("\tCapabilities: ..." and the "\t\t..." lines under it)."""
+    out = []
+    in_cap = False
+    for line in lines:
+        if line.startswith("\tCapabilities:"):
+            in_cap = True
+            continue
+        if in_cap and line.startswith("\t\t"):
+            continue
+        in_cap = False
+        out.append(line)
+    return out
+
+
+def unrendered_capabilities(path: str | None) -> list[str]:
+    """Capabilities present in the source (as lspci walks it) that no renderer module handles yet."""
+    from pciexplore.render.lspci import cap_renderers, ecap_renderers
+
+    missing = set()
+    with open_source(path) as src:
+        for fn in src.functions():
+            for cap in fn.capabilities:
+                table = ecap_renderers() if cap.extended else cap_renderers()
+                known_to_lspci = cap.id <= (0x34 if cap.extended else 0x14)
+                if cap.id not in table and cap.id != 0 and known_to_lspci:
+                    missing.add(f"{'ecap' if cap.extended else 'cap'} 0x{cap.id:02x}")
+    return sorted(missing)
 
 
 def compare(path: str | None, flags: list[str]) -> tuple[int, int, list[str]]:

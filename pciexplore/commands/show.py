@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
             json.dump(source_to_json(src, args.selector), sys.stdout, indent=1)
             sys.stdout.write("\n")
             return 0
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors="surrogateescape")  # raw bytes lspci would print, e.g. %c
         opts = LspciOptions(verbose=args.verbose, numeric=args.numeric, domains=args.domains,
                             kernel=args.kernel, hex_dump=args.hex_dump)
         sys.stdout.write(render_source(src, opts, args.selector))

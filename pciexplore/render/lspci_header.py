@@ -51,6 +51,13 @@ _CONTROL_BITS = ((0x1, "I/O"), (0x2, "Mem"), (0x4, "BusMaster"), (0x8, "SpecCycl
                  (0x200, "FastB2B"), (0x400, "DisINTx"))
 
 
+def _c_char(value: int) -> str:
+    """printf("%c"): the low byte, raw; bytes above 0x7f as surrogate escapes so they are written back
+    out as the same single byte (stdout uses errors="surrogateescape")."""
+    value &= 0xFF
+    return chr(value) if value < 0x80 else chr(0xDC00 + value)
+
+
 def _flags(value: int, bits: tuple[tuple[int, str], ...]) -> str:
     return " ".join(f"{label}{'+' if value & bit else '-'}" for bit, label in bits)
 
@@ -244,7 +251,7 @@ def show_verbose(ctx: Ctx, d: DeviceFacts) -> None:
     if verbose > 1:
         pin = 0 if unknown else rd(PCI_INTERRUPT_PIN, 1)
         if pin or d.irq:
-            p(f"\tInterrupt: pin {chr(ord('A') + pin - 1) if pin else '?'} routed to IRQ {d.irq}\n")
+            p(f"\tInterrupt: pin {_c_char(0x40 + pin) if pin else '?'} routed to IRQ {d.irq}\n")
         if d.numa_node != -1:
             p(f"\tNUMA node: {d.numa_node}\n")
         if d.iommu_group:
