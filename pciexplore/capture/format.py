@@ -31,6 +31,7 @@ MAX_ANNOTATIONS = 100_000
 MAX_TEXT = 16_384  # characters of one annotation's text
 MAX_STRING = 4096  # any other string
 MAX_LIST = 4096  # tags, modules, msi_irqs, /proc/interrupts lines
+MAX_VPD = 1 << 15  # the VPD address is 15 bits
 MAX_BAR = 6  # BAR 0..5, 6 is the expansion ROM
 U64 = (1 << 64) - 1
 
@@ -104,10 +105,13 @@ class CapturedFunction:
     bar_regions: list[dict[str, int]] | None = None  # [{"index", "base", "size", "flags"}]
     windows: list[BarWindow] = field(default_factory=list)
     missing: list[MissingWindow] = field(default_factory=list)
-    kernel: dict[str, Any] | None = None  # KernelInfo fields
+    kernel: dict[str, Any] | None = None  # KernelInfo fields named in KERNEL_FIELDS
     interrupts: InterruptSample | None = None
+    vpd: bytes | None = None  # Vital Product Data as the kernel gave it (sysfs `vpd`)
 
 
+KERNEL_FIELDS = ("driver", "modules", "irq", "msi_irqs", "numa_node", "iommu_group", "ids", "resources", "label")
+KERNEL_IDS = ("vendor", "device", "class", "revision", "subsystem_vendor", "subsystem_device")
 METADATA_KEYS = ("title", "description", "tool", "time", "host", "kernel", "source_kind", "source", "how")
 
 
@@ -131,6 +135,8 @@ def _function_json(f: CapturedFunction) -> dict:
                       for m in f.missing]
     if f.kernel is not None:
         out["kernel"] = f.kernel
+    if f.vpd is not None:
+        out["vpd"] = f.vpd.hex()
     if f.interrupts is not None:
         out["interrupts"] = {"header": f.interrupts.header, "lines": f.interrupts.lines, "time": f.interrupts.time}
     return out
@@ -320,7 +326,7 @@ def validate(doc: Any, name: str) -> tuple[list[CapturedFunction], dict[str, Any
 
 
 def _function(c: _Checker, v: Any, path: str) -> CapturedFunction:
-    c.obj(v, path, ("address", "config"), ("bar_regions", "windows", "missing", "kernel", "interrupts"))
+    c.obj(v, path, ("address", "config"), ("bar_regions", "windows", "missing", "kernel", "interrupts", "vpd"))
     fn = CapturedFunction(c.address(v["address"], f"{path}.address"),
                           c.hex(v["config"], f"{path}.config", 1, MAX_CONFIG))
     if v.get("bar_regions") is not None:
@@ -348,7 +354,7 @@ def _function(c: _Checker, v: Any, path: str) -> CapturedFunction:
                                         c.str(m["reason"], f"{p}.reason")))
     if v.get("kernel") is not None:
         p = f"{path}.kernel"
-        k = c.obj(v["kernel"], p, (), ("driver", "modules", "irq", "msi_irqs", "numa_node", "iommu_group"))
+        k = c.obj(v["kernel"], p, (), KERNEL_FIELDS)
         fn.kernel = {
             "driver": c.opt_str(k.get("driver"), f"{p}.driver"),
             "modules": [c.str(m, f"{p}.modules[{i}]", 256)
@@ -358,7 +364,14 @@ def _function(c: _Checker, v: Any, path: str) -> CapturedFunction:
                          for i, n in enumerate(c.list(k.get("msi_irqs", []), f"{p}.msi_irqs"))],
             "numa_node": c.opt_int(k.get("numa_node"), f"{p}.numa_node", -1, 1 << 16),
             "iommu_group": c.opt_str(k.get("iommu_group"), f"{p}.iommu_group"),
+            "ids": {c.str(name, f"{p}.ids (a key)", 32): c.int(n, f"{p}.ids.{name}", 0, 0xFFFFFF)
+                    for name, n in c.obj(k.get("ids", {}), f"{p}.ids", (), KERNEL_IDS).items()},
+            "resources": [_resource(c, r, f"{p}.resources[{i}]")
+                          for i, r in enumerate(c.list(k.get("resources", []), f"{p}.resources", 64))],
+            "label": c.opt_str(k.get("label"), f"{p}.label"),
         }
+    if v.get("vpd") is not None:
+        fn.vpd = c.hex(v["vpd"], f"{path}.vpd", 0, MAX_VPD)
     if v.get("interrupts") is not None:
         p = f"{path}.interrupts"
         s = c.obj(v["interrupts"], p, ("header", "lines"), ("time",))
@@ -367,6 +380,13 @@ def _function(c: _Checker, v: Any, path: str) -> CapturedFunction:
             [c.str(line, f"{p}.lines[{i}]") for i, line in enumerate(c.list(s["lines"], f"{p}.lines"))],
             c.str(s.get("time", ""), f"{p}.time", 64))
     return fn
+
+
+def _resource(c: _Checker, v: Any, path: str) -> tuple[int, int, int]:
+    items = c.list(v, path, 3)
+    if len(items) != 3:
+        raise c.fail(path, "expected [start, end, flags]")
+    return (c.int(items[0], f"{path}[0]"), c.int(items[1], f"{path}[1]"), c.int(items[2], f"{path}[2]"))
 
 
 def _annotation(c: _Checker, v: Any, path: str) -> Annotation:

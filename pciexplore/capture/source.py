@@ -80,7 +80,16 @@ class Capture(Source):
 
     def kernel_info(self, addr: Address) -> KernelInfo | None:
         k = self.captured(addr).kernel
-        return None if k is None else KernelInfo(**k)
+        if k is None:
+            return None
+        known = {f for f in KernelInfo.__dataclass_fields__}
+        info = KernelInfo(**{name: v for name, v in k.items() if name in known})
+        if "resources" in known:
+            info.resources = [tuple(r) for r in k.get("resources", [])]
+        return info
+
+    def read_vpd(self, addr: Address) -> bytes | None:
+        return self.captured(addr).vpd
 
     def interrupts(self, addr: Address | str) -> fmt.InterruptSample | None:
         """The /proc/interrupts rows of this function's IRQs when the capture was taken, if sampled."""

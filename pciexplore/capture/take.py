@@ -5,7 +5,6 @@ from __future__ import annotations
 import platform
 import socket
 from collections.abc import Iterable
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,13 +88,24 @@ def _take_function(source: Source, fn: Function, extra: list[tuple[int, int, int
                 cf.windows.append(BarWindow(bar, offset, source.read_bar(fn.address, bar, offset, size), what))
             except PciError as e:
                 cf.missing.append(MissingWindow(bar, offset, size, what, e.message))
+    vpd = source.read_vpd(fn.address) if hasattr(source, "read_vpd") else None
+    cf.vpd = vpd[: fmt.MAX_VPD] if vpd is not None else None
     kernel = source.kernel_info(fn.address)
     if kernel is not None:
-        cf.kernel = asdict(kernel)
+        cf.kernel = {k: _plain(getattr(kernel, k)) for k in fmt.KERNEL_FIELDS if hasattr(kernel, k)}
         irqs = set(kernel.msi_irqs) | ({kernel.irq} if kernel.irq else set())
         if interrupts_text is not None and irqs:
             cf.interrupts = _interrupt_rows(interrupts_text, irqs)
     return cf
+
+
+def _plain(value):
+    """KernelInfo values as JSON has them (tuples become lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def _read_interrupts(path: str | Path | None) -> str | None:

@@ -1,0 +1,49 @@
+"""`pciexplore export [SOURCE] --lspci FILE --html FILE`: lspci -xxxx text that `lspci -F` reads, or one
+self-contained HTML page."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from .. import open_source
+from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..sources.base import Source
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write lspci -xxxx text (for lspci -F) and/or a static HTML report")
+    p.add_argument("source", nargs="?", help="capture (or any source: dump, raw, sysfs, sim:..., qemu:...)")
+    p.add_argument("-s", dest="selector", metavar="[[DOM:]BUS:]DEV.FN", help="only matching functions")
+    p.add_argument("--lspci", metavar="FILE", help="lspci -xxxx text")
+    p.add_argument("--html", metavar="FILE", help="one self-contained HTML page")
+    p.add_argument("--title", help="title of the HTML page")
+    p.set_defaults(run=run)
+
+
+def lspci_text(source: Source, selector: str | None = None) -> str:
+    """Every function as `lspci -xxxx` prints it: the first line, then all the config bytes there are."""
+    from ..render.lspci import LspciOptions, render_source
+
+    return render_source(source, LspciOptions(hex_dump=4), selector)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..capture.atomic import write_atomic
+
+    if not args.lspci and not args.html:
+        raise InputError("nothing to do: give --lspci FILE and/or --html FILE")
+    with open_source(args.source) as src:
+        if not src.functions(args.selector):
+            raise InputError("no function matched")
+        if args.lspci:
+            write_atomic(args.lspci, lspci_text(src, args.selector).encode())
+            print(f"{args.lspci}: lspci -xxxx text")
+        if args.html:
+            from ..render.html import render_html
+
+            write_atomic(args.html, render_html(src, args.selector, args.title).encode())
+            print(f"{args.html}: HTML report")
+    return 0
