@@ -117,7 +117,8 @@ class DeviceFacts:
     def _subsystem(self, ids: dict[str, int]) -> tuple[int, int] | None:
         if "subsystem_vendor" in ids:
             return ids["subsystem_vendor"], ids.get("subsystem_device", 0)
-        htype, rd = self.htype, self.read
+        rd = self.read
+        htype = rd(PCI_HEADER_TYPE, 1) & 0x7F  # libpci's get_hdr_type reads whatever bytes there are
         if htype == 0:
             return rd(PCI_SUBSYSTEM_VENDOR_ID, 2), rd(PCI_SUBSYSTEM_ID, 2)
         if htype == 1:
@@ -151,7 +152,8 @@ class DeviceFacts:
         self.ioflags = [0] * 6
         self.rom_size = self.rom_flags = 0
         bases = [0] * 6
-        count = {0: 6, 1: 2, 2: 1}.get(self.htype, 0)
+        htype = self.read(PCI_HEADER_TYPE, 1) & 0x7F
+        count = {0: 6, 1: 2, 2: 1}.get(htype, 0)
         i = 0
         while i < count:
             x = self.read(PCI_BASE_ADDRESS_0 + 4 * i, 4)
@@ -163,7 +165,7 @@ class DeviceFacts:
                     bases[i - 1] = x | self.read(PCI_BASE_ADDRESS_0 + 4 * i, 4) << 32
             i += 1
         self.bases = bases
-        reg = {0: PCI_ROM_ADDRESS, 1: PCI_ROM_ADDRESS1}.get(self.htype)
+        reg = {0: PCI_ROM_ADDRESS, 1: PCI_ROM_ADDRESS1}.get(htype)
         rom = self.read(reg, 4) if reg else 0
         self.rom = 0 if rom == 0xFFFFFFFF else rom
 

@@ -25,6 +25,7 @@ _HEXLINE = re.compile(r"^([0-9a-fA-F]{2,8}): ")
 _BYTE = re.compile(r"[0-9a-fA-F]{2}")
 _QUOTE = re.compile(r"^(?:> ?)+")
 MAX_CONFIG = 4096
+MAX_DUMP_BYTES = 256 << 20  # -xxxx text of 16384 functions is ~230 MB
 
 
 class DumpSource(Source):
@@ -34,9 +35,13 @@ class DumpSource(Source):
         super().__init__(str(path))
         if text is None:
             try:
-                raw = Path(path).read_bytes()
+                with open(path, "rb") as f:
+                    raw = f.read(MAX_DUMP_BYTES + 1)
             except OSError as e:
                 raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
+            if len(raw) > MAX_DUMP_BYTES:
+                raise InputError(f"larger than {MAX_DUMP_BYTES >> 20} MiB, more than any lspci dump we read "
+                                 "(-xxxx text of 16384 functions is about 230 MB)", file=str(path))
             text = raw.decode("utf-8", errors="replace")
         #: (address, config bytes, title) in file order; an address may appear twice (lspci shows both)
         self._entries: list[tuple[Address, bytes, str]] = []
@@ -55,8 +60,36 @@ class DumpSource(Source):
                 self._entries.append((current, bytes(data[:length]), title))
 
         for lineno, line in enumerate(text.splitlines(), 1):
-            line = _QUOTE.sub("", line.rstrip("\r\n")).rstrip()
-            m = _DEVICE.match(line + " ") if line and not line[0].isspace() else None
+            if line[:1] == ">":
+                line = _QUOTE.sub("", line)
+            line = line.rstrip()
+            h = _HEXLINE.match(line)
+            if h:
+                if data is None:
+                    continue
+                offset = int(h.group(1), 16)
+                body = line[h.end():]
+                try:  # fast path: well-formed "xx xx ... xx"
+                    chunk = bytes.fromhex(body)
+                    ok = len(body) == 3 * len(chunk) - 1
+                except ValueError:
+                    ok = False
+                if not ok:
+                    chunk = self._slow_hex(body, lineno, current, offset)
+                end = offset + len(chunk)
+                if end > MAX_CONFIG:
+                    raise InputError("config space longer than 4096 bytes", file=name, line=lineno,
+                                     device=str(current), offset=max(offset, MAX_CONFIG))
+                if end > len(data):
+                    data.extend(b"\xff" * (MAX_CONFIG - len(data)))
+                data[offset:end] = chunk
+                length = max(length, end)
+                continue
+            if not line:
+                close()
+                current, data, length = None, None, 0
+                continue
+            m = _DEVICE.match(line + " ") if not line[0].isspace() else None
             if m:
                 close()
                 dom, bus, dev, fn = m.groups()
@@ -67,36 +100,20 @@ class DumpSource(Source):
                 title = line[m.end():].strip()
                 data = bytearray(b"\xff" * 256)
                 length = 0
-                continue
-            if not line:
-                close()
-                current, data, length = None, None, 0
-                continue
-            h = _HEXLINE.match(line)
-            if not h or data is None:
-                continue
-            offset = int(h.group(1), 16)
-            fields = line[h.end():].split()
-            for col, tok in enumerate(fields):
-                if not _BYTE.fullmatch(tok):
-                    raise InputError(
-                        f"bad hex byte {tok!r} in column {col}", file=name, line=lineno,
-                        device=str(current), offset=offset + col,
-                    )
-                pos = offset + col
-                if pos >= MAX_CONFIG:
-                    raise InputError(
-                        "config space longer than 4096 bytes", file=name, line=lineno,
-                        device=str(current), offset=pos,
-                    )
-                if pos >= len(data):
-                    data.extend(b"\xff" * (MAX_CONFIG - len(data)))
-                data[pos] = int(tok, 16)
-                length = max(length, pos + 1)
         close()
         if not self._entries:
             raise InputError("no lspci dump found (expected lines like '00:1f.0 ...' then '00: 86 80 ...')",
                              file=name)
+
+    def _slow_hex(self, body: str, lineno: int, current: Address | None, offset: int) -> bytes:
+        """Bytes separated by any blanks, or one clear error naming the first bad token."""
+        out = bytearray()
+        for col, tok in enumerate(body.split()):
+            if not _BYTE.fullmatch(tok):
+                raise InputError(f"bad hex byte {tok!r} in column {col}", file=self.name, line=lineno,
+                                 device=str(current), offset=offset + col)
+            out.append(int(tok, 16))
+        return bytes(out)
 
     def addresses(self) -> list[Address]:
         return [a for a, _, _ in self._entries]

@@ -15,14 +15,14 @@ class RawSource(Source):
     def __init__(self, path: str | Path, address: Address | None = None) -> None:
         super().__init__(str(path))
         try:
-            data = Path(path).read_bytes()
+            with open(path, "rb") as f:
+                data = f.read(4097)  # bounded: a device node or a huge file must not hang us
         except OSError as e:
             raise InputError(f"cannot read: {e.strerror}", file=str(path)) from None
         if not 64 <= len(data) <= 4096:
-            raise InputError(
-                f"raw config space must be 64 to 4096 bytes long, this file has {len(data)}",
-                file=str(path),
-            )
+            size = "more than 4096" if len(data) > 4096 else str(len(data))
+            raise InputError(f"raw config space must be 64 to 4096 bytes long, this file has {size}",
+                             file=str(path))
         self._address = address or Address(0, 0, 0, 0)
         self._data = data
 
@@ -38,7 +38,8 @@ class RawSource(Source):
 def looks_raw(path: Path) -> bool:
     """A file is raw config space when it is not text: lspci dumps are ASCII."""
     try:
-        head = path.read_bytes()[:4096]
+        with open(path, "rb") as f:
+            head = f.read(4096)
     except OSError:
         return False
     if not head:
