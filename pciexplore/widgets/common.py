@@ -1,0 +1,67 @@
+"""Small pieces every widget shares: escaping, a status line for verb results, disabled-with-reason."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as w
+
+from ..errors import PciError
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+class StatusLine(w.HTML):
+    """One line telling what the last action did, or why it could not (a PciError's one-line message)."""
+
+    def say(self, text: str, error: bool = False) -> None:
+        color = "#b00020" if error else "#333"
+        self.value = f"<span class='pcx-status' style='color:{color}'>{esc(text)}</span>"
+
+    def run(self, verb: Callable[..., Any], *args: Any, done: str = "") -> bool:
+        """Call a model verb; a PciError becomes this line's text instead of a traceback."""
+        try:
+            verb(*args)
+        except PciError as e:
+            self.say(str(e), error=True)
+            return False
+        if done:
+            self.say(done)
+        return True
+
+
+def disable(control: w.DOMWidget, reason: str | None) -> None:
+    """Disable `control` when `reason` is given, and make the reason its tooltip."""
+    control.disabled = reason is not None
+    if reason is not None:
+        control.tooltip = reason
+
+
+def write_refusal(source: Any) -> str | None:
+    """Why verbs that write cannot work on this source, or None when they can be tried."""
+    if getattr(source, "writable", False):
+        return None
+    return f"{source.kind} source is read-only: nothing can be written to it"
+
+
+def function_label(fn: Any) -> str:
+    """lspci's first line: "00:03.0 Ethernet controller [0200]: Red Hat, Inc. Virtio ... [1af4:1041]"."""
+    where = fn.address.short if fn.address.domain == 0 else str(fn.address)
+    try:
+        from .. import names
+    except ImportError:  # names are optional: numbers say it all
+        return f"{where} Class [{fn.class_code >> 8:04x}]: Device [{fn.vendor_id:04x}:{fn.device_id:04x}]"
+    db = names.default()
+    cls = db.class_text(fn.class_code >> 8, names.MIXED)
+    return f"{where} {cls}: {db.vendor_device_text(fn.vendor_id, fn.device_id, names.MIXED)}"
+
+
+def msix_model(fn: Any) -> Any | None:
+    """The function's MSI-X model (`fn.msix`), or None when it has no MSI-X capability."""
+    from ..msi import msix_of
+
+    return msix_of(fn)

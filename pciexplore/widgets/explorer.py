@@ -1,0 +1,59 @@
+"""Explorer: the whole kit on one screen (what `pciexplore dashboard` serves) — the device browser on
+the left; the chosen function's capability chain with its hex view, and its MSI-X table and PBA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from .browser import DeviceBrowser
+from .chain import CapabilityChain
+from .common import esc, function_label, msix_model
+from .hexview import HexView
+from .msix import MsixTableView
+
+
+def config_notes(source: Any, fn: Any) -> list[tuple[int, int, str]]:
+    """(offset, length, text) of the source's notes on `fn`'s config space (captures have them)."""
+    notes = getattr(source, "notes", None)
+    if notes is None:
+        return []
+    return [(a.offset, a.length, a.text) for a in notes(fn) if a.bar is None]
+
+
+class Explorer(w.VBox):
+    """`Explorer(source)`; `.browser`, `.chain`, `.hexview` and `.msix` (None when the function has none)."""
+
+    def __init__(self, source: Any, page_size: int = 16) -> None:
+        self.source = source
+        self.page_size = page_size
+        self.msix: MsixTableView | None = None
+        self.title = w.HTML(f"<h3 style='margin:4px 0'>pciexplore &mdash; {esc(source.name)} "
+                            f"<small>({esc(source.kind)}, {len(source.functions())} functions)</small></h3>")
+        self.browser = DeviceBrowser(source)
+        self.hexview = HexView()
+        self.chain = CapabilityChain(hexview=self.hexview)
+        self.heading = w.HTML()
+        self.msix_box = w.VBox()
+        self.tabs = w.Tab([w.VBox([self.chain, self.hexview]), self.msix_box])
+        self.tabs.set_title(0, "Capabilities")
+        self.tabs.set_title(1, "MSI-X")
+        right = w.VBox([self.heading, self.tabs], layout=w.Layout(width="64%"))
+        left = w.VBox([self.browser], layout=w.Layout(width="35%"))
+        super().__init__([self.title, w.HBox([left, right])])
+        self.add_class("pcx-explorer")
+        self.browser.on_select(self.show)
+        if self.browser.selected is not None:
+            self.show(self.browser.selected)
+
+    def show(self, fn: Any) -> None:
+        self.heading.value = f"<b>{esc(function_label(fn))}</b>"
+        self.chain.show(fn)
+        self.hexview.annotate(config_notes(self.source, fn))
+        if msix_model(fn) is None:
+            self.msix = None
+            self.msix_box.children = [w.HTML("<i>This function has no MSI-X capability.</i>")]
+        else:
+            self.msix = MsixTableView(fn, page_size=self.page_size)
+            self.msix_box.children = [self.msix]

@@ -1,0 +1,102 @@
+"""Interrupt counts over time: one line per vector (or IRQ), drawn as SVG, fed by any sampler.
+
+The sampler is a model's: a callable returning {label: cumulative count} (e.g. the kernel's
+/proc/interrupts counts for a function's MSI-X vectors).  The plot shows increments between samples.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+import ipywidgets as w
+
+from .common import esc
+
+_COLORS = ("#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#4e342e")
+
+
+class InterruptPlot(w.VBox):
+    """`poll()` takes one sample; `start(interval)` samples in the background until `stop()`."""
+
+    def __init__(self, sample: Callable[[], Mapping[str, int]], window: int = 60, width: int = 640,
+                 height: int = 200, title: str = "interrupts per sample interval") -> None:
+        self.sample = sample
+        self.window = window
+        self.width, self.height = width, height
+        self.title = title
+        self.times: list[float] = []
+        self.counts: list[dict[str, int]] = []
+        self.svg = w.HTML()
+        self.status = w.HTML()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        super().__init__([self.svg, self.status])
+        self.add_class("pcx-irqplot")
+        self.render()
+
+    def poll(self) -> dict[str, int]:
+        counts = dict(self.sample())
+        self.times.append(time.monotonic())
+        self.counts.append(counts)
+        del self.times[: -self.window - 1]
+        del self.counts[: -self.window - 1]
+        self.render()
+        return counts
+
+    def deltas(self) -> dict[str, list[int]]:
+        """Increments per label between consecutive samples (a counter that went back counts as 0)."""
+        labels = sorted({k for c in self.counts for k in c})
+        out: dict[str, list[int]] = {}
+        for label in labels:
+            seq = [c.get(label, 0) for c in self.counts]
+            out[label] = [max(0, b - a) for a, b in zip(seq, seq[1:], strict=False)]
+        return out
+
+    def start(self, interval: float = 1.0, samples: int | None = None) -> None:
+        """Sample every `interval` seconds in a background thread, `samples` times or until stop()."""
+        self.stop()
+        self._stop.clear()
+
+        def loop() -> None:
+            n = 0
+            while not self._stop.is_set() and (samples is None or n < samples):
+                try:
+                    self.poll()
+                except Exception as e:  # a vanished device or file ends the plot, not the kernel
+                    self.status.value = f"<small style='color:#b00020'>stopped: {esc(e)}</small>"
+                    return
+                n += 1
+                self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=loop, name="pciexplore-irqplot", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def render(self) -> None:
+        series = self.deltas()
+        W, H, pad = self.width, self.height, 30
+        top = max((max(v, default=0) for v in series.values()), default=0) or 1
+        steps = max(1, self.window - 1)
+        parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{W}' height='{H}' class='pcx-irqsvg'>",
+                 f"<rect x='{pad}' y='5' width='{W - pad - 5}' height='{H - pad}' fill='#fafafa' stroke='#ccc'/>",
+                 f"<text x='2' y='14' font-size='10'>{top}</text><text x='2' y='{H - pad + 5}' font-size='10'>0</text>"]
+        legend = []
+        for i, (label, vals) in enumerate(series.items()):
+            color = _COLORS[i % len(_COLORS)]
+            pts = " ".join(f"{pad + (W - pad - 5) * j / steps:.1f},{5 + (H - pad) * (1 - v / top):.1f}"
+                           for j, v in enumerate(vals[-steps - 1:]))
+            if pts:
+                parts.append(f"<polyline fill='none' stroke='{color}' stroke-width='1.5' points='{pts}'>"
+                             f"<title>{esc(label)}</title></polyline>")
+            total = self.counts[-1].get(label, 0) if self.counts else 0
+            legend.append(f"<span style='color:{color}'>&#9632; {esc(label)}: {total}</span>")
+        parts.append(f"<text x='{pad}' y='{H - 8}' font-size='11'>{esc(self.title)}; "
+                     f"{len(self.counts)} samples</text></svg>")
+        self.svg.value = "".join(parts) + "<div style='font-size:12px'>" + " &nbsp; ".join(legend) + "</div>"

@@ -1,0 +1,248 @@
+"""MSI-X widgets: the vector table (a row per vector: mask toggle, trigger button, decoded message,
+pending indicator; Enable and Function Mask switches) and the Pending Bit Array as a grid of bits.
+
+They only render what the MSI-X model (`fn.msix`) reads from the table and PBA and call its verbs.  The
+table is paginated and rows are reused: a refresh sends only the widget values that changed, so a
+2048-vector table stays responsive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from ..errors import PciError
+from .common import StatusLine, disable, esc, msix_model, write_refusal
+
+_LIT = ("<span class='pcx-pending pcx-lit' title='PBA bit set: an event waits for the vector to be unmasked'"
+        " style='color:#d50000;font-size:16px'>&#9679;</span>")
+_DARK = "<span class='pcx-pending' title='PBA bit clear' style='color:#bbb;font-size:16px'>&#9675;</span>"
+
+
+def _doc(register: str, field: str) -> str:
+    """A field's words from the MSI-X declarations (tooltips come from `regs`, not from here)."""
+    from ..regs.caps.msix import MSIX, MSIX_ENTRY
+
+    layout = MSIX_ENTRY if register.startswith("PCI_MSIX_ENTRY") else MSIX
+    f = layout.register(register).field(field)
+    return f"{f.name}: {f.doc}"
+
+
+def pba_html(pending: list[bool], columns: int = 64) -> str:
+    """The PBA as a grid: one square per vector, lit when its pending bit is set."""
+    cells = "".join(
+        f"<span class='pcx-bit{' pcx-lit' if p else ''}' title='vector {v}: {'pending' if p else 'clear'}'"
+        f" style='display:inline-block;width:9px;height:9px;margin:1px;"
+        f"background:{'#d50000' if p else '#e0e0e0'}'></span>" + ("<br>" if (v + 1) % columns == 0 else "")
+        for v, p in enumerate(pending))
+    n = sum(pending)
+    return (f"<div class='pcx-pba' style='line-height:9px'>{cells}</div>"
+            f"<small>PBA: {n} of {len(pending)} bits set</small>")
+
+
+class PbaGrid(w.HTML):
+    """The Pending Bit Array of `fn.msix`, one square per vector; `refresh()` reads it again."""
+
+    def __init__(self, function: Any, columns: int = 64) -> None:
+        super().__init__()
+        self.msix = msix_model(function)
+        self.columns = columns
+        self.add_class("pcx-pba-grid")
+        self.refresh()
+
+    def refresh(self) -> None:
+        try:
+            pending = [bool(p) for p in self.msix.table["pending"]]
+        except PciError as e:
+            self.value = f"<small>PBA not readable: {esc(e)}</small>"
+            return
+        self.value = pba_html(pending, self.columns)
+
+
+class _Row:
+    """Widgets of one table row, reused for whatever vector the current page puts there."""
+
+    def __init__(self, view: MsixTableView) -> None:
+        self.vector: int | None = None
+        self.label = w.HTML(layout=w.Layout(width="60px"))
+        self.message = w.HTML(layout=w.Layout(width="520px"))
+        self.mask = w.ToggleButton(description="masked", layout=w.Layout(width="90px"))
+        self.trigger = w.Button(description="trigger", icon="bolt", layout=w.Layout(width="90px"))
+        self.pending = w.HTML(layout=w.Layout(width="30px"))
+        self.box = w.HBox([self.label, self.mask, self.trigger, self.pending, self.message])
+        self.box.add_class("pcx-row")
+        self.mask.observe(lambda ch: view._mask_clicked(self, ch), names="value")
+        self.trigger.on_click(lambda _b: view._trigger_clicked(self))
+
+    def set(self, name: str, value: Any) -> int:
+        """Set a widget value only when it differs; returns 1 when something was sent."""
+        widget, trait = {
+            "label": (self.label, "value"), "message": (self.message, "value"), "mask": (self.mask, "value"),
+            "pending": (self.pending, "value"), "mask_style": (self.mask, "button_style"),
+            "visible": (self.box.layout, "display"),
+        }[name]
+        if getattr(widget, trait) == value:
+            return 0
+        setattr(widget, trait, value)
+        return 1
+
+
+class MsixTableView(w.VBox):
+    """A function's MSI-X table, `page_size` vectors at a time, with the capability's two switches."""
+
+    def __init__(self, function: Any, page_size: int = 16) -> None:
+        self.function = function
+        self.msix = msix_model(function)
+        if self.msix is None:
+            raise PciError("this function has no MSI-X capability", device=str(function.address))
+        self.page_size = page_size
+        self.page = 0
+        self.updates = 0  # widget values sent by refreshes: what "only what changed" is measured by
+        self._busy = False
+        self.status = StatusLine()
+        self.summary = w.HTML()
+        self.enable = w.ToggleButton(description="Enable", icon="power-off",
+                                     tooltip=_doc("PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_ENABLE"))
+        self.function_mask = w.ToggleButton(description="Function Mask", icon="ban",
+                                            tooltip=_doc("PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_MASKALL"))
+        self.enable.observe(self._enable_clicked, names="value")
+        self.function_mask.observe(self._function_mask_clicked, names="value")
+        self.prev = w.Button(description="", icon="chevron-left", layout=w.Layout(width="40px"), tooltip="previous page")
+        self.next = w.Button(description="", icon="chevron-right", layout=w.Layout(width="40px"), tooltip="next page")
+        self.where = w.HTML()
+        self.prev.on_click(lambda _b: self.show_page(self.page - 1))
+        self.next.on_click(lambda _b: self.show_page(self.page + 1))
+        self.rows = [_Row(self) for _ in range(page_size)]
+        self.pba = w.HTML()
+        self.log = w.HTML()
+        self._refusals()
+        controls = w.HBox([self.enable, self.function_mask, self.prev, self.where, self.next])
+        super().__init__([self.summary, controls, *(r.box for r in self.rows), self.status, self.pba, self.log])
+        self.add_class("pcx-msix")
+        self.refresh()
+
+    # -- what the source cannot do ---------------------------------------------------------------
+    def _refusals(self) -> None:
+        source, addr = self.function.source, self.function.address
+        write = write_refusal(source)
+        triggers = source.triggers(addr)
+        trig = None if triggers else f"{source.kind} source cannot make the device raise interrupts"
+        for control in (self.enable, self.function_mask):
+            disable(control, write)
+        for r in self.rows:
+            disable(r.mask, write)
+            if write is None:
+                r.mask.tooltip = _doc("PCI_MSIX_ENTRY_VECTOR_CTRL", "PCI_MSIX_ENTRY_CTRL_MASKBIT")
+            disable(r.trigger, trig)
+            if trig is None:
+                r.trigger.tooltip = "the device signals this vector's event (masked: its pending bit is set)"
+
+    # -- reading the model -----------------------------------------------------------------------
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.msix.size // self.page_size))
+
+    def show_page(self, page: int) -> None:
+        self.page = min(max(0, page), self.pages - 1)
+        self.refresh()
+
+    def refresh(self) -> int:
+        """Read table, PBA and flags again; update only widgets whose value changed.  Returns that count."""
+        m = self.msix
+        sent = 0
+        self._busy = True
+        try:
+            for control, value in ((self.enable, bool(m.enabled)), (self.function_mask, bool(m.function_masked))):
+                if control.value != value:
+                    control.value = value
+                    sent += 1
+            sent += _assign(self.summary, f"<div class='pcx-msix-summary'><b>{esc(repr(m))}</b></div>")
+            try:
+                table = m.table
+            except PciError as e:
+                sent += _assign(self.status, f"<span class='pcx-status'>Table and PBA not readable: {esc(e)}</span>")
+                for r in self.rows:
+                    sent += r.set("visible", "none")
+                for b in (self.prev, self.next):
+                    disable(b, "the table is not readable from this source")
+                return self._sent(sent)
+            first = self.page * self.page_size
+            sent += _assign(self.where, f"&nbsp;vectors {first}&ndash;{min(first + self.page_size, m.size) - 1}"
+                                        f" of {m.size} (page {self.page + 1}/{self.pages})&nbsp;")
+            self.prev.disabled = self.page == 0
+            self.next.disabled = self.page >= self.pages - 1
+            for i, r in enumerate(self.rows):
+                v = first + i
+                if v >= len(table):
+                    r.vector = None
+                    sent += r.set("visible", "none")
+                    continue
+                row = table.iloc[v]
+                r.vector = v
+                sent += r.set("visible", "")
+                sent += r.set("label", f"<b>#{v}</b>")
+                sent += r.set("mask", bool(row["entry_masked"]))
+                sent += r.set("mask_style", "warning" if bool(row["masked"]) else "")
+                sent += r.set("pending", _LIT if bool(row["pending"]) else _DARK)
+                sent += r.set("message", _message_html(row))
+            sent += _assign(self.pba, pba_html([bool(p) for p in table["pending"]]))
+            events = list(m.log)[-8:]
+            sent += _assign(self.log, "<div class='pcx-log' style='font-family:monospace;font-size:12px'>"
+                            + "".join(f"<div>{esc(e)}</div>" for e in events) + "</div>")
+        finally:
+            self._busy = False
+        return self._sent(sent)
+
+    def _sent(self, n: int) -> int:
+        self.updates += n
+        return n
+
+    # -- verbs -----------------------------------------------------------------------------------
+    def _after(self, ok: bool) -> None:
+        """Whatever the verb did (or refused), show the state the device now has."""
+        self.function.refresh()
+        self.refresh()
+
+    def _enable_clicked(self, change: dict) -> None:
+        if self._busy:
+            return
+        verb = self.msix.enable if change["new"] else self.msix.disable
+        self._after(self.status.run(verb, done=f"MSI-X {'enabled' if change['new'] else 'disabled'}"))
+
+    def _function_mask_clicked(self, change: dict) -> None:
+        if self._busy:
+            return
+        verb = self.msix.mask_all if change["new"] else self.msix.unmask_all
+        self._after(self.status.run(verb, done=f"Function Mask {'set' if change['new'] else 'cleared'}"))
+
+    def _mask_clicked(self, row: _Row, change: dict) -> None:
+        if self._busy or row.vector is None:
+            return
+        verb = self.msix.mask if change["new"] else self.msix.unmask
+        self._after(self.status.run(verb, row.vector, done=f"{verb.__name__}({row.vector})"))
+
+    def _trigger_clicked(self, row: _Row) -> None:
+        if row.vector is None:
+            return
+        self._after(self.status.run(self.msix.trigger, row.vector, done=f"trigger({row.vector})"))
+
+    # what a test (or a person at the keyboard) does: the same paths as the clicks
+    def row_of(self, vector: int) -> _Row:
+        self.show_page(vector // self.page_size)
+        return self.rows[vector % self.page_size]
+
+
+def _assign(widget: w.DOMWidget, value: str) -> int:
+    if widget.value == value:
+        return 0
+    widget.value = value
+    return 1
+
+
+def _message_html(row: Any) -> str:
+    from ..msi import x86
+
+    address, data = int(row["address"]), int(row["data"])
+    return (f"<code>0x{address:016x} &larr; 0x{data:08x}</code> "
+            f"<small>{esc(x86.describe(address, data))}</small>")
