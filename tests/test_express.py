@@ -223,6 +223,46 @@ def test_declared_registers_are_the_ones_lspci_prints(tmp_path: Path) -> None:
     assert checked > 150
 
 
+@pytest.mark.lspci
+def test_port_type_reaches_extended_capabilities(tmp_path: Path) -> None:
+    """ctx.state["exp_type"] is what lspci passes to show_ext_caps: AER shows its root registers
+    (RootCmd) exactly when the last Express capability says Root Port or Event Collector."""
+    from pciexplore.render.lspci import ecap_renderers
+
+    if 0x0001 not in ecap_renderers():
+        pytest.skip("no AER renderer yet")
+    rng = random.Random(12)
+    images = []
+    for _ in range(128):
+        cfg = bytearray(express_image(rng).ljust(256, b"\0")) + bytearray(4096 - 256)
+        where = cfg[0x14] if cfg[0x0E] == 2 else cfg[0x34]
+        if rng.random() < 0.3 and cfg[where + 1] == 0 and where + 0x40 < 0xFC:  # a second Express cap
+            second = rng.randrange(where + 0x40, 0xFC, 4)
+            cfg[where + 1] = second
+            flags = rng.choice(_TYPES) << 4 | 2
+            cfg[second:second + 4] = bytes((PCI_CAP_ID_EXP, 0)) + flags.to_bytes(2, "little")
+        cfg[0x100:0x104] = (0x00010001).to_bytes(4, "little")  # AER, version 1, last
+        cfg[0x104:0x138] = rng.randbytes(0x34)
+        images.append(bytes(cfg))
+    path = tmp_path / "aer.lspci"
+    write_dump(path, images, rng)
+
+    def root_lines(text: str) -> dict[str, bool]:
+        out: dict[str, bool] = {}
+        device = ""
+        for line in text.splitlines():
+            if _SLOT.match(line):
+                device = line.split(" ", 1)[0]
+                out[device] = False
+            elif line.startswith("\t\tRootCmd:"):
+                out[device] = True
+        return out
+
+    want = root_lines(lspci_text(str(path), ["-vv"]))
+    assert 10 < sum(want.values()) < len(want)  # both outcomes occur
+    assert root_lines(our_text(str(path), ["-vv"])) == want
+
+
 def test_generator_covers_every_port_type_and_both_layouts() -> None:
     """The generator must reach the shapes the renderer branches on, or the comparison proves little."""
     rng = random.Random(3)
