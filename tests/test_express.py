@@ -263,6 +263,33 @@ def test_port_type_reaches_extended_capabilities(tmp_path: Path) -> None:
     assert root_lines(our_text(str(path), ["-vv"])) == want
 
 
+@pytest.mark.lspci
+def test_express_blocks_match_lspci_through_sysfs(tmp_path: Path) -> None:
+    """Through sysfs lspci takes BAR placement from `resource`, not config space (AtomicOpsCap)."""
+    import subprocess
+
+    from lspcicmp import LSPCI
+
+    from pciexplore import Address
+    from pciexplore.render.lspci import LspciOptions, render_source
+    from pciexplore.sources.fake_sysfs import build_tree
+    from pciexplore.sources.sysfs import SysfsSource
+
+    rng = random.Random(13)
+    functions, sizes = [], {}
+    for n in range(200):
+        addr = Address(0, n >> 3, n & 7, 0) if n % 3 else Address(0, n, 0, 0)
+        functions.append((addr, express_image(rng).ljust(256, b"\0")))
+        sizes[addr] = {i: 1 << rng.randrange(4, 20) for i in range(6) if rng.random() < 0.3}
+    devices = build_tree(tmp_path, functions, sizes)
+    cmd = [LSPCI, "-vv", "-A", "linux-sysfs", "-O", f"sysfs.path={devices.parent}"]
+    want = express_blocks(subprocess.run(cmd, capture_output=True, check=True).stdout.decode("latin-1"))
+    got = express_blocks(render_source(SysfsSource(devices), LspciOptions(verbose=2)))
+    assert len(want) == 200 and sum(any("AtomicOpsCap" in line for line in b) for b in want.values()) > 10
+    bad = [key for key in want if want[key] != got.get(key)]
+    assert not bad, f"{len(bad)} of 200 differ, first {bad[0]}:\n" + "\n".join(want[bad[0]] + got.get(bad[0], []))
+
+
 def test_generator_covers_every_port_type_and_both_layouts() -> None:
     """The generator must reach the shapes the renderer branches on, or the comparison proves little."""
     rng = random.Random(3)
