@@ -276,6 +276,54 @@ def test_every_standard_capability_is_declared_with_pci_regs_names() -> None:
                 assert 0 <= f.lo <= f.hi < 8 * r.width, f"{f.name} outside {r.name}"
 
 
+def test_declarations_have_unique_names() -> None:
+    for lay in cap_layouts().values():
+        names = [r.name for r in lay.registers]
+        assert len(names) == len(set(names)), f"{lay.key}: register declared twice"
+        for r in lay.registers:
+            fields = [f.name for f in r.fields]
+            assert len(fields) == len(set(fields)), f"{r.name}: field declared twice"
+
+
+_MSI_ADDRESS = re.compile(r"\t\tAddress: ([0-9a-f]+)  Data: ([0-9a-f]{4})$")
+_MSI_MASKING = re.compile(r"\t\tMasking: ([0-9a-f]{8})  Pending: ([0-9a-f]{8})$")
+_MSIX_WHERE = re.compile(r"\t\t(?:Vector table|PBA): BAR=(\d) offset=([0-9a-f]{8})$")
+
+
+@pytest.mark.lspci
+def test_msi_and_msix_declarations_agree_with_lspci(tmp_path: Path) -> None:
+    """Which MSI registers exist (Register.when) and what MSI/MSI-X registers hold, as lspci reads them."""
+    path = generated_dump(tmp_path, 11, 600)
+    want = cap_blocks(lspci_text(str(path), ["-vvv"]))
+    checked = 0
+    with open_source(str(path)) as src:
+        for fn in src.functions():
+            for cap in fn.capabilities:
+                block = want.get((fn.address.short, cap.offset), [])
+                if cap.key == "msi" and len(block) > 1 and (m := _MSI_ADDRESS.match(block[1])):
+                    present = {rv.name: rv.value for rv in cap.registers()}
+                    wide = "PCI_MSI_ADDRESS_HI" in present
+                    assert len(m.group(1)) == (16 if wide else 8)
+                    addr = present["PCI_MSI_ADDRESS_LO"] | (present["PCI_MSI_ADDRESS_HI"] << 32 if wide else 0)
+                    assert int(m.group(1), 16) == addr
+                    assert int(m.group(2), 16) == present["PCI_MSI_DATA_64" if wide else "PCI_MSI_DATA_32"]
+                    masks = [v for k, v in present.items() if k.startswith(("PCI_MSI_MASK", "PCI_MSI_PENDING"))]
+                    m2 = _MSI_MASKING.match(block[2]) if len(block) > 2 else None
+                    assert (m2 is not None) == bool(masks)
+                    if m2:
+                        assert [int(g, 16) for g in m2.groups()] == masks
+                    checked += 1
+                elif cap.key == "msix" and len(block) == 3:
+                    for line, name in zip(block[1:], ("PCI_MSIX_TABLE", "PCI_MSIX_PBA"), strict=True):
+                        m = _MSIX_WHERE.match(line)
+                        assert m, line
+                        rv = cap[name]
+                        assert int(m.group(1)) == rv[f"{name}_BIR"]
+                        assert int(m.group(2), 16) == rv[f"{name}_OFFSET"] << 3
+                    checked += 1
+    assert checked > 50
+
+
 @pytest.mark.lspci
 @pytest.mark.parametrize("path", corpus_dumps(), ids=lambda p: f"{p.parent.name}/{p.name}")
 @pytest.mark.parametrize("flags", [["-vvv", "-nn"], ["-vv", "-n"], ["-v"]], ids=" ".join)
@@ -293,7 +341,7 @@ def test_live_capability_blocks_match_lspci() -> None:
 
 @pytest.mark.lspci
 @pytest.mark.parametrize("seed", [1, 2, 3])
-@pytest.mark.parametrize("flags", [["-vvv", "-nn"], ["-vv", "-n"], ["-v", "-n"]], ids=" ".join)
+@pytest.mark.parametrize("flags", [["-vvv", "-nn"], ["-vv", "-n"], ["-v"]], ids=" ".join)
 def test_generated_capability_blocks_match_lspci(tmp_path: Path, seed: int, flags: list[str]) -> None:
     path = generated_dump(tmp_path, seed, 300)
     compared, bad = compare(path, flags)
