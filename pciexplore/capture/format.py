@@ -259,7 +259,11 @@ class _Checker:
         return v
 
     def hex(self, v: Any, path: str, lo: int, hi: int) -> bytes:
-        s = self.str(v, path, limit=2 * hi)
+        if not isinstance(v, str):
+            raise self.fail(path, f"expected a string, got {_kind(v)}")
+        s = v
+        if len(s) > 2 * hi:
+            raise self.fail(path, f"{(len(s) + 1) // 2} bytes, expected {lo} to {hi}")
         if not _HEX.fullmatch(s):
             bad = next(i for i, c in enumerate(s) if c not in "0123456789abcdefABCDEF")
             raise self.fail(path, f"not hex (character {bad}: {s[bad]!r})")
