@@ -1,0 +1,338 @@
+"""Device-side interrupt causes of QEMU device models, declared per model.
+
+Each model says which functions it drives (vendor:device ids), what a driver would set up at start so
+its causes reach MSI-X vectors, which causes exist and which vector each raises, and how to make the
+device raise one: a register write (e1000e ICS, edu's raise register) or a real command through a
+queue in guest RAM (an NVMe Identify on the admin queue, a command on an I/O queue pair).
+
+`vector:N` (the MSI-X model's generic cause) maps to whichever named cause raises vector N.
+Register offsets and bits: Intel 82574 datasheet (e1000e), NVMe 1.4 base specification, QEMU's
+docs/specs/edu.rst.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from .qtest import QemuError, write_cmd
+
+if TYPE_CHECKING:
+    from ...address import Address
+    from .source import QemuSource
+
+
+class DeviceContext:
+    """What a model may touch of one function: its BARs (raw, no shadowing), config, guest RAM."""
+
+    def __init__(self, source: QemuSource, address: Address, dma: int) -> None:
+        self.source = source
+        self.address = address
+        self.dma = dma  # 1 MiB of guest RAM for this function's queues
+        self.state: dict[str, object] = {}
+        self.cache: dict[str, int] = {}  # device registers read for descriptions; cleared on every write
+        cfg = source.config.read(address, 0, 4)
+        self.model = model_for(cfg & 0xFFFF, cfg >> 16)
+
+    def bar_address(self, bar: int, offset: int) -> int:
+        return self.source._bar_base[(self.address, bar)] + offset
+
+    def readl(self, bar: int, offset: int) -> int:
+        return self.source.qtest.readl(self.bar_address(bar, offset))
+
+    def writel_cmd(self, bar: int, offset: int, value: int) -> str:
+        return write_cmd("mem", self.bar_address(bar, offset), 4, value)
+
+    def writel(self, bar: int, offset: int, value: int) -> None:
+        self.source.qtest.command(self.writel_cmd(bar, offset, value))
+
+    def wait_for(self, what: str, done, timeout: float = 2.0) -> None:
+        """Poll `done()` until true: device work scheduled as a bottom half runs between qtest commands."""
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise QemuError(f"{self.model.name if self.model else 'device'} did not {what} "
+                                f"within {timeout:g} s", file=self.source.name, device=str(self.address))
+
+
+class DeviceModel:
+    name = "?"
+    ids: tuple[tuple[int, int], ...] = ()
+
+    def setup(self, ctx: DeviceContext) -> None:
+        """Program the device as a driver would, so its causes reach vectors (called at start)."""
+
+    def causes(self, ctx: DeviceContext) -> dict[str, str]:
+        """Every cause (and every `vector:N` it can raise) with what it does."""
+        raise NotImplementedError
+
+    def vector_cause(self, ctx: DeviceContext, vector: int) -> str | None:
+        raise NotImplementedError
+
+    def resolve(self, ctx: DeviceContext, cause: str) -> str | None:
+        """The named cause `cause` stands for ("vector:N" included), or None; no device access if named."""
+        if cause.startswith("vector:"):
+            try:
+                return self.vector_cause(ctx, int(cause[7:], 0))
+            except ValueError:
+                return None
+        return cause if self.is_cause(ctx, cause) else None
+
+    def is_cause(self, ctx: DeviceContext, cause: str) -> bool:
+        return cause in self.causes(ctx)
+
+    def fire(self, ctx: DeviceContext, cause: str) -> None:
+        """Make the device raise the named cause and collect what it sent."""
+        raise NotImplementedError
+
+
+# -- e1000e (82574L) -------------------------------------------------------------------------------
+E1000_CTRL_EXT = 0x00018
+E1000_ICR = 0x000C0
+E1000_ICS = 0x000C8
+E1000_IMS = 0x000D0
+E1000_IMC = 0x000D8
+E1000_EIAC = 0x000DC
+E1000_IVAR = 0x000E4
+E1000_CTRL_EXT_IAME = 1 << 27  # auto-clear of EIAC causes leaves IMS alone
+E1000_CTRL_EXT_INT_TIMERS_CLEAR_ENA = 1 << 29  # IMS written with all ones fires the interrupt timers
+E1000_CTRL_EXT_PBA_CLR = 1 << 31  # (left off: IMS writes would clear MSI-X pending bits)
+E1000_IVAR_VALID = 0x8
+
+
+class E1000e(DeviceModel):
+    """ICS sets a cause in ICR; with MSI-X on, IVAR routes RxQ0/RxQ1/TxQ0/TxQ1/Other to a vector.
+
+    QEMU throttles each vector (EITR, at least 500 x 256 ns) and INTx/MSI (ITR) with timers on the
+    virtual clock, which never advances while the CPU is stopped: after one message a vector would stay
+    silent forever.  So every trigger ends the way the 82574 lets a driver flush its timers: writing all
+    ones to IMS with CTRL_EXT.INT_TIMERS_CLEAR_ENA set fires every running timer (a message held back
+    by throttling is sent then), and IMC puts IMS back.  ICR is cleared around it so no stale cause
+    is raised by the IMS write.
+    """
+
+    name = "e1000e"
+    ids = ((0x8086, 0x10D3),)
+    #: cause -> (ICR/ICS/IMS bit, IVAR field shift, vector a driver like ours routes it to)
+    CAUSES = {
+        "rxq0": (1 << 20, 0, 0),
+        "rxq1": (1 << 21, 4, 1),
+        "txq0": (1 << 22, 8, 2),
+        "txq1": (1 << 23, 12, 3),
+        "other": (1 << 24, 16, 4),
+    }
+    ALL = sum(bit for bit, _, _ in CAUSES.values())
+
+    def setup(self, ctx: DeviceContext) -> None:
+        ivar = sum((E1000_IVAR_VALID | vec) << shift for _, shift, vec in self.CAUSES.values())
+        ctrl_ext = ctx.readl(0, E1000_CTRL_EXT) & ~E1000_CTRL_EXT_PBA_CLR
+        ctrl_ext |= E1000_CTRL_EXT_IAME | E1000_CTRL_EXT_INT_TIMERS_CLEAR_ENA
+        ctx.source.qtest.batch([
+            ctx.writel_cmd(0, E1000_IVAR, ivar),
+            ctx.writel_cmd(0, E1000_CTRL_EXT, ctrl_ext),
+            ctx.writel_cmd(0, E1000_EIAC, self.ALL),  # auto-clear each cause once its vector fired
+            ctx.writel_cmd(0, E1000_IMC, 0xFFFF_FFFF), ctx.writel_cmd(0, E1000_ICR, 0xFFFF_FFFF),
+            ctx.writel_cmd(0, E1000_IMS, self.ALL)])
+
+    def _routes(self, ctx: DeviceContext) -> dict[str, int | None]:
+        if "ivar" not in ctx.cache:
+            ctx.cache["ivar"] = ctx.readl(0, E1000_IVAR)
+        ivar = ctx.cache["ivar"]
+        out: dict[str, int | None] = {}
+        for cause, (_, shift, _) in self.CAUSES.items():
+            field = (ivar >> shift) & 0xF
+            out[cause] = field & 7 if field & E1000_IVAR_VALID else None
+        return out
+
+    def causes(self, ctx: DeviceContext) -> dict[str, str]:
+        out = {}
+        for cause, vec in self._routes(ctx).items():
+            bit = self.CAUSES[cause][0]
+            route = f"vector {vec}" if vec is not None else "no vector (IVAR entry not valid)"
+            out[cause] = f"ICS bit {bit.bit_length() - 1} ({cause.upper()}) -> IVAR -> {route}"
+        for cause, vec in self._routes(ctx).items():
+            if vec is not None:
+                out.setdefault(f"vector:{vec}", f"same as {cause}")
+        return out
+
+    def vector_cause(self, ctx: DeviceContext, vector: int) -> str | None:
+        for cause, vec in self._routes(ctx).items():
+            if vec == vector:
+                return cause
+        return None
+
+    def is_cause(self, ctx: DeviceContext, cause: str) -> bool:
+        return cause in self.CAUSES
+
+    def fire(self, ctx: DeviceContext, cause: str) -> None:
+        bit = self.CAUSES[cause][0]
+        ims = ctx.cache.get("ims")
+        if ims is None:
+            ims = ctx.cache["ims"] = ctx.readl(0, E1000_IMS)
+        flush = [ctx.writel_cmd(0, E1000_IMS, 0xFFFF_FFFF)]  # fires (and stops) every throttling timer
+        cmds = [ctx.writel_cmd(0, E1000_ICR, bit), ctx.writel_cmd(0, E1000_ICS, bit)]
+        if ctx.source.msix_enabled(ctx.address):
+            cmds += [ctx.writel_cmd(0, E1000_ICR, 0xFFFF_FFFF), *flush]
+        else:
+            # INTx/MSI: flushing collects delayed causes and may re-arm ITR; clear and flush again
+            cmds += [*flush, ctx.writel_cmd(0, E1000_ICR, 0xFFFF_FFFF), *flush]
+        cmds.append(ctx.writel_cmd(0, E1000_IMC, ~ims & 0xFFFF_FFFF))
+        ctx.source.run_and_poll(cmds)
+
+
+# -- edu (QEMU's teaching device, docs/specs/edu.rst) ----------------------------------------------
+EDU_IRQ_RAISE = 0x60
+EDU_IRQ_ACK = 0x64
+
+
+class Edu(DeviceModel):
+    """Writing the interrupt raise register sends MSI vector 0 (or asserts INTx when MSI is off)."""
+
+    name = "edu"
+    ids = ((0x1234, 0x11E8),)
+
+    def causes(self, ctx: DeviceContext) -> dict[str, str]:
+        return {"raise": "write 1 to the interrupt raise register (0x60), then acknowledge it (0x64)",
+                "vector:0": "same as raise"}
+
+    def vector_cause(self, ctx: DeviceContext, vector: int) -> str | None:
+        return "raise" if vector == 0 else None
+
+    def fire(self, ctx: DeviceContext, cause: str) -> None:
+        ctx.source.run_and_poll([ctx.writel_cmd(0, EDU_IRQ_RAISE, 1), ctx.writel_cmd(0, EDU_IRQ_ACK, 1)])
+
+
+# -- NVMe (QEMU's nvme, 1b36:0010) -----------------------------------------------------------------
+NVME_CAP = 0x00
+NVME_CC = 0x14
+NVME_CSTS = 0x1C
+NVME_AQA = 0x24
+NVME_ASQ = 0x28
+NVME_ACQ = 0x30
+NVME_DB = 0x1000
+NVME_CC_EN = 1
+NVME_CC_IOSQES_64 = 6 << 16
+NVME_CC_IOCQES_16 = 4 << 20
+NVME_CSTS_RDY = 1
+NVME_ADM_CREATE_SQ = 0x01
+NVME_ADM_CREATE_CQ = 0x05
+NVME_ADM_IDENTIFY = 0x06
+NVME_CMD_FLUSH = 0x00
+QUEUE_ENTRIES = 16
+
+
+class Nvme(DeviceModel):
+    """A completion posted to a completion queue sends that queue's vector (admin queue: vector 0).
+
+    `admin-identify` enables the controller (first time), submits Identify Controller on the admin queue
+    and waits for its completion.  `io-queue:N` creates I/O completion queue N with interrupt vector N
+    and a submission queue feeding it (first time), then submits a Flush there; the controller has no
+    namespace, so the Flush completes with an error status, which still posts a completion and fires
+    the vector.
+    """
+
+    name = "nvme"
+    ids = ((0x1B36, 0x0010),)
+
+    def _vectors(self, ctx: DeviceContext) -> int:
+        r = ctx.source._msix.get(ctx.address)
+        return r.count if r else 1
+
+    def causes(self, ctx: DeviceContext) -> dict[str, str]:
+        out = {"admin-identify": "Identify Controller on the admin queue -> completion -> vector 0"}
+        out.update({f"io-queue:{n}": f"Flush on I/O queue pair {n} -> completion -> vector {n}"
+                    for n in range(1, self._vectors(ctx))})
+        out["vector:0"] = "same as admin-identify"
+        out.update({f"vector:{n}": f"same as io-queue:{n}" for n in range(1, self._vectors(ctx))})
+        return out
+
+    def vector_cause(self, ctx: DeviceContext, vector: int) -> str | None:
+        if vector == 0:
+            return "admin-identify"
+        return f"io-queue:{vector}" if 0 < vector < self._vectors(ctx) else None
+
+    # queues in the function's DMA area: admin SQ, admin CQ, identify buffer, then per I/O pair
+    def _queue(self, ctx: DeviceContext, qid: int) -> dict:
+        queues = ctx.state.setdefault("queues", {})
+        if qid not in queues:
+            base = ctx.dma + (0 if qid == 0 else 0x10000 + qid * 0x2000)
+            queues[qid] = {"sq": base, "cq": base + 0x1000, "tail": 0, "head": 0, "phase": 1}
+        return queues[qid]
+
+    def _doorbell(self, ctx: DeviceContext, qid: int, completion: bool) -> int:
+        stride = 4 << ((ctx.readl(0, NVME_CAP + 4) & 0xF) if "dstrd" not in ctx.state else ctx.state["dstrd"])
+        ctx.state["dstrd"] = (stride >> 2).bit_length() - 1
+        return NVME_DB + (2 * qid + (1 if completion else 0)) * stride
+
+    def _enable(self, ctx: DeviceContext) -> None:
+        if ctx.state.get("enabled"):
+            return
+        q = self._queue(ctx, 0)
+        qt = ctx.source.qtest
+        ctx.writel(0, NVME_CC, 0)
+        ctx.wait_for("become not ready", lambda: not ctx.readl(0, NVME_CSTS) & NVME_CSTS_RDY)
+        qt.memset(ctx.dma, 0x4000, 0)
+        qt.batch([ctx.writel_cmd(0, NVME_AQA, (QUEUE_ENTRIES - 1) << 16 | (QUEUE_ENTRIES - 1)),
+                  ctx.writel_cmd(0, NVME_ASQ, q["sq"]), ctx.writel_cmd(0, NVME_ASQ + 4, 0),
+                  ctx.writel_cmd(0, NVME_ACQ, q["cq"]), ctx.writel_cmd(0, NVME_ACQ + 4, 0),
+                  ctx.writel_cmd(0, NVME_CC, NVME_CC_EN | NVME_CC_IOSQES_64 | NVME_CC_IOCQES_16)])
+        ctx.wait_for("become ready", lambda: ctx.readl(0, NVME_CSTS) & NVME_CSTS_RDY)
+        ctx.state["enabled"] = True
+
+    def _submit(self, ctx: DeviceContext, qid: int, opcode: int, nsid: int = 0, prp1: int = 0,
+                cdw10: int = 0, cdw11: int = 0) -> int:
+        """Submit one command, wait for its completion, return its status field."""
+        q = self._queue(ctx, qid)
+        cid = ctx.state["cid"] = (ctx.state.get("cid", 0) + 1) & 0xFFFF
+        sqe = bytearray(64)
+        sqe[0:4] = (opcode | cid << 16).to_bytes(4, "little")
+        sqe[4:8] = nsid.to_bytes(4, "little")
+        sqe[24:32] = prp1.to_bytes(8, "little")
+        sqe[40:44] = cdw10.to_bytes(4, "little")
+        sqe[44:48] = cdw11.to_bytes(4, "little")
+        qt = ctx.source.qtest
+        qt.write(q["sq"] + 64 * q["tail"], bytes(sqe))
+        q["tail"] = (q["tail"] + 1) % QUEUE_ENTRIES
+        cqe_at = q["cq"] + 16 * q["head"]
+        ctx.source.run_and_poll([ctx.writel_cmd(0, self._doorbell(ctx, qid, False), q["tail"])])
+        ctx.wait_for("post a completion", lambda: (qt.readl(cqe_at + 12) >> 16) & 1 == q["phase"])
+        status = qt.readl(cqe_at + 12) >> 17
+        q["head"] = (q["head"] + 1) % QUEUE_ENTRIES
+        if q["head"] == 0:
+            q["phase"] ^= 1
+        ctx.source.run_and_poll([ctx.writel_cmd(0, self._doorbell(ctx, qid, True), q["head"])])
+        return status
+
+    def fire(self, ctx: DeviceContext, cause: str) -> None:
+        self._enable(ctx)
+        if cause == "admin-identify":
+            status = self._submit(ctx, 0, NVME_ADM_IDENTIFY, prp1=ctx.dma + 0x2000, cdw10=1)
+        else:
+            n = int(cause.split(":")[1])
+            if n not in ctx.state.setdefault("io", set()):
+                q = self._queue(ctx, n)
+                ctx.source.qtest.memset(q["sq"], 0x2000, 0)
+                size = (QUEUE_ENTRIES - 1) << 16 | n
+                for what, op, cdw11 in (("completion", NVME_ADM_CREATE_CQ, n << 16 | 0b11),  # IV, IEN, PC
+                                        ("submission", NVME_ADM_CREATE_SQ, n << 16 | 0b1)):  # CQID, PC
+                    prp = q["cq"] if op == NVME_ADM_CREATE_CQ else q["sq"]
+                    status = self._submit(ctx, 0, op, prp1=prp, cdw10=size, cdw11=cdw11)
+                    if status:
+                        raise QemuError(f"nvme refused to create I/O {what} queue {n}: status {status:#x}",
+                                        file=ctx.source.name, device=str(ctx.address))
+                ctx.state["io"].add(n)
+            self._submit(ctx, n, NVME_CMD_FLUSH, nsid=1)
+            return
+        if status:
+            raise QemuError(f"nvme Identify failed: status {status:#x}", file=ctx.source.name,
+                            device=str(ctx.address))
+
+
+MODELS: tuple[DeviceModel, ...] = (E1000e(), Edu(), Nvme())
+
+
+def model_for(vendor: int, device: int) -> DeviceModel | None:
+    for m in MODELS:
+        if (vendor, device) in m.ids:
+            return m
+    return None

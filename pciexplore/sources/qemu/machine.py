@@ -1,0 +1,208 @@
+"""Which QEMU to start: a builder of PCI device models and topologies, the spec parser, and the process.
+
+    Machine().add("e1000e").add("nvme", serial="x", behind="root-port").add("edu", behind="switch")
+    parse_spec("e1000e+nvme,serial=x@root-port+virtio-net-pci@switch")      # the same as a string
+
+`behind`: None (on the root complex, bus pcie.0), "root-port" (its own pcie-root-port) or "switch"
+(root port -> x3130-upstream -> xio3130-downstream).  The process runs with no guest code at all:
+`-machine q35 -accel tcg -S` keeps the CPU stopped and `-qtest` hands us memory and I/O ports.
+
+The QEMU process can never outlive us: it is started in its own process group (a Ctrl-C in a terminal
+reaches Python, which then closes the source) with PR_SET_PDEATHSIG = SIGKILL, so the kernel kills it
+when the Python process dies for any reason (Jupyter kernel restart, SIGKILL, crash); `close()` and a
+finalizer end it in every ordinary case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...errors import InputError, NotSupported
+from .qtest import QemuError
+
+QEMU = "qemu-system-x86_64"
+DEBIAN_PACKAGE = "qemu-system-x86"
+TOPOLOGIES = {None: None, "": None, "rc": None, "root-port": "root-port", "rp": "root-port", "switch": "switch"}
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class DeviceSpec:
+    """One `-device` of the machine and where it sits."""
+
+    driver: str
+    props: dict[str, str] = field(default_factory=dict)
+    behind: str | None = None  # None, "root-port" or "switch"
+
+    def __str__(self) -> str:
+        props = "".join(f",{k}={v}" for k, v in self.props.items())
+        return f"{self.driver}{props}" + (f"@{self.behind}" if self.behind else "")
+
+
+@dataclass
+class Machine:
+    """A q35 machine with the given PCI device models; `start()` gives a running QemuSource."""
+
+    devices: list[DeviceSpec] = field(default_factory=list)
+    memory_mb: int = 128
+    extra_args: list[str] = field(default_factory=list)
+    qemu: str | None = None  # path of qemu-system-x86_64 (default: from PATH)
+
+    def add(self, driver: str, behind: str | None = None, **props: object) -> Machine:
+        if behind not in TOPOLOGIES:
+            raise InputError(f"unknown topology {behind!r}: use None, 'root-port' or 'switch'")
+        self.devices.append(DeviceSpec(driver, {k.replace("_", "-"): str(v) for k, v in props.items()},
+                                       TOPOLOGIES[behind]))
+        return self
+
+    @property
+    def spec(self) -> str:
+        return "qemu:" + "+".join(str(d) for d in self.devices)
+
+    def device_args(self) -> list[str]:
+        """The -device arguments, with the ports and switches the topology asks for."""
+        args: list[str] = []
+        chassis = 0
+        for i, dev in enumerate(self.devices):
+            props = dict(dev.props)
+            if dev.driver == "nvme":
+                props.setdefault("serial", f"pciexplore{i}")  # QEMU refuses an nvme without one
+            if dev.behind:
+                chassis += 1
+                port = f"pxrp{i}"
+                args += ["-device", f"pcie-root-port,id={port},chassis={chassis},slot=0"]
+                if dev.behind == "switch":
+                    chassis += 1
+                    args += ["-device", f"x3130-upstream,id=pxup{i},bus={port}",
+                             "-device", f"xio3130-downstream,id=pxdn{i},bus=pxup{i},chassis={chassis},slot=0"]
+                    port = f"pxdn{i}"
+                props.setdefault("bus", port)
+            args += ["-device", dev.driver + "".join(f",{k}={v}" for k, v in props.items())]
+        return args
+
+    def command(self, qtest_socket: str) -> list[str]:
+        return [self.qemu or find_qemu(), "-machine", "q35", "-accel", "tcg", "-S",
+                "-qtest", f"unix:{qtest_socket}", "-qtest-log", "/dev/null",
+                "-display", "none", "-nodefaults", "-monitor", "none", "-serial", "none",
+                "-m", f"{self.memory_mb}M", *self.device_args(), *self.extra_args]
+
+    def start(self, **options):
+        from .source import QemuSource
+
+        return QemuSource(self, **options)
+
+
+def parse_spec(text: str) -> Machine:
+    """"e1000e+nvme,serial=x@root-port+virtio-net-pci@switch" -> Machine."""
+    m = Machine()
+    if not text.strip():
+        raise InputError("empty qemu: spec; e.g. qemu:e1000e, qemu:nvme,serial=x@root-port, qemu:e1000e+edu")
+    for part in text.split("+"):
+        part, _, behind = part.strip().partition("@")
+        driver, *props = part.split(",")
+        if not driver:
+            raise InputError(f"qemu: spec {text!r} has an empty device")
+        kv = {}
+        for p in props:
+            key, eq, value = p.partition("=")
+            if not eq or not key:
+                raise InputError(f"qemu: spec {text!r}: property {p!r} is not key=value")
+            kv[key] = value
+        if behind not in TOPOLOGIES:
+            raise InputError(f"qemu: spec {text!r}: unknown topology @{behind} (use @root-port or @switch)")
+        m.devices.append(DeviceSpec(driver, kv, TOPOLOGIES[behind]))
+    return m
+
+
+def find_qemu() -> str:
+    path = shutil.which(QEMU)
+    if path is None:
+        raise NotSupported(f"{QEMU} not found: install the Debian package {DEBIAN_PACKAGE} "
+                           f"(apt-get install {DEBIAN_PACKAGE})")
+    return path
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: killed by the kernel when the parent goes away."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class QemuProcess:
+    """The running qemu-system-x86_64 and the qtest socket it connected to."""
+
+    def __init__(self, machine: Machine, start_timeout: float = 10.0) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="pciexplore-qemu-"))
+        self.proc: subprocess.Popen | None = None
+        self.conn: socket.socket | None = None
+        path = str(self.workdir / "qtest.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(path)
+            listener.listen(1)
+            listener.settimeout(0.05)
+            cmd = machine.command(path)
+            self.stderr = open(self.workdir / "stderr", "w+b")  # noqa: SIM115 - closed in stop()
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=self.stderr, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
+            deadline = time.monotonic() + start_timeout
+            while self.conn is None:
+                try:
+                    self.conn, _ = listener.accept()
+                except TimeoutError:
+                    if self.proc.poll() is not None:
+                        raise self._start_error() from None
+                    if time.monotonic() > deadline:
+                        raise QemuError(f"QEMU did not connect within {start_timeout:g} s",
+                                        file=machine.spec) from None
+            self.conn.setblocking(True)
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            listener.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def _start_error(self) -> InputError:
+        self.stderr.seek(0)
+        lines = [ln.strip() for ln in self.stderr.read().decode(errors="replace").splitlines()]
+        errors = [ln for ln in lines if ln and "warning:" not in ln]
+        msg = errors[0] if errors else f"exited with status {self.proc.returncode if self.proc else '?'}"
+        return InputError(f"QEMU refused the machine: {msg.removeprefix(find_qemu() + ': ')}")
+
+    def stop(self) -> None:
+        """End QEMU (SIGTERM, then SIGKILL) and remove the temporary directory; safe to call twice."""
+        if self.conn is not None:
+            with contextlib.suppress(OSError):
+                self.conn.close()
+            self.conn = None
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        elif proc is not None:
+            proc.wait()
+        if getattr(self, "stderr", None) is not None:
+            self.stderr.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+

@@ -1,0 +1,132 @@
+"""A client for QEMU's qtest protocol (docs/devel/qtest.rst): one text line per command, one line back.
+
+QEMU connects to a Unix socket we listen on (`-qtest unix:PATH`), then answers commands such as
+`readl ADDR`, `writel ADDR VALUE`, `outl PORT VALUE`, `read ADDR SIZE` with `OK [value]` or `FAIL ...`.
+Lines starting with `IRQ` are asynchronous notices (GPIO interception) and are skipped.  Commands can
+be pipelined: `batch()` sends many lines in one write and then reads the answers, which is what makes
+a trigger-and-observe round trip cost about one socket round trip.
+
+Any failure inside a request (timeout, QEMU gone, Ctrl-C half-way) leaves the stream in an unknown state,
+so the client marks itself broken and calls `on_broken` (the source then ends QEMU): no half-read answer
+is ever taken for the answer to a later command.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+from collections.abc import Callable, Sequence
+
+from ...errors import PciError
+
+
+class QemuError(PciError):
+    """QEMU failed to start, stopped answering, or answered a qtest command with FAIL."""
+
+
+class QtestClient:
+    """Sends qtest commands over a connected socket and parses the answers."""
+
+    def __init__(self, sock: socket.socket, timeout: float = 5.0, name: str = "qemu",
+                 on_broken: Callable[[str], None] | None = None) -> None:
+        self.sock = sock
+        self.timeout = timeout
+        self.name = name
+        self.on_broken = on_broken
+        self.broken: str | None = None
+        self._buf = b""
+
+    # -- the wire --------------------------------------------------------------------------------
+    def _readline(self) -> str:
+        while True:
+            nl = self._buf.find(b"\n")
+            if nl >= 0:
+                line, self._buf = self._buf[:nl], self._buf[nl + 1 :]
+                text = line.decode("ascii", "replace")
+                if text.startswith("IRQ"):
+                    continue
+                return text
+            ready, _, _ = select.select([self.sock], [], [], self.timeout)
+            if not ready:
+                raise QemuError(f"no answer from QEMU within {self.timeout:g} s", file=self.name)
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise QemuError("QEMU closed the qtest connection (it exited)", file=self.name)
+            self._buf += chunk
+
+    def batch(self, commands: Sequence[str]) -> list[str]:
+        """Send every command, then read one answer per command; returns the text after `OK`."""
+        if self.broken:
+            raise QemuError(f"QEMU session is over: {self.broken}", file=self.name)
+        try:
+            self.sock.sendall("".join(c + "\n" for c in commands).encode("ascii"))
+            answers = [self._readline() for _ in commands]
+        except BaseException as e:  # noqa: BLE001 - includes KeyboardInterrupt: the stream is now unusable
+            self._break(str(e) or type(e).__name__)
+            if isinstance(e, OSError):
+                raise QemuError(f"qtest connection failed: {e}", file=self.name) from None
+            raise
+        out = []
+        for cmd, ans in zip(commands, answers, strict=True):
+            if ans == "OK":
+                out.append("")
+            elif ans.startswith("OK "):
+                out.append(ans[3:])
+            else:
+                raise QemuError(f"qtest {cmd.split()[0]} failed: {ans}", file=self.name)
+        return out
+
+    def _break(self, why: str) -> None:
+        if self.broken is None:
+            self.broken = why
+            if self.on_broken is not None:
+                self.on_broken(why)
+
+    def command(self, cmd: str) -> str:
+        return self.batch([cmd])[0]
+
+    # -- typed helpers ---------------------------------------------------------------------------
+    def readl(self, addr: int) -> int:
+        return int(self.command(f"readl {addr:#x}"), 16)
+
+    def writel(self, addr: int, value: int) -> None:
+        self.command(f"writel {addr:#x} {value:#x}")
+
+    def read(self, addr: int, size: int) -> bytes:
+        """`size` bytes of guest physical memory (RAM or MMIO) at `addr`."""
+        if size == 0:
+            return b""
+        return bytes.fromhex(self.command(f"read {addr:#x} {size:#x}")[2:])
+
+    def write(self, addr: int, data: bytes) -> None:
+        if data:
+            self.command(f"write {addr:#x} {len(data):#x} 0x{data.hex()}")
+
+    def memset(self, addr: int, size: int, value: int = 0) -> None:
+        self.command(f"memset {addr:#x} {size:#x} {value:#x}")
+
+
+#: access width in bytes -> qtest command suffix
+WIDTH_SUFFIX = {1: "b", 2: "w", 4: "l", 8: "q"}
+
+
+def read_cmd(space: str, addr: int, width: int) -> str:
+    """A qtest read command: space "mem" (readX) or "io" (inX)."""
+    return f"{'read' if space == 'mem' else 'in'}{WIDTH_SUFFIX[width]} {addr:#x}"
+
+
+def write_cmd(space: str, addr: int, width: int, value: int) -> str:
+    return f"{'write' if space == 'mem' else 'out'}{WIDTH_SUFFIX[width]} {addr:#x} {value:#x}"
+
+
+def split_aligned(offset: int, data: bytes) -> list[tuple[int, int, int]]:
+    """(offset, width, value) pieces of naturally aligned 1/2/4-byte accesses covering `data`."""
+    pieces = []
+    pos = 0
+    while pos < len(data):
+        at = offset + pos
+        left = len(data) - pos
+        width = 4 if at % 4 == 0 and left >= 4 else 2 if at % 2 == 0 and left >= 2 else 1
+        pieces.append((at, width, int.from_bytes(data[pos : pos + width], "little")))
+        pos += width
+    return pieces

@@ -1,0 +1,378 @@
+"""QemuSource: QEMU's own PCI device models as a Source, with every MSI/MSI-X message observed.
+
+How messages are seen.  The CPU never runs, so a message sent to the x86 interrupt window (0xFEExxxxx)
+would vanish into QEMU's APIC model.  Instead the source keeps two copies of each message address/data
+pair:
+
+* the *programmed* copy, what the user wrote into an MSI-X table entry (through `write_bar`) or into
+  the MSI capability (through `write_config`); reads through `read_bar` / `read_config` return it,
+  so decoding, the MSI-X model and widgets see exactly what was set;
+* the *real* copy in the device, which the source points at a per-vector *mailbox*: one DWORD of
+  guest RAM at `MAILBOX_BASE`, with data set to a token naming the vector.
+
+When the device fires a vector (QEMU's msix_notify/msi_notify with bus mastering on), it writes the
+token into that vector's mailbox.  After every operation that may cause a message (config or BAR
+write, trigger) the source reads the whole mailbox area in one qtest `read`, turns every non-zero
+mailbox into a `Delivery` carrying the *programmed* address and data (what the device would have put on
+the wire), and clears them.  Several messages caused by one operation are recorded in vector order,
+which is the order QEMU's MSI-X code walks vectors in (msix_handle_mask_update).  Vector Control
+(mask bits) and the PBA are never shadowed: masking, pending bits and their effects are QEMU's own.
+If the device resets its table (FLR, reset), the source notices on the next table read and takes the
+reset values as the programmed copy.  Limits: one message per vector per operation is visible (a second
+write to the same mailbox before the poll overwrites the first); MSI with several vectors shares one
+mailbox, the vector being the low data bits QEMU ORs into the token.
+
+Device-side causes (`triggers`, `trigger`) come from per-model declarations in `devices.py`.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+from ...address import Address
+from ...errors import InputError, NotSupported
+from ..base import BarRegion, Delivery, Source
+from .devices import DeviceContext
+from .firmware import PCI_BASE_ADDRESS_0, ConfigAccess, Firmware, Node
+from .machine import Machine, QemuProcess, parse_spec
+from .qtest import QtestClient, read_cmd, split_aligned, write_cmd
+
+MAILBOX_BASE = 0x0010_0000  # guest RAM: one DWORD per vector, all functions
+DMA_BASE = 0x0200_0000  # guest RAM: 1 MiB per function for queues the device models need
+DMA_SIZE = 0x0010_0000
+MSIX_TOKEN = 0x5A1C_0000  # | vector: what the device really writes for an MSI-X vector
+MSI_TOKEN = 0x5A00  # 16-bit MSI data with the low 5 bits free for the vector number
+
+# pci_regs.h
+PCI_CAP_ID_MSI = 0x05
+PCI_CAP_ID_MSIX = 0x11
+PCI_MSI_FLAGS = 2
+PCI_MSI_FLAGS_64BIT = 0x80
+PCI_MSI_FLAGS_QSIZE = 0x70
+PCI_MSIX_FLAGS = 2
+PCI_MSIX_FLAGS_QSIZE = 0x7FF
+PCI_MSIX_FLAGS_ENABLE = 0x8000
+PCI_MSIX_TABLE = 4
+PCI_MSIX_PBA = 8
+PCI_MSIX_ENTRY_SIZE = 16
+PCI_MSIX_ENTRY_VECTOR_CTRL = 12
+
+
+@dataclass
+class MsixRoute:
+    cap: int
+    table_bar: int
+    table_offset: int
+    count: int
+    slot: int  # first mailbox index
+    shadow: bytearray = field(default_factory=bytearray)  # count * 16: programmed entries
+    control: int = 0  # Message Control as last written (only we write config space)
+
+
+@dataclass
+class MsiRoute:
+    cap: int
+    is64: bool
+    slot: int
+    shadow: dict[int, int] = field(default_factory=dict)  # config offset -> programmed byte
+
+    @property
+    def data_offset(self) -> int:
+        return self.cap + (12 if self.is64 else 8)
+
+    def redirect(self, mailbox: int) -> dict[int, int]:
+        """config offset -> the byte the device really holds."""
+        out = {self.cap + 4 + i: (mailbox >> 8 * i) & 0xFF for i in range(4)}
+        if self.is64:
+            out.update({self.cap + 8 + i: 0 for i in range(4)})
+        out.update({self.data_offset: MSI_TOKEN & 0xFF, self.data_offset + 1: MSI_TOKEN >> 8})
+        return out
+
+
+class QemuSource(Source):
+    kind = "qemu"
+    writable = True
+
+    def __init__(self, machine: Machine, *, start_timeout: float = 10.0, timeout: float = 5.0) -> None:
+        super().__init__(machine.spec)
+        self.machine = machine
+        self._deliveries: list[Delivery] = []
+        self._process = QemuProcess(machine, start_timeout)
+        self._finalizer = weakref.finalize(self, self._process.stop)
+        try:
+            self.qtest = QtestClient(self._process.conn, timeout, self.name, on_broken=self._broken)
+            self.config = ConfigAccess(self.qtest)
+            self.firmware = Firmware(self.config)
+            self.firmware.run()
+            self._nodes = {n.address: n for n in self.firmware.nodes()}
+            self._bar_base = {(a, b.index): b.base for a, n in self._nodes.items() for b in n.bars}
+            self._msix: dict[Address, MsixRoute] = {}
+            self._msi: dict[Address, MsiRoute] = {}
+            self._slots: list[tuple[Address, int, bool]] = []  # mailbox index -> (function, vector, is MSI-X)
+            for a in sorted(self._nodes):
+                self._route(a)
+            self._contexts = {a: DeviceContext(self, a, DMA_BASE + i * DMA_SIZE)
+                              for i, a in enumerate(sorted(self._nodes))}
+            for ctx in self._contexts.values():
+                if ctx.model is not None:
+                    ctx.model.setup(ctx)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def pid(self) -> int | None:
+        """QEMU's process id while it runs."""
+        return self._process.pid
+
+    def _broken(self, why: str) -> None:
+        self._process.stop()
+
+    def close(self) -> None:
+        self._finalizer()
+
+    # -- interrupt routing -----------------------------------------------------------------------
+    def _caps(self, a: Address) -> dict[int, int]:
+        cfg = self.config.read_all(a, extended=False)
+        found: dict[int, int] = {}
+        ptr, seen = cfg[0x34] & 0xFC if cfg[6] & 0x10 else 0, set()
+        while ptr and ptr not in seen and len(seen) < 48:
+            seen.add(ptr)
+            found.setdefault(cfg[ptr], ptr)
+            ptr = cfg[ptr + 1] & 0xFC
+        return found
+
+    def _route(self, a: Address) -> None:
+        caps = self._caps(a)
+        if PCI_CAP_ID_MSIX in caps:
+            cap = caps[PCI_CAP_ID_MSIX]
+            flags = self.config.read(a, cap + PCI_MSIX_FLAGS, 2)
+            table = self.config.read(a, cap + PCI_MSIX_TABLE, 4)
+            route = MsixRoute(cap, table & 7, table & ~7, (flags & PCI_MSIX_FLAGS_QSIZE) + 1, len(self._slots))
+            route.control = flags
+            self._slots += [(a, v, True) for v in range(route.count)]
+            base = self._bar_base[(a, route.table_bar)] + route.table_offset
+            route.shadow = bytearray(self.qtest.read(base, route.count * PCI_MSIX_ENTRY_SIZE))
+            self._msix[a] = route
+            self._redirect_msix(a, range(route.count))
+        if PCI_CAP_ID_MSI in caps:
+            cap = caps[PCI_CAP_ID_MSI]
+            flags = self.config.read(a, cap + PCI_MSI_FLAGS, 2)
+            route = MsiRoute(cap, bool(flags & PCI_MSI_FLAGS_64BIT), len(self._slots))
+            self._slots.append((a, 0, False))
+            redirect = route.redirect(self._mailbox(route.slot))
+            cfg = self.config.read_all(a, extended=False)
+            route.shadow = {off: cfg[off] for off in redirect}
+            self._msi[a] = route
+            for off, byte in redirect.items():
+                self.config.write(a, off, 1, byte)
+
+    def _mailbox(self, slot: int) -> int:
+        return MAILBOX_BASE + 4 * slot
+
+    def _redirect_msix(self, a: Address, vectors) -> None:
+        r = self._msix[a]
+        base = self._bar_base[(a, r.table_bar)] + r.table_offset
+        cmds = []
+        for v in vectors:
+            entry = base + v * PCI_MSIX_ENTRY_SIZE
+            mailbox = self._mailbox(r.slot + v)
+            cmds += [write_cmd("mem", entry, 4, mailbox), write_cmd("mem", entry + 4, 4, 0),
+                     write_cmd("mem", entry + 8, 4, MSIX_TOKEN | v)]
+        self.qtest.batch(cmds)
+
+    def _poll_commands(self) -> list[str]:
+        return [f"read {MAILBOX_BASE:#x} {4 * len(self._slots):#x}"] if self._slots else []
+
+    def _collect(self, answer: str | None) -> None:
+        """Turn the mailbox snapshot `answer` (from a qtest read) into deliveries and clear it."""
+        if not answer:
+            return
+        raw = bytes.fromhex(answer[2:])
+        fired = [i for i in range(len(self._slots)) if raw[4 * i : 4 * i + 4] != b"\0\0\0\0"]
+        if not fired:
+            return
+        self.qtest.memset(MAILBOX_BASE, 4 * len(self._slots), 0)
+        for i in fired:
+            a, vector, msix = self._slots[i]
+            token = int.from_bytes(raw[4 * i : 4 * i + 4], "little")
+            if msix:
+                sh = self._msix[a].shadow[vector * 16 : vector * 16 + 12]
+                address = int.from_bytes(sh[0:8], "little")
+                data = int.from_bytes(sh[8:12], "little")
+            else:
+                r = self._msi[a]
+                vector = token & 0x1F
+                lo = bytes(r.shadow[r.cap + 4 + k] for k in range(8 if r.is64 else 4))
+                address = int.from_bytes(lo, "little")
+                user = r.shadow[r.data_offset] | r.shadow[r.data_offset + 1] << 8
+                flags = self.config.read(a, r.cap + PCI_MSI_FLAGS, 2)
+                nvec = 1 << ((flags & PCI_MSI_FLAGS_QSIZE) >> 4)
+                data = (user & ~(nvec - 1)) | (vector & (nvec - 1))
+            self._deliveries.append(Delivery(len(self._deliveries), address, data, a, vector))
+
+    def run_and_poll(self, commands: list[str]) -> list[str]:
+        """Send `commands`, then read the mailboxes in the same batch; returns the commands' answers."""
+        poll = self._poll_commands()
+        answers = self.qtest.batch(commands + poll)
+        self._collect(answers[-1] if poll else None)
+        return answers[: len(commands)]
+
+    def poll(self) -> None:
+        """Look for messages the device sent on its own (e.g. after a queue was processed)."""
+        self.run_and_poll([])
+
+    def deliveries(self) -> list[Delivery]:
+        return list(self._deliveries)
+
+    # -- the Source protocol ---------------------------------------------------------------------
+    def addresses(self) -> list[Address]:
+        return sorted(self._nodes)
+
+    def _node(self, addr: Address) -> Node:
+        node = self._nodes.get(addr)
+        if node is None:
+            raise InputError(f"no function {addr} in this machine", file=self.name)
+        return node
+
+    def read_config(self, addr: Address) -> bytes:
+        self._node(addr)
+        cfg = bytearray(self.config.read_all(addr))
+        msi = self._msi.get(addr)
+        if msi is not None:
+            for off, byte in msi.shadow.items():
+                cfg[off] = byte
+        return bytes(cfg)
+
+    def write_config(self, addr: Address, offset: int, data: bytes) -> None:
+        self._node(addr)
+        if offset < 0 or offset + len(data) > 0x1000:
+            raise InputError("config write outside 4096 bytes", file=self.name, device=str(addr), offset=offset)
+        real = bytearray(data)
+        msi = self._msi.get(addr)
+        if msi is not None:
+            redirect = msi.redirect(self._mailbox(msi.slot))
+            for i in range(len(data)):
+                if offset + i in redirect:
+                    msi.shadow[offset + i] = data[i]
+                    real[i] = redirect[offset + i]
+        self._contexts[addr].cache.clear()
+        cmds = []
+        for at, width, value in split_aligned(offset, bytes(real)):
+            cmds += self.config._write_cmds(addr, at, width, value)
+        self.run_and_poll(cmds)
+        if offset < 0x3C and offset + len(data) > PCI_BASE_ADDRESS_0:
+            self._reread_bars(addr)
+        msix = self._msix.get(addr)
+        if msix is not None and offset <= msix.cap + 3 and offset + len(data) > msix.cap + 2:
+            msix.control = self.config.read(addr, msix.cap + PCI_MSIX_FLAGS, 2)
+
+    def msix_enabled(self, addr: Address) -> bool:
+        r = self._msix.get(addr)
+        return r is not None and bool(r.control & PCI_MSIX_FLAGS_ENABLE)
+
+    def _reread_bars(self, addr: Address) -> None:
+        node = self._node(addr)
+        for bar in node.bars:
+            off = (0x30 if node.header_type == 0 else 0x38) if bar.index == 6 else PCI_BASE_ADDRESS_0 + 4 * bar.index
+            value = self.config.read(addr, off, 4)
+            if bar.is64:
+                value |= self.config.read(addr, off + 4, 4) << 32
+            self._bar_base[(addr, bar.index)] = value & (~3 if bar.io else ~0x7FF if bar.index == 6 else ~0xF)
+
+    def bar_regions(self, addr: Address) -> dict[int, BarRegion]:
+        node = self._node(addr)
+        return {b.index: BarRegion(b.index, self._bar_base[(addr, b.index)], b.size, b.flags) for b in node.bars}
+
+    def _bar(self, addr: Address, bar: int, offset: int, size: int):
+        node = self._node(addr)
+        for b in node.bars:
+            if b.index == bar:
+                if offset < 0 or size < 0 or offset + size > b.size:
+                    raise InputError(f"BAR {bar} access {offset:#x}+{size:#x} outside its {b.size:#x} bytes",
+                                     file=self.name, device=str(addr), offset=offset)
+                return b, self._bar_base[(addr, bar)] + offset
+        raise NotSupported(f"function has no BAR {bar}", file=self.name, device=str(addr))
+
+    def _table_overlap(self, addr: Address, bar: int, offset: int, size: int) -> tuple[MsixRoute, int, int] | None:
+        r = self._msix.get(addr)
+        if r is None or r.table_bar != bar:
+            return None
+        lo = max(offset, r.table_offset)
+        hi = min(offset + size, r.table_offset + r.count * PCI_MSIX_ENTRY_SIZE)
+        return (r, lo, hi) if lo < hi else None
+
+    def read_bar(self, addr: Address, bar: int, offset: int, size: int) -> bytes:
+        b, at = self._bar(addr, bar, offset, size)
+        if b.io:
+            answers = self.qtest.batch([read_cmd("io", p, w) for p, w, _ in split_aligned(at, bytes(size))])
+            return b"".join(int(v, 16).to_bytes(w, "little")
+                            for v, (_, w, _) in zip(answers, split_aligned(at, bytes(size)), strict=True))
+        data = bytearray(self.qtest.read(at, size))
+        overlap = self._table_overlap(addr, bar, offset, size)
+        if overlap:
+            r, lo, hi = overlap
+            self._adopt_reset_entries(addr, r)
+            for pos in range(lo, hi):
+                rel = pos - r.table_offset
+                if rel % PCI_MSIX_ENTRY_SIZE < PCI_MSIX_ENTRY_VECTOR_CTRL:
+                    data[pos - offset] = r.shadow[rel]
+        return bytes(data)
+
+    def _adopt_reset_entries(self, addr: Address, r: MsixRoute) -> None:
+        """A device reset zeroes the table behind our back; take what it holds as the programmed copy."""
+        base = self._bar_base[(addr, r.table_bar)] + r.table_offset
+        real = self.qtest.read(base, r.count * PCI_MSIX_ENTRY_SIZE)
+        lost = []
+        for v in range(r.count):
+            e = real[v * 16 : v * 16 + 12]
+            want = (self._mailbox(r.slot + v).to_bytes(8, "little") + (MSIX_TOKEN | v).to_bytes(4, "little"))
+            if e != want:
+                r.shadow[v * 16 : v * 16 + 12] = e
+                lost.append(v)
+        if lost:
+            self._redirect_msix(addr, lost)
+
+    def write_bar(self, addr: Address, bar: int, offset: int, data: bytes) -> None:
+        b, at = self._bar(addr, bar, offset, len(data))
+        self._contexts[addr].cache.clear()
+        real = bytearray(data)
+        overlap = self._table_overlap(addr, bar, offset, len(data))
+        if overlap:
+            r, lo, hi = overlap
+            for pos in range(lo, hi):
+                rel = pos - r.table_offset
+                v, k = divmod(rel, PCI_MSIX_ENTRY_SIZE)
+                if k < PCI_MSIX_ENTRY_VECTOR_CTRL:
+                    r.shadow[rel] = data[pos - offset]
+                    redirect = self._mailbox(r.slot + v).to_bytes(8, "little") + (MSIX_TOKEN | v).to_bytes(4, "little")
+                    real[pos - offset] = redirect[k]
+        space = "io" if b.io else "mem"
+        self.run_and_poll([write_cmd(space, p, w, v) for p, w, v in split_aligned(at, bytes(real))])
+
+    # -- device-side triggers --------------------------------------------------------------------
+    def triggers(self, addr: Address) -> dict[str, str]:
+        self._node(addr)
+        ctx = self._contexts[addr]
+        return ctx.model.causes(ctx) if ctx.model is not None else {}
+
+    def trigger(self, addr: Address, cause: str) -> None:
+        self._node(addr)
+        ctx = self._contexts[addr]
+        if ctx.model is None:
+            raise NotSupported("QEMU source has no trigger declarations for this device model",
+                               file=self.name, device=str(addr))
+        named = ctx.model.resolve(ctx, cause)
+        if named is None:
+            known = ", ".join(ctx.model.causes(ctx))
+            raise InputError(f"{ctx.model.name} cannot raise {cause!r} here (known: {known})",
+                             file=self.name, device=str(addr))
+        ctx.model.fire(ctx, named)
+
+
+def open_spec(rest: str, **options) -> QemuSource:
+    """`pciexplore.open("qemu:e1000e+nvme,serial=x@root-port")`: start QEMU with those devices."""
+    if isinstance(rest, Machine):
+        return QemuSource(rest, **options)
+    return QemuSource(parse_spec(rest), **options)
