@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..caps._fmt import flag
+
 if TYPE_CHECKING:
     from ...model import Block
     from ...regs.base import Field, Register
@@ -32,17 +34,17 @@ def flag_fields(block: Block, reg_name: str) -> list[Field]:
     return [f for f in _register(block, reg_name).fields if f.is_flag and f.label]
 
 
-def flags(block: Block, reg_name: str, names: Sequence[str] | None = None, *, fmt: str = "{label}{flag}",
-          sep: str = " ", start: int = 0, stop: int | None = None, raw: int | None = None) -> str:
+def flags(block: Block, reg_name: str, names: Sequence[str] | None = None, *, sep: str = " ",
+          start: int = 0, stop: int | None = None, colon: bool = False) -> str:
     """lspci's run of flags for a register: "DLP- SDES+ ...".
 
     `names` picks fields (in that order) instead of every labeled flag; `start`/`stop` slice the run;
-    `raw` renders another value (e.g. a wider read) with this register's fields.
+    `colon` writes "Requester:+" as the PTM lines do.
     """
-    decl = _register(block, reg_name)
-    chosen = [decl.field(n) for n in names] if names is not None else flag_fields(block, reg_name)
-    v = value(block, reg_name) if raw is None else raw
-    return sep.join(fmt.format(label=f.label, flag="+" if v & f.mask else "-") for f in chosen[start:stop])
+    rv = block[reg_name]
+    chosen = list(names) if names is not None else [f.name for f in flag_fields(block, reg_name)]
+    words = [flag(rv, n) for n in chosen[start:stop]]
+    return sep.join(f"{w[:-1]}:{w[-1]}" if colon else w for w in words)
 
 
 def _register(block: Block, reg_name: str) -> Register:

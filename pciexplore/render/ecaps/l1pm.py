@@ -58,9 +58,9 @@ def ptm(ctx: Ctx, cap: Capability) -> None:
     if not ctx.have(cap.offset + 4, 8):
         ctx.p("\t\t<unreadable>\n")
         return
-    ctx.p(f"\t\tPTMCap: {flags(cap, 'PCI_PTM_CAP', fmt='{label}:{flag}')}\n")
+    ctx.p(f"\t\tPTMCap: {flags(cap, 'PCI_PTM_CAP', colon=True)}\n")
     ctx.p(f"\t\tPTMClockGranularity: {_granularity(field(cap, 'PCI_PTM_CAP', 'PCI_PTM_GRANULARITY_MASK'), 'Unimplemented')}\n")
-    ctx.p(f"\t\tPTMControl: {flags(cap, 'PCI_PTM_CTRL', fmt='{label}:{flag}')}\n")
+    ctx.p(f"\t\tPTMControl: {flags(cap, 'PCI_PTM_CTRL', colon=True)}\n")
     ctx.p(f"\t\tPTMEffectiveGranularity: {_granularity(field(cap, 'PCI_PTM_CTRL', 'PCI_PTM_CTRL_GRANULARITY'), 'Unknown')}\n")
 
 

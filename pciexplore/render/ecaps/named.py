@@ -1,4 +1,5 @@
-"""Extended capabilities lspci 3.9 names without decoding ("Power Budgeting <?>"), and the Null one."""
+"""Extended capabilities lspci 3.9 names without decoding ("Power Budgeting <?>").  Null and unknown
+ids are written by show_ext_caps itself."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ def _named(text: str):  # -> renderer
 
 
 RENDERERS = {
-    misc.PCI_EXT_CAP_ID_NULL: _named("Null"),
     power.PCI_EXT_CAP_ID_PWR: _named("Power Budgeting <?>"),
     rc.PCI_EXT_CAP_ID_RCILC: _named("Root Complex Internal Link <?>"),
     vc.PCI_EXT_CAP_ID_MFVC: _named("Multi-Function Virtual Channel <?>"),
