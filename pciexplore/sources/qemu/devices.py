@@ -177,7 +177,7 @@ class E1000e(DeviceModel):
             # INTx/MSI: flushing collects delayed causes and may re-arm ITR; clear and flush again
             cmds += [*flush, ctx.writel_cmd(0, E1000_ICR, 0xFFFF_FFFF), *flush]
         cmds.append(ctx.writel_cmd(0, E1000_IMC, ~ims & 0xFFFF_FFFF))
-        ctx.source.run_and_poll(cmds)
+        ctx.source.run_and_poll(cmds, ctx.address)
 
 
 # -- edu (QEMU's teaching device, docs/specs/edu.rst) ----------------------------------------------
@@ -199,7 +199,8 @@ class Edu(DeviceModel):
         return "raise" if vector == 0 else None
 
     def fire(self, ctx: DeviceContext, cause: str) -> None:
-        ctx.source.run_and_poll([ctx.writel_cmd(0, EDU_IRQ_RAISE, 1), ctx.writel_cmd(0, EDU_IRQ_ACK, 1)])
+        ctx.source.run_and_poll([ctx.writel_cmd(0, EDU_IRQ_RAISE, 1), ctx.writel_cmd(0, EDU_IRQ_ACK, 1)],
+                                ctx.address)
 
 
 # -- NVMe (QEMU's nvme, 1b36:0010) -----------------------------------------------------------------
@@ -294,13 +295,13 @@ class Nvme(DeviceModel):
         qt.write(q["sq"] + 64 * q["tail"], bytes(sqe))
         q["tail"] = (q["tail"] + 1) % QUEUE_ENTRIES
         cqe_at = q["cq"] + 16 * q["head"]
-        ctx.source.run_and_poll([ctx.writel_cmd(0, self._doorbell(ctx, qid, False), q["tail"])])
+        ctx.source.run_and_poll([ctx.writel_cmd(0, self._doorbell(ctx, qid, False), q["tail"])], ctx.address)
         ctx.wait_for("post a completion", lambda: (qt.readl(cqe_at + 12) >> 16) & 1 == q["phase"])
         status = qt.readl(cqe_at + 12) >> 17
         q["head"] = (q["head"] + 1) % QUEUE_ENTRIES
         if q["head"] == 0:
             q["phase"] ^= 1
-        ctx.source.run_and_poll([ctx.writel_cmd(0, self._doorbell(ctx, qid, True), q["head"])])
+        ctx.source.run_and_poll([ctx.writel_cmd(0, self._doorbell(ctx, qid, True), q["head"])], ctx.address)
         return status
 
     def fire(self, ctx: DeviceContext, cause: str) -> None:

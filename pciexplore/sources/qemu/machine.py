@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -34,6 +35,7 @@ QEMU = "qemu-system-x86_64"
 DEBIAN_PACKAGE = "qemu-system-x86"
 TOPOLOGIES = {None: None, "": None, "rc": None, "root-port": "root-port", "rp": "root-port", "switch": "switch"}
 _PR_SET_PDEATHSIG = 1
+_QEMU_PREFIX = re.compile(r"^\S*qemu-system-\S+: ")
 
 
 @dataclass
@@ -145,6 +147,7 @@ class QemuProcess:
         self.workdir = Path(tempfile.mkdtemp(prefix="pciexplore-qemu-"))
         self.proc: subprocess.Popen | None = None
         self.conn: socket.socket | None = None
+        self.stderr_text = ""
         path = str(self.workdir / "qtest.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -177,12 +180,21 @@ class QemuProcess:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
+    def exited(self) -> bool:
+        return self.proc is None or self.proc.poll() is not None
+
     def _start_error(self) -> InputError:
-        self.stderr.seek(0)
-        lines = [ln.strip() for ln in self.stderr.read().decode(errors="replace").splitlines()]
+        """QEMU's own complaint (first non-warning line on its stderr) as a one-line error."""
+        self._save_stderr()
+        lines = [ln.strip() for ln in self.stderr_text.splitlines()]
         errors = [ln for ln in lines if ln and "warning:" not in ln]
-        msg = errors[0] if errors else f"exited with status {self.proc.returncode if self.proc else '?'}"
-        return InputError(f"QEMU refused the machine: {msg.removeprefix(find_qemu() + ': ')}")
+        msg = errors[0] if errors else "QEMU exited"
+        return InputError("QEMU refused the machine: " + _QEMU_PREFIX.sub("", msg))
+
+    def _save_stderr(self) -> None:
+        if getattr(self, "stderr", None) is not None and not self.stderr.closed:
+            self.stderr.seek(0)
+            self.stderr_text = self.stderr.read().decode(errors="replace")
 
     def stop(self) -> None:
         """End QEMU (SIGTERM, then SIGKILL) and remove the temporary directory; safe to call twice."""
@@ -203,6 +215,7 @@ class QemuProcess:
         elif proc is not None:
             proc.wait()
         if getattr(self, "stderr", None) is not None:
+            self._save_stderr()
             self.stderr.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -36,7 +36,7 @@ from ..base import BarRegion, Delivery, Source
 from .devices import DeviceContext
 from .firmware import PCI_BASE_ADDRESS_0, ConfigAccess, Firmware, Node
 from .machine import Machine, QemuProcess, parse_spec
-from .qtest import QtestClient, read_cmd, split_aligned, write_cmd
+from .qtest import QemuError, QtestClient, read_cmd, split_aligned, write_cmd
 
 MAILBOX_BASE = 0x0010_0000  # guest RAM: one DWORD per vector, all functions
 DMA_BASE = 0x0200_0000  # guest RAM: 1 MiB per function for queues the device models need
@@ -117,6 +117,12 @@ class QemuSource(Source):
             for ctx in self._contexts.values():
                 if ctx.model is not None:
                     ctx.model.setup(ctx)
+        except QemuError:
+            if self._process.exited():  # QEMU accepted the command line but failed to build the machine
+                self.close()
+                raise self._process._start_error() from None
+            self.close()
+            raise
         except BaseException:
             self.close()
             raise
@@ -182,21 +188,32 @@ class QemuSource(Source):
                      write_cmd("mem", entry + 8, 4, MSIX_TOKEN | v)]
         self.qtest.batch(cmds)
 
-    def _poll_commands(self) -> list[str]:
-        return [f"read {MAILBOX_BASE:#x} {4 * len(self._slots):#x}"] if self._slots else []
+    def _slot_range(self, addr: Address | None) -> range:
+        """Mailbox indexes of one function (all when None): an operation on a function can only make
+        that function send messages."""
+        if addr is None:
+            return range(len(self._slots))
+        first = [i for i, (a, _, _) in enumerate(self._slots) if a == addr]
+        return range(first[0], first[-1] + 1) if first else range(0)
 
-    def _collect(self, answer: str | None) -> None:
-        """Turn the mailbox snapshot `answer` (from a qtest read) into deliveries and clear it."""
-        if not answer:
-            return
-        raw = bytes.fromhex(answer[2:])
-        fired = [i for i in range(len(self._slots)) if raw[4 * i : 4 * i + 4] != b"\0\0\0\0"]
-        if not fired:
-            return
-        self.qtest.memset(MAILBOX_BASE, 4 * len(self._slots), 0)
-        for i in fired:
+    def run_and_poll(self, commands: list[str], addr: Address | None = None) -> list[str]:
+        """Send `commands`, then read and clear the mailboxes of `addr` in the same pipelined batch (one
+        socket round trip); record what arrived; return the answers to `commands`."""
+        slots = self._slot_range(addr)
+        if not slots:
+            return self.qtest.batch(commands)
+        at, size = self._mailbox(slots.start), 4 * len(slots)
+        answers = self.qtest.batch([*commands, f"read {at:#x} {size:#x}", f"memset {at:#x} {size:#x} 0"])
+        self._collect(slots, bytes.fromhex(answers[-2][2:]))
+        return answers[: len(commands)]
+
+    def _collect(self, slots: range, raw: bytes) -> None:
+        """Turn a snapshot of the mailboxes `slots` into deliveries, in vector order."""
+        for k, i in enumerate(slots):
+            token = int.from_bytes(raw[4 * k : 4 * k + 4], "little")
+            if not token:
+                continue
             a, vector, msix = self._slots[i]
-            token = int.from_bytes(raw[4 * i : 4 * i + 4], "little")
             if msix:
                 sh = self._msix[a].shadow[vector * 16 : vector * 16 + 12]
                 address = int.from_bytes(sh[0:8], "little")
@@ -204,7 +221,7 @@ class QemuSource(Source):
             else:
                 r = self._msi[a]
                 vector = token & 0x1F
-                lo = bytes(r.shadow[r.cap + 4 + k] for k in range(8 if r.is64 else 4))
+                lo = bytes(r.shadow[r.cap + 4 + j] for j in range(8 if r.is64 else 4))
                 address = int.from_bytes(lo, "little")
                 user = r.shadow[r.data_offset] | r.shadow[r.data_offset + 1] << 8
                 flags = self.config.read(a, r.cap + PCI_MSI_FLAGS, 2)
@@ -212,15 +229,8 @@ class QemuSource(Source):
                 data = (user & ~(nvec - 1)) | (vector & (nvec - 1))
             self._deliveries.append(Delivery(len(self._deliveries), address, data, a, vector))
 
-    def run_and_poll(self, commands: list[str]) -> list[str]:
-        """Send `commands`, then read the mailboxes in the same batch; returns the commands' answers."""
-        poll = self._poll_commands()
-        answers = self.qtest.batch(commands + poll)
-        self._collect(answers[-1] if poll else None)
-        return answers[: len(commands)]
-
     def poll(self) -> None:
-        """Look for messages the device sent on its own (e.g. after a queue was processed)."""
+        """Look for messages any device sent on its own (e.g. after a queue was processed)."""
         self.run_and_poll([])
 
     def deliveries(self) -> list[Delivery]:
@@ -261,7 +271,7 @@ class QemuSource(Source):
         cmds = []
         for at, width, value in split_aligned(offset, bytes(real)):
             cmds += self.config._write_cmds(addr, at, width, value)
-        self.run_and_poll(cmds)
+        self.run_and_poll(cmds, addr)
         if offset < 0x3C and offset + len(data) > PCI_BASE_ADDRESS_0:
             self._reread_bars(addr)
         msix = self._msix.get(addr)
@@ -349,7 +359,7 @@ class QemuSource(Source):
                     redirect = self._mailbox(r.slot + v).to_bytes(8, "little") + (MSIX_TOKEN | v).to_bytes(4, "little")
                     real[pos - offset] = redirect[k]
         space = "io" if b.io else "mem"
-        self.run_and_poll([write_cmd(space, p, w, v) for p, w, v in split_aligned(at, bytes(real))])
+        self.run_and_poll([write_cmd(space, p, w, v) for p, w, v in split_aligned(at, bytes(real))], addr)
 
     # -- device-side triggers --------------------------------------------------------------------
     def triggers(self, addr: Address) -> dict[str, str]:
