@@ -266,3 +266,42 @@ def test_generated_cases_are_varied() -> None:
     bar_kinds = {int.from_bytes(cfg[0x10:0x14], "little") & 7 for cfg in fns if cfg[0x0E] & 0x7F == 0}
     assert {0, 1, 2, 4, 6} <= bar_kinds | {b & 6 for b in bar_kinds}
     assert any(len(cfg) == 64 for cfg in fns) and CORPUS
+
+
+# -- pciexplore tree (lspci -t) and ls ---------------------------------------------------------------
+TREE_FLAGS = [[], ["-v"], ["-v", "-nn"], ["-s", "01:"], ["-s", "00:1c.0"], ["-s", "2:"]]
+
+
+def _tree(path: str | None, flags: list[str]) -> str:
+    from pciexplore.commands.tree import tree_text
+
+    selector = flags[flags.index("-s") + 1] if "-s" in flags else None
+    opts = options([f for f in flags if f.startswith("-") and f != "-s"])
+    with open_source(path) as src:
+        return tree_text(src, selector, bool(opts.verbose), opts.numeric)
+
+
+@pytest.mark.parametrize("flags", TREE_FLAGS, ids=lambda f: "".join(f) or "plain")
+def test_tree_matches_lspci_t(generated_dump: Path, flags: list[str]) -> None:
+    paths = [str(p) for p in corpus_dumps()] + [str(generated_dump)] + ([None] if _live() else [])
+    for path in paths:
+        assert _tree(path, flags) == lspci_text(path, ["-t", *flags]), f"{path} -t {' '.join(flags)}"
+
+
+def test_tree_draws_nested_bridges() -> None:
+    """A bridge behind a bridge nests in the drawing (so the comparison above sees real trees)."""
+    if not any(p.name == "tree-fsl-p2020.lspci" for p in corpus_dumps()):
+        pytest.skip("shared corpus absent")
+    text = _tree(str(CORPUS / "pciutils-tests" / "tree-fsl-p2020.lspci"), [])
+    assert "-[05]----00.0" in text and text.count("\n") == 4
+
+
+def test_ls_columns_agree_with_lspci_n() -> None:
+    """`ls` ids and class are lspci -n's for every corpus function (and the live host)."""
+    from pciexplore.commands.ls import ls_text
+
+    for path in [str(p) for p in corpus_dumps()] + ([None] if _live() else []):
+        with open_source(path) as src:
+            ours = [line.split()[1:3] for line in ls_text(src).splitlines()]
+        theirs = [[line.split()[2], line.split()[1].rstrip(":")] for line in lspci_text(path, ["-n"]).splitlines()]
+        assert ours == theirs, path

@@ -1,0 +1,44 @@
+"""`pciexplore ls`: one line per function -- address, ids, class, driver, capabilities, names.
+
+    0000:00:03.0 1af4:1041 0200 virtio-pci  vndr*5,msix  Ethernet controller: Red Hat, Inc. Virtio 1.0 ...
+
+Columns are separated by blanks and never empty ("-" for no driver or no capabilities), so the output
+is easy to grep and cut; names come last because they contain blanks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import names, open_source
+from ..model import Function
+from ..render.lspci_header import DeviceFacts
+from ..sources.base import Source
+
+
+def ls_line(fn: Function) -> str:
+    d = DeviceFacts(fn)
+    ids = names.default()
+    keys = [c.key for c in fn.capabilities]
+    caps = ",".join(k if keys.count(k) == 1 else f"{k}*{keys.count(k)}" for k in dict.fromkeys(keys)) or "-"
+    problems = f" !{len(fn.problems)}" if fn.problems else ""
+    return (f"{fn.address} {d.vendor:04x}:{d.device:04x} {d.cls:04x} {d.driver or '-'}  {caps}{problems}  "
+            f"{ids.class_text(d.cls, names.NAMES)}: {ids.vendor_device_text(d.vendor, d.device, names.NAMES)}")
+
+
+def ls_text(source: Source, selector: str | None = None) -> str:
+    return "".join(ls_line(fn) + "\n" for fn in source.functions(selector))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ls", help="one line per function: address, ids, class, driver, capabilities, names")
+    p.add_argument("-s", dest="selector", metavar="[[DOM:]BUS:]DEV.FN", help="only matching functions")
+    p.add_argument("source", nargs="?", help="dump file, raw config, capture, sysfs dir, sim:..., qemu:...")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_source(args.source) as src:
+        sys.stdout.write(ls_text(src, args.selector))
+    return 0
