@@ -66,6 +66,7 @@ def take(source: Source, selector: str | None = None, *, bars: Iterable[tuple[in
 
 def _take_function(source: Source, fn: Function, extra: list[tuple[int, int, int]],
                    interrupts_text: str | None) -> CapturedFunction:
+    fn.refresh()  # the state as it is now, not as an earlier look at the source cached it
     config = fn.config[: fmt.MAX_CONFIG]
     cf = CapturedFunction(fn.address, config)
     regions = source.bar_regions(fn.address)
