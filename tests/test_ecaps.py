@@ -285,6 +285,81 @@ def test_block_extraction_stops_at_next_capability() -> None:
                                              "\tCapabilities: [148 v1] Null"]), ("01:00.0", [])]
 
 
+# -- declarations against Linux's pci_regs.h ---------------------------------------------------
+PCI_REGS_H = Path("/usr/include/linux/pci_regs.h")
+#: masks PCIe 5.0/6.0 widened after the kernel header in Debian 12 was cut: ours must contain theirs
+WIDENED = {"PCI_REBAR_CAP_SIZES", "PCI_REBAR_CTRL_BAR_SIZE"}
+#: sub-structures declared on their own, and where the first one sits in the capability
+SUB_LAYOUTS = (("vc", "VC_RESOURCE", 0x10), ("rc", "RCLD_LINK", 0x10), ("rebar", "REBAR_ENTRY", 0x04))
+
+
+def _linux_defines() -> dict[str, int]:
+    if not PCI_REGS_H.exists():
+        pytest.skip(f"{PCI_REGS_H} (Debian package linux-libc-dev) not installed")
+    text = PCI_REGS_H.read_text()
+    return {m[1]: int(m[2], 0) for m in re.finditer(r"^#define\s+(PCI_\w+)\s+(0x[0-9a-fA-F]+|\d+)\b(?!\s*\()", text, re.M)}
+
+
+def _declared() -> list[tuple[object, int]]:
+    import importlib
+
+    from pciexplore import regs
+
+    subs = [(getattr(importlib.import_module(f"pciexplore.regs.ecaps.{m}"), name), base) for m, name, base in SUB_LAYOUTS]
+    return [(lay, 0) for lay in regs.ecap_layouts().values()] + subs
+
+
+def test_ecap_ids_offsets_and_masks_agree_with_linux() -> None:
+    """Every id, register offset and field mask whose name Linux defines has Linux's value."""
+    linux = _linux_defines()
+    checked = 0
+    wrong = []
+    for lay, base in _declared():
+        for r in lay.registers:
+            if r.name in linux:
+                checked += 1
+                if linux[r.name] != r.offset + base:
+                    wrong.append(f"{r.name}: offset {r.offset + base:#x}, Linux {linux[r.name]:#x}")
+            for f in r.fields:
+                if f.name not in linux:
+                    continue
+                checked += 1
+                theirs = linux[f.name]
+                if f.mask != theirs and not (f.name in WIDENED and f.mask & theirs == theirs):
+                    wrong.append(f"{r.name}.{f.name}: mask {f.mask:#x}, Linux {theirs:#x}")
+    assert not wrong, "\n".join(wrong)
+    assert checked > 250
+    # every extended capability Linux knows is declared (but the obsolete 0x0c and AMD's reserved 0x14)
+    linux_ids = {v: k for k, v in linux.items() if k.startswith("PCI_EXT_CAP_ID_") and k != "PCI_EXT_CAP_ID_MAX"}
+    ours = {lay.cap_id for lay in _declared_top()}
+    assert set(linux_ids) - ours <= {0x0C, 0x14}, sorted(linux_ids[i] for i in set(linux_ids) - ours)
+
+
+def test_ecap_declarations_are_well_formed() -> None:
+    keys = set()
+    for lay, _ in _declared():
+        assert lay.key not in keys and lay.key == lay.key.lower()
+        keys.add(lay.key)
+        if lay.cap_id is not None and lay in _declared_top():
+            assert lay.extended
+        seen = set()
+        for r in lay.registers:
+            assert r.name.startswith("PCI_") and r.width in (1, 2, 4, 8), r.name
+            assert r.name not in seen, f"{lay.key}: {r.name} declared twice"
+            seen.add(r.name)
+            used = 0
+            for f in r.fields:
+                assert f.name.startswith("PCI_") and 0 <= f.lo <= f.hi < 8 * r.width, f"{r.name}.{f.name}"
+                assert not used & f.mask, f"{r.name}.{f.name} overlaps another field"
+                used |= f.mask
+
+
+def _declared_top() -> list[object]:
+    from pciexplore import regs
+
+    return list(regs.ecap_layouts().values())
+
+
 def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv else 300
     tmp = tempfile.TemporaryDirectory()

@@ -23,7 +23,7 @@ def _controls(what: str) -> tuple[Field, ...]:
 ACS = layout(
     "acs", "Access Control Services", PCI_EXT_CAP_ID_ACS,
     reg("PCI_ACS_CAP", 0x04, 2, *_controls("supported"),
-        bits("PCI_ACS_EGRESS_BITS", 8, 15, "", None, "Egress Control Vector Size (0 means 256)"),
+        bits("PCI_ACS_EGRESS_CTL_SZ", 8, 15, "", None, "Egress Control Vector Size (0 means 256)"),
         label="ACSCap"),
     reg("PCI_ACS_CTRL", 0x06, 2, *_controls("enable"), label="ACSCtl"),
     reg("PCI_ACS_EGRESS_CTL_V", 0x08, 4, label="Egress Control Vector",

@@ -20,9 +20,9 @@ def _entry(at: int) -> tuple[Register, ...]:
             label="Capability"),
         reg("PCI_REBAR_CTRL", at + 4, 4,
             bits("PCI_REBAR_CTRL_BAR_IDX", 0, 2, "BAR", None, "BAR Index this entry controls"),
-            bits("PCI_REBAR_CTRL_NBAR", 5, 7, "", None, "Number of Resizable BARs (first entry only)"),
+            bits("PCI_REBAR_CTRL_NBAR_MASK", 5, 7, "", None, "Number of Resizable BARs (first entry only)"),
             bits("PCI_REBAR_CTRL_BAR_SIZE", 8, 13, "current size", None, "BAR Size (log2 bytes - 20)"),
-            bits("PCI_REBAR_CTRL_SIZES_EXT", 16, 31, "supported", None, "Bit n: size 2^(n+48) bytes supported"),
+            bits("PCI_REBAR_CTRL_SIZES", 16, 31, "supported", None, "Bit n: size 2^(n+48) bytes supported"),
             label="Control"),
     )
 

@@ -35,13 +35,13 @@ def _rebar(ctx: Ctx, cap: Capability, title: str) -> None:
             return
         c = "PCI_REBAR_CTRL"
         if n == 0:
-            count = field(entry, c, "PCI_REBAR_CTRL_NBAR")
+            count = field(entry, c, "PCI_REBAR_CTRL_NBAR_MASK")
             if not 1 <= count <= 6:
                 ctx.p(f"\t\t<error in resizable BAR: num_bars={count} is out of specification>\n")
                 return
         ctx.p(f"\t\tBAR {field(entry, c, 'PCI_REBAR_CTRL_BAR_IDX')}: current size:"
               f"{_size(field(entry, c, 'PCI_REBAR_CTRL_BAR_SIZE'))}")
-        sizes = field(entry, "PCI_REBAR_CAP", "PCI_REBAR_CAP_SIZES") | field(entry, c, "PCI_REBAR_CTRL_SIZES_EXT") << 28
+        sizes = field(entry, "PCI_REBAR_CAP", "PCI_REBAR_CAP_SIZES") | field(entry, c, "PCI_REBAR_CTRL_SIZES") << 28
         if sizes:
             ctx.p(", supported:" + "".join(_size(i) for i in range(44) if sizes >> i & 1))
         ctx.p("\n")
