@@ -227,9 +227,9 @@ class Nvme(DeviceModel):
 
     `admin-identify` enables the controller (first time), submits Identify Controller on the admin queue
     and waits for its completion.  `io-queue:N` creates I/O completion queue N with interrupt vector N
-    and a submission queue feeding it (first time), then submits a Flush there; the controller has no
-    namespace, so the Flush completes with an error status, which still posts a completion and fires
-    the vector.
+    and a submission queue feeding it (first time: two admin commands, whose completions fire vector 0
+    as they would for a driver), then submits a Flush there; the controller has no namespace, so the
+    Flush completes with an error status, which still posts a completion and fires the vector.
     """
 
     name = "nvme"

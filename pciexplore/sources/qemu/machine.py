@@ -196,8 +196,9 @@ class QemuProcess:
             self.stderr.seek(0)
             self.stderr_text = self.stderr.read().decode(errors="replace")
 
-    def stop(self) -> None:
-        """End QEMU (SIGTERM, then SIGKILL) and remove the temporary directory; safe to call twice."""
+    def stop(self, kill: bool = False) -> None:
+        """End QEMU (SIGTERM, then SIGKILL; at once SIGKILL with `kill`, e.g. when it stopped answering)
+        and remove the temporary directory; safe to call twice."""
         if self.conn is not None:
             with contextlib.suppress(OSError):
                 self.conn.close()
@@ -205,7 +206,7 @@ class QemuProcess:
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, signal.SIGKILL if kill else signal.SIGTERM)
             try:
                 proc.wait(timeout=2)
             except subprocess.TimeoutExpired:

@@ -133,7 +133,7 @@ class QemuSource(Source):
         return self._process.pid
 
     def _broken(self, why: str) -> None:
-        self._process.stop()
+        self._process.stop(kill=True)
 
     def close(self) -> None:
         self._finalizer()
