@@ -51,8 +51,10 @@ def take(source: Source, selector: str | None = None, *, bars: Iterable[tuple[in
     extra = list(bars)
     functions = []
     seen = set()
+    repeated = []
     for fn in source.functions(selector):
-        if fn.address in seen:  # an lspci dump may list a function twice; keep the first, as lspci -s does
+        if fn.address in seen:  # an lspci dump may list a function twice (two snapshots); keep the first
+            repeated.append(str(fn.address))
             continue
         seen.add(fn.address)
         functions.append(_take_function(source, fn, extra, interrupts_text))
@@ -61,7 +63,11 @@ def take(source: Source, selector: str | None = None, *, bars: Iterable[tuple[in
         "tool": f"pciexplore {_version()}", "time": now(), "host": socket.gethostname(), "kernel": platform.release(),
         "source_kind": source.kind, "source": source.name, "how": how,
     }
-    return Capture(f"capture of {source.name}", functions, {k: v for k, v in metadata.items() if v})
+    metadata = {k: v for k, v in metadata.items() if v}
+    if repeated:
+        metadata["extra"] = {"repeated": f"{', '.join(repeated)} appeared again in the source; only the first "
+                                         "copy was captured"}
+    return Capture(f"capture of {source.name}", functions, metadata)
 
 
 def _take_function(source: Source, fn: Function, extra: list[tuple[int, int, int]],

@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if not len(cap):
         raise InputError("no function matched: nothing captured")
     path = cap.save(args.output)
+    if "repeated" in cap.metadata.get("extra", {}):
+        print(f"pciexplore: warning: {cap.metadata['extra']['repeated']}", file=sys.stderr)
     windows = sum(len(cap.windows(a)) for a in cap.addresses())
     missing = sum(len(cap.captured(a).missing) for a in cap.addresses())
     print(f"{path}: {len(cap)} functions, {windows} BAR windows captured"
