@@ -202,6 +202,21 @@ class Function:
                 return c
         return None
 
+    # -- interrupts: models with verbs (pciexplore.msi, imported when first asked for) -----------
+    @property
+    def msix(self) -> Any:
+        """MSI-X model (`pciexplore.msi.Msix`: table, PBA, verbs), or None without the capability."""
+        from .msi import msix_of
+
+        return msix_of(self)
+
+    @property
+    def msi(self) -> Any:
+        """MSI model (`pciexplore.msi.Msi`), or None without the capability."""
+        from .msi import msi_of
+
+        return msi_of(self)
+
     # -- kernel and BARs ------------------------------------------------------------------------
     @cached_property
     def kernel(self) -> KernelInfo | None:

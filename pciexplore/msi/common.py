@@ -1,0 +1,185 @@
+"""What MSI and MSI-X share: checks, the event log and the story of one step, BAR facts."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import InputError
+from ..regs.base import Field, Register
+from ..regs.header import HEADERS
+
+if TYPE_CHECKING:
+    from ..model import Function
+    from ..sources.base import Delivery
+
+_TYPE0 = HEADERS[0]
+_COMMAND = _TYPE0.register("PCI_COMMAND")
+PCI_COMMAND_MEMORY = _COMMAND.field("PCI_COMMAND_MEMORY").mask
+PCI_COMMAND_MASTER = _COMMAND.field("PCI_COMMAND_MASTER").mask
+IORESOURCE_IO = 0x100
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """Something the kernel would never let a driver skip, found wrong: `kind` for programs."""
+
+    kind: str  # "reserved_bir", "bar_unimplemented", "io_bar", "outside_bar", "overlap", "memory_off", ...
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One step of the story: `text` reads like "trigger(3): vector 3 masked → PBA bit 3 set"."""
+
+    seq: int
+    verb: str
+    text: str
+    deliveries: tuple[Delivery, ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class EventLog(list):
+    """The steps taken through a model, in order, told in words for teaching."""
+
+    def add(self, verb: str, text: str, deliveries: Iterable[Delivery] = ()) -> Event:
+        event = Event(len(self), verb, text, tuple(deliveries))
+        self.append(event)
+        return event
+
+    def __str__(self) -> str:
+        return "\n".join(e.text for e in self) if self else "(no steps yet)"
+
+    def _repr_html_(self) -> str:
+        items = "".join(f"<li>{html.escape(e.text)}</li>" for e in self)
+        return f"<ol start='0'>{items}</ol>" if self else "<i>no steps yet</i>"
+
+
+def field_value(reg: Register, name: str, value: int) -> int:
+    return reg.field(name).extract(value)
+
+
+def with_field(field: Field, value: int, new: int) -> int:
+    """`value` with `field` replaced by `new` (every other bit as it was)."""
+    return (value & ~field.mask) | ((new << field.lo) & field.mask)
+
+
+def ranges(bits: Iterable[int]) -> str:
+    """[0, 1, 2, 5] -> "0-2, 5"."""
+    out: list[str] = []
+    run: list[int] = []
+    for b in sorted(bits):
+        if run and b == run[-1] + 1:
+            run.append(b)
+            continue
+        if run:
+            out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+        run = [b]
+    if run:
+        out.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ", ".join(out)
+
+
+def set_bits(value: int) -> list[int]:
+    out = []
+    n = 0
+    while value:
+        if value & 1:
+            out.append(n)
+        value >>= 1
+        n += 1
+    return out
+
+
+class StepTeller:
+    """Runs one verb and tells what it caused: pending bits set/cleared and messages sent.
+
+    `pending` reads the pending bits as one integer (bit n = vector n) fresh from the device."""
+
+    def __init__(self, fn: Function, log: EventLog, pending: Callable[[], int], pending_name: str) -> None:
+        self.function = fn
+        self.log = log
+        self.pending = pending
+        self.pending_name = pending_name
+
+    def run(self, verb: str, why: str, action: Callable[[], None]) -> Event:
+        source = self.function.source
+        before_pending = self.pending()
+        before = source.deliveries()
+        seen = len(before) if before is not None else 0
+        action()
+        self.function.refresh()
+        after = source.deliveries()
+        after_pending = self.pending()
+        sent = [d for d in (after or [])[seen:] if d.function in (None, self.function.address)]
+        parts = []
+        newly_set = set_bits(after_pending & ~before_pending)
+        newly_clear = set_bits(before_pending & ~after_pending)
+        if newly_set:
+            parts.append(f"{self.pending_name} bit{'s' if len(newly_set) > 1 else ''} {ranges(newly_set)} set")
+        for d in sent:
+            which = f" (vector {d.vector})" if d.vector is not None else ""
+            parts.append(f"message 0x{d.address:x} ← 0x{d.data:x} sent{which}")
+        if after is None:
+            parts.append("(this source cannot observe messages)")
+        elif not sent and verb.startswith(("trigger", "unmask", "enable")):
+            parts.append("nothing sent")
+        if newly_clear:
+            parts.append(f"{self.pending_name} bit{'s' if len(newly_clear) > 1 else ''} "
+                         f"{ranges(newly_clear)} cleared")
+        text = f"{verb}: {why}" + (f" → {', '.join(parts)}" if parts else "")
+        return self.log.add(verb, text, sent)
+
+
+def bar_starts(fn: Function) -> dict[int, int]:
+    """BAR index -> register value for each BAR of a type-0 header (a 64-bit BAR takes two slots)."""
+    out: dict[int, int] = {}
+    i = 0
+    while i < 6:
+        raw = fn.read(0x10 + 4 * i, 4)
+        if raw is None:
+            break
+        out[i] = raw
+        i += 2 if raw & 1 == 0 and (raw >> 1) & 3 == 2 else 1
+    return out
+
+
+def bar_facts(fn: Function, bir: int) -> tuple[str | None, int | None]:
+    """(problem kind or None, size if known) for the BAR a BIR names, from config space and the
+    source's own placement (sysfs `resource`, QEMU's assignment)."""
+    if bir > 5:
+        return "reserved_bir", None
+    if fn.header_type != 0:
+        return ("bar_unimplemented" if bir > 1 else None), None
+    starts = bar_starts(fn)
+    if bir not in starts and bir - 1 in starts:
+        return "upper_half", None
+    raw = starts.get(bir)
+    if raw is not None and raw & 1:
+        return "io_bar", None
+    region = (fn.source.bar_regions(fn.address) or {}).get(bir)
+    if region is not None:
+        return ("io_bar", None) if region.flags & IORESOURCE_IO else (None, region.size)
+    if not raw:
+        return "bar_unimplemented", None
+    return None, None
+
+
+BAR_PROBLEMS = {
+    "reserved_bir": "BIR {bir} is reserved (only BARs 0-5 can hold it)",
+    "upper_half": "BIR {bir} names the upper half of 64-bit BAR {below}, not a BAR",
+    "io_bar": "BIR {bir} names an I/O BAR (it must be a memory BAR)",
+    "bar_unimplemented": "BIR {bir} names BAR {bir}, which reads 0 (not implemented or never assigned)",
+}
+
+
+def check_vector(n: int, count: int, what: str, device: str) -> None:
+    if not isinstance(n, int) or not 0 <= n < count:
+        raise InputError(f"{what} {n!r} out of range: this function has {count} (0..{count - 1})", device=device)

@@ -1,0 +1,244 @@
+"""The MSI model: one address/data pair in config space, 1-32 vectors, optional per-vector masking.
+
+Rules (PCI Local Bus 3.0 §6.8.1, QEMU hw/pci/msi.c as the reference): vector n of N enabled vectors
+sends the data with its low log2(N) bits replaced by n; with per-vector masking (PCI_MSI_FLAGS_MASKBIT)
+a masked vector's event sets its pending bit, and unmasking a pending vector sends it once.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError, NotSupported
+from ..model import Block
+from ..regs.caps.msi import MSI, is_64bit, is_maskable
+from . import x86
+from .common import PCI_COMMAND_MASTER, Check, EventLog, StepTeller, check_vector, with_field
+
+if TYPE_CHECKING:
+    from ..model import Function
+
+FLAGS = MSI.register("PCI_MSI_FLAGS")
+ENABLE = FLAGS.field("PCI_MSI_FLAGS_ENABLE")
+QMASK = FLAGS.field("PCI_MSI_FLAGS_QMASK")  # Multiple Message Capable
+QSIZE = FLAGS.field("PCI_MSI_FLAGS_QSIZE")  # Multiple Message Enable
+
+
+@dataclass(frozen=True, slots=True)
+class MsiRegs:
+    """The MSI registers as read together; `mask`/`pending` are None without per-vector masking."""
+
+    flags: int
+    address: int
+    data: int
+    mask: int | None
+    pending: int | None
+    # absolute config offsets of the registers that move with PCI_MSI_FLAGS_64BIT
+    address_hi_at: int | None
+    data_at: int
+    mask_at: int | None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(ENABLE.extract(self.flags))
+
+    @property
+    def capable(self) -> int:
+        return 1 << min(QMASK.extract(self.flags), 5)
+
+    @property
+    def count(self) -> int:
+        """Vectors software enabled (Multiple Message Enable), as msi.c's msi_nr_vectors."""
+        return 1 << min(QSIZE.extract(self.flags), 5)
+
+    @property
+    def is_64bit(self) -> bool:
+        return self.address_hi_at is not None
+
+    @property
+    def maskable(self) -> bool:
+        return self.mask is not None
+
+    def message(self, vector: int) -> tuple[int, int]:
+        """(address, data) vector `vector` sends: data's low log2(count) bits replaced by the vector."""
+        return self.address, (self.data & ~(self.count - 1)) | vector
+
+
+class Msi:
+    """MSI of one function.  Every property reads config space again; verbs write through the Source."""
+
+    def __init__(self, function: Function, offset: int) -> None:
+        self.function = function
+        self.offset = offset
+        self.log = EventLog()
+        self._teller = StepTeller(function, self.log, self._pending_int, "pending")
+
+    @property
+    def source(self):
+        return self.function.source
+
+    def regs(self) -> MsiRegs:
+        self.function.refresh()
+        b = Block(self.function, MSI, self.offset)
+        values = {rv.name: rv for rv in b.registers()}
+        if any(rv.value is None for rv in values.values()):
+            raise InputError("MSI capability is cut short by the end of readable config space",
+                             device=str(self.function.address), offset=self.offset)
+        wide = is_64bit(b)
+        hi = values.get("PCI_MSI_ADDRESS_HI")
+        data = values["PCI_MSI_DATA_64" if wide else "PCI_MSI_DATA_32"]
+        mask = values.get("PCI_MSI_MASK_64" if wide else "PCI_MSI_MASK_32")
+        pending = values.get("PCI_MSI_PENDING_64" if wide else "PCI_MSI_PENDING_32")
+        return MsiRegs(
+            values["PCI_MSI_FLAGS"].value,
+            values["PCI_MSI_ADDRESS_LO"].value | ((hi.value << 32) if hi else 0),
+            data.value,
+            mask.value if mask and is_maskable(b) else None,
+            pending.value if pending and is_maskable(b) else None,
+            hi.offset if hi else None,
+            data.offset,
+            mask.offset if mask else None,
+        )
+
+    def _pending_int(self) -> int:
+        r = self.regs()
+        return (r.pending or 0) & ((1 << r.count) - 1)
+
+    @property
+    def enabled(self) -> bool:
+        return self.regs().enabled
+
+    @property
+    def count(self) -> int:
+        return self.regs().count
+
+    def masked(self, vector: int) -> bool:
+        r = self.regs()
+        check_vector(vector, r.count, "MSI vector", str(self.function.address))
+        return not r.enabled or bool((r.mask or 0) >> vector & 1)
+
+    def pending(self, vector: int) -> bool:
+        r = self.regs()
+        check_vector(vector, r.count, "MSI vector", str(self.function.address))
+        return bool((r.pending or 0) >> vector & 1)
+
+    @property
+    def table(self):
+        """pandas DataFrame, one row per enabled vector, with the message it sends and its meaning."""
+        import numpy as np
+        import pandas as pd
+
+        r = self.regs()
+        vectors = np.arange(r.count)
+        address = np.full(r.count, r.address, dtype=np.int64)
+        data = (r.data & ~(r.count - 1)) | vectors
+        mask_bits = ((r.mask or 0) >> vectors) & 1
+        return pd.DataFrame({
+            "vector": vectors,
+            "address": address,
+            "data": data,
+            "mask_bit": mask_bits.astype(bool),
+            "masked": mask_bits.astype(bool) | (not r.enabled),
+            "pending": (((r.pending or 0) >> vectors) & 1).astype(bool),
+            **x86.columns(address, data),
+        }).set_index("vector")
+
+    def checks(self) -> list[Check]:
+        r = self.regs()
+        out = []
+        if QSIZE.extract(r.flags) > QMASK.extract(r.flags):
+            out.append(Check("too_many_vectors", f"Multiple Message Enable ({1 << QSIZE.extract(r.flags)}) "
+                                                 f"exceeds Multiple Message Capable ({r.capable})"))
+        command = self.function.read(0x04, 2) or 0
+        if r.enabled and not command & PCI_COMMAND_MASTER:
+            out.append(Check("bus_master_off", "MSI is enabled but Bus Master (PCI_COMMAND_MASTER) is off: "
+                                               "the function cannot send any message"))
+        return out
+
+    # -- verbs ----------------------------------------------------------------------------------
+    def _write_flags(self, field, value: int) -> None:
+        flags = self.regs().flags
+        self.source.write_config(self.function.address, self.offset + FLAGS.offset,
+                                 with_field(field, flags, value).to_bytes(2, "little"))
+
+    def enable(self) -> None:
+        self._teller.run("enable()", "MSI enabled", lambda: self._write_flags(ENABLE, 1))
+
+    def disable(self) -> None:
+        self._teller.run("disable()", "MSI disabled", lambda: self._write_flags(ENABLE, 0))
+
+    def set_vectors(self, count: int) -> None:
+        """Write Multiple Message Enable (count a power of two up to Multiple Message Capable)."""
+        r = self.regs()
+        if count not in (1, 2, 4, 8, 16, 32) or count > r.capable:
+            raise InputError(f"MSI vector count {count}: must be a power of two up to {r.capable}",
+                             device=str(self.function.address))
+        self._teller.run(f"set_vectors({count})", f"Multiple Message Enable = {count}",
+                         lambda: self._write_flags(QSIZE, count.bit_length() - 1))
+
+    def _write_mask(self, vector: int, on: bool) -> None:
+        r = self.regs()
+        check_vector(vector, r.count, "MSI vector", str(self.function.address))
+        if r.mask is None or r.mask_at is None:
+            raise NotSupported("this function's MSI has no per-vector masking (PCI_MSI_FLAGS_MASKBIT clear)",
+                               device=str(self.function.address))
+        new = r.mask | (1 << vector) if on else r.mask & ~(1 << vector)
+        self.source.write_config(self.function.address, r.mask_at, new.to_bytes(4, "little"))
+
+    def mask(self, vector: int) -> None:
+        self._teller.run(f"mask({vector})", f"vector {vector} mask bit set", lambda: self._write_mask(vector, True))
+
+    def unmask(self, vector: int) -> None:
+        why = "pending bit set" if self.regs().maskable and self.pending(vector) else "nothing pending"
+        self._teller.run(f"unmask({vector})", why, lambda: self._write_mask(vector, False))
+
+    def set_message(self, address: int, data: int) -> None:
+        r = self.regs()
+        limit = 1 << (64 if r.is_64bit else 32)
+        if not 0 <= address < limit or address & 3 or not 0 <= data <= 0xFFFF:
+            raise InputError(f"bad MSI message 0x{address:x} ← 0x{data:x}: address DWORD aligned and "
+                             f"{'64' if r.is_64bit else '32'}-bit, data 16-bit", device=str(self.function.address))
+        a = self.function.address
+
+        def write() -> None:
+            self.source.write_config(a, self.offset + 4, (address & 0xFFFFFFFF).to_bytes(4, "little"))
+            if r.address_hi_at is not None:
+                self.source.write_config(a, r.address_hi_at, (address >> 32).to_bytes(4, "little"))
+            self.source.write_config(a, r.data_at, data.to_bytes(2, "little"))
+
+        self._teller.run("set_message()", f"0x{address:x} ← 0x{data:x} ({x86.describe(address, data)})", write)
+
+    def trigger(self, vector: int) -> None:
+        r = self.regs()
+        check_vector(vector, r.count, "MSI vector", str(self.function.address))
+        command = self.function.read(0x04, 2) or 0
+        if not command & PCI_COMMAND_MASTER:
+            why = "Bus Master off"
+        elif not r.enabled:
+            why = "MSI disabled"
+        elif (r.mask or 0) >> vector & 1:
+            why = f"vector {vector} masked"
+        else:
+            why = f"vector {vector} unmasked"
+        self._teller.run(f"trigger({vector})", why,
+                         lambda: self.source.trigger(self.function.address, f"vector:{vector}"))
+
+    def summary(self) -> dict[str, Any]:
+        r = self.regs()
+        return {"offset": self.offset, "enabled": r.enabled, "capable": r.capable, "count": r.count,
+                "64bit": r.is_64bit, "maskable": r.maskable, "address": r.address, "data": r.data,
+                "mask": r.mask, "pending": r.pending}
+
+    def __repr__(self) -> str:
+        r = self.regs()
+        mask = f", mask 0x{r.mask:x} pending 0x{r.pending:x}" if r.mask is not None else ""
+        return (f"<MSI @0x{self.offset:02x} of {self.function.address}: "
+                f"{'enabled' if r.enabled else 'disabled'}, {r.count}/{r.capable} vectors, "
+                f"{'64' if r.is_64bit else '32'}-bit, 0x{r.address:x} ← 0x{r.data:04x}{mask}>")
+
+    def _repr_html_(self) -> str:
+        checks = "".join(f"<li>{html.escape(str(c))}</li>" for c in self.checks())
+        return (f"<div><b>{html.escape(repr(self))}</b>"
+                + (f"<ul style='color:#b00'>{checks}</ul>" if checks else "") + self.table.to_html() + "</div>")

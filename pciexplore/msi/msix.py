@@ -1,0 +1,350 @@
+"""The MSI-X model: capability fields, vector table and PBA read from the BAR, checks, verbs.
+
+Rules (PCI Local Bus 3.0 §6.8.2, PCIe Base §7.7.2; QEMU hw/pci/msix.c is the reference model):
+a vector is masked when its entry's mask bit, the Function Mask or a disabled MSI-X says so; an
+event on a masked vector sets its PBA bit and sends nothing; when a vector becomes unmasked with its
+PBA bit set the message is sent once and the bit cleared; the PBA is read-only to software.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError
+from ..model import Block
+from ..regs.caps.msix import MSIX, MSIX_ENTRY, PCI_MSIX_ENTRY_SIZE
+from . import x86
+from .common import (
+    BAR_PROBLEMS,
+    PCI_COMMAND_MASTER,
+    PCI_COMMAND_MEMORY,
+    Check,
+    EventLog,
+    StepTeller,
+    bar_facts,
+    check_vector,
+    with_field,
+)
+
+if TYPE_CHECKING:
+    from ..model import Function
+
+FLAGS = MSIX.register("PCI_MSIX_FLAGS")
+QSIZE = FLAGS.field("PCI_MSIX_FLAGS_QSIZE")
+MASKALL = FLAGS.field("PCI_MSIX_FLAGS_MASKALL")
+ENABLE = FLAGS.field("PCI_MSIX_FLAGS_ENABLE")
+LOWER_ADDR = MSIX_ENTRY.register("PCI_MSIX_ENTRY_LOWER_ADDR").offset
+UPPER_ADDR = MSIX_ENTRY.register("PCI_MSIX_ENTRY_UPPER_ADDR").offset
+DATA = MSIX_ENTRY.register("PCI_MSIX_ENTRY_DATA").offset
+VECTOR_CTRL_REG = MSIX_ENTRY.register("PCI_MSIX_ENTRY_VECTOR_CTRL")
+VECTOR_CTRL = VECTOR_CTRL_REG.offset
+MASKBIT = VECTOR_CTRL_REG.field("PCI_MSIX_ENTRY_CTRL_MASKBIT")
+
+
+@dataclass(frozen=True, slots=True)
+class MsixRegs:
+    """The three capability registers, read together from config space."""
+
+    flags: int
+    table: int
+    pba: int
+
+    @property
+    def size(self) -> int:
+        return QSIZE.extract(self.flags) + 1
+
+    @property
+    def enabled(self) -> bool:
+        return bool(ENABLE.extract(self.flags))
+
+    @property
+    def function_masked(self) -> bool:
+        return bool(MASKALL.extract(self.flags))
+
+    @property
+    def table_bir(self) -> int:
+        return self.table & 7
+
+    @property
+    def table_offset(self) -> int:
+        return self.table & ~7
+
+    @property
+    def pba_bir(self) -> int:
+        return self.pba & 7
+
+    @property
+    def pba_offset(self) -> int:
+        return self.pba & ~7
+
+    @property
+    def pba_bytes(self) -> int:
+        """The PBA is whole QWORDs: one bit per vector, rounded up to 64 (spec §7.7.2.5)."""
+        return (self.size + 63) // 64 * 8
+
+
+@dataclass(frozen=True, slots=True)
+class MsixEntry:
+    """One vector as read: its message, raw vector control and PBA bit, and the effective mask."""
+
+    vector: int
+    address: int
+    data: int
+    ctrl: int
+    pending: bool
+    masked: bool
+
+    @property
+    def entry_masked(self) -> bool:
+        return bool(MASKBIT.extract(self.ctrl))
+
+    @property
+    def meaning(self) -> str:
+        return x86.describe(self.address, self.data)
+
+    def __repr__(self) -> str:
+        mask = "masked" if self.masked else "unmasked"
+        pend = ", pending" if self.pending else ""
+        return (f"<MSI-X vector {self.vector}: 0x{self.address:x} ← 0x{self.data:08x} {mask}{pend}; "
+                f"{self.meaning}>")
+
+
+class Msix:
+    """MSI-X of one function.  Every property reads the device again; verbs write through the Source."""
+
+    def __init__(self, function: Function, offset: int) -> None:
+        self.function = function
+        self.offset = offset
+        self.log = EventLog()
+        self._teller = StepTeller(function, self.log, self._pending_int, "PBA")
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def source(self):
+        return self.function.source
+
+    def regs(self) -> MsixRegs:
+        self.function.refresh()
+        block = Block(self.function, MSIX, self.offset)
+        values = [block.get(name) for name in ("PCI_MSIX_FLAGS", "PCI_MSIX_TABLE", "PCI_MSIX_PBA")]
+        if any(v is None for v in values):
+            raise InputError("MSI-X capability is cut short by the end of readable config space",
+                             device=str(self.function.address), offset=self.offset)
+        return MsixRegs(*values)
+
+    @property
+    def size(self) -> int:
+        return self.regs().size
+
+    @property
+    def enabled(self) -> bool:
+        return self.regs().enabled
+
+    @property
+    def function_masked(self) -> bool:
+        return self.regs().function_masked
+
+    def _read_table(self, r: MsixRegs, first: int = 0, count: int | None = None) -> bytes:
+        count = r.size - first if count is None else count
+        return self.source.read_bar(self.function.address, r.table_bir,
+                                    r.table_offset + first * PCI_MSIX_ENTRY_SIZE, count * PCI_MSIX_ENTRY_SIZE)
+
+    def _read_pba(self, r: MsixRegs) -> bytes:
+        return self.source.read_bar(self.function.address, r.pba_bir, r.pba_offset, r.pba_bytes)
+
+    def _pending_int(self) -> int:
+        r = self.regs()
+        return int.from_bytes(self._read_pba(r), "little") & ((1 << r.size) - 1)
+
+    def entry(self, vector: int) -> MsixEntry:
+        r = self.regs()
+        check_vector(vector, r.size, "MSI-X vector", str(self.function.address))
+        raw = self._read_table(r, vector, 1)
+        pba = self._read_pba(r)
+        ctrl = int.from_bytes(raw[VECTOR_CTRL : VECTOR_CTRL + 4], "little")
+        return MsixEntry(
+            vector,
+            int.from_bytes(raw[LOWER_ADDR : LOWER_ADDR + 4], "little")
+            | int.from_bytes(raw[UPPER_ADDR : UPPER_ADDR + 4], "little") << 32,
+            int.from_bytes(raw[DATA : DATA + 4], "little"),
+            ctrl,
+            bool(pba[vector // 8] >> (vector % 8) & 1),
+            not r.enabled or r.function_masked or bool(MASKBIT.extract(ctrl)),
+        )
+
+    def masked(self, vector: int) -> bool:
+        """Effective mask (msix.c's msix_is_masked): entry mask bit, Function Mask or MSI-X disabled."""
+        return self.entry(vector).masked
+
+    def pending(self, vector: int) -> bool:
+        """The vector's PBA bit (msix.c's msix_is_pending)."""
+        return self.entry(vector).pending
+
+    @property
+    def entries(self) -> list[MsixEntry]:
+        return [self.entry(v) for v in range(self.size)]
+
+    @property
+    def table(self):
+        """pandas DataFrame, one row per vector: message, masks, pending and the x86 meaning."""
+        import numpy as np
+        import pandas as pd
+
+        r = self.regs()
+        raw = np.frombuffer(self._read_table(r), dtype="<u4").reshape(-1, 4).astype(np.int64)
+        pba = np.unpackbits(np.frombuffer(self._read_pba(r), dtype=np.uint8), bitorder="little")[: r.size]
+        address = raw[:, LOWER_ADDR // 4] | (raw[:, UPPER_ADDR // 4] << 32)
+        data = raw[:, DATA // 4]
+        ctrl = raw[:, VECTOR_CTRL // 4]
+        entry_masked = ((ctrl >> MASKBIT.lo) & 1).astype(bool)
+        function_level = (not r.enabled) or r.function_masked
+        df = pd.DataFrame({
+            "vector": np.arange(r.size),
+            "address": address,
+            "data": data,
+            "ctrl": ctrl,
+            "entry_masked": entry_masked,
+            "masked": entry_masked | function_level,
+            "pending": pba.astype(bool),
+            **x86.columns(address, data),
+        })
+        return df.set_index("vector")
+
+    # -- checks the kernel would never let a driver skip ---------------------------------------
+    def checks(self) -> list[Check]:
+        r = self.regs()
+        out: list[Check] = []
+        sizes = {}
+        for what, bir, offset, length in (("table", r.table_bir, r.table_offset, r.size * PCI_MSIX_ENTRY_SIZE),
+                                           ("PBA", r.pba_bir, r.pba_offset, r.pba_bytes)):
+            kind, size = bar_facts(self.function, bir)
+            if kind:
+                out.append(Check(kind, f"MSI-X {what}: " + BAR_PROBLEMS[kind].format(bir=bir, below=bir - 1)))
+            sizes[what] = size
+            if size is not None and offset + length > size:
+                out.append(Check("outside_bar", f"MSI-X {what} 0x{offset:x}..0x{offset + length - 1:x} extends "
+                                                f"past the end of BAR {bir} (size 0x{size:x})"))
+        t_end = r.table_offset + r.size * PCI_MSIX_ENTRY_SIZE
+        p_end = r.pba_offset + r.pba_bytes
+        if r.table_bir == r.pba_bir and r.table_offset < p_end and r.pba_offset < t_end:
+            out.append(Check("overlap", f"MSI-X table 0x{r.table_offset:x}..0x{t_end - 1:x} and PBA "
+                                        f"0x{r.pba_offset:x}..0x{p_end - 1:x} overlap in BAR {r.table_bir}"))
+        command = self.function.read(0x04, 2) or 0
+        if not command & PCI_COMMAND_MEMORY:
+            out.append(Check("memory_off", "Memory Space Enable (PCI_COMMAND_MEMORY) is off: "
+                                           "the table and PBA cannot be reached"))
+        if r.enabled and not command & PCI_COMMAND_MASTER:
+            out.append(Check("bus_master_off", "MSI-X is enabled but Bus Master (PCI_COMMAND_MASTER) is off: "
+                                               "the function cannot send any message"))
+        return out
+
+    # -- verbs ----------------------------------------------------------------------------------
+    def _write_flags(self, field, value: int) -> None:
+        flags = self.regs().flags
+        self.source.write_config(self.function.address, self.offset + FLAGS.offset,
+                                 with_field(field, flags, value).to_bytes(2, "little"))
+
+    def _write_dword(self, vector: int, rel: int, value: int) -> None:
+        r = self.regs()
+        self.source.write_bar(self.function.address, r.table_bir,
+                              r.table_offset + vector * PCI_MSIX_ENTRY_SIZE + rel, value.to_bytes(4, "little"))
+
+    def enable(self) -> None:
+        """Set PCI_MSIX_FLAGS_ENABLE: vectors not otherwise masked may now send."""
+        pending = bin(self._pending_int()).count("1")
+        self._teller.run("enable()", f"MSI-X enabled, {pending or 'no'} vector(s) pending",
+                         lambda: self._write_flags(ENABLE, 1))
+
+    def disable(self) -> None:
+        """Clear PCI_MSIX_FLAGS_ENABLE: every vector is masked (events set PBA bits)."""
+        self._teller.run("disable()", "MSI-X disabled: every vector now masked", lambda: self._write_flags(ENABLE, 0))
+
+    def mask_all(self) -> None:
+        """Set the Function Mask (PCI_MSIX_FLAGS_MASKALL)."""
+        self._teller.run("mask_all()", "Function Mask set: every vector masked",
+                         lambda: self._write_flags(MASKALL, 1))
+
+    def unmask_all(self) -> None:
+        """Clear the Function Mask; vectors whose own mask bit is clear send what is pending."""
+        r = self.regs()
+        why = "Function Mask cleared" + ("" if r.enabled else " (MSI-X still disabled)")
+        self._teller.run("unmask_all()", why, lambda: self._write_flags(MASKALL, 0))
+
+    def mask(self, vector: int) -> None:
+        """Set the vector's PCI_MSIX_ENTRY_CTRL_MASKBIT (other vector-control bits kept)."""
+        e = self.entry(vector)
+        self._teller.run(f"mask({vector})", f"vector {vector} entry mask bit set",
+                         lambda: self._write_dword(vector, VECTOR_CTRL, e.ctrl | MASKBIT.mask))
+
+    def unmask(self, vector: int) -> None:
+        """Clear the vector's mask bit; if it is then unmasked and pending, the message goes out once."""
+        e = self.entry(vector)
+        r = self.regs()
+        still = [w for w, on in (("MSI-X disabled", not r.enabled), ("Function Mask", r.function_masked)) if on]
+        if still:
+            why = f"entry mask bit cleared, still masked by {' and '.join(still)}"
+        else:
+            why = "pending bit set" if e.pending else "nothing pending"
+            if e.pending and not (self.function.read(0x04, 2) or 0) & PCI_COMMAND_MASTER:
+                why += ", but Bus Master off: the message cannot leave the device"
+        self._teller.run(f"unmask({vector})", why,
+                         lambda: self._write_dword(vector, VECTOR_CTRL, e.ctrl & ~MASKBIT.mask))
+
+    def set_message(self, vector: int, address: int, data: int) -> None:
+        """Program the vector's address and data (three DWORD writes, as drivers do)."""
+        e = self.entry(vector)
+        if not 0 <= address < 1 << 64 or address & 3 or not 0 <= data < 1 << 32:
+            raise InputError(f"bad MSI-X message 0x{address:x} ← 0x{data:x}: address must be DWORD aligned "
+                             "and 64-bit, data 32-bit", device=str(self.function.address))
+        note = "" if e.masked else " (while unmasked: the spec asks software to mask it first)"
+
+        def write() -> None:
+            self._write_dword(vector, LOWER_ADDR, address & 0xFFFFFFFF)
+            self._write_dword(vector, UPPER_ADDR, address >> 32)
+            self._write_dword(vector, DATA, data)
+
+        self._teller.run(f"set_message({vector})",
+                         f"0x{address:x} ← 0x{data:x} ({x86.describe(address, data)}){note}", write)
+
+    def trigger(self, vector: int) -> None:
+        """Make the device raise vector `vector` (source cause "vector:N")."""
+        e = self.entry(vector)
+        command = self.function.read(0x04, 2) or 0
+        if e.masked:
+            why = f"vector {vector} masked ({self._mask_reason(e)})"
+        elif not command & PCI_COMMAND_MASTER:
+            why = f"vector {vector} unmasked but Bus Master off: the message cannot leave the device"
+        else:
+            why = f"vector {vector} unmasked"
+        self._teller.run(f"trigger({vector})", why,
+                         lambda: self.source.trigger(self.function.address, f"vector:{vector}"))
+
+    def _mask_reason(self, e: MsixEntry) -> str:
+        r = self.regs()
+        reasons = [w for w, on in (("MSI-X disabled", not r.enabled), ("Function Mask", r.function_masked),
+                                   ("entry mask bit", e.entry_masked)) if on]
+        return " and ".join(reasons)
+
+    # -- showing ----------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        r = self.regs()
+        return {"offset": self.offset, "size": r.size, "enabled": r.enabled, "function_masked": r.function_masked,
+                "table_bir": r.table_bir, "table_offset": r.table_offset,
+                "pba_bir": r.pba_bir, "pba_offset": r.pba_offset}
+
+    def __repr__(self) -> str:
+        r = self.regs()
+        return (f"<MSI-X @0x{self.offset:02x} of {self.function.address}: {r.size} vectors, "
+                f"{'enabled' if r.enabled else 'disabled'}{', function masked' if r.function_masked else ''}, "
+                f"table BAR {r.table_bir}+0x{r.table_offset:x}, PBA BAR {r.pba_bir}+0x{r.pba_offset:x}>")
+
+    def _repr_html_(self) -> str:
+        checks = "".join(f"<li>{html.escape(str(c))}</li>" for c in self.checks())
+        try:
+            table = self.table.to_html(max_rows=64)
+        except Exception as e:  # noqa: BLE001 - show why the table is unreadable instead of failing the cell
+            table = f"<i>{html.escape(str(e))}</i>"
+        return (f"<div><b>{html.escape(repr(self))}</b>"
+                + (f"<ul style='color:#b00'>{checks}</ul>" if checks else "") + table + "</div>")
