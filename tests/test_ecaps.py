@@ -283,6 +283,30 @@ def test_generated_ext_blocks_match_lspci(verbose: int, tmp_path: Path) -> None:
     assert total > 2000  # the generator really produced extended capabilities
 
 
+#: registers a declaration says exist only sometimes (`when`), and the word lspci prints for them
+CONDITIONAL = {"aer": ("PCI_ERR_ROOT_COMMAND", "RootCmd:"), "rcec": ("PCI_RCEC_BUSN", "AssociatedBusNumbers:")}
+
+
+@pytest.mark.lspci
+def test_conditional_registers_exist_exactly_when_lspci_shows_them(tmp_path: Path) -> None:
+    """The declarations' `when` (AER root registers, RCEC bus numbers from version 2) against lspci."""
+    checked = 0
+    for path in corpus_dumps() + generated_dumps(400, tmp_path):
+        want = lspci_blocks(path, 2)
+        with open_source(str(path)) as src:
+            functions = src.functions()
+        for fn, (_, blocks) in zip(functions, want, strict=True):
+            by_offset = {int(b[16:19], 16): b for b in blocks}
+            for cap in fn.capabilities:
+                if cap.key not in CONDITIONAL or cap.offset not in by_offset:
+                    continue
+                name, word = CONDITIONAL[cap.key]
+                present = any(r.name == name and r.value is not None for r in cap.registers())
+                assert present == (word in by_offset[cap.offset]), f"{path.name} {fn.address} {cap!r}"
+                checked += 1
+    assert checked > 50
+
+
 QEMU_SPEC = ("qemu:e1000e@root-port+virtio-net-pci,ats=on,aer=on@switch+nvme,serial=x@root-port"
              "+virtio-rng-pci,ats=on+pcie-pci-bridge+virtio-balloon-pci,ats=on,aer=on@root-port")
 
