@@ -219,7 +219,9 @@ def _compare_msix(out: list[Difference], notes: list[str], name: str, a: Functio
     wb, why_b = _read_windows(b)
     if why_a or why_b:
         side = "first" if why_a else "second"
-        notes.append(f"{name}: MSI-X table and PBA not compared: the {side} source: {why_a or why_b}")
+        why = why_a or why_b or ""
+        why = why if len(why) <= 160 else why[:159] + "…"
+        notes.append(f"{name}: MSI-X table and PBA not compared: the {side} source: {why}")
         return
     bar, offset, ta = wa["msix-table"]
     tb = wb["msix-table"][2]
