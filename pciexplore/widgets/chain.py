@@ -15,7 +15,8 @@ _STYLE = """<style>
 .pcx-fields td,.pcx-fields th{padding:1px 6px;border-bottom:1px solid #eee;text-align:left}
 .pcx-fields tr.reg td{background:#f3f6fa;font-weight:bold}
 .pcx-fields code{font-size:12px}
-.pcx-fields .doc{color:#555}
+.pcx-fields td:nth-child(-n+3){white-space:nowrap}
+.pcx-fields .doc{color:#555;font-size:11px}
 </style>"""
 
 

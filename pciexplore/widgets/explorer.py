@@ -36,7 +36,11 @@ class Explorer(w.VBox):
         self.chain = CapabilityChain(hexview=self.hexview)
         self.heading = w.HTML()
         self.msix_box = w.VBox()
-        self.tabs = w.Tab([w.VBox([self.chain, self.hexview]), self.msix_box])
+        # the chain's field table scrolls beside the hex view, so a selected field and its bytes are both seen
+        self.chain.fields.layout = w.Layout(max_height="520px", overflow="auto", width="58%")
+        self.chain.children = [c for c in self.chain.children if c is not self.chain.fields]
+        self.hexview.layout = w.Layout(max_height="520px", overflow="auto")
+        self.tabs = w.Tab([w.VBox([self.chain, w.HBox([self.chain.fields, self.hexview])]), self.msix_box])
         self.tabs.set_title(0, "Capabilities")
         self.tabs.set_title(1, "MSI-X")
         right = w.VBox([self.heading, self.tabs], layout=w.Layout(width="64%"))

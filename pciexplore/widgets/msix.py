@@ -67,8 +67,10 @@ class _Row:
         self.vector: int | None = None
         self.label = w.HTML(layout=w.Layout(width="60px"))
         self.message = w.HTML(layout=w.Layout(width="520px"))
-        self.mask = w.ToggleButton(description="masked", layout=w.Layout(width="90px"))
+        self.mask = w.ToggleButton(description="unmasked", layout=w.Layout(width="90px"))
+        self.mask.add_class("pcx-mask")
         self.trigger = w.Button(description="trigger", icon="bolt", layout=w.Layout(width="90px"))
+        self.trigger.add_class("pcx-trigger")
         self.pending = w.HTML(layout=w.Layout(width="30px"))
         self.box = w.HBox([self.label, self.mask, self.trigger, self.pending, self.message])
         self.box.add_class("pcx-row")
@@ -80,7 +82,9 @@ class _Row:
         widget, trait = {
             "label": (self.label, "value"), "message": (self.message, "value"), "mask": (self.mask, "value"),
             "pending": (self.pending, "value"), "mask_style": (self.mask, "button_style"),
-            "visible": (self.box.layout, "display"),
+            "mask_label": (self.mask, "description"),
+            "visible": (self.box.layout, "display"), "trigger_off": (self.trigger, "disabled"),
+            "trigger_tip": (self.trigger, "tooltip"),
         }[name]
         if getattr(widget, trait) == value:
             return 0
@@ -115,28 +119,33 @@ class MsixTableView(w.VBox):
         self.next.on_click(lambda _b: self.show_page(self.page + 1))
         self.rows = [_Row(self) for _ in range(page_size)]
         self.pba = w.HTML()
-        self.log = w.HTML()
+        self.events = w.HTML()
+        self.delivered = w.HTML()
         self._refusals()
         controls = w.HBox([self.enable, self.function_mask, self.prev, self.where, self.next])
-        super().__init__([self.summary, controls, *(r.box for r in self.rows), self.status, self.pba, self.log])
+        super().__init__([self.summary, controls, *(r.box for r in self.rows), self.status, self.pba, self.delivered,
+                          self.events])
         self.add_class("pcx-msix")
         self.refresh()
 
     # -- what the source cannot do ---------------------------------------------------------------
     def _refusals(self) -> None:
-        source, addr = self.function.source, self.function.address
+        source = self.function.source
         write = write_refusal(source)
-        triggers = source.triggers(addr)
-        trig = None if triggers else f"{source.kind} source cannot make the device raise interrupts"
+        self._triggers = set(source.triggers(self.function.address))
+        self._no_trigger = (None if self._triggers else
+                            f"{source.kind} source cannot make the device raise interrupts")
         for control in (self.enable, self.function_mask):
             disable(control, write)
         for r in self.rows:
             disable(r.mask, write)
             if write is None:
                 r.mask.tooltip = _doc("PCI_MSIX_ENTRY_VECTOR_CTRL", "PCI_MSIX_ENTRY_CTRL_MASKBIT")
-            disable(r.trigger, trig)
-            if trig is None:
-                r.trigger.tooltip = "the device signals this vector's event (masked: its pending bit is set)"
+
+    def _trigger_refusal(self, vector: int) -> str | None:
+        if self._no_trigger or f"vector:{vector}" in self._triggers:
+            return self._no_trigger
+        return f"this source cannot raise vector {vector} by itself (causes: {', '.join(sorted(self._triggers))})"
 
     # -- reading the model -----------------------------------------------------------------------
     @property
@@ -153,11 +162,14 @@ class MsixTableView(w.VBox):
         sent = 0
         self._busy = True
         try:
-            for control, value in ((self.enable, bool(m.enabled)), (self.function_mask, bool(m.function_masked))):
+            for control, value, style in ((self.enable, bool(m.enabled), "success"),
+                                          (self.function_mask, bool(m.function_masked), "warning")):
                 if control.value != value:
                     control.value = value
+                    control.button_style = style if value else ""
                     sent += 1
-            sent += _assign(self.summary, f"<div class='pcx-msix-summary'><b>{esc(repr(m))}</b></div>")
+            checks = "".join(f"<div style='color:#b00020'>&#9888; {esc(c)}</div>" for c in m.checks())
+            sent += _assign(self.summary, f"<div class='pcx-msix-summary'><b>{esc(repr(m))}</b>{checks}</div>")
             try:
                 table = m.table
             except PciError as e:
@@ -182,13 +194,19 @@ class MsixTableView(w.VBox):
                 r.vector = v
                 sent += r.set("visible", "")
                 sent += r.set("label", f"<b>#{v}</b>")
+                refusal = self._trigger_refusal(v)
+                sent += r.set("trigger_off", refusal is not None)
+                sent += r.set("trigger_tip", refusal or "the device signals this vector's event "
+                                                        "(while masked: its pending bit is set instead)")
                 sent += r.set("mask", bool(row["entry_masked"]))
+                sent += r.set("mask_label", "masked" if bool(row["entry_masked"]) else "unmasked")
                 sent += r.set("mask_style", "warning" if bool(row["masked"]) else "")
                 sent += r.set("pending", _LIT if bool(row["pending"]) else _DARK)
                 sent += r.set("message", _message_html(row))
             sent += _assign(self.pba, pba_html([bool(p) for p in table["pending"]]))
+            sent += _assign(self.delivered, _deliveries_html(self.function))
             events = list(m.log)[-8:]
-            sent += _assign(self.log, "<div class='pcx-log' style='font-family:monospace;font-size:12px'>"
+            sent += _assign(self.events, "<div class='pcx-log' style='font-family:monospace;font-size:12px'>"
                             + "".join(f"<div>{esc(e)}</div>" for e in events) + "</div>")
         finally:
             self._busy = False
@@ -238,6 +256,17 @@ def _assign(widget: w.DOMWidget, value: str) -> int:
         return 0
     widget.value = value
     return 1
+
+
+def _deliveries_html(fn: Any) -> str:
+    """What the source saw the device send (its own messages only), newest last."""
+    seen = fn.source.deliveries()
+    if seen is None:
+        return f"<small>A {esc(fn.source.kind)} source cannot observe the messages a device sends.</small>"
+    mine = [d for d in seen if d.function in (None, fn.address)]
+    last = "".join(f"<div>#{d.seq}: vector {d.vector}: <code>0x{d.address:x} &larr; 0x{d.data:08x}</code></div>"
+                   for d in mine[-3:])
+    return f"<div class='pcx-deliveries'><small>{len(mine)} messages delivered</small>{last}</div>"
 
 
 def _message_html(row: Any) -> str:

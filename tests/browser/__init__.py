@@ -1,0 +1,1 @@
+"""Helpers for tests in real Chromium: start a server the test owns, drive the page with Playwright."""

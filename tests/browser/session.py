@@ -1,0 +1,81 @@
+"""A dashboard server started by the test (free localhost port, a token, a temporary root) and a
+Chromium page on it, through Playwright for Python with the system's /usr/bin/chromium."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def dashboard(source: str, tmp: Path, *extra: str, timeout: float = 60) -> Iterator[str]:
+    """Run `pciexplore dashboard SOURCE` until the block ends; yields the page URL with its token."""
+    port, token = free_port(), secrets.token_hex(8)
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"), JUPYTER_DATA_DIR=str(tmp / "jupyter-data"),
+               JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"), PYTHONPATH=str(REPO))
+    log = (tmp / "server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "pciexplore", "dashboard", source, f"--port={port}",
+                             f"--token={token}", "--no-browser", *extra], cwd=tmp, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/?token={token}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"dashboard exited {proc.returncode}: {(tmp / 'server.log').read_text()[-2000:]}")
+            try:  # listening is enough: the page itself waits for the kernel
+                with socket.create_connection(("127.0.0.1", port), timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("dashboard did not answer in time") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@contextmanager
+def chromium_page(width: int = 1400, height: int = 1000) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(30_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
