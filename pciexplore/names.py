@@ -241,6 +241,7 @@ class Hwdb:
 
     def __init__(self, path: str | None) -> None:
         self.data = b""
+        self._cache: dict[str, dict[str, str]] = {}
         if path:
             try:
                 self.data = Path(path).read_bytes()
@@ -285,6 +286,8 @@ class Hwdb:
     def _fnmatch(self, off: int, skip: int, pattern: str, search: str, props) -> None:
         prefix, children, values_at, nvalues = self._node(off)
         pattern += prefix[skip:]
+        if "[" not in pattern and not fnmatchcase(search, pattern + "*"):
+            return  # nothing below can match: every extension of a matching pattern starts like it
         for c, child in children:
             self._fnmatch(child, 0, pattern + c, search, props)
         if nvalues and fnmatchcase(search, pattern):
@@ -292,9 +295,13 @@ class Hwdb:
 
     def lookup(self, search: str) -> dict[str, str]:
         """Properties of every pattern matching `search` (sd-hwdb's trie_search_f)."""
+        found = self._cache.get(search)
+        if found is None:
+            found = self._cache[search] = self._search(search) if self.data else {}
+        return found
+
+    def _search(self, search: str) -> dict[str, str]:
         props: dict[str, tuple[str, tuple[int, int]]] = {}
-        if not self.data:
-            return {}
         off, i, path = self.root, 0, ""
         while off:
             prefix, children, values_at, nvalues = self._node(off)
