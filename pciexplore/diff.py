@@ -77,13 +77,17 @@ class DiffResult:
         return f"<DiffResult {self.a_name} vs {self.b_name}: {len(self.differences)} differences>"
 
 
-def diff(a: Source | str, b: Source | str, selector: str | None = None) -> DiffResult:
-    """Compare every function both sources have (or the one each has, when each has exactly one)."""
+def diff(a: Source | str, b: Source | str, selector: str | None = None,
+         other_selector: str | None = None) -> DiffResult:
+    """Compare every function both sources have (or the one each has, when each has exactly one).
+
+    `selector` picks functions of both sides, `other_selector` (when given) those of `b`: so two
+    different functions can be compared, e.g. selector="01:00.0", other_selector="02:00.0"."""
     from .sources import open_source
 
     sa, sb = open_source(a), open_source(b)
     fa = {f.address: f for f in sa.functions(selector)}
-    fb = {f.address: f for f in sb.functions(selector)}
+    fb = {f.address: f for f in sb.functions(other_selector if other_selector is not None else selector)}
     out: list[Difference] = []
     notes: list[str] = []
     if len(fa) == 1 and len(fb) == 1 and fa.keys() != fb.keys():
@@ -124,8 +128,7 @@ def _compare_function(out: list[Difference], notes: list[str], name: str, a: Fun
         if other[n].offset != cap.offset:
             out.append(Difference(name, where, cap.key, "capability offset", f"0x{cap.offset:x}",
                                   f"0x{other[n].offset:x}", cap.offset))
-        else:
-            _compare_block(out, name, where, cap, other[n], covered)
+        _compare_block(out, name, where, cap, other[n], covered)
     for key, caps in caps_b.items():
         for cap in caps[seen.get(key, 0):]:
             where = f"[{cap.offset:0{3 if cap.extended else 2}x}] {cap.name}"
@@ -142,7 +145,8 @@ def _compare_block(out: list[Difference], name: str, where: str, a: Block, b: Bl
         rb = regs_b.get(ra.name)
         if rb is None:
             continue
-        covered.update(range(ra.offset, ra.offset + ra.decl.width))
+        covered.update(range(ra.offset, ra.offset + ra.decl.width))  # the bytes of both sides: a capability
+        covered.update(range(rb.offset, rb.offset + rb.decl.width))  # may sit at different offsets
         _compare_register(out, name, where, ra.decl, ra.offset, ra.value, rb.value, flags=("1", "0"))
 
 
@@ -162,7 +166,7 @@ def _compare_register(out: list[Difference], name: str, where: str, decl: Regist
             out.append(Difference(name, where, f.name, f"{title}{f.label}".strip(), _field_value(f, x, flags),
                                   _field_value(f, y, flags), offset + f.lo // 8))
     if (va ^ vb) & ~covered:
-        out.append(Difference(name, where, decl.name, f"{title}{decl.label} (undeclared bits)".strip(),
+        out.append(Difference(name, where, decl.name, f"{title}{decl.label} (other bits)".strip(),
                               _hex(va & ~covered, decl.width), _hex(vb & ~covered, decl.width), offset))
 
 

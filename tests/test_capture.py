@@ -356,3 +356,18 @@ def test_bundled_captures_open_and_teach(name):
     assert all(a.text and a.author for a in cap.annotations)
     assert any(f.cap("msix") for f in cap)
 
+
+
+def test_capture_of_the_simulator_sees_its_verbs(tmp_path):
+    # PCIe: entry n's Vector Control is at table + 16n + 12, bit 0 is the mask; Function Mask is bit 14
+    with pciexplore.open("sim:nic") as src:
+        fn = src.functions()[0]
+        fn.msix.mask(2)
+        fn.msix.unmask(1)
+        fn.msix.mask_all()
+        saved = open_capture(take(src).save(tmp_path / "sim.json"))
+    fn = saved.functions()[0]
+    table = next(w for w in saved.windows(fn.address) if w.what == "msix-table").data
+    assert table[2 * 16 + 12] & 1 == 1 and table[1 * 16 + 12] & 1 == 0
+    assert fn.cap("msix").get("PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_MASKALL") == 1
+    assert saved.metadata["source_kind"] == "sim"

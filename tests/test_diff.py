@@ -159,3 +159,14 @@ def test_qemu_before_and_after_setting_function_mask(tmp_path):
     lines = [str(d) for d in diff(before, after)]
     assert f"{bdf} PCI_MSIX_FLAGS_MASKALL (Masked): 0 → 1" in lines
     assert f"{bdf} PCI_MSIX_FLAGS_ENABLE (Enable): 0 → 1" in lines
+
+
+def test_two_functions_of_two_captures(pair):
+    a, b = pair
+    result = diff(str(a), str(b), "01:00.0", "02:00.0")  # e1000e against nvme
+    lines = [str(d) for d in result]
+    assert "01:00.0/02:00.0 PCI_VENDOR_ID (Vendor): 0x8086 → 0x1b36" in lines
+    assert "01:00.0/02:00.0 msi (capability): present → absent" in lines  # QEMU's nvme has no MSI capability
+    # MSI-X sits at 0xa0 in one and 0x40 in the other: still compared register by register
+    assert "01:00.0/02:00.0 msix (capability offset): 0xa0 → 0x40" in lines
+    assert "01:00.0/02:00.0 PCI_MSIX_FLAGS_QSIZE (Count): 4 → 0x40" in lines  # 5 and 65 vectors

@@ -13,6 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("a", help="capture, dump, raw config, sysfs, sim:..., qemu:...")
     p.add_argument("b", help="the same kinds")
     p.add_argument("-s", dest="selector", metavar="[[DOM:]BUS:]DEV.FN", help="only matching functions")
+    p.add_argument("-t", dest="other_selector", metavar="[[DOM:]BUS:]DEV.FN",
+                   help="functions of B to compare (default: as -s); with one function on each side, compares them")
     p.add_argument("--json", action="store_true", help="the differences as a JSON list")
     p.set_defaults(run=run)
 
@@ -21,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     """Exit status like diff(1): 0 when nothing differs, 1 when something does."""
     from ..diff import diff
 
-    result = diff(args.a, args.b, args.selector)
+    result = diff(args.a, args.b, args.selector, args.other_selector)
     if args.json:
         json.dump({"differences": [asdict(d) for d in result], "notes": result.notes}, sys.stdout, indent=1,
                   ensure_ascii=False)

@@ -49,21 +49,30 @@ def render_html(source: Source, selector: str | None = None, title: str | None =
         f"<h1>{e(heading)}</h1>",
         _metadata(source, metadata),
     ]
-    for fn in source.functions(selector):
+    fns = source.functions(selector)
+    parts.append("<p>" + " ".join(f"<a href=\"#{_anchor(fn)}\"><code>{e(str(fn.address))}</code></a>"
+                                  + (f" ({len([a for a in notes if a.function == fn.address])} notes)"
+                                     if any(a.function == fn.address for a in notes) else "")
+                                  for fn in fns) + "</p>")
+    for fn in fns:
         parts.append(_function(fn, [a for a in notes if a.function == fn.address]))
     parts.append("</body></html>\n")
     return "".join(parts)
 
 
 def _metadata(source: Source, metadata: dict) -> str:
-    rows = [("source", f"{source.kind}: {source.name}")]
+    rows = [("opened from", f"{source.kind}: {source.name}")]
     rows += [(k, str(v)) for k, v in metadata.items() if k != "extra"]
     rows += [(k, str(v)) for k, v in (metadata.get("extra") or {}).items()]
     return "<table>" + "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows) + "</table>"
 
 
+def _anchor(fn: Function) -> str:
+    return f"f-{fn.address}".replace(":", "-").replace(".", "-")
+
+
 def _function(fn: Function, notes: list[Annotation]) -> str:
-    anchor = f"f-{fn.address}".replace(":", "-").replace(".", "-")
+    anchor = _anchor(fn)
     try:
         text = render_function(fn, LspciOptions(verbose=3))
     except PciError as err:
@@ -102,7 +111,15 @@ def _hex(fn: Function, notes: list[Annotation], anchor: str) -> str:
             noted.setdefault(b, []).append(i)
     rows = []
     caps = fn.capabilities
+    skipped = 0
     for row in range(0, len(cfg), 16):
+        if _repeats(cfg, row, owner, noted) and row + 16 < len(cfg):
+            skipped += 1
+            continue
+        if skipped:
+            rows.append(f"<tr><td class=\"off\">*</td><td colspan=\"16\" class=\"dim\">{skipped} rows as the "
+                        "one above</td></tr>")
+            skipped = 0
         cells = [f"<td class=\"off\">{row:03x}:</td>"]
         for i in range(row, min(row + 16, len(cfg))):
             style = f" style=\"background:{PALETTE[owner[i] % len(PALETTE)]}\"" if i in owner else ""
@@ -118,6 +135,12 @@ def _hex(fn: Function, notes: list[Annotation], anchor: str) -> str:
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (f"<h3>Config space ({len(cfg)} bytes)</h3><p>{''.join(legend)}</p>"
             f"<table class=\"hex\">{''.join(rows)}</table>")
+
+
+def _repeats(cfg: bytes, row: int, owner: dict[int, int], noted: dict[int, list[int]]) -> bool:
+    """A row equal to the one above, with nothing highlighted in it (shown as one '*' line, like hexdump)."""
+    return (row >= 16 and cfg[row:row + 16] == cfg[row - 16:row]
+            and not any(i in owner or i in noted for i in range(row, row + 16)))
 
 
 def _fields(fn: Function) -> str:
@@ -170,7 +193,9 @@ def _msix(fn: Function, notes: list[Annotation], anchor: str) -> str:
                     f"<td>{'<br>'.join(e(t) for t in texts)}</td></tr>")
     return (f"<h3>MSI-X table (BAR {bar} offset 0x{offset:x}) and PBA (BAR {pba_bar} offset 0x{pba_offset:x})</h3>"
             f"<table><tr><th>entry</th>{heads}<th>Pending</th><th>notes</th></tr>{''.join(rows)}</table>"
-            f"<p>PBA bytes: <code>{pba.hex(' ')}</code></p>")
+            f"<p>PBA bytes: <code>{pba.hex(' ')}</code></p>"
+            + "".join(f"<p class=\"note\">PBA note: {e(a.text)}</p>" for a in notes if a.bar == pba_bar
+                      and a.offset < pba_offset + len(pba) and pba_offset < a.offset + a.length))
 
 
 def _kernel(fn: Function) -> str:
