@@ -10,22 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...regs.caps.express import (
-    ASPM_CONTROL,
-    ASPM_SUPPORT,
-    COMPLIANCE_PRESETS,
-    CROSSLINK_RESOLUTION,
-    DEEMPHASIS,
-    DOWNSTREAM_COMPONENT,
     DOWNSTREAM_PORTS,
-    EPR_SUPPORT,
-    INDICATORS,
-    L0S_LATENCIES,
-    L1_LATENCIES,
     LINK_SPEEDS,
     LINKLESS,
-    LN_CLS,
-    OBFF_ENABLE,
-    OBFF_SUPPORT,
     PCI_CAP_ID_EXP,
     PCI_EXP_TYPE_DOWNSTREAM,
     PCI_EXP_TYPE_ENDPOINT,
@@ -37,11 +24,8 @@ from ...regs.caps.express import (
     PORT_TYPES,
     ROOT_TYPES,
     SLOT_PORTS,
-    TIMEOUT_RANGES,
-    TIMEOUT_VALUES,
-    TPH_COMPLETER,
-    TRANSMIT_MARGIN,
 )
+from ._fmt import flag, flags, meaning
 
 if TYPE_CHECKING:
     from ...model import Capability, RegisterValue
@@ -81,22 +65,9 @@ def speed_vector(vector: int) -> str:
     return "2.5GT/s" if vector & 0x01 else "Unknown"
 
 
-class _Reg:
-    """One register's fields by name, and lspci's `Label+`/`Label-` flags built from the declaration."""
-
-    def __init__(self, rv: RegisterValue) -> None:
-        self.rv = rv
-        self.value = rv.value or 0
-
-    def __getitem__(self, name: str) -> int:
-        return self.rv.decl.field(name).extract(self.value)
-
-    def flag(self, name: str, label: str | None = None) -> str:
-        field = self.rv.decl.field(name)
-        return f"{field.label if label is None else label}{'+' if field.extract(self.value) else '-'}"
-
-    def flags(self, *names: str) -> str:
-        return " ".join(self.flag(n) for n in names)
+def _named(rv: RegisterValue, name: str, default: str) -> str:
+    """The declared meaning of a field whose encodings are not all named; lspci's word for the others."""
+    return rv.decl.field(name).meaning(rv[name]) or default
 
 
 def _has_memory_bar(ctx: Ctx) -> bool:
@@ -110,148 +81,148 @@ def _has_memory_bar(ctx: Ctx) -> bool:
 
 
 def _dev(ctx: Ctx, cap: Capability, ptype: int) -> None:
-    t = _Reg(cap["PCI_EXP_DEVCAP"])
+    t = cap["PCI_EXP_DEVCAP"]
     ctx.p(f"\t\tDevCap:\tMaxPayload {128 << t['PCI_EXP_DEVCAP_PAYLOAD']} bytes, "
           f"PhantFunc {(1 << t['PCI_EXP_DEVCAP_PHANTOM']) - 1}")
     if ptype in ENDPOINTS:
-        ctx.p(f", Latency L0s {L0S_LATENCIES[t['PCI_EXP_DEVCAP_L0S']]}, L1 {L1_LATENCIES[t['PCI_EXP_DEVCAP_L1']]}")
-    ctx.p(f"\n\t\t\t{t.flag('PCI_EXP_DEVCAP_EXT_TAG')}")
+        ctx.p(f", Latency L0s {meaning(t, 'PCI_EXP_DEVCAP_L0S')}, L1 {meaning(t, 'PCI_EXP_DEVCAP_L1')}")
+    ctx.p(f"\n\t\t\t{flag(t, 'PCI_EXP_DEVCAP_EXT_TAG')}")
     if ptype in ENDPOINTS or ptype in (PCI_EXP_TYPE_UPSTREAM, PCI_EXP_TYPE_PCI_BRIDGE):
-        ctx.p(" " + t.flags("PCI_EXP_DEVCAP_ATN_BUT", "PCI_EXP_DEVCAP_ATN_IND", "PCI_EXP_DEVCAP_PWR_IND"))
-    ctx.p(" " + t.flag("PCI_EXP_DEVCAP_RBER"))
+        ctx.p(" " + flags(t, "PCI_EXP_DEVCAP_ATN_BUT", "PCI_EXP_DEVCAP_ATN_IND", "PCI_EXP_DEVCAP_PWR_IND"))
+    ctx.p(" " + flag(t, "PCI_EXP_DEVCAP_RBER"))
     if ptype in ANY_ENDPOINT:
-        ctx.p(" " + t.flag("PCI_EXP_DEVCAP_FLR"))
+        ctx.p(" " + flag(t, "PCI_EXP_DEVCAP_FLR"))
     if ptype in (PCI_EXP_TYPE_ENDPOINT, PCI_EXP_TYPE_UPSTREAM, PCI_EXP_TYPE_PCI_BRIDGE):
         ctx.p(" SlotPowerLimit " + power_limit(t["PCI_EXP_DEVCAP_PWR_VAL"], t["PCI_EXP_DEVCAP_PWR_SCL"]))
     ctx.p("\n")
 
-    w = _Reg(cap["PCI_EXP_DEVCTL"])
-    ctx.p("\t\tDevCtl:\t" + w.flags("PCI_EXP_DEVCTL_CERE", "PCI_EXP_DEVCTL_NFERE", "PCI_EXP_DEVCTL_FERE",
-                                    "PCI_EXP_DEVCTL_URRE"))
-    ctx.p("\n\t\t\t" + w.flags("PCI_EXP_DEVCTL_RELAX_EN", "PCI_EXP_DEVCTL_EXT_TAG", "PCI_EXP_DEVCTL_PHANTOM",
-                               "PCI_EXP_DEVCTL_AUX_PME", "PCI_EXP_DEVCTL_NOSNOOP_EN"))
+    w = cap["PCI_EXP_DEVCTL"]
+    ctx.p("\t\tDevCtl:\t" + flags(w, "PCI_EXP_DEVCTL_CERE", "PCI_EXP_DEVCTL_NFERE", "PCI_EXP_DEVCTL_FERE",
+                                  "PCI_EXP_DEVCTL_URRE"))
+    ctx.p("\n\t\t\t" + flags(w, "PCI_EXP_DEVCTL_RELAX_EN", "PCI_EXP_DEVCTL_EXT_TAG", "PCI_EXP_DEVCTL_PHANTOM",
+                             "PCI_EXP_DEVCTL_AUX_PME", "PCI_EXP_DEVCTL_NOSNOOP_EN"))
     if ptype == PCI_EXP_TYPE_PCI_BRIDGE:
-        ctx.p(" " + w.flag("PCI_EXP_DEVCTL_BCR_FLR", "BrConfRtry"))
+        ctx.p(f" BrConfRtry{'+' if w['PCI_EXP_DEVCTL_BCR_FLR'] else '-'}")  # the same bit, bridges' meaning
     if ptype in ANY_ENDPOINT and t["PCI_EXP_DEVCAP_FLR"]:
-        ctx.p(" " + w.flag("PCI_EXP_DEVCTL_BCR_FLR"))
+        ctx.p(" " + flag(w, "PCI_EXP_DEVCTL_BCR_FLR"))
     ctx.p(f"\n\t\t\tMaxPayload {128 << w['PCI_EXP_DEVCTL_PAYLOAD']} bytes, "
           f"MaxReadReq {128 << w['PCI_EXP_DEVCTL_READRQ']} bytes\n")
 
-    s = _Reg(cap["PCI_EXP_DEVSTA"])
-    ctx.p("\t\tDevSta:\t" + s.flags("PCI_EXP_DEVSTA_CED", "PCI_EXP_DEVSTA_NFED", "PCI_EXP_DEVSTA_FED",
-                                    "PCI_EXP_DEVSTA_URD", "PCI_EXP_DEVSTA_AUXPD", "PCI_EXP_DEVSTA_TRPND") + "\n")
+    s = cap["PCI_EXP_DEVSTA"]
+    ctx.p("\t\tDevSta:\t" + flags(s, "PCI_EXP_DEVSTA_CED", "PCI_EXP_DEVSTA_NFED", "PCI_EXP_DEVSTA_FED",
+                                  "PCI_EXP_DEVSTA_URD", "PCI_EXP_DEVSTA_AUXPD", "PCI_EXP_DEVSTA_TRPND") + "\n")
 
 
 def _link(ctx: Ctx, cap: Capability, ptype: int) -> None:
-    t = _Reg(cap["PCI_EXP_LNKCAP"])
+    t = cap["PCI_EXP_LNKCAP"]
     aspm = t["PCI_EXP_LNKCAP_ASPMS"]
     cap_speed, cap_width = t["PCI_EXP_LNKCAP_SLS"], t["PCI_EXP_LNKCAP_MLW"]
-    ctx.p(f"\t\tLnkCap:\tPort #{t['PCI_EXP_LNKCAP_PN']}, Speed {LINK_SPEEDS.get(cap_speed, 'unknown')}, "
-          f"Width x{cap_width}, ASPM {ASPM_SUPPORT[aspm]}")
+    ctx.p(f"\t\tLnkCap:\tPort #{t['PCI_EXP_LNKCAP_PN']}, Speed {_named(t, 'PCI_EXP_LNKCAP_SLS', 'unknown')}, "
+          f"Width x{cap_width}, ASPM {meaning(t, 'PCI_EXP_LNKCAP_ASPMS')}")
     if aspm:
         exits = []
         if aspm & 1:
-            exits.append(f"L0s {L0S_LATENCIES[t['PCI_EXP_LNKCAP_L0SEL']]}")
+            exits.append(f"L0s {meaning(t, 'PCI_EXP_LNKCAP_L0SEL')}")
         if aspm & 2:
-            exits.append(f"L1 {L1_LATENCIES[t['PCI_EXP_LNKCAP_L1EL']]}")
+            exits.append(f"L1 {meaning(t, 'PCI_EXP_LNKCAP_L1EL')}")
         ctx.p(", Exit Latency " + ", ".join(exits))
-    ctx.p("\n\t\t\t" + t.flags("PCI_EXP_LNKCAP_CLKPM", "PCI_EXP_LNKCAP_SDERC", "PCI_EXP_LNKCAP_DLLLARC",
-                               "PCI_EXP_LNKCAP_LBNC", "PCI_EXP_LNKCAP_AOC") + "\n")
+    ctx.p("\n\t\t\t" + flags(t, "PCI_EXP_LNKCAP_CLKPM", "PCI_EXP_LNKCAP_SDERC", "PCI_EXP_LNKCAP_DLLLARC",
+                             "PCI_EXP_LNKCAP_LBNC", "PCI_EXP_LNKCAP_AOC") + "\n")
 
-    w = _Reg(cap["PCI_EXP_LNKCTL"])
-    ctx.p(f"\t\tLnkCtl:\tASPM {ASPM_CONTROL[w['PCI_EXP_LNKCTL_ASPMC']]};")
+    w = cap["PCI_EXP_LNKCTL"]
+    ctx.p(f"\t\tLnkCtl:\tASPM {meaning(w, 'PCI_EXP_LNKCTL_ASPMC')};")
     if ptype in ENDPOINTS or ptype in (PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_PCI_BRIDGE):
         ctx.p(f" RCB {128 if w['PCI_EXP_LNKCTL_RCB'] else 64} bytes,")
-    ctx.p(" " + w.flags("PCI_EXP_LNKCTL_LD", "PCI_EXP_LNKCTL_CCC"))
-    ctx.p("\n\t\t\t" + w.flags("PCI_EXP_LNKCTL_ES", "PCI_EXP_LNKCTL_CLKREQ_EN", "PCI_EXP_LNKCTL_HAWD",
-                               "PCI_EXP_LNKCTL_LBMIE", "PCI_EXP_LNKCTL_LABIE") + "\n")
+    ctx.p(" " + flags(w, "PCI_EXP_LNKCTL_LD", "PCI_EXP_LNKCTL_CCC"))
+    ctx.p("\n\t\t\t" + flags(w, "PCI_EXP_LNKCTL_ES", "PCI_EXP_LNKCTL_CLKREQ_EN", "PCI_EXP_LNKCTL_HAWD",
+                             "PCI_EXP_LNKCTL_LBMIE", "PCI_EXP_LNKCTL_LABIE") + "\n")
 
-    s = _Reg(cap["PCI_EXP_LNKSTA"])
+    s = cap["PCI_EXP_LNKSTA"]
     sta_speed, sta_width = s["PCI_EXP_LNKSTA_CLS"], s["PCI_EXP_LNKSTA_NLW"]
-    ctx.p(f"\t\tLnkSta:\tSpeed {LINK_SPEEDS.get(sta_speed, 'unknown')}{link_compare(ptype, sta_speed, cap_speed)}, "
+    ctx.p(f"\t\tLnkSta:\tSpeed {_named(s, 'PCI_EXP_LNKSTA_CLS', 'unknown')}{link_compare(ptype, sta_speed, cap_speed)}, "
           f"Width x{sta_width}{link_compare(ptype, sta_width, cap_width)}\n")
-    ctx.p("\t\t\t" + s.flags("PCI_EXP_LNKSTA_TR_ERR", "PCI_EXP_LNKSTA_LT", "PCI_EXP_LNKSTA_SLC",
-                             "PCI_EXP_LNKSTA_DLLLA", "PCI_EXP_LNKSTA_LBMS", "PCI_EXP_LNKSTA_LABS") + "\n")
+    ctx.p("\t\t\t" + flags(s, "PCI_EXP_LNKSTA_TR_ERR", "PCI_EXP_LNKSTA_LT", "PCI_EXP_LNKSTA_SLC",
+                           "PCI_EXP_LNKSTA_DLLLA", "PCI_EXP_LNKSTA_LBMS", "PCI_EXP_LNKSTA_LABS") + "\n")
 
 
 def _slot(ctx: Ctx, cap: Capability) -> None:
-    t = _Reg(cap["PCI_EXP_SLTCAP"])
-    ctx.p("\t\tSltCap:\t" + t.flags("PCI_EXP_SLTCAP_ABP", "PCI_EXP_SLTCAP_PCP", "PCI_EXP_SLTCAP_MRLSP",
-                                    "PCI_EXP_SLTCAP_AIP", "PCI_EXP_SLTCAP_PIP", "PCI_EXP_SLTCAP_HPC",
-                                    "PCI_EXP_SLTCAP_HPS") + "\n")
+    t = cap["PCI_EXP_SLTCAP"]
+    ctx.p("\t\tSltCap:\t" + flags(t, "PCI_EXP_SLTCAP_ABP", "PCI_EXP_SLTCAP_PCP", "PCI_EXP_SLTCAP_MRLSP",
+                                  "PCI_EXP_SLTCAP_AIP", "PCI_EXP_SLTCAP_PIP", "PCI_EXP_SLTCAP_HPC",
+                                  "PCI_EXP_SLTCAP_HPS") + "\n")
     ctx.p(f"\t\t\tSlot #{t['PCI_EXP_SLTCAP_PSN']}, "
           f"PowerLimit {power_limit(t['PCI_EXP_SLTCAP_SPLV'], t['PCI_EXP_SLTCAP_SPLS'])}; "
-          + t.flags("PCI_EXP_SLTCAP_EIP", "PCI_EXP_SLTCAP_NCCS") + "\n")
+          + flags(t, "PCI_EXP_SLTCAP_EIP", "PCI_EXP_SLTCAP_NCCS") + "\n")
 
-    w = _Reg(cap["PCI_EXP_SLTCTL"])
-    ctx.p("\t\tSltCtl:\tEnable: " + w.flags("PCI_EXP_SLTCTL_ABPE", "PCI_EXP_SLTCTL_PFDE", "PCI_EXP_SLTCTL_MRLSCE",
-                                            "PCI_EXP_SLTCTL_PDCE", "PCI_EXP_SLTCTL_CCIE", "PCI_EXP_SLTCTL_HPIE",
-                                            "PCI_EXP_SLTCTL_DLLSCE") + "\n")
-    ctx.p(f"\t\t\tControl: AttnInd {INDICATORS[w['PCI_EXP_SLTCTL_AIC']]}, "
-          f"PwrInd {INDICATORS[w['PCI_EXP_SLTCTL_PIC']]}, "
-          + w.flags("PCI_EXP_SLTCTL_PCC", "PCI_EXP_SLTCTL_EIC") + "\n")
+    w = cap["PCI_EXP_SLTCTL"]
+    ctx.p("\t\tSltCtl:\tEnable: " + flags(w, "PCI_EXP_SLTCTL_ABPE", "PCI_EXP_SLTCTL_PFDE", "PCI_EXP_SLTCTL_MRLSCE",
+                                          "PCI_EXP_SLTCTL_PDCE", "PCI_EXP_SLTCTL_CCIE", "PCI_EXP_SLTCTL_HPIE",
+                                          "PCI_EXP_SLTCTL_DLLSCE") + "\n")
+    ctx.p(f"\t\t\tControl: AttnInd {meaning(w, 'PCI_EXP_SLTCTL_AIC')}, "
+          f"PwrInd {meaning(w, 'PCI_EXP_SLTCTL_PIC')}, "
+          + flags(w, "PCI_EXP_SLTCTL_PCC", "PCI_EXP_SLTCTL_EIC") + "\n")
 
-    s = _Reg(cap["PCI_EXP_SLTSTA"])
-    ctx.p("\t\tSltSta:\tStatus: " + s.flags("PCI_EXP_SLTSTA_ABP", "PCI_EXP_SLTSTA_PFD", "PCI_EXP_SLTSTA_MRLSS",
-                                            "PCI_EXP_SLTSTA_CC", "PCI_EXP_SLTSTA_PDS", "PCI_EXP_SLTSTA_EIS") + "\n")
-    ctx.p("\t\t\tChanged: " + s.flags("PCI_EXP_SLTSTA_MRLSC", "PCI_EXP_SLTSTA_PDC", "PCI_EXP_SLTSTA_DLLSC") + "\n")
+    s = cap["PCI_EXP_SLTSTA"]
+    ctx.p("\t\tSltSta:\tStatus: " + flags(s, "PCI_EXP_SLTSTA_ABP", "PCI_EXP_SLTSTA_PFD", "PCI_EXP_SLTSTA_MRLSS",
+                                          "PCI_EXP_SLTSTA_CC", "PCI_EXP_SLTSTA_PDS", "PCI_EXP_SLTSTA_EIS") + "\n")
+    ctx.p("\t\t\tChanged: " + flags(s, "PCI_EXP_SLTSTA_MRLSC", "PCI_EXP_SLTSTA_PDC", "PCI_EXP_SLTSTA_DLLSC") + "\n")
 
 
 def _root(ctx: Ctx, cap: Capability) -> None:
-    c = _Reg(cap["PCI_EXP_RTCAP"])
-    ctx.p(f"\t\tRootCap: {c.flag('PCI_EXP_RTCAP_CRSVIS')}\n")
-    w = _Reg(cap["PCI_EXP_RTCTL"])
-    ctx.p("\t\tRootCtl: " + w.flags("PCI_EXP_RTCTL_SECEE", "PCI_EXP_RTCTL_SENFEE", "PCI_EXP_RTCTL_SEFEE",
-                                    "PCI_EXP_RTCTL_PMEIE", "PCI_EXP_RTCTL_CRSSVE") + "\n")
-    s = _Reg(cap["PCI_EXP_RTSTA"])
+    c = cap["PCI_EXP_RTCAP"]
+    ctx.p(f"\t\tRootCap: {flag(c, 'PCI_EXP_RTCAP_CRSVIS')}\n")
+    w = cap["PCI_EXP_RTCTL"]
+    ctx.p("\t\tRootCtl: " + flags(w, "PCI_EXP_RTCTL_SECEE", "PCI_EXP_RTCTL_SENFEE", "PCI_EXP_RTCTL_SEFEE",
+                                  "PCI_EXP_RTCTL_PMEIE", "PCI_EXP_RTCTL_CRSSVE") + "\n")
+    s = cap["PCI_EXP_RTSTA"]
     ctx.p(f"\t\tRootSta: PME ReqID {s['PCI_EXP_RTSTA_PME_RQ_ID']:04x}, "
-          + s.flags("PCI_EXP_RTSTA_PME", "PCI_EXP_RTSTA_PENDING") + "\n")
+          + flags(s, "PCI_EXP_RTSTA_PME", "PCI_EXP_RTSTA_PENDING") + "\n")
 
 
 def _dev2(ctx: Ctx, cap: Capability, ptype: int) -> None:
     has_mem_bar = _has_memory_bar(ctx)
-    t = _Reg(cap["PCI_EXP_DEVCAP2"])
-    ctx.p(f"\t\tDevCap2: Completion Timeout: {TIMEOUT_RANGES.get(t['PCI_EXP_DEVCAP2_TIMEOUT_RANGE'], 'Unknown')}, "
-          + t.flags("PCI_EXP_DEVCAP2_COMP_TMOUT_DIS", "PCI_EXP_DEVCAP2_NROPRPRP", "PCI_EXP_DEVCAP2_LTR"))
-    ctx.p("\n\t\t\t " + t.flags("PCI_EXP_DEVCAP2_10BIT_TAG_COMP", "PCI_EXP_DEVCAP2_10BIT_TAG_REQ")
-          + f" OBFF {OBFF_SUPPORT[t['PCI_EXP_DEVCAP2_OBFF_MASK']]}, "
-          + t.flags("PCI_EXP_DEVCAP2_EXTFMT", "PCI_EXP_DEVCAP2_EE_PREFIX"))
+    t = cap["PCI_EXP_DEVCAP2"]
+    ctx.p(f"\t\tDevCap2: Completion Timeout: {_named(t, 'PCI_EXP_DEVCAP2_TIMEOUT_RANGE', 'Unknown')}, "
+          + flags(t, "PCI_EXP_DEVCAP2_COMP_TMOUT_DIS", "PCI_EXP_DEVCAP2_NROPRPRP", "PCI_EXP_DEVCAP2_LTR"))
+    ctx.p("\n\t\t\t " + flags(t, "PCI_EXP_DEVCAP2_10BIT_TAG_COMP", "PCI_EXP_DEVCAP2_10BIT_TAG_REQ")
+          + f" OBFF {meaning(t, 'PCI_EXP_DEVCAP2_OBFF_MASK')}, "
+          + flags(t, "PCI_EXP_DEVCAP2_EXTFMT", "PCI_EXP_DEVCAP2_EE_PREFIX"))
     if t["PCI_EXP_DEVCAP2_EE_PREFIX"]:
         ctx.p(f", MaxEETLPPrefixes {t['PCI_EXP_DEVCAP2_EE_PREFIX_MAX'] or 4}")
-    ctx.p(f"\n\t\t\t EmergencyPowerReduction {EPR_SUPPORT[t['PCI_EXP_DEVCAP2_EPR']]}, "
-          + t.flag("PCI_EXP_DEVCAP2_EPR_INIT"))
-    ctx.p("\n\t\t\t " + t.flag("PCI_EXP_DEVCAP2_FRS"))
+    ctx.p(f"\n\t\t\t EmergencyPowerReduction {meaning(t, 'PCI_EXP_DEVCAP2_EPR')}, "
+          + flag(t, "PCI_EXP_DEVCAP2_EPR_INIT"))
+    ctx.p("\n\t\t\t " + flag(t, "PCI_EXP_DEVCAP2_FRS"))
     if ptype == PCI_EXP_TYPE_ROOT_PORT:
-        ctx.p(f" LN System CLS {LN_CLS[t['PCI_EXP_DEVCAP2_LN_CLS']]},")
+        ctx.p(f" LN System CLS {meaning(t, 'PCI_EXP_DEVCAP2_LN_CLS')},")
     if ptype in (PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_ENDPOINT):
         tph = t["PCI_EXP_DEVCAP2_TPH_COMP_MASK"]
-        ctx.p(" " + ("" if tph == 2 else TPH_COMPLETER[tph]))  # lspci prints nothing for the reserved value
+        ctx.p(" " + ("" if tph == 2 else meaning(t, "PCI_EXP_DEVCAP2_TPH_COMP_MASK")))  # lspci prints nothing for the reserved value
     if ptype in (PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_DOWNSTREAM):
-        ctx.p(" " + t.flag("PCI_EXP_DEVCAP2_ARI"))
+        ctx.p(" " + flag(t, "PCI_EXP_DEVCAP2_ARI"))
     ctx.p("\n")
     if ptype in SWITCH_AND_ROOT_PORTS or has_mem_bar:
         ctx.p("\t\t\t AtomicOpsCap:")
         if ptype in SWITCH_AND_ROOT_PORTS:
-            ctx.p(" " + t.flag("PCI_EXP_DEVCAP2_ATOMIC_ROUTE"))
+            ctx.p(" " + flag(t, "PCI_EXP_DEVCAP2_ATOMIC_ROUTE"))
         if ptype == PCI_EXP_TYPE_ROOT_PORT or has_mem_bar:
-            ctx.p(" " + t.flags("PCI_EXP_DEVCAP2_ATOMIC_COMP32", "PCI_EXP_DEVCAP2_ATOMIC_COMP64",
-                                "PCI_EXP_DEVCAP2_ATOMIC_COMP128"))
+            ctx.p(" " + flags(t, "PCI_EXP_DEVCAP2_ATOMIC_COMP32", "PCI_EXP_DEVCAP2_ATOMIC_COMP64",
+                              "PCI_EXP_DEVCAP2_ATOMIC_COMP128"))
         ctx.p("\n")
 
-    w = _Reg(cap["PCI_EXP_DEVCTL2"])
-    ctx.p(f"\t\tDevCtl2: Completion Timeout: {TIMEOUT_VALUES.get(w['PCI_EXP_DEVCTL2_COMP_TIMEOUT'], 'Unknown')}, "
-          + w.flags("PCI_EXP_DEVCTL2_COMP_TMOUT_DIS", "PCI_EXP_DEVCTL2_LTR_EN", "PCI_EXP_DEVCTL2_10BIT_TAG_REQ")
-          + f" OBFF {OBFF_ENABLE[w['PCI_EXP_DEVCTL2_OBFF']]},")
+    w = cap["PCI_EXP_DEVCTL2"]
+    ctx.p(f"\t\tDevCtl2: Completion Timeout: {_named(w, 'PCI_EXP_DEVCTL2_COMP_TIMEOUT', 'Unknown')}, "
+          + flags(w, "PCI_EXP_DEVCTL2_COMP_TMOUT_DIS", "PCI_EXP_DEVCTL2_LTR_EN", "PCI_EXP_DEVCTL2_10BIT_TAG_REQ")
+          + f" OBFF {meaning(w, 'PCI_EXP_DEVCTL2_OBFF')},")
     if ptype in (PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_DOWNSTREAM):
-        ctx.p(" " + w.flag("PCI_EXP_DEVCTL2_ARI"))
+        ctx.p(" " + flag(w, "PCI_EXP_DEVCTL2_ARI"))
     ctx.p("\n")
     requester = ptype in ANY_ENDPOINT or ptype == PCI_EXP_TYPE_ROOT_PORT
     if requester or ptype in SWITCH_AND_ROOT_PORTS:
         ctx.p("\t\t\t AtomicOpsCtl:")
         if requester:
-            ctx.p(" " + w.flag("PCI_EXP_DEVCTL2_ATOMIC_REQ"))
+            ctx.p(" " + flag(w, "PCI_EXP_DEVCTL2_ATOMIC_REQ"))
         if ptype in SWITCH_AND_ROOT_PORTS:
-            ctx.p(" " + w.flag("PCI_EXP_DEVCTL2_ATOMIC_EGRESS_BLOCK"))
+            ctx.p(" " + flag(w, "PCI_EXP_DEVCTL2_ATOMIC_EGRESS_BLOCK"))
         ctx.p("\n")
 
 
@@ -260,33 +231,33 @@ def _link2(ctx: Ctx, cap: Capability, ptype: int) -> None:
     addr = ctx.fn.address
     # lspci skips LnkCap2/LnkCtl2 of endpoints other than 00.0 (LnkCap2 was reserved before PCIe r3.0)
     if not (ptype in ENDPOINTS and (addr.device or addr.function)):
-        t = _Reg(cap["PCI_EXP_LNKCAP2"])
+        t = cap["PCI_EXP_LNKCAP2"]
         drs_supported = t["PCI_EXP_LNKCAP2_DRS"]
         if t.value:
             ctx.p(f"\t\tLnkCap2: Supported Link Speeds: {speed_vector(t['PCI_EXP_LNKCAP2_SLS'])}, "
-                  + t.flags("PCI_EXP_LNKCAP2_CROSSLINK", "PCI_EXP_LNKCAP2_RETIMER", "PCI_EXP_LNKCAP2_2RETIMERS",
-                            "PCI_EXP_LNKCAP2_DRS") + "\n")
-        w = _Reg(cap["PCI_EXP_LNKCTL2"])
+                  + flags(t, "PCI_EXP_LNKCAP2_CROSSLINK", "PCI_EXP_LNKCAP2_RETIMER", "PCI_EXP_LNKCAP2_2RETIMERS",
+                          "PCI_EXP_LNKCAP2_DRS") + "\n")
+        w = cap["PCI_EXP_LNKCTL2"]
         target = w["PCI_EXP_LNKCTL2_TLS"]
         ctx.p(f"\t\tLnkCtl2: Target Link Speed: {LINK_SPEEDS.get(target or 1, 'Unknown')}, "
-              + w.flags("PCI_EXP_LNKCTL2_ENTER_COMP", "PCI_EXP_LNKCTL2_HASD"))
+              + flags(w, "PCI_EXP_LNKCTL2_ENTER_COMP", "PCI_EXP_LNKCTL2_HASD"))
         if ptype == PCI_EXP_TYPE_DOWNSTREAM:
-            ctx.p(f", Selectable De-emphasis: {DEEMPHASIS[w['PCI_EXP_LNKCTL2_DEEMPHASIS']]}")
-        ctx.p(f"\n\t\t\t Transmit Margin: {TRANSMIT_MARGIN.get(w['PCI_EXP_LNKCTL2_TX_MARGIN'], 'Unknown')}, "
-              + w.flags("PCI_EXP_LNKCTL2_MOD_CMPLNC", "PCI_EXP_LNKCTL2_CMPLNC_SOS")
+            ctx.p(f", Selectable De-emphasis: {meaning(w, 'PCI_EXP_LNKCTL2_DEEMPHASIS')}")
+        ctx.p(f"\n\t\t\t Transmit Margin: {_named(w, 'PCI_EXP_LNKCTL2_TX_MARGIN', 'Unknown')}, "
+              + flags(w, "PCI_EXP_LNKCTL2_MOD_CMPLNC", "PCI_EXP_LNKCTL2_CMPLNC_SOS")
               + "\n\t\t\t Compliance Preset/De-emphasis: "
-              + COMPLIANCE_PRESETS.get(w["PCI_EXP_LNKCTL2_COM_DEEMPHASIS"], "Unknown") + "\n")
+              + _named(w, "PCI_EXP_LNKCTL2_COM_DEEMPHASIS", "Unknown") + "\n")
 
-    s = _Reg(cap["PCI_EXP_LNKSTA2"])
-    ctx.p(f"\t\tLnkSta2: Current De-emphasis Level: {DEEMPHASIS[s['PCI_EXP_LNKSTA2_DEEMPHASIS']]}, "
-          + s.flags("PCI_EXP_LNKSTA2_EQU_COMP", "PCI_EXP_LNKSTA2_EQU_PHASE1")
-          + "\n\t\t\t " + s.flags("PCI_EXP_LNKSTA2_EQU_PHASE2", "PCI_EXP_LNKSTA2_EQU_PHASE3",
-                                  "PCI_EXP_LNKSTA2_EQU_REQ")
-          + "\n\t\t\t " + s.flags("PCI_EXP_LNKSTA2_RETIMER", "PCI_EXP_LNKSTA2_2RETIMERS")
-          + f" CrosslinkRes: {CROSSLINK_RESOLUTION[s['PCI_EXP_LNKSTA2_CROSSLINK']]}")
+    s = cap["PCI_EXP_LNKSTA2"]
+    ctx.p(f"\t\tLnkSta2: Current De-emphasis Level: {meaning(s, 'PCI_EXP_LNKSTA2_DEEMPHASIS')}, "
+          + flags(s, "PCI_EXP_LNKSTA2_EQU_COMP", "PCI_EXP_LNKSTA2_EQU_PHASE1")
+          + "\n\t\t\t " + flags(s, "PCI_EXP_LNKSTA2_EQU_PHASE2", "PCI_EXP_LNKSTA2_EQU_PHASE3",
+                                "PCI_EXP_LNKSTA2_EQU_REQ")
+          + "\n\t\t\t " + flags(s, "PCI_EXP_LNKSTA2_RETIMER", "PCI_EXP_LNKSTA2_2RETIMERS")
+          + f" CrosslinkRes: {meaning(s, 'PCI_EXP_LNKSTA2_CROSSLINK')}")
     if ptype in DOWNSTREAM_PORTS and drs_supported:
-        ctx.p(f", {s.flag('PCI_EXP_LNKSTA2_DRS_RCVD')}\n\t\t\t DownstreamComp: "
-              f"{DOWNSTREAM_COMPONENT.get(s['PCI_EXP_LNKSTA2_COMPONENT'], 'Reserved')}\n")
+        ctx.p(f", {flag(s, 'PCI_EXP_LNKSTA2_DRS_RCVD')}\n\t\t\t DownstreamComp: "
+              f"{_named(s, 'PCI_EXP_LNKSTA2_COMPONENT', 'Reserved')}\n")
     else:
         ctx.p("\n")
 
@@ -294,25 +265,25 @@ def _link2(ctx: Ctx, cap: Capability, ptype: int) -> None:
 def show_express(ctx: Ctx, cap: Capability) -> None:
     """lspci's cap_express: the type line, then (at -vv) device, link, slot, root and "2" registers."""
     where = cap.offset
-    flags = _Reg(cap["PCI_EXP_FLAGS"])
-    ptype = flags["PCI_EXP_FLAGS_TYPE"]
+    fl = cap["PCI_EXP_FLAGS"]
+    ptype = fl["PCI_EXP_FLAGS_TYPE"]
     ctx.state["can_have_ext_caps"] = True
     ctx.state["exp_type"] = ptype  # what lspci passes to show_ext_caps as `type`
 
     ctx.p("Express ")
     if ctx.verbose >= 2:
-        ctx.p(f"(v{flags['PCI_EXP_FLAGS_VERS']}) ")
+        ctx.p(f"(v{fl['PCI_EXP_FLAGS_VERS']}) ")
     if ptype in PORT_TYPES:
         ctx.p(PORT_TYPES[ptype])
         if ptype in SLOT_PORTS:
-            ctx.p(f" ({flags.flag('PCI_EXP_FLAGS_SLOT')})")
+            ctx.p(f" ({flag(fl, 'PCI_EXP_FLAGS_SLOT')})")
     else:
         ctx.p(f"Unknown type {ptype}")
-    ctx.p(f", MSI {flags['PCI_EXP_FLAGS_IRQ']:02x}\n")
+    ctx.p(f", MSI {fl['PCI_EXP_FLAGS_IRQ']:02x}\n")
     if ctx.verbose < 2:
         return
 
-    slot = ptype in SLOT_PORTS and flags["PCI_EXP_FLAGS_SLOT"]
+    slot = ptype in SLOT_PORTS and fl["PCI_EXP_FLAGS_SLOT"]
     link = ptype not in LINKLESS
     root = ptype in ROOT_TYPES
     size = 32 if root else 24 if slot else 16
@@ -326,7 +297,7 @@ def show_express(ctx: Ctx, cap: Capability) -> None:
     if root:
         _root(ctx, cap)
 
-    if flags["PCI_EXP_FLAGS_VERS"] < 2 or not ctx.have(where + 0x24, 24 if slot else 16):  # PCI_EXP_DEVCAP2
+    if fl["PCI_EXP_FLAGS_VERS"] < 2 or not ctx.have(where + 0x24, 24 if slot else 16):  # PCI_EXP_DEVCAP2
         return
     _dev2(ctx, cap, ptype)
     if link:
