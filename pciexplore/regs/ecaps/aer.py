@@ -8,7 +8,10 @@ Root Complex Event Collectors.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..base import Field, Layout, bit, bits, layout, reg
+from ..caps.express import PCI_CAP_ID_EXP, PCI_EXP_TYPE_RC_EC, PCI_EXP_TYPE_ROOT_PORT, port_type
 
 PCI_EXT_CAP_ID_ERR = 0x01
 
@@ -49,12 +52,10 @@ def _correctable() -> tuple[Field, ...]:
     )
 
 
-def _is_root(block: object) -> bool:
-    """Root Port or Root Complex Event Collector: the function's Express capability says so."""
-    fn = getattr(block, "function", None)
-    exp = fn.cap(0x10, extended=False) if fn is not None else None
-    flags = exp.read(2, 2) if exp is not None else None
-    return flags is not None and (flags >> 4) & 0xF in (0x4, 0xA)
+def _is_root(block: Any) -> bool:
+    """Root Port or Root Complex Event Collector, as the function's (last, like lspci) Express capability says."""
+    exp = [c for c in block.function.capabilities if c.id == PCI_CAP_ID_EXP and not c.extended]
+    return bool(exp) and port_type(exp[-1]) in (PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_RC_EC)
 
 
 AER = layout(

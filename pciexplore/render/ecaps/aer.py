@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...regs.caps.express import PCI_EXP_TYPE_RC_EC, PCI_EXP_TYPE_ROOT_PORT
 from ...regs.ecaps.aer import PCI_EXT_CAP_ID_ERR
 from ._words import field, flags, value
 
@@ -11,8 +12,6 @@ if TYPE_CHECKING:
     from ...model import Capability
     from ..lspci import Ctx
 
-PCI_EXP_TYPE_ROOT_PORT = 0x4
-PCI_EXP_TYPE_ROOT_EC = 0xA
 
 _ERROR_REGISTERS = (("UESta", "PCI_ERR_UNCOR_STATUS"), ("UEMsk", "PCI_ERR_UNCOR_MASK"),
                     ("UESvrt", "PCI_ERR_UNCOR_SEVER"), ("CESta", "PCI_ERR_COR_STATUS"),
@@ -32,7 +31,7 @@ def aer(ctx: Ctx, cap: Capability) -> None:
                                                           "PCI_ERR_HEADER_LOG_2", "PCI_ERR_HEADER_LOG_3"))
     ctx.p(f"\t\tHeaderLog: {log}\n")
     # the root error registers exist in Root Ports and Event Collectors only (type from the Express cap)
-    if ctx.state.get("exp_type", -1) not in (PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_ROOT_EC):
+    if ctx.state.get("exp_type", -1) not in (PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_RC_EC):
         return
     if not ctx.have(cap.offset + 0x2C, 12):
         return

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...regs.caps.express import (
+    PCI_EXP_TYPE_DOWNSTREAM,
+    PCI_EXP_TYPE_ENDPOINT,
+    PCI_EXP_TYPE_RC_END,
+    PCI_EXP_TYPE_ROOT_PORT,
+    PCI_EXP_TYPE_UPSTREAM,
+)
 from ...regs.ecaps.mcast import PCI_EXT_CAP_ID_MCAST
 from ._words import field, flags, value
 
@@ -11,11 +18,6 @@ if TYPE_CHECKING:
     from ...model import Capability
     from ..lspci import Ctx
 
-PCI_EXP_TYPE_ENDPOINT = 0x0
-PCI_EXP_TYPE_ROOT_PORT = 0x4
-PCI_EXP_TYPE_UPSTREAM = 0x5
-PCI_EXP_TYPE_DOWNSTREAM = 0x6
-PCI_EXP_TYPE_ROOT_INT_EP = 0x9
 
 
 def _c_int_shift(n: int) -> int:
@@ -29,7 +31,7 @@ def mcast(ctx: Ctx, cap: Capability) -> None:
     if ctx.verbose < 2 or not ctx.have(cap.offset + 4, 0x30):
         return
     kind = ctx.state.get("exp_type", -1)
-    endpoint = kind in (PCI_EXP_TYPE_ENDPOINT, PCI_EXP_TYPE_ROOT_INT_EP)
+    endpoint = kind in (PCI_EXP_TYPE_ENDPOINT, PCI_EXP_TYPE_RC_END)
     c = "PCI_MCAST_CAP"
     ctx.p(f"\t\tMcastCap: MaxGroups {field(cap, c, 'PCI_MCAST_CAP_MAX_GROUP') + 1}")
     if endpoint:

@@ -3,6 +3,7 @@ ids are written by show_ext_caps itself."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ...regs.ecaps import iov, misc, phy, power, rc, vc
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from ..lspci import Ctx
 
 
-def _named(text: str):  # -> renderer
+def _named(text: str) -> Callable[[Ctx, Capability], None]:
     def render(ctx: Ctx, cap: Capability) -> None:
         ctx.p(text + "\n")
     render.__name__ = "show_" + text.split(" <")[0].lower().replace(" ", "_").replace("-", "_")
