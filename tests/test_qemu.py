@@ -79,10 +79,14 @@ def test_spec_parses_devices_properties_and_topology():
     m = parse_spec("e1000e+nvme,serial=x@root-port+edu@switch")
     assert [(d.driver, d.props, d.behind) for d in m.devices] == [
         ("e1000e", {}, None), ("nvme", {"serial": "x"}, "root-port"), ("edu", {}, "switch")]
-    args = " ".join(m.device_args())
-    assert "pcie-root-port,id=pxrp1" in args and "nvme,serial=x,bus=pxrp1" in args
-    assert "x3130-upstream,id=pxup2,bus=pxrp2" in args and "xio3130-downstream,id=pxdn2,bus=pxup2" in args
-    assert "edu,bus=pxdn2" in args
+    args = m.device_args()
+    assert args[::2] == ["-device"] * 7
+    assert [a.split(",")[0] for a in args[1::2]] == ["e1000e", "pcie-root-port", "nvme", "pcie-root-port",
+                                                     "x3130-upstream", "xio3130-downstream", "edu"]
+    props = [dict(p.split("=") for p in a.split(",")[1:]) for a in args[1::2]]
+    assert props[2]["bus"] == props[1]["id"] and props[2]["serial"] == "x"  # nvme behind its root port
+    assert props[4]["bus"] == props[3]["id"] and props[5]["bus"] == props[4]["id"]  # port -> up -> down
+    assert props[6]["bus"] == props[5]["id"]  # edu behind the downstream port
     assert Machine().add("nvme", serial="x", behind="rp").spec == "qemu:nvme,serial=x@root-port"
 
 
@@ -395,3 +399,26 @@ def test_ctrl_c_in_the_middle_of_a_request_ends_qemu(monkeypatch):
         src.read_config(Address(0, 0, 0, 0))
     assert _gone(pid)
     src.close()
+
+
+def test_virtio_net_config_change_and_control_queue_vectors():
+    with open_source("qemu:virtio-net-pci") as src:
+        fn = next(f for f in src if f.vendor_id == 0x1AF4)  # transitional 1af4:1000 on the root complex
+        m = Msix(src, fn)
+        assert m.count == 4  # QEMU: 2 * queue pairs + 2 (config, rx, tx, ctrl)
+        for v in range(m.count):
+            m.program(v, 0x4200 + v)
+            m.mask(v, False)
+        m.control(enable=True)
+        src.trigger(fn.address, "ctrl")
+        src.trigger(fn.address, "config")  # link goes down
+        bar, off = next((fn.config[c + 4], int.from_bytes(fn.config[c + 8 : c + 12], "little"))
+                        for c in range(0x40, 0x100) if fn.config[c] == 0x09 and fn.config[c + 3] == 4
+                        and c in [cap.offset for cap in fn.capabilities])
+        assert src.read_bar(fn.address, bar, off + 6, 2)[0] & 1 == 0  # VIRTIO_NET_S_LINK_UP cleared
+        src.trigger(fn.address, "vector:0")  # config again: link back up
+        assert src.read_bar(fn.address, bar, off + 6, 2)[0] & 1 == 1
+        # common config: msix_config (0x10) and the control queue's queue_msix_vector say where they go
+        assert [(d.vector, d.data) for d in src.deliveries()] == [(3, 0x4203), (0, 0x4200), (0, 0x4200)]
+        with pytest.raises(InputError, match="cannot raise 'vector:1'"):
+            src.trigger(fn.address, "vector:1")  # rx needs packets: not offered

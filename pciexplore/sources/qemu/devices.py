@@ -329,7 +329,183 @@ class Nvme(DeviceModel):
                             device=str(ctx.address))
 
 
-MODELS: tuple[DeviceModel, ...] = (E1000e(), Edu(), Nvme())
+# -- virtio-net (virtio 1.x over PCI, modern interface) -------------------------------------------
+VIRTIO_PCI_CAP_VNDR = 0x09
+VIRTIO_PCI_CAP_COMMON_CFG = 1
+VIRTIO_PCI_CAP_NOTIFY_CFG = 2
+VIRTIO_PCI_CAP_DEVICE_CFG = 4
+# struct virtio_pci_common_cfg offsets
+VIRTIO_PCI_COMMON_DFSELECT = 0x00
+VIRTIO_PCI_COMMON_DF = 0x04
+VIRTIO_PCI_COMMON_GFSELECT = 0x08
+VIRTIO_PCI_COMMON_GF = 0x0C
+VIRTIO_PCI_COMMON_MSIX = 0x10
+VIRTIO_PCI_COMMON_STATUS = 0x14
+VIRTIO_PCI_COMMON_Q_SELECT = 0x16
+VIRTIO_PCI_COMMON_Q_SIZE = 0x18
+VIRTIO_PCI_COMMON_Q_MSIX = 0x1A
+VIRTIO_PCI_COMMON_Q_ENABLE = 0x1C
+VIRTIO_PCI_COMMON_Q_NOFF = 0x1E
+VIRTIO_PCI_COMMON_Q_DESCLO = 0x20
+VIRTIO_PCI_COMMON_Q_AVAILLO = 0x28
+VIRTIO_PCI_COMMON_Q_USEDLO = 0x30
+VIRTIO_CONFIG_S_ACKNOWLEDGE = 1
+VIRTIO_CONFIG_S_DRIVER = 2
+VIRTIO_CONFIG_S_DRIVER_OK = 4
+VIRTIO_CONFIG_S_FEATURES_OK = 8
+VIRTIO_F_VERSION_1 = 32
+VIRTIO_NET_F_STATUS = 16
+VIRTIO_NET_F_CTRL_VQ = 17
+VIRTIO_NET_S_LINK_UP = 1
+VIRTIO_MSI_NO_VECTOR = 0xFFFF
+VRING_DESC_F_NEXT = 1
+VRING_DESC_F_WRITE = 2
+VIRTQ_SIZE = 16
+
+
+class VirtioNet(DeviceModel):
+    """Config-change and control-queue interrupts of virtio-net-pci through the modern common config.
+
+    The first trigger initialises the device the way virtio 1.x section 3.1.1 tells a driver to (unless
+    a user already set DRIVER_OK): reset, ACKNOWLEDGE, DRIVER, features VERSION_1 + STATUS + CTRL_VQ,
+    FEATURES_OK, queues rx0/tx0/ctrl of 16 entries in guest RAM with MSI-X vectors 1/2/3 and the
+    config vector 0 (Linux's layout), DRIVER_OK.  `config`: QEMU's monitor flips the link (QMP set_link),
+    the device sets VIRTIO_NET_S_LINK_UP accordingly and signals a configuration change.  `ctrl`: a
+    control-queue command (of a class the device does not know, so nothing changes) is used and the
+    queue's vector fires.  The rx/tx queues need packets moving, which a stopped VM does not do.
+    """
+
+    name = "virtio-net"
+    ids = ((0x1AF4, 0x1000), (0x1AF4, 0x1041))
+    CTRL_QUEUE = 2  # rx0, tx0, ctrl without multiqueue (virtio 1.x 5.1.2)
+
+    def _caps(self, ctx: DeviceContext) -> dict[int, tuple[int, int, int]]:
+        """cfg_type -> (BAR, offset, config offset of the capability)."""
+        if "caps" not in ctx.state:
+            cfg = ctx.source.config.read_all(ctx.address, extended=False)
+            found: dict[int, tuple[int, int, int]] = {}
+            ptr, seen = cfg[0x34] & 0xFC, set()
+            while ptr and ptr not in seen:
+                seen.add(ptr)
+                if cfg[ptr] == VIRTIO_PCI_CAP_VNDR:
+                    found.setdefault(cfg[ptr + 3], (cfg[ptr + 4], int.from_bytes(cfg[ptr + 8 : ptr + 12], "little"), ptr))
+                ptr = cfg[ptr + 1] & 0xFC
+            ctx.state["caps"] = found
+        return ctx.state["caps"]
+
+    def _common(self, ctx: DeviceContext, reg: int) -> int:
+        bar, off, _ = self._caps(ctx)[VIRTIO_PCI_CAP_COMMON_CFG]
+        return ctx.bar_address(bar, off + reg)
+
+    def _rd(self, ctx: DeviceContext, reg: int, width: int) -> int:
+        from .qtest import read_cmd
+
+        return int(ctx.source.qtest.command(read_cmd("mem", self._common(ctx, reg), width)), 16)
+
+    def _wr(self, ctx: DeviceContext, reg: int, width: int, value: int) -> str:
+        return write_cmd("mem", self._common(ctx, reg), width, value)
+
+    def _queue_area(self, ctx: DeviceContext, q: int) -> int:
+        return ctx.dma + q * 0x4000  # descriptors, avail ring +0x1000, used ring +0x2000, buffers +0x3000
+
+    def _vectors(self, ctx: DeviceContext) -> dict[str, int]:
+        qt = ctx.source.qtest
+        config = self._rd(ctx, VIRTIO_PCI_COMMON_MSIX, 2)
+        qt.command(self._wr(ctx, VIRTIO_PCI_COMMON_Q_SELECT, 2, self.CTRL_QUEUE))
+        ctrl = self._rd(ctx, VIRTIO_PCI_COMMON_Q_MSIX, 2)
+        return {name: v for name, v in (("config", config), ("ctrl", ctrl)) if v != VIRTIO_MSI_NO_VECTOR}
+
+    def _driver(self, ctx: DeviceContext) -> None:
+        if ctx.state.get("ready") or self._rd(ctx, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_CONFIG_S_DRIVER_OK:
+            ctx.state["ready"] = True
+            return
+        qt = ctx.source.qtest
+        qt.command(self._wr(ctx, VIRTIO_PCI_COMMON_STATUS, 1, 0))
+        ctx.wait_for("reset", lambda: self._rd(ctx, VIRTIO_PCI_COMMON_STATUS, 1) == 0)
+        status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER
+        qt.command(self._wr(ctx, VIRTIO_PCI_COMMON_STATUS, 1, status))
+        offered = 0
+        for half in (0, 1):
+            qt.command(self._wr(ctx, VIRTIO_PCI_COMMON_DFSELECT, 4, half))
+            offered |= self._rd(ctx, VIRTIO_PCI_COMMON_DF, 4) << (32 * half)
+        wanted = offered & ((1 << VIRTIO_F_VERSION_1) | (1 << VIRTIO_NET_F_STATUS) | (1 << VIRTIO_NET_F_CTRL_VQ))
+        cmds = []
+        for half in (0, 1):
+            cmds += [self._wr(ctx, VIRTIO_PCI_COMMON_GFSELECT, 4, half),
+                     self._wr(ctx, VIRTIO_PCI_COMMON_GF, 4, (wanted >> (32 * half)) & 0xFFFF_FFFF)]
+        status |= VIRTIO_CONFIG_S_FEATURES_OK
+        cmds += [self._wr(ctx, VIRTIO_PCI_COMMON_STATUS, 1, status), self._wr(ctx, VIRTIO_PCI_COMMON_MSIX, 2, 0)]
+        for q in range(self.CTRL_QUEUE + 1):
+            area = self._queue_area(ctx, q)
+            qt.memset(area, 0x4000, 0)
+            cmds += [self._wr(ctx, VIRTIO_PCI_COMMON_Q_SELECT, 2, q), self._wr(ctx, VIRTIO_PCI_COMMON_Q_SIZE, 2, VIRTQ_SIZE),
+                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_MSIX, 2, q + 1),
+                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_DESCLO, 4, area), self._wr(ctx, VIRTIO_PCI_COMMON_Q_DESCLO + 4, 4, 0),
+                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_AVAILLO, 4, area + 0x1000),
+                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_AVAILLO + 4, 4, 0),
+                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_USEDLO, 4, area + 0x2000),
+                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_USEDLO + 4, 4, 0),
+                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1)]
+        cmds.append(self._wr(ctx, VIRTIO_PCI_COMMON_STATUS, 1, status | VIRTIO_CONFIG_S_DRIVER_OK))
+        qt.batch(cmds)
+        ctx.state["ready"] = True
+
+    def causes(self, ctx: DeviceContext) -> dict[str, str]:
+        out = {"config": "link flip (QMP set_link) -> configuration change -> config vector (msix_config)",
+               "ctrl": "control-queue command used by the device -> control queue's vector"}
+        if ctx.state.get("ready"):
+            for cause, vec in self._vectors(ctx).items():
+                out[cause] += f" = {vec}"
+                out.setdefault(f"vector:{vec}", f"same as {cause}")
+        return out
+
+    def vector_cause(self, ctx: DeviceContext, vector: int) -> str | None:
+        self._driver(ctx)
+        for cause, vec in self._vectors(ctx).items():
+            if vec == vector:
+                return cause
+        return None
+
+    def is_cause(self, ctx: DeviceContext, cause: str) -> bool:
+        return cause in ("config", "ctrl")
+
+    def fire(self, ctx: DeviceContext, cause: str) -> None:
+        self._driver(ctx)
+        if cause == "config":
+            bar, off, _ = self._caps(ctx)[VIRTIO_PCI_CAP_DEVICE_CFG]
+            up = ctx.source.qtest.read(ctx.bar_address(bar, off + 6), 2)[0] & VIRTIO_NET_S_LINK_UP
+            ctx.source.qmp.execute("set_link", name=ctx.source.qdev_id(ctx.address), up=not up)
+            ctx.source.run_and_poll([], ctx.address)
+            return
+        self._control_command(ctx)
+
+    def _control_command(self, ctx: DeviceContext) -> None:
+        qt = ctx.source.qtest
+        q = self.CTRL_QUEUE
+        area = self._queue_area(ctx, q)
+        n = ctx.state["ctrl_sent"] = ctx.state.get("ctrl_sent", 0) + 1
+        head = 2 * ((n - 1) % (VIRTQ_SIZE // 2))
+        hdr, ack = area + 0x3000 + 16 * head, area + 0x3000 + 16 * head + 8
+        desc = (hdr.to_bytes(8, "little") + (2).to_bytes(4, "little") + VRING_DESC_F_NEXT.to_bytes(2, "little")
+                + (head + 1).to_bytes(2, "little")
+                + ack.to_bytes(8, "little") + (1).to_bytes(4, "little") + VRING_DESC_F_WRITE.to_bytes(2, "little")
+                + (0).to_bytes(2, "little"))
+        bar, off, cap = self._caps(ctx)[VIRTIO_PCI_CAP_NOTIFY_CFG]
+        if "notify" not in ctx.state:
+            mult = int.from_bytes(ctx.source.config.read_all(ctx.address, extended=False)[cap + 16 : cap + 20], "little")
+            qt.command(self._wr(ctx, VIRTIO_PCI_COMMON_Q_SELECT, 2, q))
+            ctx.state["notify"] = ctx.bar_address(bar, off + self._rd(ctx, VIRTIO_PCI_COMMON_Q_NOFF, 2) * mult)
+        qt.batch([f"write {hdr:#x} 0x2 0xffff",  # class 0xff: unknown to the device, answered VIRTIO_NET_ERR
+                  f"write {area + 16 * head:#x} 0x20 0x{desc.hex()}",
+                  write_cmd("mem", area + 0x1000 + 4 + 2 * ((n - 1) % VIRTQ_SIZE), 2, head),
+                  write_cmd("mem", area + 0x1000 + 2, 2, n & 0xFFFF)])
+        ctx.source.run_and_poll([write_cmd("mem", ctx.state["notify"], 2, q)], ctx.address)
+        ctx.wait_for("use the control command",
+                     lambda: int.from_bytes(qt.read(area + 0x2000 + 2, 2), "little") == n & 0xFFFF)
+        ctx.source.run_and_poll([], ctx.address)
+
+
+MODELS: tuple[DeviceModel, ...] = (E1000e(), Edu(), Nvme(), VirtioNet())
 
 
 def model_for(vendor: int, device: int) -> DeviceModel | None:

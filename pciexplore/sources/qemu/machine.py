@@ -77,6 +77,7 @@ class Machine:
         chassis = 0
         for i, dev in enumerate(self.devices):
             props = dict(dev.props)
+            props.setdefault("id", f"pxdev{i}")  # lets QMP name the device (set_link, query-pci)
             if dev.driver == "nvme":
                 props.setdefault("serial", f"pciexplore{i}")  # QEMU refuses an nvme without one
             if dev.behind:
@@ -141,40 +142,51 @@ def _die_with_parent() -> None:
 
 
 class QemuProcess:
-    """The running qemu-system-x86_64 and the qtest socket it connected to."""
+    """The running qemu-system-x86_64 and the two sockets it connected to: qtest and QMP (the monitor,
+    for host-side events such as a link going down)."""
 
     def __init__(self, machine: Machine, start_timeout: float = 10.0) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="pciexplore-qemu-"))
         self.proc: subprocess.Popen | None = None
         self.conn: socket.socket | None = None
+        self.qmp: socket.socket | None = None
         self.stderr_text = ""
-        path = str(self.workdir / "qtest.sock")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listeners = {}
         try:
-            listener.bind(path)
-            listener.listen(1)
-            listener.settimeout(0.05)
-            cmd = machine.command(path)
+            for name in ("qtest", "qmp"):
+                listeners[name] = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                listeners[name].bind(str(self.workdir / f"{name}.sock"))
+                listeners[name].listen(1)
+                listeners[name].settimeout(0.05)
+            cmd = machine.command(str(self.workdir / "qtest.sock"))
+            cmd += ["-chardev", f"socket,id=pxqmp,path={self.workdir / 'qmp.sock'}", "-mon", "chardev=pxqmp,mode=control"]
             self.stderr = open(self.workdir / "stderr", "w+b")  # noqa: SIM115 - closed in stop()
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                          stderr=self.stderr, start_new_session=True,
                                          preexec_fn=_die_with_parent)
             deadline = time.monotonic() + start_timeout
-            while self.conn is None:
-                try:
-                    self.conn, _ = listener.accept()
-                except TimeoutError:
-                    if self.proc.poll() is not None:
-                        raise self._start_error() from None
-                    if time.monotonic() > deadline:
-                        raise QemuError(f"QEMU did not connect within {start_timeout:g} s",
-                                        file=machine.spec) from None
-            self.conn.setblocking(True)
+            for name, listener in listeners.items():
+                conn = None
+                while conn is None:
+                    try:
+                        conn, _ = listener.accept()
+                    except TimeoutError:
+                        if self.proc.poll() is not None:
+                            raise self._start_error() from None
+                        if time.monotonic() > deadline:
+                            raise QemuError(f"QEMU did not connect within {start_timeout:g} s",
+                                            file=machine.spec) from None
+                conn.setblocking(True)
+                if name == "qtest":
+                    self.conn = conn
+                else:
+                    self.qmp = conn
         except BaseException:
             self.stop()
             raise
         finally:
-            listener.close()
+            for listener in listeners.values():
+                listener.close()
 
     @property
     def pid(self) -> int | None:
@@ -199,10 +211,11 @@ class QemuProcess:
     def stop(self, kill: bool = False) -> None:
         """End QEMU (SIGTERM, then SIGKILL; at once SIGKILL with `kill`, e.g. when it stopped answering)
         and remove the temporary directory; safe to call twice."""
-        if self.conn is not None:
-            with contextlib.suppress(OSError):
-                self.conn.close()
-            self.conn = None
+        for conn in (self.conn, self.qmp):
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    conn.close()
+        self.conn = self.qmp = None
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):

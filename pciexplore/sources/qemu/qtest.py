@@ -6,13 +6,15 @@ Lines starting with `IRQ` are asynchronous notices (GPIO interception) and are s
 be pipelined: `batch()` sends many lines in one write and then reads the answers, which is what makes
 a trigger-and-observe round trip cost about one socket round trip.
 
-Any failure inside a request (timeout, QEMU gone, Ctrl-C half-way) leaves the stream in an unknown state,
-so the client marks itself broken and calls `on_broken` (the source then ends QEMU): no half-read answer
-is ever taken for the answer to a later command.
+The QMP monitor (JSON lines) uses the same line channel.  Any failure inside a request (timeout, QEMU
+gone, Ctrl-C half-way) leaves the stream in an unknown state, so the channel marks itself broken and
+calls `on_broken` (the source then ends QEMU): no half-read answer is ever taken for the answer to a
+later command.
 """
 
 from __future__ import annotations
 
+import json
 import select
 import socket
 from collections.abc import Callable, Sequence
@@ -24,8 +26,8 @@ class QemuError(PciError):
     """QEMU failed to start, stopped answering, or answered a qtest command with FAIL."""
 
 
-class QtestClient:
-    """Sends qtest commands over a connected socket and parses the answers."""
+class LineChannel:
+    """A socket QEMU talks to line by line; any failure mid-request breaks it for good (see above)."""
 
     def __init__(self, sock: socket.socket, timeout: float = 5.0, name: str = "qemu",
                  on_broken: Callable[[str], None] | None = None) -> None:
@@ -36,14 +38,17 @@ class QtestClient:
         self.broken: str | None = None
         self._buf = b""
 
-    # -- the wire --------------------------------------------------------------------------------
+    def _skip(self, line: str) -> bool:
+        """Asynchronous lines that answer no command."""
+        return False
+
     def _readline(self) -> str:
         while True:
             nl = self._buf.find(b"\n")
             if nl >= 0:
                 line, self._buf = self._buf[:nl], self._buf[nl + 1 :]
-                text = line.decode("ascii", "replace")
-                if text.startswith("IRQ"):
+                text = line.decode("utf-8", "replace").rstrip("\r")
+                if self._skip(text):
                     continue
                 return text
             ready, _, _ = select.select([self.sock], [], [], self.timeout)
@@ -51,21 +56,38 @@ class QtestClient:
                 raise QemuError(f"no answer from QEMU within {self.timeout:g} s", file=self.name)
             chunk = self.sock.recv(1 << 16)
             if not chunk:
-                raise QemuError("QEMU closed the qtest connection (it exited)", file=self.name)
+                raise QemuError("QEMU closed the connection (it exited)", file=self.name)
             self._buf += chunk
 
-    def batch(self, commands: Sequence[str]) -> list[str]:
-        """Send every command, then read one answer per command; returns the text after `OK`."""
+    def exchange(self, payload: bytes, answers: int) -> list[str]:
+        """Send `payload`, read `answers` lines; on any failure the channel (and QEMU) is done for."""
         if self.broken:
             raise QemuError(f"QEMU session is over: {self.broken}", file=self.name)
         try:
-            self.sock.sendall("".join(c + "\n" for c in commands).encode("ascii"))
-            answers = [self._readline() for _ in commands]
+            self.sock.sendall(payload)
+            return [self._readline() for _ in range(answers)]
         except BaseException as e:  # noqa: BLE001 - includes KeyboardInterrupt: the stream is now unusable
             self._break(str(e) or type(e).__name__)
             if isinstance(e, OSError):
-                raise QemuError(f"qtest connection failed: {e}", file=self.name) from None
+                raise QemuError(f"connection to QEMU failed: {e}", file=self.name) from None
             raise
+
+    def _break(self, why: str) -> None:
+        if self.broken is None:
+            self.broken = why
+            if self.on_broken is not None:
+                self.on_broken(why)
+
+
+class QtestClient(LineChannel):
+    """Sends qtest commands over a connected socket and parses the answers."""
+
+    def _skip(self, line: str) -> bool:
+        return line.startswith("IRQ")
+
+    def batch(self, commands: Sequence[str]) -> list[str]:
+        """Send every command, then read one answer per command; returns the text after `OK`."""
+        answers = self.exchange("".join(c + "\n" for c in commands).encode("ascii"), len(commands))
         out = []
         for cmd, ans in zip(commands, answers, strict=True):
             if ans == "OK":
@@ -75,12 +97,6 @@ class QtestClient:
             else:
                 raise QemuError(f"qtest {cmd.split()[0]} failed: {ans}", file=self.name)
         return out
-
-    def _break(self, why: str) -> None:
-        if self.broken is None:
-            self.broken = why
-            if self.on_broken is not None:
-                self.on_broken(why)
 
     def command(self, cmd: str) -> str:
         return self.batch([cmd])[0]
@@ -104,6 +120,29 @@ class QtestClient:
 
     def memset(self, addr: int, size: int, value: int = 0) -> None:
         self.command(f"memset {addr:#x} {size:#x} {value:#x}")
+
+
+class QmpClient(LineChannel):
+    """The QEMU Machine Protocol (docs/interop/qmp-spec): JSON commands, events skipped."""
+
+    def __init__(self, sock: socket.socket, timeout: float = 5.0, name: str = "qemu",
+                 on_broken: Callable[[str], None] | None = None) -> None:
+        super().__init__(sock, timeout, name, on_broken)
+        self._greeted = False
+
+    def _skip(self, line: str) -> bool:
+        return not line or line.startswith('{"event"')
+
+    def execute(self, command: str, **arguments: object) -> object:
+        if not self._greeted:
+            self.exchange(b"", 1)  # the {"QMP": ...} greeting
+            self.exchange(b'{"execute": "qmp_capabilities"}\n', 1)
+            self._greeted = True
+        request = {"execute": command, **({"arguments": arguments} if arguments else {})}
+        answer = json.loads(self.exchange(json.dumps(request).encode() + b"\n", 1)[0])
+        if "error" in answer:
+            raise QemuError(f"QMP {command} failed: {answer['error'].get('desc', answer['error'])}", file=self.name)
+        return answer.get("return")
 
 
 #: access width in bytes -> qtest command suffix

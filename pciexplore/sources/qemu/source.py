@@ -36,7 +36,7 @@ from ..base import BarRegion, Delivery, Source
 from .devices import DeviceContext
 from .firmware import PCI_BASE_ADDRESS_0, ConfigAccess, Firmware, Node
 from .machine import Machine, QemuProcess, parse_spec
-from .qtest import QemuError, QtestClient, read_cmd, split_aligned, write_cmd
+from .qtest import QemuError, QmpClient, QtestClient, read_cmd, split_aligned, write_cmd
 
 MAILBOX_BASE = 0x0010_0000  # guest RAM: one DWORD per vector, all functions
 DMA_BASE = 0x0200_0000  # guest RAM: 1 MiB per function for queues the device models need
@@ -102,6 +102,7 @@ class QemuSource(Source):
         self._finalizer = weakref.finalize(self, self._process.stop)
         try:
             self.qtest = QtestClient(self._process.conn, timeout, self.name, on_broken=self._broken)
+            self.qmp = QmpClient(self._process.qmp, timeout, self.name, on_broken=self._broken)
             self.config = ConfigAccess(self.qtest)
             self.firmware = Firmware(self.config)
             self.firmware.run()
@@ -131,6 +132,22 @@ class QemuSource(Source):
     def pid(self) -> int | None:
         """QEMU's process id while it runs."""
         return self._process.pid
+
+    def qdev_id(self, addr: Address) -> str | None:
+        """QEMU's id of the device at `addr` (what QMP commands name it by), from query-pci."""
+        if not hasattr(self, "_qdev_ids"):
+            self._qdev_ids: dict[Address, str] = {}
+
+            def walk(bus: dict) -> None:
+                for d in bus.get("devices", []):
+                    if d.get("qdev_id"):
+                        self._qdev_ids[Address(0, d["bus"], d["slot"], d["function"])] = d["qdev_id"]
+                    if "pci_bridge" in d and "devices" in d["pci_bridge"]:
+                        walk(d["pci_bridge"])
+
+            for root in self.qmp.execute("query-pci"):
+                walk(root)
+        return self._qdev_ids.get(addr)
 
     def _broken(self, why: str) -> None:
         self._process.stop(kill=True)
