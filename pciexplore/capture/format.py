@@ -22,7 +22,7 @@ FORMAT = "pciexplore-capture"
 VERSION = 1
 
 # Bounds on what a capture may hold; a file over them is refused before anything is decoded.
-MAX_FILE_BYTES = 64 << 20
+MAX_FILE_BYTES = 128 << 20  # room for MAX_FUNCTIONS full 4096-byte configs (hex doubles them)
 MAX_FUNCTIONS = 8192
 MAX_CONFIG = 4096  # PCIe extended config space
 MAX_WINDOW = 1 << 20  # one BAR window (an MSI-X table is at most 2048 * 16 = 32 KiB)
