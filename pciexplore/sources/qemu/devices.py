@@ -30,7 +30,7 @@ class DeviceContext:
         self.address = address
         self.dma = dma  # 1 MiB of guest RAM for this function's queues
         self.state: dict[str, object] = {}
-        self.cache: dict[str, int] = {}  # device registers read for descriptions; cleared on every write
+        self.cache: dict = {}  # registers read and commands built from them; cleared on every write
         cfg = source.config.read(address, 0, 4)
         self.model = model_for(cfg & 0xFFFF, cfg >> 16)
 
@@ -165,19 +165,24 @@ class E1000e(DeviceModel):
         return cause in self.CAUSES
 
     def fire(self, ctx: DeviceContext, cause: str) -> None:
+        msix = ctx.source.msix_enabled(ctx.address)
+        cmds = ctx.cache.get((cause, msix))  # the same register writes every time until a write intervenes
+        if cmds is None:
+            cmds = ctx.cache[(cause, msix)] = self._fire_commands(ctx, cause, msix)
+        ctx.source.run_and_poll(cmds, ctx.address)
+
+    def _fire_commands(self, ctx: DeviceContext, cause: str, msix: bool) -> list[str]:
         bit = self.CAUSES[cause][0]
-        ims = ctx.cache.get("ims")
-        if ims is None:
-            ims = ctx.cache["ims"] = ctx.readl(0, E1000_IMS)
+        ims = ctx.readl(0, E1000_IMS)
         flush = [ctx.writel_cmd(0, E1000_IMS, 0xFFFF_FFFF)]  # fires (and stops) every throttling timer
-        cmds = [ctx.writel_cmd(0, E1000_ICR, bit), ctx.writel_cmd(0, E1000_ICS, bit)]
-        if ctx.source.msix_enabled(ctx.address):
-            cmds += [ctx.writel_cmd(0, E1000_ICR, 0xFFFF_FFFF), *flush]
+        clear_all = ctx.writel_cmd(0, E1000_ICR, 0xFFFF_FFFF)
+        if msix:
+            # ICR is clear here: EIAC cleared what the last trigger raised, INTx/MSI triggers end clearing it
+            cmds = [ctx.writel_cmd(0, E1000_ICS, bit), clear_all, *flush]
         else:
             # INTx/MSI: flushing collects delayed causes and may re-arm ITR; clear and flush again
-            cmds += [*flush, ctx.writel_cmd(0, E1000_ICR, 0xFFFF_FFFF), *flush]
-        cmds.append(ctx.writel_cmd(0, E1000_IMC, ~ims & 0xFFFF_FFFF))
-        ctx.source.run_and_poll(cmds, ctx.address)
+            cmds = [ctx.writel_cmd(0, E1000_ICR, bit), ctx.writel_cmd(0, E1000_ICS, bit), *flush, clear_all, *flush]
+        return [*cmds, ctx.writel_cmd(0, E1000_IMC, ~ims & 0xFFFF_FFFF)]
 
 
 # -- edu (QEMU's teaching device, docs/specs/edu.rst) ----------------------------------------------

@@ -95,7 +95,7 @@ class Machine:
 
     def command(self, qtest_socket: str) -> list[str]:
         return [self.qemu or find_qemu(), "-machine", "q35", "-accel", "tcg", "-S",
-                "-qtest", f"unix:{qtest_socket}", "-qtest-log", "/dev/null",
+                "-qtest", f"unix:{qtest_socket}", "-qtest-log", "none",
                 "-display", "none", "-nodefaults", "-monitor", "none", "-serial", "none",
                 "-m", f"{self.memory_mb}M", *self.device_args(), *self.extra_args]
 

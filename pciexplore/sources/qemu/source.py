@@ -111,6 +111,7 @@ class QemuSource(Source):
             self._msix: dict[Address, MsixRoute] = {}
             self._msi: dict[Address, MsiRoute] = {}
             self._slots: list[tuple[Address, int, bool]] = []  # mailbox index -> (function, vector, is MSI-X)
+            self._slot_ranges: dict[Address, range] = {}
             for a in sorted(self._nodes):
                 self._route(a)
             self._contexts = {a: DeviceContext(self, a, DMA_BASE + i * DMA_SIZE)
@@ -210,8 +211,11 @@ class QemuSource(Source):
         that function send messages."""
         if addr is None:
             return range(len(self._slots))
-        first = [i for i, (a, _, _) in enumerate(self._slots) if a == addr]
-        return range(first[0], first[-1] + 1) if first else range(0)
+        found = self._slot_ranges.get(addr)
+        if found is None:
+            first = [i for i, (a, _, _) in enumerate(self._slots) if a == addr]
+            found = self._slot_ranges[addr] = range(first[0], first[-1] + 1) if first else range(0)
+        return found
 
     def run_and_poll(self, commands: list[str], addr: Address | None = None) -> list[str]:
         """Send `commands`, then read and clear the mailboxes of `addr` in the same pipelined batch (one
@@ -226,6 +230,8 @@ class QemuSource(Source):
 
     def _collect(self, slots: range, raw: bytes) -> None:
         """Turn a snapshot of the mailboxes `slots` into deliveries, in vector order."""
+        if not any(raw):
+            return
         for k, i in enumerate(slots):
             token = int.from_bytes(raw[4 * k : 4 * k + 4], "little")
             if not token:
