@@ -371,3 +371,8 @@ def test_capture_of_the_simulator_sees_its_verbs(tmp_path):
     assert table[2 * 16 + 12] & 1 == 1 and table[1 * 16 + 12] & 1 == 0
     assert fn.cap("msix").get("PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_MASKALL") == 1
     assert saved.metadata["source_kind"] == "sim"
+
+
+def test_capture_cannot_be_opened_for_writing(q35_capture):
+    with pytest.raises(ReadOnlyError, match="cannot be written"):
+        pciexplore.open(q35_capture, allow_writes=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..address import Address
-from ..errors import InputError, NotSupported
+from ..errors import InputError, NotSupported, ReadOnlyError
 from ..sources.base import BarRegion, KernelInfo, Source
 from . import format as fmt
 from .atomic import write_atomic
@@ -240,8 +240,12 @@ def locate(fn: Function, name: str) -> tuple[int, int]:
                      device=str(fn.address))
 
 
-def open_capture(path: str | Path) -> Capture:
+def open_capture(path: str | Path, **options: Any) -> Capture:
     """Open a capture file: parsed as JSON only, validated and bounded (errors name the bad field)."""
     name = str(path)
+    if options.get("allow_writes"):
+        raise ReadOnlyError("a capture is a record of a device's state and cannot be written", file=name)
+    if set(options) - {"allow_writes"}:
+        raise InputError(f"a capture takes no options (got {', '.join(sorted(options))})", file=name)
     functions, metadata, annotations = fmt.validate(fmt.read_document(path), name)
     return Capture(name, functions, metadata, annotations, path=path)
