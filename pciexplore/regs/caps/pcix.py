@@ -13,8 +13,8 @@ PCI_CAP_ID_PCIX = 0x07
 MAX_SPLIT = {0: "1", 1: "2", 2: "3", 3: "4", 4: "8", 5: "12", 6: "16", 7: "32"}
 #: Memory read byte count, encoded (512 << n)
 READ_BYTES = {n: str(512 << n) for n in range(4)}
-#: Secondary bus clock frequency (lspci's words)
-SEC_FREQ = {0: "conv", 1: "66MHz", 2: "100MHz", 3: "133MHz", 4: "?4", 5: "?5", 6: "?6", 7: "?7"}
+#: Secondary bus clock frequency (lspci's words for the PCI-X 1.0 encodings)
+SEC_FREQ = {0: "conv", 1: "66MHz", 2: "100MHz", 3: "133MHz"}
 
 
 def is_bridge(block: Any) -> bool:
@@ -27,6 +27,10 @@ def is_device(block: Any) -> bool:
     return block.function.header_type == 0
 
 
+def _has_ecc(block: Any) -> bool:
+    return is_device(block) and bool(block.get("PCI_X_CMD", "PCI_X_CMD_VERSION"))
+
+
 PCIX = layout(
     "pcix", "PCI-X", PCI_CAP_ID_PCIX,
     reg("PCI_X_CMD", 0x02, 2,
@@ -37,8 +41,7 @@ PCIX = layout(
         bits("PCI_X_CMD_VERSION", 12, 13, "version", None, "Capability version"),
         label="Command", when=is_device),
     reg("PCI_X_STATUS", 0x04, 4,
-        bits("PCI_X_STATUS_FUNCTION", 0, 2, "function", None, "Function number (captured)"),
-        bits("PCI_X_STATUS_DEVICE", 3, 7, "device", None, "Device number (captured)"),
+        bits("PCI_X_STATUS_DEVFN", 0, 7, "devfn", None, "Device and function number (captured), as PCI_DEVFN"),
         bits("PCI_X_STATUS_BUS", 8, 15, "bus", None, "Bus number (captured)"),
         bit("PCI_X_STATUS_64BIT", 16, "64bit", "64-bit device"),
         bit("PCI_X_STATUS_133MHZ", 17, "133MHz", "133 MHz capable"),
@@ -53,6 +56,8 @@ PCIX = layout(
         bit("PCI_X_STATUS_266MHZ", 30, "266MHz", "266 MHz capable"),
         bit("PCI_X_STATUS_533MHZ", 31, "533MHz", "533 MHz capable"),
         label="Status", when=is_device),
+    reg("PCI_X_ECC_CSR", 0x08, 4, label="ECC", when=_has_ecc,
+        doc="ECC control and status (capability version 1 and 2 only)"),
     reg("PCI_X_BRIDGE_SSTATUS", 0x02, 2,
         bit("PCI_X_SSTATUS_64BIT", 0, "64bit", "Secondary bus is 64 bits wide"),
         bit("PCI_X_SSTATUS_133MHZ", 1, "133MHz", "Secondary bus 133 MHz capable"),
@@ -60,12 +65,15 @@ PCIX = layout(
         bit("PCI_X_SSTATUS_UNX_SPL", 3, "USC", "Unexpected split completion"),
         bit("PCI_X_SSTATUS_SPL_OVRN", 4, "SCO", "Split completion overrun"),
         bit("PCI_X_SSTATUS_SPL_DLY", 5, "SRD", "Split request delayed"),
-        bits("PCI_X_SSTATUS_FREQ", 6, 8, "Freq", SEC_FREQ, "Secondary bus mode and frequency"),
+        bits("PCI_X_SSTATUS_FREQ", 6, 9, "Freq", SEC_FREQ,
+             "Secondary bus mode and frequency (lspci 3.9 shows bits 8:6 only, as ?4..?7 above 3)"),
+        bits("PCI_X_SSTATUS_VERS", 12, 13, "version", None, "PCI-X capability version"),
+        bit("PCI_X_SSTATUS_266MHZ", 14, "266MHz", "266 MHz capable"),
+        bit("PCI_X_SSTATUS_533MHZ", 15, "533MHz", "533 MHz capable"),
         label="Secondary Status", when=is_bridge),
     reg("PCI_X_BRIDGE_STATUS", 0x04, 4,
-        bits("PCI_X_STATUS_FUNCTION", 0, 2, "function"),
-        bits("PCI_X_STATUS_DEVICE", 3, 7, "device"),
-        bits("PCI_X_STATUS_BUS", 8, 15, "bus"),
+        bits("PCI_X_STATUS_DEVFN", 0, 7, "devfn", None, "Device and function number (captured), as PCI_DEVFN"),
+        bits("PCI_X_STATUS_BUS", 8, 15, "bus", None, "Bus number (captured)"),
         bit("PCI_X_STATUS_64BIT", 16, "64bit", "64-bit primary interface"),
         bit("PCI_X_STATUS_133MHZ", 17, "133MHz", "133 MHz capable"),
         bit("PCI_X_STATUS_SPL_DISC", 18, "SCD", "Split completion discarded"),

@@ -13,7 +13,13 @@ if TYPE_CHECKING:
 
 
 def _dev(st: RegisterValue) -> str:
-    return f"Dev={st['PCI_X_STATUS_BUS']:02x}:{st['PCI_X_STATUS_DEVICE']:02x}.{st['PCI_X_STATUS_FUNCTION']}"
+    devfn = st["PCI_X_STATUS_DEVFN"] or 0
+    return f"Dev={st['PCI_X_STATUS_BUS']:02x}:{devfn >> 3:02x}.{devfn & 7}"
+
+
+def _sec_freq(sec: RegisterValue) -> str:
+    freq = (sec["PCI_X_SSTATUS_FREQ"] or 0) & 7  # lspci 3.9 masks 0x01c0, not the 4-bit field
+    return sec.decl.field("PCI_X_SSTATUS_FREQ").meaning(freq) or f"?{freq}"
 
 
 def _device(ctx: Ctx, cap: Capability) -> None:
@@ -40,7 +46,7 @@ def _bridge(ctx: Ctx, cap: Capability) -> None:
     ctx.p("\t\tSecondary Status: "
           + flags(sec, "PCI_X_SSTATUS_64BIT", "PCI_X_SSTATUS_133MHZ", "PCI_X_SSTATUS_SPL_DISC",
                   "PCI_X_SSTATUS_UNX_SPL", "PCI_X_SSTATUS_SPL_OVRN", "PCI_X_SSTATUS_SPL_DLY")
-          + f" Freq={meaning(sec, 'PCI_X_SSTATUS_FREQ')}\n")
+          + f" Freq={_sec_freq(sec)}\n")
     st = cap["PCI_X_BRIDGE_STATUS"]
     ctx.p(f"\t\tStatus: {_dev(st)} "
           + flags(st, "PCI_X_STATUS_64BIT", "PCI_X_STATUS_133MHZ", "PCI_X_STATUS_SPL_DISC", "PCI_X_STATUS_UNX_SPL",
