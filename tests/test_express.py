@@ -290,6 +290,34 @@ def test_express_blocks_match_lspci_through_sysfs(tmp_path: Path) -> None:
     assert not bad, f"{len(bad)} of 200 differ, first {bad[0]}:\n" + "\n".join(want[bad[0]] + got.get(bad[0], []))
 
 
+def _simple_image(ptype: int, registers: dict[int, tuple[int, int]]) -> bytes:
+    """A type-0 function with one version-2 Express capability at 0x40; `registers` {offset: (value, width)}."""
+    cfg = bytearray(256)
+    cfg[0:4] = b"\x34\x12\x78\x56"
+    cfg[0x06], cfg[0x34] = 0x10, 0x40
+    cfg[0x40:0x44] = bytes((PCI_CAP_ID_EXP, 0)) + (2 | ptype << 4 | 1 << 8).to_bytes(2, "little")
+    for offset, (value, width) in registers.items():
+        cfg[0x40 + offset:0x40 + offset + width] = value.to_bytes(width, "little")
+    return bytes(cfg)
+
+
+@pytest.mark.lspci
+def test_every_power_limit_encoding_matches_lspci(tmp_path: Path) -> None:
+    """All 1024 value/scale pairs of the slot power limit, in DevCap (upstream port) and SltCap (root port)."""
+    pairs = [(value, scale) for scale in range(4) for value in range(256)]
+    images = [_simple_image(5, {0x04: (v << 18 | s << 26, 4)}) for v, s in pairs]
+    images += [_simple_image(4, {0x14: (v << 7 | s << 15, 4)}) for v, s in pairs]
+    rng = random.Random(0)
+    same = total = 0
+    problems: list[str] = []
+    for chunk in range(0, len(images), 256):
+        path = tmp_path / f"power-{chunk}.lspci"
+        write_dump(path, images[chunk:chunk + 256], rng)
+        s, t, p = compare_blocks(str(path), ["-vv"])
+        same, total, problems = same + s, total + t, problems + p
+    assert total == len(images) and same == total, "\n".join(problems)
+
+
 def test_generator_covers_every_port_type_and_both_layouts() -> None:
     """The generator must reach the shapes the renderer branches on, or the comparison proves little."""
     rng = random.Random(3)
