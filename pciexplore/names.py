@@ -5,12 +5,13 @@ hardware database for anything pci.ids lacks.  A quirk of that fallback shapes r
 subsystem missing from both answers with the *device's* hwdb name, because the hwdb pattern
 `pci:vVVVVVVVVdDDDDDDDD*` also matches the longer subsystem key.  We reproduce both steps.
 
-Parsing is lazy: opening the database only indexes where each vendor block starts; a vendor's devices
-and subsystems are parsed the first time one of its ids is asked for, the class list likewise.
+Parsing is lazy: a vendor's line, a device's line and its subsystem lines are found with byte searches
+when first asked for (first entry wins, as in libpci); only the small class list is parsed whole.
 """
 
 from __future__ import annotations
 
+import mmap
 import re
 import struct
 from fnmatch import fnmatchcase
@@ -39,6 +40,20 @@ def _clean(line: str) -> str:
     return line
 
 
+def _memo(method):
+    """Remember a lookup's answer per database (dumps repeat the same ids many times)."""
+    def wrapper(self, *args):
+        key = (method.__name__, *args)
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = method(self, *args)
+            return value
+
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
+
+
 class PciIds:
     """Name lookups over one pci.ids file plus the udev hwdb text; every method returns None when unknown."""
 
@@ -46,71 +61,94 @@ class PciIds:
         self.path = path or next((p for p in PCI_IDS_PATHS if Path(p).exists()), None)
         self._hwdb_path = hwdb or next((p for p in HWDB_PATHS if Path(p).exists()), None)
         self._data: bytes | None = None
-        self._vendor_at: dict[int, tuple[int, int]] | None = None
-        self._vendors: dict[int, tuple[str, dict[int, str], dict[tuple[int, int, int], str]]] = {}
+        self._blocks_at = 0
+        self._memo: dict[tuple, str | None] = {}
+        self._vendors: dict[int, tuple[str, int, int] | None] = {}
         self._classes: dict[tuple[int, ...], str] | None = None
         self._generic_subsys: dict[tuple[int, int], str] | None = None
         self._hwdb: Hwdb | None = None
 
     # -- pci.ids -------------------------------------------------------------------------------
-    def _index(self) -> dict[int, tuple[int, int]]:
-        if self._vendor_at is None:
+    def _load(self) -> bytes:
+        if self._data is None:
             try:
                 self._data = Path(self.path).read_bytes() if self.path else b""
             except OSError:
                 self._data = b""
-            data = self._data
-            first_block = _BLOCK_LINE.search(data)
-            end_vendors = first_block.start() if first_block else len(data)
-            starts = [(int(m.group(1), 16), m.start()) for m in _VENDOR_LINE.finditer(data, 0, end_vendors)]
-            index: dict[int, tuple[int, int]] = {}
-            for i, (vid, start) in enumerate(starts):
-                stop = starts[i + 1][1] if i + 1 < len(starts) else end_vendors
-                index.setdefault(vid, (start, stop))  # first entry wins, as in libpci
-            self._vendor_at = index
-            self._blocks_at = end_vendors
-        return self._vendor_at
+            # the vendor list ends at the first class ("C xx") or generic subsystem ("S vvvv") block
+            starts = [i + 1 for i in (self._data.find(b"\nC "), self._data.find(b"\nS ")) if i >= 0]
+            self._blocks_at = min(starts, default=len(self._data))
+        return self._data
 
-    def _vendor(self, vid: int):
-        cached = self._vendors.get(vid)
-        if cached is not None:
-            return cached
-        span = self._index().get(vid)
-        if span is None:
+    def _line(self, pos: int, skip: int) -> str:
+        """The name on the line starting at `pos`, after `skip` characters of ids (libpci's rules)."""
+        data = self._data
+        eol = data.find(b"\n", pos)
+        line = data[pos:eol if eol >= 0 else len(data)].decode("utf-8", errors="replace")
+        return _clean(line.split("\r", 1)[0])[skip:].lstrip(" \t")
+
+    def _vendor(self, vid: int) -> tuple[str, int, int] | None:
+        """(name, start, stop) of a vendor's block; devices are searched in it when asked for."""
+        if vid in self._vendors:
+            return self._vendors[vid]
+        self._vendors[vid] = None
+        data = self._load()
+        start = -1
+        for form in (b"\n%04x" % vid, b"\n%04X" % vid):
+            start = self._find_line(form, 0, self._blocks_at)
+            if start >= 0:
+                break
+        if start < 0:
             return None
-        text = self._data[span[0]:span[1]].decode("utf-8", errors="replace")
-        lines = text.splitlines()
-        name = _clean(lines[0])[5:].lstrip(" \t")
-        devices: dict[int, str] = {}
-        subsys: dict[tuple[int, int, int], str] = {}
-        device = None
-        for raw in lines[1:]:
-            line = _clean(raw)
-            stripped = line.lstrip(" \t")
-            if not stripped or stripped[0] == "#":
-                continue
-            if line.startswith("\t\t"):
-                body = line[2:]
+        start += 1
+        nxt = _VENDOR_LINE.search(data, start + 5, self._blocks_at)
+        cached = self._vendors[vid] = (self._line(start, 5), start, nxt.start() if nxt else self._blocks_at)
+        return cached
+
+    def _find_line(self, prefix: bytes, start: int, stop: int) -> int:
+        """Start of the first line `prefix` + blank within [start, stop), or -1 (first entry wins)."""
+        data = self._data
+        pos = data.find(prefix, start, stop)
+        while pos >= 0 and data[pos + len(prefix):pos + len(prefix) + 1] not in (b" ", b"\t"):
+            pos = data.find(prefix, pos + 1, stop)
+        return pos
+
+    def _device_at(self, vid: int, did: int) -> tuple[int, int] | None:
+        """(line start, block stop) of device `did` under vendor `vid` in pci.ids."""
+        v = self._vendor(vid)
+        if v is None:
+            return None
+        _, start, stop = v
+        for form in (b"\n\t%04x" % did, b"\n\t%04X" % did):
+            pos = self._find_line(form, start, stop)
+            if pos >= 0:
+                return pos + 1, stop
+        return None
+
+    def _subsystem_local(self, vid: int, did: int, svid: int, sdid: int) -> str | None:
+        at = self._device_at(vid, did)
+        if at is None:
+            return None
+        data = self._data
+        pos, stop = data.find(b"\n", at[0]) + 1, at[1]
+        while 0 < pos < stop:  # the device's sub-lines: two tabs, or comments and blank lines
+            eol = data.find(b"\n", pos)
+            eol = stop if eol < 0 or eol > stop else eol
+            line = data[pos:eol]
+            if line.startswith(b"\t\t"):
                 try:
-                    key = (device, int(body[0:4], 16), int(body[5:9], 16))
+                    if int(line[2:6], 16) == svid and int(line[7:11], 16) == sdid and line[6:7] in (b" ", b"\t"):
+                        return self._line(pos, 12)
                 except ValueError:
-                    continue
-                if device is not None:
-                    subsys.setdefault(key, body[10:].lstrip(" \t"))
-            elif line.startswith("\t"):
-                body = line[1:]
-                try:
-                    device = int(body[0:4], 16)
-                except ValueError:
-                    continue
-                devices.setdefault(device, body[5:].lstrip(" \t"))
-        entry = (name, devices, subsys)
-        self._vendors[vid] = entry
-        return entry
+                    pass
+            elif line.strip() and not line.lstrip().startswith(b"#"):
+                break
+            pos = eol + 1
+        return None
 
     def _parse_blocks(self) -> None:
         """The class list ("C xx") and generic subsystem blocks ("S vvvv") after the vendors."""
-        self._index()
+        self._load()
         classes: dict[tuple[int, ...], str] = {}
         generic: dict[tuple[int, int], str] = {}
         text = self._data[self._blocks_at:].decode("utf-8", errors="replace")
@@ -157,8 +195,8 @@ class PciIds:
         return self._hwdb_lookup(f"pci:v{vid:08X}", "ID_VENDOR_FROM_DATABASE")
 
     def device(self, vid: int, did: int) -> str | None:
-        v = self._vendor(vid)
-        name = v[1].get(did) if v is not None else None
+        at = self._device_at(vid, did)
+        name = self._line(at[0], 6) if at is not None else None
         if name is None:
             name = self._hwdb_lookup(f"pci:v{vid:08X}d{did:08X}", "ID_MODEL_FROM_DATABASE")
         return name or None
@@ -167,8 +205,7 @@ class PciIds:
         """libpci's id_lookup_subsys: per-device entry, generic `S` entry, then the device itself."""
         name = None
         if vid > 0 and did > 0:
-            v = self._vendor(vid)
-            name = v[2].get((did, svid, sdid)) if v is not None else None
+            name = self._subsystem_local(vid, did, svid, sdid)
             if name is None:
                 name = self._hwdb_lookup(f"pci:v{vid:08X}d{did:08X}sv{svid:08X}sd{sdid:08X}",
                                          "ID_MODEL_FROM_DATABASE")
@@ -201,6 +238,7 @@ class PciIds:
                            "ID_PCI_INTERFACE_FROM_DATABASE")
 
     # -- lspci's formatting (lib/names.c format_name / format_name_pair) ------------------------
+    @_memo
     def class_text(self, cls: int, mode: int) -> str:
         """The 16-bit class as lspci's first line shows it ("Ethernet controller", "0200", ...)."""
         num = f"{cls:04x}"
@@ -213,18 +251,21 @@ class PciIds:
                 return f"{name} [{num}]"
         return _single(name, num, "Class", mode)
 
+    @_memo
     def vendor_device_text(self, vid: int, did: int, mode: int) -> str:
         num = f"{vid:04x}:{did:04x}"
         if mode == NUMERIC:
             return num
         return _pair(self.vendor(vid), self.device(vid, did), num, mode)
 
+    @_memo
     def subsystem_text(self, vid: int, did: int, svid: int, sdid: int, mode: int) -> str:
         num = f"{svid:04x}:{sdid:04x}"
         if mode == NUMERIC:
             return num
         return _pair(self.vendor(svid), self.subsystem(vid, did, svid, sdid), num, mode)
 
+    @_memo
     def prog_if_text(self, cls: int, pif: int) -> str | None:
         """The prog-if name alone (lspci's PCI_LOOKUP_NO_NUMBERS), IDE's bit meanings when unlisted."""
         name = self.prog_if(cls >> 8, cls & 0xFF, pif)
@@ -244,17 +285,18 @@ class Hwdb:
         self._cache: dict[str, dict[str, str]] = {}
         if path:
             try:
-                self.data = Path(path).read_bytes()
-            except OSError:
+                with open(path, "rb") as f:
+                    self.data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # pages read on demand
+            except (OSError, ValueError):
                 self.data = b""
-        if len(self.data) < _HWDB_HEADER.size or not self.data.startswith(b"KSLPHHRH"):
+        if len(self.data) < _HWDB_HEADER.size or self.data[:8] != b"KSLPHHRH":
             self.data = b""
             return
         (_, _, _, _, self.node_size, self.child_size, self.value_size, self.root,
          _, _) = _HWDB_HEADER.unpack_from(self.data)
 
     def _string(self, off: int) -> str:
-        end = self.data.index(b"\0", off)
+        end = self.data.find(b"\0", off)
         return self.data[off:end].decode("utf-8", errors="replace")
 
     def _node(self, off: int) -> tuple[str, list[tuple[str, int]], int, int]:
