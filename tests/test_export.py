@@ -16,6 +16,7 @@ from pciexplore.address import Address
 from pciexplore.capture import open_capture, take
 from pciexplore.commands.export import lspci_text
 from pciexplore.render.html import render_html
+from pciexplore.render.lspci import LspciOptions, render_source
 from pciexplore.sources.fake_sysfs import build_tree
 
 Q35 = "qemu/q35-e1000e-nvme-virtio.lspci"
@@ -36,12 +37,17 @@ def test_lspci_reads_the_export_of_a_capture_as_the_original(dump, tmp_path):
     if dump.name == REPEATED:
         assert "01:00.0" in cap.metadata["extra"]["repeated"]  # said, not silently dropped
         pytest.skip("a capture holds each function once; this dump has two snapshots of each")
-    assert _lspci("-F", str(out), "-vvv") == _lspci("-F", str(dump), "-vvv")
+    reference = _lspci("-F", str(dump), "-vvv", "-nn")
+    assert _lspci("-F", str(out), "-vvv", "-nn") == reference
+    # and the capture itself, opened as a source, decodes to lspci's text of the original
+    assert render_source(cap, LspciOptions(verbose=3, numeric=2)) == reference
 
 
 @pytest.mark.lspci
 def test_live_host_capture_exports_what_lspci_dumps(tmp_path):
     cap = open_capture(take(pciexplore.open("sysfs")).save(tmp_path / "live.json"))
+    # the capture keeps the kernel's view (driver, ids), so it reads like live lspci, -k included
+    assert render_source(cap, LspciOptions(verbose=3, numeric=2, kernel=True)) == _lspci("-vvv", "-nn", "-k")
     (tmp_path / "export.lspci").write_text(lspci_text(cap))
     (tmp_path / "lspci.lspci").write_text(_lspci("-xxxx"))
     assert _lspci("-F", str(tmp_path / "export.lspci"), "-vvv") == _lspci("-F", str(tmp_path / "lspci.lspci"), "-vvv")
