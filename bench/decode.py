@@ -1,0 +1,101 @@
+"""Decode a dump of >= 1000 functions (corpus devices replicated at distinct addresses) to the full
+model in-process and render it as `lspci -vvv` text; compare with `lspci -vvv -F` run as a process on
+the same dump in the same run.  Goal: <= 1.0x lspci.
+
+    python bench/decode.py [N_FUNCTIONS]     # default 1024
+    python bench/decode.py --profile         # where the time goes (cProfile, top 25)
+
+Each measured run starts from a fresh source (parse the dump text again) and a fresh name database, so
+nothing is cached between runs that lspci would have to redo.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from common import corpus_configs, decode_full, run_process, timed
+
+from pciexplore import names
+from pciexplore.render.lspci import LspciOptions, render_source
+from pciexplore.sources.dump import DumpSource
+
+
+def make_dump(path: Path, n: int, configs: list[bytes]) -> None:
+    """`lspci -xxxx`-style text of n functions cycling through the corpus configs."""
+    lines = []
+    for i in range(n):
+        cfg = configs[i % len(configs)]
+        lines.append(f"{i >> 8:02x}:{(i >> 3) & 0x1F:02x}.{i & 7} Device")
+        lines += [f"{o:02x}: {cfg[o:o + 16].hex(' ')}" for o in range(0, len(cfg), 16)]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def fresh_names() -> None:
+    names.default.cache_clear()
+
+
+def parse(path: Path) -> DumpSource:
+    fresh_names()
+    return DumpSource(path)
+
+
+def parse_decode(path: Path) -> int:
+    return decode_full(parse(path))
+
+
+def parse_render(path: Path) -> int:
+    return len(render_source(parse(path), LspciOptions(verbose=3)))
+
+
+def parse_decode_render(path: Path) -> int:
+    src = parse(path)
+    return decode_full(src) + len(render_source(src, LspciOptions(verbose=3)))
+
+
+def main(argv: list[str]) -> int:
+    profile = "--profile" in argv
+    args = [a for a in argv if not a.startswith("-")]
+    n = int(args[0]) if args else 1024
+    configs = corpus_configs()
+    lspci = shutil.which("lspci")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.lspci"
+        make_dump(path, n, configs)
+        size = path.stat().st_size
+        print(f"dump: {n} functions from {len(configs)} corpus configs, {size / 1e6:.1f} MB of -xxxx text")
+        if profile:
+            import cProfile
+            import pstats
+
+            cProfile.runctx("parse_decode_render(path)", globals(), {"path": path}, str(Path(tmp) / "prof"))
+            pstats.Stats(str(Path(tmp) / "prof")).sort_stats("cumulative").print_stats(25)
+            return 0
+        rows = [
+            ("parse dump text", lambda: parse(path)),
+            ("parse + decode full model", lambda: parse_decode(path)),
+            ("parse + render -vvv", lambda: parse_render(path)),
+            ("parse + decode + render -vvv", lambda: parse_decode_render(path)),
+        ]
+        results = {}
+        for label, fn in rows:
+            best, med = timed(fn, repeat=3)
+            results[label] = best
+            print(f"{label:32s} best {best * 1e3:8.1f} ms (median {med * 1e3:8.1f}), "
+                  f"{best / n * 1e6:7.1f} us/function")
+        if lspci:
+            lbest, lmed = timed(lambda: run_process([lspci, "-vvv", "-F", str(path)]), repeat=3)
+            print(f"{'lspci -vvv -F (process)':32s} best {lbest * 1e3:8.1f} ms (median {lmed * 1e3:8.1f}), "
+                  f"{lbest / n * 1e6:7.1f} us/function")
+            for label in ("parse + render -vvv", "parse + decode + render -vvv"):
+                print(f"ratio {label} / lspci: {results[label] / lbest:.2f}x (goal <= 1.0)")
+        else:
+            print("lspci not installed: no reference timing")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
