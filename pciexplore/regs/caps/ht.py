@@ -8,6 +8,7 @@ Host/Secondary interface blocks, 5 bits for the rest.  Registers of one type car
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..base import Field, Layout, bit, bits, layout, reg
@@ -46,6 +47,13 @@ def is_pri(block: Any) -> bool:
 
 def is_sec(block: Any) -> bool:
     return ht_type(block) == TYPE_SEC
+
+
+def _of_type(kind: int) -> Callable[[Any], bool]:
+    def when(block: Any) -> bool:
+        return ht_type(block) == kind
+    when.__name__ = f"is_type_{kind:02x}"
+    return when
 
 
 def is_rid(block: Any) -> bool:
@@ -120,6 +128,21 @@ EH: tuple[Field, ...] = tuple(bit(f"PCI_HT_EH_{name}", n, label, doc) for n, (na
     ("CRCNFE", "CRCNFE", "CRC error nonfatal enable"), ("SERRNFE", "SERRNFE", "System error nonfatal enable"),
 ]))
 
+_RM_CTR = (
+    bit("PCI_HT_RM_CTR_LRETEN", 0, "LRetEn", "Link retry enable"),
+    bit("PCI_HT_RM_CTR_FSER", 1, "FSErr", "Force single error"),
+    bit("PCI_HT_RM_CTR_ROLNEN", 2, "RolNEn", "Rollover nonfatal enable"),
+    bit("PCI_HT_RM_CTR_FSS", 3, "FSS", "Force single stomp"),
+    bit("PCI_HT_RM_CTR_RETNEN", 4, "RetNEn", "Retry nonfatal enable"),
+    bit("PCI_HT_RM_CTR_RETFEN", 5, "RetFEn", "Retry fatal enable"),
+    bits("PCI_HT_RM_CTR_AA", 6, 7, "AllowedAttempts", None, "Allowed attempts"),
+)
+_RM_STS = (
+    bit("PCI_HT_RM_STS_RETSNT", 0, "RetSnt", "Retry sent"),
+    bit("PCI_HT_RM_STS_CNTROL", 1, "CntRol", "Count rollover"),
+    bit("PCI_HT_RM_STS_SRCV", 2, "SRcv", "Stomp received"),
+)
+
 HT = layout(
     "ht", "HyperTransport", PCI_CAP_ID_HT,
     reg("PCI_HT_CMD", 0x02, 2,
@@ -173,8 +196,74 @@ HT = layout(
     reg("PCI_HT_SEC_EH", 0x12, 2, *EH, label="Error Handling", when=is_sec),
     reg("PCI_HT_SEC_MBU", 0x14, 1, label="Prefetchable memory behind bridge Upper", when=is_sec),
     reg("PCI_HT_SEC_MLU", 0x15, 1, label="Prefetchable memory limit Upper", when=is_sec),
+    # Switch
+    reg("PCI_HT_SW_CMD", 0x02, 2,
+        bit("PCI_HT_SW_CMD_VIBERR", 7, "VIBErr", "VIB error"),
+        bit("PCI_HT_SW_CMD_VIBFL", 8, "VIBFl", "VIB flood"),
+        bit("PCI_HT_SW_CMD_VIBFT", 9, "VIBFt", "VIB fatal"),
+        bit("PCI_HT_SW_CMD_VIBNFT", 10, "VIBNFt", "VIB nonfatal"),
+        label="Command", when=_of_type(0x08)),
+    reg("PCI_HT_SW_PMASK", 0x04, 4, label="Partition Mask", when=_of_type(0x08)),
+    reg("PCI_HT_SW_SWINF", 0x08, 4,
+        bits("PCI_HT_SW_SWINF_DP", 0, 4, "DefaultPort", None, "Default port"),
+        bit("PCI_HT_SW_SWINF_EN", 5, "EnableDecode", "Enable decode"),
+        bit("PCI_HT_SW_SWINF_CR", 6, "ColdReset", "Cold reset"),
+        bits("PCI_HT_SW_SWINF_PCIDX", 8, 11, "PerfIndex", None, "Performance counter index"),
+        bits("PCI_HT_SW_SWINF_BLRIDX", 12, 17, "BLRIndex", None, "Base/limit range index"),
+        bit("PCI_HT_SW_SWINF_HP", 18, "HotPlug", "Hot plug"),
+        bit("PCI_HT_SW_SWINF_HIDE", 19, "Hide", "Hide port"),
+        label="Switch Info", when=_of_type(0x08)),
+    reg("PCI_HT_SW_PCD", 0x0C, 4, label="Performance Counter Data", when=_of_type(0x08)),
+    reg("PCI_HT_SW_BLRD", 0x10, 4, label="Base/Limit Range Data", when=_of_type(0x08)),
+    reg("PCI_HT_SW_SBD", 0x14, 4, label="Secondary Base Data", when=_of_type(0x08)),
+    # Interrupt Discovery and Configuration: an index/data window onto the interrupt definitions
+    reg("PCI_HT_IDC_IDX", 0x02, 1, label="Index", when=_of_type(0x10)),
+    reg("PCI_HT_IDC_DATA", 0x04, 4, label="Data", when=_of_type(0x10)),
     # Revision ID
     reg("PCI_HT_RID_RID", 0x02, 1, *RID, label="Revision ID", when=is_rid),
+    # UnitID Clumping
+    reg("PCI_HT_UIDC_CS", 0x04, 4, label="Clumping Support", when=_of_type(0x12)),
+    reg("PCI_HT_UIDC_CE", 0x08, 4, label="Clumping Enable", when=_of_type(0x12)),
+    # Extended Configuration Space Access
+    reg("PCI_HT_ECSA_ADDR", 0x04, 4,
+        bits("PCI_HT_ECSA_ADDR_REG", 2, 11, "Register"),
+        bits("PCI_HT_ECSA_ADDR_FUN", 12, 14, "Function"),
+        bits("PCI_HT_ECSA_ADDR_DEV", 15, 19, "Device"),
+        bits("PCI_HT_ECSA_ADDR_BUS", 20, 27, "Bus"),
+        bit("PCI_HT_ECSA_ADDR_TYPE", 28, "Type", "Access type"),
+        label="Configuration Address", when=_of_type(0x13)),
+    reg("PCI_HT_ECSA_DATA", 0x08, 4, label="Configuration Data", when=_of_type(0x13)),
+    # Address Mapping
+    reg("PCI_HT_AM_CMD", 0x02, 2,
+        bits("PCI_HT_AM_CMD_NDMA", 0, 3, "DMAMappings", None, "Number of DMA mappings"),
+        bits("PCI_HT_AM_CMD_IOSIZ", 4, 8, "IOSize", None, "I/O size"),
+        bits("PCI_HT_AM_CMD_MT", 9, 10, "MapType", {0: "40-bit", 1: "64-bit"}, "Map type"),
+        label="Command", when=_of_type(0x14)),
+    # DirectRoute
+    reg("PCI_HT_DR_CMD", 0x02, 2,
+        bits("PCI_HT_DR_CMD_NDRS", 0, 3, "Spaces", None, "Number of DirectRoute spaces"),
+        bits("PCI_HT_DR_CMD_IDX", 4, 8, "Index"),
+        label="Command", when=_of_type(0x16)),
+    reg("PCI_HT_DR_EN", 0x04, 4, label="Enable Vector", when=_of_type(0x16)),
+    reg("PCI_HT_DR_DATA", 0x08, 4, label="Data", when=_of_type(0x16)),
+    # VCSet
+    reg("PCI_HT_VCS_SUP", 0x04, 1, label="VCSets Supported", when=_of_type(0x17)),
+    reg("PCI_HT_VCS_L1EN", 0x05, 1, label="Link 1 VCSets Enabled", when=_of_type(0x17)),
+    reg("PCI_HT_VCS_L0EN", 0x06, 1, label="Link 0 VCSets Enabled", when=_of_type(0x17)),
+    reg("PCI_HT_VCS_SBD", 0x08, 1, label="Stream Bucket Depth", when=_of_type(0x17)),
+    reg("PCI_HT_VCS_SINT", 0x09, 1, label="Stream Interval", when=_of_type(0x17)),
+    reg("PCI_HT_VCS_SSUP", 0x0A, 1,
+        bits("PCI_HT_VCS_SSUP_MASK", 0, 1, "Streaming VCs", {0: "VC 0", 1: "VCs 0-3", 2: "VCs 0-15"}),
+        label="Streaming VCs Supported", when=_of_type(0x17)),
+    reg("PCI_HT_VCS_NFCBD", 0x0C, 1, label="Non-FC Bucket Depth", when=_of_type(0x17)),
+    reg("PCI_HT_VCS_NFCINT", 0x0D, 1, label="Non-FC Bucket Interval", when=_of_type(0x17)),
+    # Retry Mode: link 0 and link 1 control/status, then the retry counts
+    *(reg(f"PCI_HT_RM_CTR{n}", 0x04 + 2 * n, 1, *_RM_CTR, label=f"Control {n}", when=_of_type(0x18))
+      for n in (0, 1)),
+    *(reg(f"PCI_HT_RM_STS{n}", 0x05 + 2 * n, 1, *_RM_STS, label=f"Status {n}", when=_of_type(0x18))
+      for n in (0, 1)),
+    reg("PCI_HT_RM_CNT0", 0x08, 2, label="Retry Count 0", when=_of_type(0x18)),
+    reg("PCI_HT_RM_CNT1", 0x0A, 2, label="Retry Count 1", when=_of_type(0x18)),
     # MSI Mapping
     reg("PCI_HT_MSIM_CMD", 0x02, 2,
         bit("PCI_HT_MSIM_CMD_EN", 0, "Enable", "MSI mapping active"),
