@@ -170,8 +170,7 @@ class Capture(Source):
             for w in theirs.windows:
                 if not any(o.bar == w.bar and o.offset == w.offset and o.data == w.data for o in ours.windows):
                     ours.windows.append(w)
-        if self._functions is not None:
-            self._functions = None
+        self._functions = None  # the function list is rebuilt with any functions taken in
         keys = {a.key() for a in self.annotations}
         added = 0
         for a in other.annotations:

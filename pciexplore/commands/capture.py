@@ -34,13 +34,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    words = ["pciexplore", "capture", *([args.source] if args.source else []), "-o", args.output]
+    words += ["-s", args.selector] if args.selector else []
+    for bar, offset, size in args.bars:
+        words += ["--bar", f"{bar}:0x{offset:x}:0x{size:x}"]
+    return shlex.join(words)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..capture import take
 
     with open_source(args.source) as src:
         cap = take(src, args.selector, bars=args.bars, title=args.title, description=args.description,
-                   how=shlex.join(["pciexplore", "capture", *sys.argv[2:]]) if sys.argv[1:2] == ["capture"]
-                   else "pciexplore capture")
+                   how=_command_line(args))
     if not len(cap):
         raise InputError("no function matched: nothing captured")
     path = cap.save(args.output)
