@@ -258,10 +258,10 @@ HT = layout(
     reg("PCI_HT_VCS_NFCBD", 0x0C, 1, label="Non-FC Bucket Depth", when=_of_type(0x17)),
     reg("PCI_HT_VCS_NFCINT", 0x0D, 1, label="Non-FC Bucket Interval", when=_of_type(0x17)),
     # Retry Mode: link 0 and link 1 control/status, then the retry counts
-    *(reg(f"PCI_HT_RM_CTR{n}", 0x04 + 2 * n, 1, *_RM_CTR, label=f"Control {n}", when=_of_type(0x18))
-      for n in (0, 1)),
-    *(reg(f"PCI_HT_RM_STS{n}", 0x05 + 2 * n, 1, *_RM_STS, label=f"Status {n}", when=_of_type(0x18))
-      for n in (0, 1)),
+    reg("PCI_HT_RM_CTR0", 0x04, 1, *_RM_CTR, label="Control 0", when=_of_type(0x18)),
+    reg("PCI_HT_RM_STS0", 0x05, 1, *_RM_STS, label="Status 0", when=_of_type(0x18)),
+    reg("PCI_HT_RM_CTR1", 0x06, 1, *_RM_CTR, label="Control 1", when=_of_type(0x18)),
+    reg("PCI_HT_RM_STS1", 0x07, 1, *_RM_STS, label="Status 1", when=_of_type(0x18)),
     reg("PCI_HT_RM_CNT0", 0x08, 2, label="Retry Count 0", when=_of_type(0x18)),
     reg("PCI_HT_RM_CNT1", 0x0A, 2, label="Retry Count 1", when=_of_type(0x18)),
     # MSI Mapping
