@@ -27,6 +27,22 @@ def is_device(block: Any) -> bool:
     return block.function.header_type == 0
 
 
+#: Status fields the device and the bridge (primary interface) forms share
+_STATUS_COMMON = (
+    bits("PCI_X_STATUS_DEVFN", 0, 7, "devfn", None, "Device and function number (captured), as PCI_DEVFN"),
+    bits("PCI_X_STATUS_BUS", 8, 15, "bus", None, "Bus number (captured)"),
+    bit("PCI_X_STATUS_64BIT", 16, "64bit", "64-bit device (bridge: primary interface)"),
+    bit("PCI_X_STATUS_133MHZ", 17, "133MHz", "133 MHz capable"),
+    bit("PCI_X_STATUS_SPL_DISC", 18, "SCD", "Split completion discarded"),
+    bit("PCI_X_STATUS_UNX_SPL", 19, "USC", "Unexpected split completion"),
+)
+#: Upstream and downstream split transaction control
+_SPLIT_CTRL = (
+    bits("PCI_X_BRIDGE_STR_CAPACITY", 0, 15, "Capacity", None, "Split transaction capacity (ADQs)"),
+    bits("PCI_X_BRIDGE_STR_COMMITMENT_LIMIT", 16, 31, "CommitmentLimit", None, "Split transaction commitment limit"),
+)
+
+
 def _has_ecc(block: Any) -> bool:
     return is_device(block) and bool(block.get("PCI_X_CMD", "PCI_X_CMD_VERSION"))
 
@@ -41,12 +57,7 @@ PCIX = layout(
         bits("PCI_X_CMD_VERSION", 12, 13, "version", None, "Capability version"),
         label="Command", when=is_device),
     reg("PCI_X_STATUS", 0x04, 4,
-        bits("PCI_X_STATUS_DEVFN", 0, 7, "devfn", None, "Device and function number (captured), as PCI_DEVFN"),
-        bits("PCI_X_STATUS_BUS", 8, 15, "bus", None, "Bus number (captured)"),
-        bit("PCI_X_STATUS_64BIT", 16, "64bit", "64-bit device"),
-        bit("PCI_X_STATUS_133MHZ", 17, "133MHz", "133 MHz capable"),
-        bit("PCI_X_STATUS_SPL_DISC", 18, "SCD", "Split completion discarded"),
-        bit("PCI_X_STATUS_UNX_SPL", 19, "USC", "Unexpected split completion"),
+        *_STATUS_COMMON,
         bit("PCI_X_STATUS_COMPLEX", 20, "DC", "Device complexity: 0 simple, 1 bridge"),
         bits("PCI_X_STATUS_MAX_READ", 21, 22, "DMMRBC", READ_BYTES, "Designed max memory read byte count"),
         bits("PCI_X_STATUS_MAX_SPLIT", 23, 25, "DMOST", MAX_SPLIT, "Designed max outstanding split transactions"),
@@ -72,25 +83,16 @@ PCIX = layout(
         bit("PCI_X_SSTATUS_533MHZ", 15, "533MHz", "533 MHz capable"),
         label="Secondary Status", when=is_bridge),
     reg("PCI_X_BRIDGE_STATUS", 0x04, 4,
-        bits("PCI_X_STATUS_DEVFN", 0, 7, "devfn", None, "Device and function number (captured), as PCI_DEVFN"),
-        bits("PCI_X_STATUS_BUS", 8, 15, "bus", None, "Bus number (captured)"),
-        bit("PCI_X_STATUS_64BIT", 16, "64bit", "64-bit primary interface"),
-        bit("PCI_X_STATUS_133MHZ", 17, "133MHz", "133 MHz capable"),
-        bit("PCI_X_STATUS_SPL_DISC", 18, "SCD", "Split completion discarded"),
-        bit("PCI_X_STATUS_UNX_SPL", 19, "USC", "Unexpected split completion"),
+        *_STATUS_COMMON,
         bit("PCI_X_STATUS_SPL_OVRN", 20, "SCO", "Split completion overrun"),
         bit("PCI_X_STATUS_SPL_DLY", 21, "SRD", "Split request delayed"),
         label="Status", when=is_bridge),
     reg("PCI_X_BRIDGE_UPSTREAM_STC", 0x08, 4,
-        bits("PCI_X_BRIDGE_STR_CAPACITY", 0, 15, "Capacity", None, "Split transaction capacity (ADQs)"),
-        bits("PCI_X_BRIDGE_STR_COMMITMENT_LIMIT", 16, 31, "CommitmentLimit", None,
-             "Split transaction commitment limit"),
+        *_SPLIT_CTRL,
         label="Upstream", when=is_bridge,
         doc="Upstream split transaction control (pciutils: PCI_PCIX_BRIDGE_UPSTREAM_SPLIT_TRANS_CTRL)"),
     reg("PCI_X_BRIDGE_DOWNSTREAM_STC", 0x0C, 4,
-        bits("PCI_X_BRIDGE_STR_CAPACITY", 0, 15, "Capacity", None, "Split transaction capacity (ADQs)"),
-        bits("PCI_X_BRIDGE_STR_COMMITMENT_LIMIT", 16, 31, "CommitmentLimit", None,
-             "Split transaction commitment limit"),
+        *_SPLIT_CTRL,
         label="Downstream", when=is_bridge,
         doc="Downstream split transaction control (pciutils: PCI_PCIX_BRIDGE_DOWNSTREAM_SPLIT_TRANS_CTRL)"),
     doc="PCI-X device or bridge; a PCI-X 2.0 function may also have extended config space.",
