@@ -87,7 +87,8 @@ def _function(fn: Function, notes: list[Annotation]) -> str:
                        f"<br><span class=\"dim\">{e(a.author)} {e(a.time)}</span></li>")
         out.append("</ol>")
     out.append(f"<h3>lspci -vvv</h3><pre>{e(first)}\n{e(rest)}</pre>")
-    out.append(_hex(fn, [a for a in notes if a.bar is None], anchor))
+    out.append(_hex(fn, notes, anchor))
+    out.append(_windows(fn, notes, anchor))
     out.append(_fields(fn))
     out.append(_msix(fn, notes, anchor))
     out.append(_kernel(fn))
@@ -96,51 +97,76 @@ def _function(fn: Function, notes: list[Annotation]) -> str:
 
 
 def _hex(fn: Function, notes: list[Annotation], anchor: str) -> str:
+    """Config space with each capability's bytes coloured and annotated bytes outlined."""
     cfg = fn.config
-    owner: dict[int, int] = {}
+    owner: dict[int, str] = {}
+    colour: dict[str, str] = {}
     legend = []
     for k, cap in enumerate(fn.capabilities):
+        name = f"[{cap.offset:02x}] {cap.name}"
+        colour[name] = PALETTE[k % len(PALETTE)]
         length = max(cap.layout.length if cap.layout else 0, 4 if cap.extended else 2)
         for i in range(cap.offset, min(cap.offset + length, len(cfg))):
-            owner.setdefault(i, k)
-        color = PALETTE[k % len(PALETTE)]
-        legend.append(f"<span style=\"background:{color}\">[{cap.offset:02x}] {e(cap.name)}</span> ")
-    noted: dict[int, list[int]] = {}
-    for i, a in enumerate(notes):
+            owner.setdefault(i, name)
+        legend.append(f"<span style=\"background:{colour[name]}\">{e(name)}</span> ")
+    config_notes = [(n, a) for n, a in enumerate(notes) if a.bar is None]
+    return (f"<h3>Config space ({len(cfg)} bytes)</h3><p>{''.join(legend)}</p>"
+            + _hex_rows(cfg, 0, owner, colour, config_notes, anchor))
+
+
+def _windows(fn: Function, notes: list[Annotation], anchor: str) -> str:
+    """Captured BAR windows other than the MSI-X table and PBA (those are decoded below)."""
+    windows = getattr(fn.source, "windows", None)
+    if not callable(windows):
+        return ""
+    out = []
+    for w in windows(fn.address):
+        if w.what in ("msix-table", "msix-pba"):
+            continue
+        mine = [(n, a) for n, a in enumerate(notes) if a.bar == w.bar and w.offset <= a.offset < w.end]
+        out.append(f"<h3>BAR {w.bar} window 0x{w.offset:x}+0x{len(w.data):x} ({e(w.what)})</h3>"
+                   + _hex_rows(w.data, w.offset, {}, {}, mine, anchor))
+    return "".join(out)
+
+
+def _hex_rows(data: bytes, base: int, owner: dict[int, str], colour: dict[str, str],
+              notes: list[tuple[int, Annotation]], anchor: str) -> str:
+    """16 bytes a row; `owner` names the structure of a byte (absolute offsets), notes outline theirs."""
+    noted: dict[int, list[tuple[int, Annotation]]] = {}
+    for n, a in notes:
         for b in range(a.offset, a.offset + a.length):
-            noted.setdefault(b, []).append(i)
+            noted.setdefault(b, []).append((n, a))
     rows = []
-    caps = fn.capabilities
     skipped = 0
-    for row in range(0, len(cfg), 16):
-        if _repeats(cfg, row, owner, noted) and row + 16 < len(cfg):
+    for row in range(0, len(data), 16):
+        if _repeats(data, row, base, owner, noted) and row + 16 < len(data):
             skipped += 1
             continue
         if skipped:
             rows.append(f"<tr><td class=\"off\">*</td><td colspan=\"16\" class=\"dim\">{skipped} rows as the "
                         "one above</td></tr>")
             skipped = 0
-        cells = [f"<td class=\"off\">{row:03x}:</td>"]
-        for i in range(row, min(row + 16, len(cfg))):
-            style = f" style=\"background:{PALETTE[owner[i] % len(PALETTE)]}\"" if i in owner else ""
-            tips = [caps[owner[i]].name] if i in owner else []
+        cells = [f"<td class=\"off\">{base + row:03x}:</td>"]
+        for i in range(row, min(row + 16, len(data))):
+            at = base + i
+            style = f" style=\"background:{colour[owner[at]]}\"" if at in owner else ""
+            tips = [owner[at]] if at in owner else []
             cls = ""
-            byte = f"{cfg[i]:02x}"
-            if i in noted:
+            byte = f"{data[i]:02x}"
+            if at in noted:
                 cls = " class=\"note\""
-                tips += [notes[n].text for n in noted[i]]
-                byte = f"<a href=\"#{anchor}-n{noted[i][0]}\">{byte}</a>"
+                tips += [a.text for _, a in noted[at]]
+                byte = f"<a href=\"#{anchor}-n{noted[at][0][0]}\">{byte}</a>"
             title = f" title=\"{e(' | '.join(tips))}\"" if tips else ""
             cells.append(f"<td{cls}{style}{title}>{byte}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (f"<h3>Config space ({len(cfg)} bytes)</h3><p>{''.join(legend)}</p>"
-            f"<table class=\"hex\">{''.join(rows)}</table>")
+    return f"<table class=\"hex\">{''.join(rows)}</table>"
 
 
-def _repeats(cfg: bytes, row: int, owner: dict[int, int], noted: dict[int, list[int]]) -> bool:
+def _repeats(data: bytes, row: int, base: int, owner: dict, noted: dict) -> bool:
     """A row equal to the one above, with nothing highlighted in it (shown as one '*' line, like hexdump)."""
-    return (row >= 16 and cfg[row:row + 16] == cfg[row - 16:row]
-            and not any(i in owner or i in noted for i in range(row, row + 16)))
+    return (row >= 16 and data[row:row + 16] == data[row - 16:row]
+            and not any(base + i in owner or base + i in noted for i in range(row, row + 16)))
 
 
 def _fields(fn: Function) -> str:
