@@ -318,6 +318,23 @@ def test_every_power_limit_encoding_matches_lspci(tmp_path: Path) -> None:
     assert total == len(images) and same == total, "\n".join(problems)
 
 
+LINUX_PCI_REGS = Path("/usr/include/linux/pci_regs.h")
+
+
+def test_names_masks_and_offsets_agree_with_linux_pci_regs_h() -> None:
+    """Every register and field whose name Linux defines has Linux's offset / mask."""
+    from pciexplore.regs.caps.express import EXPRESS
+
+    if not LINUX_PCI_REGS.exists():
+        pytest.skip(f"{LINUX_PCI_REGS} (Debian package linux-libc-dev) not installed")
+    linux = {m[1]: int(m[2], 0) for m in re.finditer(r"^#define\s+(PCI_EXP_\w+)\s+(0x[0-9a-fA-F]+|\d+)\b",
+                                                     LINUX_PCI_REGS.read_text(), re.M)}
+    known = {r.name: r.offset for r in EXPRESS.registers if r.name in linux}
+    known |= {f.name: f.mask for r in EXPRESS.registers for f in r.fields if f.name in linux}
+    assert {name: linux[name] for name in known} == known
+    assert len(known) > 140  # Linux 6.1's header names 148 of ours
+
+
 def test_generator_covers_every_port_type_and_both_layouts() -> None:
     """The generator must reach the shapes the renderer branches on, or the comparison proves little."""
     rng = random.Random(3)

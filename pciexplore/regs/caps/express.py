@@ -6,7 +6,8 @@ exist only in version 2).  Registers say so with `when`, following the same rule
 decide what to print, so `Block.registers()` lists what lspci would show.
 
 Field names are Linux `pci_regs.h` names; where Linux has none (bits it never needed) the name is
-the pciutils `lib/header.h` one in the same style.
+the pciutils `lib/header.h` one, and failing that one made in the same style (PCI_EXP_DEVSTA_EPRD,
+PCI_EXP_LNKCTL_DRS_CTL, PCI_EXP_LNKCAP2_LSKPGEN/LSKPRCV).
 """
 
 from __future__ import annotations
@@ -158,6 +159,7 @@ DEVCAP = reg(
          "Captured Slot Power Limit Value (upstream ports): watts = value * scale"),
     bits("PCI_EXP_DEVCAP_PWR_SCL", 26, 27, "", POWER_SCALES, "Captured Slot Power Limit Scale"),
     bit("PCI_EXP_DEVCAP_FLR", 28, "FLReset", "Function Level Reset Capability"),
+    bit("PCI_EXP_DEVCAP_TEE", 30, "TEE-IO", "TEE Device Interface Security Protocol (TDISP) supported (PCIe 6.0)"),
     label="DevCap",
 )
 
@@ -221,6 +223,7 @@ LNKCTL = reg(
     bit("PCI_EXP_LNKCTL_HAWD", 9, "AutWidDis", "Hardware Autonomous Width Disable"),
     bit("PCI_EXP_LNKCTL_LBMIE", 10, "BWInt", "Link Bandwidth Management Interrupt Enable"),
     bit("PCI_EXP_LNKCTL_LABIE", 11, "AutBWInt", "Link Autonomous Bandwidth Interrupt Enable"),
+    bit("PCI_EXP_LNKCTL_FLIT_MODE_DIS", 13, "FlitModeDis", "Flit Mode Disable (PCIe 6.0)"),
     bits("PCI_EXP_LNKCTL_DRS_CTL", 14, 15, "DRS Signaling", None,
          "DRS Signaling Control (downstream ports): 0 none, 1 DRS interrupt, 2 DRS to FRS"),
     label="LnkCtl", when=has_link,
@@ -354,7 +357,7 @@ DEVCTL2 = reg(
     bit("PCI_EXP_DEVCTL2_EPR_REQ", 11, "EmergencyPowerReductionReq", "Emergency Power Reduction Request"),
     bit("PCI_EXP_DEVCTL2_10BIT_TAG_REQ", 12, "10BitTagReq", "10-Bit Tag Requester Enable"),
     bits("PCI_EXP_DEVCTL2_OBFF", 13, 14, "OBFF", OBFF_ENABLE, "OBFF Enable"),
-    bit("PCI_EXP_DEVCTL2_EE_PREFIX_BLOCK", 15, "EETLPPrefixBlk", "End-End TLP Prefix Blocking"),
+    bit("PCI_EXP_DEVCTL2_EE_TLP_BLK", 15, "EETLPPrefixBlk", "End-End TLP Prefix Blocking"),
     label="DevCtl2", when=_v2,
 )
 
