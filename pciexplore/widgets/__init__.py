@@ -15,5 +15,7 @@ from .explorer import Explorer
 from .hexview import HexView
 from .irqplot import InterruptPlot
 from .msix import MsixTableView, PbaGrid
+from .step import Step
 
-__all__ = ["CapabilityChain", "DeviceBrowser", "Explorer", "HexView", "InterruptPlot", "MsixTableView", "PbaGrid"]
+__all__ = ["CapabilityChain", "DeviceBrowser", "Explorer", "HexView", "InterruptPlot", "MsixTableView", "PbaGrid",
+           "Step"]
