@@ -318,6 +318,23 @@ def test_every_power_limit_encoding_matches_lspci(tmp_path: Path) -> None:
     assert total == len(images) and same == total, "\n".join(problems)
 
 
+def test_declaration_is_well_formed() -> None:
+    """Fields inside their register, never overlapping; registers inside the 0x3c-byte v2 structure."""
+    from pciexplore.regs.caps.express import EXPRESS
+
+    assert EXPRESS.key == "exp" and EXPRESS.cap_id == PCI_CAP_ID_EXP and EXPRESS.length == 0x3C
+    ends = 0
+    for r in EXPRESS.registers:
+        assert r.name.startswith("PCI_EXP_") and r.offset >= ends and r.label, r.name
+        ends = r.offset + r.width
+        used = 0
+        for f in r.fields:
+            assert f.name.startswith(r.name + "_") and 0 <= f.lo <= f.hi < 8 * r.width, f.name
+            assert not used & f.mask, f"{f.name} overlaps another field"
+            assert all(0 <= v < 1 << f.width for v in (f.values or {})), f.name
+            used |= f.mask
+
+
 LINUX_PCI_REGS = Path("/usr/include/linux/pci_regs.h")
 
 
