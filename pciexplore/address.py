@@ -50,7 +50,7 @@ class Selector:
         bus = parts[-2] if len(parts) >= 2 else ""
         dom = parts[-3] if len(parts) == 3 else ""
         slot, _, fn = slot_fn.partition(".")
-        self.domain = self._num(dom, 0xFFFF)
+        self.domain = self._num(dom, 0x7FFFFFFF)  # libpci accepts any non-negative int
         self.bus = self._num(bus, 0xFF)
         self.device = self._num(slot, 0x1F)
         self.function = self._num(fn, 7)
