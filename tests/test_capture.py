@@ -376,3 +376,26 @@ def test_capture_of_the_simulator_sees_its_verbs(tmp_path):
 def test_capture_cannot_be_opened_for_writing(q35_capture):
     with pytest.raises(ReadOnlyError, match="cannot be written"):
         pciexplore.open(q35_capture, allow_writes=True)
+
+
+def test_save_keeps_permissions_and_reports_bad_paths(q35_capture, tmp_path):
+    os.chmod(q35_capture, 0o640)
+    cap = open_capture(q35_capture)
+    cap.annotate("01:00.0", 4, "note")
+    cap.save()
+    assert os.stat(q35_capture).st_mode & 0o777 == 0o640
+    assert not list(Path(q35_capture).parent.glob(".*.tmp"))  # no temporary file left after a save
+    with pytest.raises(InputError, match=r"nowhere/c\.json: cannot save: No such file or directory"):
+        cap.save(tmp_path / "nowhere" / "c.json")
+
+
+def test_cli_merge(q35_capture, tmp_path):
+    from pciexplore.cli import main
+
+    other = tmp_path / "other.json"
+    theirs = open_capture(q35_capture)
+    theirs.annotate("02:00.0", "PCI_MSIX_FLAGS_QSIZE", "65 vectors", author="b")
+    theirs.save(other)
+    assert main(["annotate", str(q35_capture), "--merge", str(other)]) == 0
+    assert [a.text for a in open_capture(q35_capture).annotations] == ["65 vectors"]
+    assert main(["annotate", str(q35_capture), "-s", "01:00.0", "--field", "PCI_NOPE", "-m", "x"]) == 1

@@ -161,3 +161,14 @@ def test_cli_export_writes_both(corpus, tmp_path):
     assert (tmp_path / "x.lspci").read_text().startswith("00:00.0 ")
     assert (tmp_path / "x.html").read_text().startswith("<!DOCTYPE html>")
     assert main(["export", str(corpus / Q35)]) == 1  # nothing asked: one-line error
+
+
+def test_hex_links_lead_to_their_note(corpus, tmp_path):
+    cap = take(pciexplore.open(_fake_e1000e(corpus, tmp_path)))
+    cap.annotate(E1000E, (0, 16), "entry zero", bar=3)
+    cap.annotate(E1000E, "PCI_COMMAND_MASTER", "bus master")
+    text = render_html(cap)
+    link = re.search(r'<td class="note" title="bus master"><a href="#([^"]+)">', text)
+    assert link is not None
+    item = re.search(rf'<li id="{link.group(1)}">(.*?)</li>', text)
+    assert item is not None and "bus master" in item.group(1)
