@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...regs.caps.msi import is_64bit, is_maskable
 from ._fmt import flag
 
 if TYPE_CHECKING:
@@ -19,20 +18,19 @@ def cap_msi(ctx: Ctx, cap: Capability) -> None:
           f"{flag(fl, 'PCI_MSI_FLAGS_MASKBIT')} {flag(fl, 'PCI_MSI_FLAGS_64BIT')}\n")
     if ctx.verbose < 2:
         return
-    wide = is_64bit(cap)
-    data_reg = "PCI_MSI_DATA_64" if wide else "PCI_MSI_DATA_32"
-    data_at = cap.layout.register(data_reg).offset  # type: ignore[union-attr]
-    if not ctx.have(cap.offset + 4, data_at + 2 - 4):
+    # the registers this MSI shape has (32/64-bit address, with/without masking: Register.when)
+    regs = {rv.name: rv for rv in cap.registers()}
+    data = regs.get("PCI_MSI_DATA_64") or regs["PCI_MSI_DATA_32"]
+    if not ctx.have(cap.offset + 4, data.offset + data.decl.width - cap.offset - 4):
         return
-    high = f"{cap.get('PCI_MSI_ADDRESS_HI'):08x}" if wide else ""
-    ctx.p(f"\t\tAddress: {high}{cap.get('PCI_MSI_ADDRESS_LO'):08x}  Data: {cap.get(data_reg):04x}\n")
-    if is_maskable(cap):
-        mask, pending = ("PCI_MSI_MASK_64", "PCI_MSI_PENDING_64") if wide else ("PCI_MSI_MASK_32",
-                                                                                 "PCI_MSI_PENDING_32")
-        # mask and pending are fetched together, as lspci does
-        if not ctx.have(cap.offset + cap.layout.register(mask).offset, 8):  # type: ignore[union-attr]
-            return
-        ctx.p(f"\t\tMasking: {cap.get(mask):08x}  Pending: {cap.get(pending):08x}\n")
+    high = regs.get("PCI_MSI_ADDRESS_HI")
+    ctx.p(f"\t\tAddress: {'' if high is None else f'{high.value:08x}'}{regs['PCI_MSI_ADDRESS_LO'].value:08x}"
+          f"  Data: {data.value:04x}\n")
+    mask = regs.get("PCI_MSI_MASK_64") or regs.get("PCI_MSI_MASK_32")
+    pending = regs.get("PCI_MSI_PENDING_64") or regs.get("PCI_MSI_PENDING_32")
+    if mask is None or pending is None or not ctx.have(mask.offset, 8):  # both fetched at once, as lspci does
+        return
+    ctx.p(f"\t\tMasking: {mask.value:08x}  Pending: {pending.value:08x}\n")
 
 
 RENDERERS = {0x05: cap_msi}
