@@ -46,6 +46,10 @@ class DeviceContext:
     def writel(self, bar: int, offset: int, value: int) -> None:
         self.source.qtest.command(self.writel_cmd(bar, offset, value))
 
+    def bus_master(self) -> bool:
+        """PCI_COMMAND_MASTER: without it the device cannot fetch commands from guest RAM (nor send)."""
+        return bool(self.source.config.read(self.address, 0x04, 2) & 0x4)
+
     def wait_for(self, what: str, done, timeout: float = 2.0) -> None:
         """Poll `done()` until true: device work scheduled as a bottom half runs between qtest commands."""
         deadline = time.monotonic() + timeout
@@ -234,7 +238,8 @@ class Nvme(DeviceModel):
     and waits for its completion.  `io-queue:N` creates I/O completion queue N with interrupt vector N
     and a submission queue feeding it (first time: two admin commands, whose completions fire vector 0
     as they would for a driver), then submits a Flush there; the controller has no namespace, so the
-    Flush completes with an error status, which still posts a completion and fires the vector.
+    Flush completes with an error status, which still posts a completion and fires the vector.  With
+    bus mastering off the controller could not fetch a command, so nothing is submitted.
     """
 
     name = "nvme"
@@ -310,6 +315,8 @@ class Nvme(DeviceModel):
         return status
 
     def fire(self, ctx: DeviceContext, cause: str) -> None:
+        if not ctx.bus_master():
+            return  # the controller could not fetch a command: no completion, no interrupt
         self._enable(ctx)
         if cause == "admin-identify":
             status = self._submit(ctx, 0, NVME_ADM_IDENTIFY, prp1=ctx.dma + 0x2000, cdw10=1)
@@ -371,18 +378,22 @@ VIRTQ_SIZE = 16
 class VirtioNet(DeviceModel):
     """Config-change and control-queue interrupts of virtio-net-pci through the modern common config.
 
-    The first trigger initialises the device the way virtio 1.x section 3.1.1 tells a driver to (unless
-    a user already set DRIVER_OK): reset, ACKNOWLEDGE, DRIVER, features VERSION_1 + STATUS + CTRL_VQ,
+    At start the source initialises the device the way virtio 1.x section 3.1.1 tells a driver to: reset, ACKNOWLEDGE, DRIVER, features VERSION_1 + STATUS + CTRL_VQ,
     FEATURES_OK, queues rx0/tx0/ctrl of 16 entries in guest RAM with MSI-X vectors 1/2/3 and the
     config vector 0 (Linux's layout), DRIVER_OK.  `config`: QEMU's monitor flips the link (QMP set_link),
     the device sets VIRTIO_NET_S_LINK_UP accordingly and signals a configuration change.  `ctrl`: a
     control-queue command (of a class the device does not know, so nothing changes) is used and the
-    queue's vector fires.  The rx/tx queues need packets moving, which a stopped VM does not do.
+    queue's vector fires (not submitted with bus mastering off: the device could not read the queue).
+    The rx/tx queues need packets moving, which a stopped VM does not do.
     """
 
     name = "virtio-net"
     ids = ((0x1AF4, 0x1000), (0x1AF4, 0x1041))
     CTRL_QUEUE = 2  # rx0, tx0, ctrl without multiqueue (virtio 1.x 5.1.2)
+
+    def setup(self, ctx: DeviceContext) -> None:
+        if VIRTIO_PCI_CAP_COMMON_CFG in self._caps(ctx):  # legacy-only devices (disable-modern=on) have none
+            self._driver(ctx)  # only BAR registers and guest RAM change: config space stays as firmware left it
 
     def _caps(self, ctx: DeviceContext) -> dict[int, tuple[int, int, int]]:
         """cfg_type -> (BAR, offset, config offset of the capability)."""
@@ -456,26 +467,27 @@ class VirtioNet(DeviceModel):
         ctx.state["ready"] = True
 
     def causes(self, ctx: DeviceContext) -> dict[str, str]:
+        if not ctx.state.get("ready"):
+            return {}
         out = {"config": "link flip (QMP set_link) -> configuration change -> config vector (msix_config)",
                "ctrl": "control-queue command used by the device -> control queue's vector"}
-        if ctx.state.get("ready"):
-            for cause, vec in self._vectors(ctx).items():
-                out[cause] += f" = {vec}"
-                out.setdefault(f"vector:{vec}", f"same as {cause}")
+        for cause, vec in self._vectors(ctx).items():
+            out[cause] += f" = {vec}"
+            out.setdefault(f"vector:{vec}", f"same as {cause}")
         return out
 
     def vector_cause(self, ctx: DeviceContext, vector: int) -> str | None:
-        self._driver(ctx)
+        if not ctx.state.get("ready"):
+            return None
         for cause, vec in self._vectors(ctx).items():
             if vec == vector:
                 return cause
         return None
 
     def is_cause(self, ctx: DeviceContext, cause: str) -> bool:
-        return cause in ("config", "ctrl")
+        return bool(ctx.state.get("ready")) and cause in ("config", "ctrl")
 
     def fire(self, ctx: DeviceContext, cause: str) -> None:
-        self._driver(ctx)
         if cause == "config":
             bar, off, _ = self._caps(ctx)[VIRTIO_PCI_CAP_DEVICE_CFG]
             up = ctx.source.qtest.read(ctx.bar_address(bar, off + 6), 2)[0] & VIRTIO_NET_S_LINK_UP
@@ -485,6 +497,8 @@ class VirtioNet(DeviceModel):
         self._control_command(ctx)
 
     def _control_command(self, ctx: DeviceContext) -> None:
+        if not ctx.bus_master():
+            return  # the device could not read the queue: no command, no interrupt
         qt = ctx.source.qtest
         q = self.CTRL_QUEUE
         area = self._queue_area(ctx, q)
