@@ -141,6 +141,7 @@ class MsixTableView(w.VBox):
             disable(r.mask, write)
             if write is None:
                 r.mask.tooltip = _doc("PCI_MSIX_ENTRY_VECTOR_CTRL", "PCI_MSIX_ENTRY_CTRL_MASKBIT")
+            disable(r.trigger, self._no_trigger)
 
     def _trigger_refusal(self, vector: int) -> str | None:
         if self._no_trigger or f"vector:{vector}" in self._triggers:

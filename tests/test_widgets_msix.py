@@ -1,0 +1,156 @@
+"""MSI-X widgets over the simulator (and read-only sources): clicks go to the model's verbs, and what the
+widgets then show is checked against the device's own bytes (table, PBA, Message Control) and the
+PCIe rules: an event on a masked vector sets its PBA bit and sends nothing; unmasking sends it once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from conftest import CORPUS  # noqa: E402
+
+import pciexplore  # noqa: E402
+from pciexplore.widgets import Explorer, InterruptPlot, MsixTableView, PbaGrid, Step  # noqa: E402
+
+
+def device_bytes(fn):
+    """(vector control dwords, PBA bits, Message Control) read from the device, not through the model."""
+    cap = fn.cap("msix")
+    table, pba = cap.get("PCI_MSIX_TABLE"), cap.get("PCI_MSIX_PBA")
+    n = cap.get("PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_QSIZE") + 1
+    src = fn.source
+    raw = src.read_bar(fn.address, table & 7, table & ~7, 16 * n)
+    ctrl = [int.from_bytes(raw[16 * v + 12:16 * v + 16], "little") for v in range(n)]
+    pbits = int.from_bytes(src.read_bar(fn.address, pba & 7, pba & ~7, (n + 63) // 64 * 8), "little")
+    flags = int.from_bytes(src.read_config(fn.address)[cap.offset + 2:cap.offset + 4], "little")
+    return ctrl, [bool(pbits >> v & 1) for v in range(n)], flags
+
+
+@pytest.fixture
+def nic():
+    src = pciexplore.open("sim:nic,driver")
+    return src, src.functions()[0]
+
+
+def lit(row) -> bool:
+    return "pcx-lit" in row.pending.value
+
+
+def test_rows_show_the_device_table(nic):
+    src, fn = nic
+    view = MsixTableView(fn)
+    ctrl, pending, flags = device_bytes(fn)
+    assert view.enable.value == bool(flags & 0x8000) and view.function_mask.value == bool(flags & 0x4000)
+    raw = src.read_bar(fn.address, fn.cap("msix").get("PCI_MSIX_TABLE") & 7, 0, 16)
+    address, data = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:12], "little")
+    assert f"0x{address:016x} &larr; 0x{data:08x}" in view.rows[0].message.value
+    for r in view.rows:
+        if r.vector is not None:
+            assert r.mask.value == bool(ctrl[r.vector] & 1)
+            assert lit(r) == pending[r.vector]
+
+
+def test_mask_trigger_pending_unmask_follow_the_spec(nic):
+    src, fn = nic
+    view = MsixTableView(fn)
+    r = view.row_of(2)
+    r.mask.value = True  # a click on the toggle
+    ctrl, pending, _ = device_bytes(fn)
+    assert ctrl[2] & 1 and r.mask.description == "masked"
+    r.trigger.click()
+    ctrl, pending, _ = device_bytes(fn)
+    assert pending[2] and lit(r) and src.deliveries() == []
+    assert "pcx-lit" in view.pba.value and "1 of 5 bits set" in view.pba.value
+    r.mask.value = False
+    ctrl, pending, _ = device_bytes(fn)
+    assert not pending[2] and not lit(r)
+    (d,) = src.deliveries()
+    assert d.vector == 2 and f"0x{d.address:x} &larr; 0x{d.data:08x}" in view.delivered.value
+
+
+def test_function_mask_and_enable_switches_write_message_control(nic):
+    src, fn = nic
+    view = MsixTableView(fn)
+    view.function_mask.value = True
+    assert device_bytes(fn)[2] & 0x4000  # PCI_MSIX_FLAGS_MASKALL is bit 14
+    view.row_of(0).trigger.click()
+    assert device_bytes(fn)[1][0] and src.deliveries() == []  # masked by the function: pending only
+    view.function_mask.value = False
+    assert not device_bytes(fn)[2] & 0x4000 and len(src.deliveries()) == 1
+    view.enable.value = False
+    assert not device_bytes(fn)[2] & 0x8000
+    # MSI-X disabled: every vector counts as masked, and every row says so
+    assert all(r.mask.button_style == "warning" for r in view.rows if r.vector is not None)
+
+
+def test_2048_vectors_paginate_and_refresh_sends_only_changes():
+    src = pciexplore.open("sim:nic,vectors=2048,driver")
+    fn = src.functions()[0]
+    view = MsixTableView(fn, page_size=32)
+    assert view.pages == 64
+    r = view.row_of(2047)
+    assert view.page == 63 and r.vector == 2047 and "vectors 2016&ndash;2047 of 2048" in view.where.value
+    assert view.refresh() == 0  # nothing changed: nothing sent
+    fn.msix.mask(2047)
+    fn.msix.trigger(2047)
+    sent = view.refresh()
+    # the mask toggle, its label, its style, the pending dot, the PBA grid, the event log: a handful
+    assert 0 < sent <= 8
+    assert lit(r) and r.mask.value
+    assert view.row_of(0).vector == 0 and view.page == 0
+
+
+def test_read_only_source_disables_controls_and_says_why(corpus):
+    fn = pciexplore.open(CORPUS / "vm" / "virtio-msix-only-vm.lspci").function("00:03.0")
+    view = MsixTableView(fn)
+    for control in (view.enable, view.function_mask, view.rows[0].mask):
+        assert control.disabled and "read-only" in control.tooltip
+    assert view.rows[0].trigger.disabled and "cannot make the device raise" in view.rows[0].trigger.tooltip
+    assert "cannot read BAR 0" in view.status.value
+    assert all(r.box.layout.display == "none" for r in view.rows)
+
+
+def test_a_refused_verb_is_one_line_not_a_traceback(corpus):
+    fn = pciexplore.open(CORPUS / "vm" / "virtio-msix-only-vm.lspci").function("00:03.0")
+    step = Step("Enable", fn.msix.enable, log=fn.msix.log)
+    step.press()
+    assert "#b00020" in step.status.value and "dump source cannot" in step.status.value
+
+
+def test_step_tells_what_the_verb_did(nic):
+    src, fn = nic
+    pba = PbaGrid(fn)
+    steps = [Step("mask 1", fn.msix.mask, 1, log=fn.msix.log, views=[pba]),
+             Step("trigger 1", fn.msix.trigger, 1, log=fn.msix.log, views=[pba])]
+    steps[0].press()
+    lines = steps[1].press()
+    assert len(lines) == 1 and "1" in lines[0]
+    assert re.search(r"title='vector 1: pending'", pba.value)
+
+
+def test_explorer_marks_the_captures_notes(corpus):
+    data = Path(__file__).resolve().parents[1] / "data" / "default.json"
+    if not data.exists():
+        pytest.skip("data/default.json not bundled")
+    src = pciexplore.open(data)
+    ex = Explorer(src)
+    fn = src.function("00:03.0")
+    ex.browser.select(fn)
+    notes = [a for a in src.notes(fn) if a.bar is None]
+    assert notes
+    marked = {int(o) for o in re.findall(r"class='[^']*ann[^']*' title='[^']*' data-offset='(\d+)'", ex.hexview.value)}
+    assert marked == {o for a in notes for o in range(a.offset, a.offset + a.length)}
+    assert ex.msix is not None and ex.msix.enable.disabled
+
+
+def test_interrupt_plot_draws_increments_between_samples():
+    counts = iter([{"q0": 10, "q1": 0}, {"q0": 15, "q1": 0}, {"q0": 15, "q1": 7}])
+    plot = InterruptPlot(lambda: next(counts), window=10)
+    for _ in range(3):
+        plot.poll()
+    assert plot.deltas() == {"q0": [5, 0], "q1": [0, 7]}
+    assert plot.svg.value.count("<polyline") == 2 and "q1: 7" in plot.svg.value
