@@ -1,0 +1,292 @@
+"""The interrupt doctor: find the forgotten step in a function's MSI/MSI-X set-up.
+
+Each check reads the decoded model (config registers through their declarations, the MSI-X table and
+PBA through `fn.msix`) and returns findings that name the rule, where it is (device, register or
+vector, offset) and what to do.  A healthy set-up gives no finding.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import PciError
+
+if TYPE_CHECKING:
+    from .model import Capability, Function
+    from .sources.base import Source
+
+X86_MSI_BASE, X86_MSI_LIMIT = 0xFEE00000, 0xFEEFFFFF  # Intel SDM vol. 3 §11.11.1: the MSI address window
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # stable id, e.g. "msix_function_masked"
+    severity: str  # "error": interrupts cannot work; "warning": some cannot / suspicious; "info"
+    device: str
+    where: str  # register or vector, for people: "PCI_MSIX_FLAGS_MASKALL (0x9a)", "MSI-X entry 3"
+    message: str
+    rule: str  # what the specification says
+    fix: str  # what to do
+    offset: int | None = None  # config offset (or BAR offset for table entries)
+    vector: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.device} {self.severity}: {self.message} [{self.where}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Facts:
+    """What the checks ask of one function, read once."""
+
+    def __init__(self, fn: Function, x86: bool = True) -> None:
+        self.fn = fn
+        self.x86 = x86
+        self.device = str(fn.address)
+        self.command = fn.header.get("PCI_COMMAND") or 0
+        self.msi: Capability | None = fn.cap("msi")
+        self.msix: Capability | None = fn.cap("msix")
+        self.msi_on = bool(self.msi and self.msi.get("PCI_MSI_FLAGS", "PCI_MSI_FLAGS_ENABLE"))
+        self.msix_on = bool(self.msix and self.msix.get("PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_ENABLE"))
+        self.msix_masked = bool(self.msix and self.msix.get("PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_MASKALL"))
+        self.pin = fn.read(0x3D, 1) if fn.header_type in (0, 1) else None
+
+    def msi_address(self) -> int:
+        lo = self.msi.get("PCI_MSI_ADDRESS_LO") or 0
+        hi = (self.msi.get("PCI_MSI_ADDRESS_HI") or 0) if self.msi.get("PCI_MSI_FLAGS", "PCI_MSI_FLAGS_64BIT") else 0
+        return hi << 32 | lo
+
+    def command_bit(self, name: str) -> bool:
+        return bool(self.fn.header["PCI_COMMAND"][name])
+
+    def where(self, block, reg: str, field: str | None = None) -> tuple[str, int]:
+        rv = block[reg]
+        return f"{field or reg} ({rv.offset:#x})", rv.offset
+
+    def vectors(self):
+        """The MSI-X model's view of the table, or None when the table cannot be read."""
+        if not self.msix:
+            return None
+        try:
+            model = self.fn.msix
+            return model.entries if model is not None else None
+        except PciError:
+            return None
+
+
+Check = Callable[[_Facts], Iterable[Finding]]
+CHECKS: list[Check] = []
+
+
+def check(fn: Check) -> Check:
+    CHECKS.append(fn)
+    return fn
+
+
+@check
+def msix_function_masked(f: _Facts) -> Iterator[Finding]:
+    if f.msix_on and f.msix_masked:
+        where, off = f.where(f.msix, "PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_MASKALL")
+        yield Finding(
+            "msix_function_masked", "error", f.device, where,
+            "MSI-X is enabled but the Function Mask is still set: no vector can send a message",
+            "PCIe Base 6.0 §7.7.2.2: while Function Mask is set, the function must not send MSI-X messages; "
+            "events set Pending bits instead",
+            "clear PCI_MSIX_FLAGS_MASKALL after programming the table (Linux: pci_msix_clear_and_set_ctrl)",
+            offset=off)
+
+
+@check
+def msi_and_msix_both_enabled(f: _Facts) -> Iterator[Finding]:
+    if f.msi_on and f.msix_on:
+        where, off = f.where(f.msi, "PCI_MSI_FLAGS", "PCI_MSI_FLAGS_ENABLE")
+        yield Finding(
+            "msi_and_msix_enabled", "error", f.device, where,
+            "MSI and MSI-X are both enabled",
+            "PCIe Base 6.0 §6.1.4: software must not enable MSI and MSI-X at the same time; the result is "
+            "undefined",
+            "disable MSI (PCI_MSI_FLAGS_ENABLE) before enabling MSI-X", offset=off)
+
+
+@check
+def msix_without_intx_disable(f: _Facts) -> Iterator[Finding]:
+    if (f.msix_on or f.msi_on) and f.pin and not f.command_bit("PCI_COMMAND_INTX_DISABLE"):
+        where, off = f.where(f.fn.header, "PCI_COMMAND", "PCI_COMMAND_INTX_DISABLE")
+        kind = "MSI-X" if f.msix_on else "MSI"
+        yield Finding(
+            "intx_not_disabled", "info", f.device, where,
+            f"{kind} is enabled while INTx Disable is clear",
+            "PCIe Base 6.0 §6.1.4.3: a function using MSI/MSI-X must not assert INTx; drivers set "
+            "Interrupt Disable so a device that gets this wrong cannot raise a shared legacy IRQ",
+            "set PCI_COMMAND_INTX_DISABLE (Linux does this in pci_intx(dev, 0))", offset=off)
+
+
+@check
+def bus_master_off(f: _Facts) -> Iterator[Finding]:
+    if (f.msix_on or f.msi_on) and not f.command_bit("PCI_COMMAND_MASTER"):
+        where, off = f.where(f.fn.header, "PCI_COMMAND", "PCI_COMMAND_MASTER")
+        kind = "MSI-X" if f.msix_on else "MSI"
+        yield Finding(
+            "bus_master_off", "error", f.device, where,
+            f"{kind} is enabled but Bus Master is off: the device cannot send a message at all",
+            "PCIe Base 6.0 §7.5.1.1.3: with Bus Master Enable clear a function must not issue memory writes, "
+            "and an MSI/MSI-X message is a memory write",
+            "set PCI_COMMAND_MASTER (Linux: pci_set_master)", offset=off)
+
+
+@check
+def memory_space_off(f: _Facts) -> Iterator[Finding]:
+    if f.msix_on and not f.command_bit("PCI_COMMAND_MEMORY"):
+        where, off = f.where(f.fn.header, "PCI_COMMAND", "PCI_COMMAND_MEMORY")
+        yield Finding(
+            "memory_space_off", "error", f.device, where,
+            "MSI-X is enabled but Memory Space is off: the MSI-X table and PBA in the BAR are not reachable",
+            "PCIe Base 6.0 §7.5.1.1.3: with Memory Space Enable clear the function does not respond to "
+            "memory requests, so software cannot program or read the table",
+            "set PCI_COMMAND_MEMORY (Linux: pci_enable_device_mem)", offset=off)
+
+
+@check
+def no_interrupt_path(f: _Facts) -> Iterator[Finding]:
+    if f.pin == 0 and (f.msi or f.msix) and not (f.msi_on or f.msix_on) and f.command_bit("PCI_COMMAND_MASTER"):
+        kinds = " and ".join(k for k, c in (("MSI", f.msi), ("MSI-X", f.msix)) if c)
+        yield Finding(
+            "no_interrupt_path", "warning", f.device, "PCI_INTERRUPT_PIN (0x3d)",
+            f"a driver set Bus Master but the function has no INTx pin and {kinds} is not enabled: "
+            "it cannot interrupt at all",
+            "PCI 3.0 §6.2.4: Interrupt Pin 0 means the function uses no INTx; only MSI/MSI-X remain",
+            f"enable {'MSI-X' if f.msix else 'MSI'} in the driver (this is the cloud-hypervisor case: "
+            "MSI-X only)", offset=0x3D)
+
+
+@check
+def msi_address_outside_window(f: _Facts) -> Iterator[Finding]:
+    if not f.msi_on or not f.x86:
+        return
+    address = f.msi_address()
+    if not X86_MSI_BASE <= address <= X86_MSI_LIMIT:
+        where, off = f.where(f.msi, "PCI_MSI_ADDRESS_LO")
+        yield Finding(
+            "msi_address", "error", f.device, where,
+            f"MSI is enabled with message address {address:#x}, outside the x86 MSI window "
+            "0xfee00000-0xfeefffff" + (" (zero: never programmed)" if address == 0 else ""),
+            "Intel SDM vol. 3 §11.11.1: interrupt messages are writes to 0xFEExxxxx; anything else is "
+            "an ordinary memory write that raises no interrupt",
+            "program PCI_MSI_ADDRESS_LO/HI before setting PCI_MSI_FLAGS_ENABLE", offset=off)
+
+
+def _table_findings(f: _Facts) -> Iterator[Finding]:
+    """Checks over the MSI-X table and PBA (when the source can read them)."""
+    entries = f.vectors()
+    if entries is None:
+        return
+    table = f.fn.msix.regs()
+    active = f.msix_on and not f.msix_masked
+    seen: dict[tuple[int, int], int] = {}
+    for e in entries:
+        where = f"MSI-X entry {e.vector}"
+        if f.msix_on and e.entry_masked and e.address and X86_MSI_BASE <= e.address <= X86_MSI_LIMIT:
+            yield Finding(
+                "vector_masked", "warning", f.device, where,
+                f"vector {e.vector} is programmed (address {e.address:#x}, data {e.data:#x}) but still masked: "
+                "its events only set the pending bit",
+                "PCIe Base 6.0 §6.1.4.2: a masked vector must not send; events set its Pending bit",
+                "clear PCI_MSIX_ENTRY_CTRL_MASKBIT once the entry is programmed (Linux: pci_msix_unmask)",
+                offset=table.table_offset + 16 * e.vector, vector=e.vector)
+        if active and e.pending and not e.entry_masked:
+            yield Finding(
+                "lost_interrupt", "error", f.device, where,
+                f"vector {e.vector} is unmasked but its pending bit is set: the message was not delivered",
+                "PCIe Base 6.0 §6.1.4.5: when a pending vector is unmasked the function sends the message and "
+                "clears the Pending bit; a bit that stays set means the message could not be sent",
+                "check Bus Master and the entry's address; re-trigger the cause or mask and unmask the vector",
+                offset=table.table_offset + 16 * e.vector, vector=e.vector)
+        if active and not e.entry_masked:
+            if f.x86 and not X86_MSI_BASE <= e.address <= X86_MSI_LIMIT:
+                yield Finding(
+                    "msix_address", "error", f.device, where,
+                    f"unmasked vector {e.vector} has address {e.address:#x}, outside the x86 MSI window "
+                    "0xfee00000-0xfeefffff" + (" (zero: never programmed)" if e.address == 0 else ""),
+                    "Intel SDM vol. 3 §11.11.1: interrupt messages are writes to 0xFEExxxxx",
+                    "program the entry's address and data before unmasking it", offset=table.table_offset + 16 * e.vector, vector=e.vector)
+            elif (e.address, e.data) in seen:
+                yield Finding(
+                    "duplicate_message", "warning", f.device, where,
+                    f"vectors {seen[(e.address, e.data)]} and {e.vector} send the same message "
+                    f"({e.address:#x} <- {e.data:#x}): the CPU cannot tell them apart",
+                    "each vector should carry its own address/data so its handler can be found",
+                    "give every vector its own data (x86: its own IDT vector)", offset=table.table_offset + 16 * e.vector, vector=e.vector)
+            else:
+                seen[(e.address, e.data)] = e.vector
+
+
+#: the MSI-X model's own checks that are about where the table and PBA are (the doctor has its own,
+#: MSI-aware, checks of the Command register)
+PLACEMENT_KINDS = ("reserved_bir", "bar_unimplemented", "io_bar", "outside_bar", "overlap")
+
+
+def _placement_findings(f: _Facts) -> Iterator[Finding]:
+    if not f.msix:
+        return
+    try:
+        model = f.fn.msix
+        problems = [c for c in model.checks() if c.kind in PLACEMENT_KINDS] if model is not None else []
+    except PciError:
+        return
+    for p in problems:
+        yield Finding(
+            "msix_placement", "error", f.device, "PCI_MSIX_TABLE / PCI_MSIX_PBA", p.message,
+            "PCIe Base 6.0 §7.7.2: the table and PBA must lie inside a memory BAR the function implements, "
+            "and must not overlap",
+            "fix the device's capability or the BAR sizing (a device or firmware bug)",
+            offset=f.msix.offset + 4)
+
+
+CHECKS += [_table_findings, _placement_findings]
+
+
+def is_x86(source: Source) -> bool:
+    """Whether the address checks (the x86 MSI window) apply: simulated and QEMU q35 devices and an x86
+    live host are x86; for dumps and captures the enabled MSI addresses tell (a PowerPC host's MSI
+    address is an ordinary register of its interrupt controller)."""
+    if source.kind in ("sim", "qemu"):
+        return True
+    if source.kind == "sysfs" and getattr(source, "is_live_host", False):
+        return platform.machine() in ("x86_64", "i386", "i686")
+    inside = outside = 0
+    for fn in source.functions():
+        f = _Facts(fn)
+        if f.msi_on:
+            if X86_MSI_BASE <= f.msi_address() <= X86_MSI_LIMIT:
+                inside += 1
+            else:
+                outside += 1
+    return not (outside and not inside)
+
+
+def diagnose_function(fn: Function, x86: bool = True) -> list[Finding]:
+    f = _Facts(fn, x86)
+    out: list[Finding] = []
+    for c in CHECKS:
+        out.extend(c(f))
+    return out
+
+
+def diagnose(source: Source, selector: str | None = None) -> list[Finding]:
+    x86 = is_x86(source)
+    out: list[Finding] = []
+    for fn in source.functions(selector):
+        out.extend(diagnose_function(fn, x86))
+    return out
+
+
+def findings_frame(findings: list[Finding]):
+    """Findings as a pandas DataFrame, one row each."""
+    import pandas as pd
+
+    cols = list(Finding.__dataclass_fields__)
+    return pd.DataFrame([x.to_dict() for x in findings], columns=cols)
