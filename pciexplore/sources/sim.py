@@ -30,7 +30,7 @@ IORESOURCE_MEM_64 = 0x00100000
 # config offsets of this simulated layout (capability chain 0x40 -> 0x50 -> 0x70 -> 0xB0, AER at 0x100)
 PM_CAP, MSI_CAP, EXP_CAP, MSIX_CAP, AER_CAP = 0x40, 0x50, 0x70, 0xB0, 0x100
 PCI_COMMAND, PCI_STATUS = 0x04, 0x06
-PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER = 0x2, 0x4
+PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE = 0x2, 0x4, 0x400
 PCI_STATUS_INTERRUPT = 0x08
 PCI_MSI_FLAGS_ENABLE, PCI_MSI_FLAGS_QMASK, PCI_MSI_FLAGS_QSIZE = 0x1, 0x0E, 0x70
 PCI_MSI_FLAGS_64BIT, PCI_MSI_FLAGS_MASKBIT = 0x80, 0x100
@@ -436,9 +436,11 @@ class SimFunction:
 
     # -- a Linux driver's set-up, for "driver" ------------------------------------------------------
     def driver_setup(self) -> None:
-        """Bus Master on, every vector programmed (x86 fixed, edge, spread over APIC 0/1) and unmasked,
+        """Bus Master and INTx Disable on, every vector programmed (x86 fixed, edge, spread over APIC 0/1) and unmasked,
         MSI-X enabled; for the NIC also IMS and IVAR as e1000e's driver sets them."""
-        self.write_config(PCI_COMMAND, (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER).to_bytes(2, "little"))
+        # Linux sets INTx Disable when it turns MSI/MSI-X on (pci_intx_for_msi)
+        command = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE
+        self.write_config(PCI_COMMAND, command.to_bytes(2, "little"))
         if not self.has_msix:
             return
         self.write_config(MSIX_CAP + 2, (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL).to_bytes(2, "little"))
