@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -399,3 +400,16 @@ def test_cli_merge(q35_capture, tmp_path):
     assert main(["annotate", str(q35_capture), "--merge", str(other)]) == 0
     assert [a.text for a in open_capture(q35_capture).annotations] == ["65 vectors"]
     assert main(["annotate", str(q35_capture), "-s", "01:00.0", "--field", "PCI_NOPE", "-m", "x"]) == 1
+
+
+def test_unplugged_and_cut_short_functions_are_reported(corpus, tmp_path):
+    q35 = pciexplore.open(corpus / Q35)
+    devices = build_tree(tmp_path / "sys", [(f.address, f.config) for f in q35.functions()[:3]])
+    src = pciexplore.open(devices)
+    first, second, third = src.addresses()
+    shutil.rmtree(devices / str(second))  # hot-unplugged after the source was opened
+    src.limited[third] = 4096  # as SysfsSource records a non-root read of a 4096-byte config file
+    cap = take(src)
+    assert cap.addresses() == [first, third]
+    assert cap.metadata["extra"]["gone"].startswith(f"could not be read while capturing: {second} (")
+    assert "1 function(s) was cut short" in cap.metadata["extra"]["limited"]

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import PciError
+from ..errors import DeviceGone, PciError
 from ..regs.caps.msix import PCI_MSIX_ENTRY_SIZE
 from . import format as fmt
 from .format import BarWindow, CapturedFunction, InterruptSample, MissingWindow
@@ -51,22 +51,33 @@ def take(source: Source, selector: str | None = None, *, bars: Iterable[tuple[in
     extra = list(bars)
     functions = []
     seen = set()
-    repeated = []
+    repeated, gone = [], []
     for fn in source.functions(selector):
         if fn.address in seen:  # an lspci dump may list a function twice (two snapshots); keep the first
             repeated.append(str(fn.address))
             continue
         seen.add(fn.address)
-        functions.append(_take_function(source, fn, extra, interrupts_text))
+        try:
+            functions.append(_take_function(source, fn, extra, interrupts_text))
+        except DeviceGone as e:  # unplugged while we looked: capture the others, say which went
+            gone.append(f"{fn.address} ({e.message})")
     metadata = {
         "title": title, "description": description,
         "tool": f"pciexplore {_version()}", "time": now(), "host": socket.gethostname(), "kernel": platform.release(),
         "source_kind": source.kind, "source": source.name, "how": how,
     }
     metadata = {k: v for k, v in metadata.items() if v}
+    extra_notes = {}
     if repeated:
-        metadata["extra"] = {"repeated": f"{', '.join(repeated)} appeared again in the source; only the first "
-                                         "copy was captured"}
+        extra_notes["repeated"] = f"{', '.join(repeated)} appeared again in the source; only the first copy was captured"
+    if gone:
+        extra_notes["gone"] = f"could not be read while capturing: {', '.join(gone)}"
+    limited = [a for a in getattr(source, "limited", {}) if a in seen]
+    if limited:
+        extra_notes["limited"] = (f"config space of {len(limited)} function(s) was cut short (the kernel gives "
+                                  "non-root users the first 64 bytes): capture as root for all of it")
+    if extra_notes:
+        metadata["extra"] = extra_notes
     return Capture(f"capture of {source.name}", functions, metadata)
 
 
