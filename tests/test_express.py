@@ -6,7 +6,7 @@ device 00.0 and elsewhere (lspci hides LnkCap2/LnkCtl2 of endpoints that are not
 The block is the "\tCapabilities: [xx] Express" line and its continuation lines (those starting with
 two tabs), i.e. up to the next "\tCapabilities:" line or the end of the device.
 
-    python tests/test_express.py [N]    # compare N generated images (default 5000) and the corpus, print rates
+    python tests/test_express.py [N [SEED]]   # compare N generated images (default 5000) and the corpus
 """
 
 from __future__ import annotations
@@ -383,8 +383,9 @@ def test_block_extraction_stops_at_the_next_capability() -> None:
 
 def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv else 5000
+    seed = int(argv[1]) if len(argv) > 1 else 20261125
     with tempfile.TemporaryDirectory() as tmp:
-        same, total, problems = generated_run(count, 20261125, Path(tmp))
+        same, total, problems = generated_run(count, seed, Path(tmp))
     print(f"generated: {count} images, {same}/{total} Express blocks identical to lspci "
           f"({100 * same / max(total, 1):.2f}%)")
     for p in problems[:20]:
