@@ -43,17 +43,20 @@ def _our_qemus() -> list[int]:
     return pids
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _gone(pid: int, within: float = 5.0) -> bool:
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            return True
-        if state == "Z":
-            return True
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.02)
-    return False
+    return True
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -373,6 +376,20 @@ def test_qemu_dies_with_a_killed_python():
                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.returncode == -signal.SIGKILL
     assert _gone(int(out.stdout.split()[0]))
+
+
+def test_a_source_opened_in_a_thread_outlives_the_thread():
+    # PR_SET_PDEATHSIG follows the forking thread; the source must not die with a short-lived thread
+    import threading
+
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("src", open_source("qemu:edu")))
+    t.start()
+    t.join()
+    time.sleep(0.2)
+    with box["src"] as src:
+        assert by_id(src, 0x1234, 0x11E8).vendor_id == 0x1234
+        assert _alive(src.pid)
 
 
 def test_a_hung_qemu_times_out_and_is_ended():

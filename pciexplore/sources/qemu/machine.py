@@ -9,8 +9,9 @@
 
 The QEMU process can never outlive us: it is started in its own process group (a Ctrl-C in a terminal
 reaches Python, which then closes the source) with PR_SET_PDEATHSIG = SIGKILL, so the kernel kills it
-when the Python process dies for any reason (Jupyter kernel restart, SIGKILL, crash); `close()` and a
-finalizer end it in every ordinary case.
+when the Python process dies for any reason (Jupyter kernel restart, SIGKILL, crash); it is forked
+from one long-lived launcher thread, since the kernel sends that signal when the forking *thread*
+ends.  `close()` and a finalizer end it in every ordinary case.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,6 +143,16 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+#: PR_SET_PDEATHSIG fires when the *thread* that forked exits, so every QEMU is forked from this one
+#: long-lived thread: a source opened in a short-lived thread keeps its QEMU until it is closed.
+_LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pciexplore-qemu-launcher")
+
+
+def _spawn(cmd: list[str], stderr) -> subprocess.Popen:
+    return _LAUNCHER.submit(subprocess.Popen, cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=stderr, start_new_session=True, preexec_fn=_die_with_parent).result()
+
+
 class QemuProcess:
     """The running qemu-system-x86_64 and the two sockets it connected to: qtest and QMP (the monitor,
     for host-side events such as a link going down)."""
@@ -161,9 +173,7 @@ class QemuProcess:
             cmd = machine.command(str(self.workdir / "qtest.sock"))
             cmd += ["-chardev", f"socket,id=pxqmp,path={self.workdir / 'qmp.sock'}", "-mon", "chardev=pxqmp,mode=control"]
             self.stderr = open(self.workdir / "stderr", "w+b")  # noqa: SIM115 - closed in stop()
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=self.stderr, start_new_session=True,
-                                         preexec_fn=_die_with_parent)
+            self.proc = _spawn(cmd, self.stderr)
             deadline = time.monotonic() + start_timeout
             for name, listener in listeners.items():
                 conn = None
