@@ -178,3 +178,41 @@ def test_lab_forgetting_to_program_the_entry_sends_to_address_zero(virtio):
     m.trigger(3)
     # the table as QEMU resets it: address 0, data 0; the device writes 0 to guest RAM address 0
     assert [(d.vector, d.address, d.data) for d in src.deliveries()] == [(3, 0, 0)]
+
+
+# -- MSI likewise: e1000e's MSI capability (used while MSI-X is off) -----------------------------
+MSI_SCENARIO = [
+    ("trigger while MSI is disabled", lambda m, fn: m.trigger(0)),
+    ("enable", lambda m, fn: m.enable()),
+    ("trigger", lambda m, fn: m.trigger(0)),
+    ("trigger again", lambda m, fn: m.trigger(0)),
+    ("bus mastering off, trigger", lambda m, fn: (_bus_master(fn, False), m.trigger(0))),
+    ("bus mastering back on", lambda m, fn: _bus_master(fn, True)),
+    ("new message, trigger", lambda m, fn: (m.set_message(MSI_ADDRESS | 0x3000, 0x4061), m.trigger(0))),
+    ("disable, trigger", lambda m, fn: (m.disable(), m.trigger(0))),
+]
+
+
+def run_msi_scenario(spec: str) -> list[tuple[str, list[tuple[int, int, int]]]]:
+    out = []
+    with pciexplore.open(spec) as src:
+        fn = _nic(src)
+        m = fn.msi
+        _bus_master(fn, True)
+        m.set_message(MSI_ADDRESS, 0x4060)
+        for step, action in MSI_SCENARIO:
+            before = len(src.deliveries())
+            action(m, fn)
+            fn.refresh()
+            out.append((step, [(d.vector, d.address, d.data) for d in src.deliveries()[before:]]))
+        fn.refresh()
+        out.append(("programmed message reads back", [(0, *fn.msi.regs().message(0))]))
+    return out
+
+
+def test_msi_simulator_and_qemu_e1000e_agree():
+    sim, qemu = run_msi_scenario("sim:nic"), run_msi_scenario("qemu:e1000e")
+    assert sim == qemu
+    assert [len(sent) for _, sent in qemu[:-1]] == [0, 0, 1, 1, 0, 0, 1, 0]
+    assert qemu[6][1] == [(0, MSI_ADDRESS | 0x3000, 0x4061)]
+    assert qemu[-1][1] == [(0, MSI_ADDRESS | 0x3000, 0x4061)]
