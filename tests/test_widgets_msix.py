@@ -111,6 +111,7 @@ def test_read_only_source_disables_controls_and_says_why(corpus):
         assert control.disabled and "read-only" in control.tooltip
     assert view.rows[0].trigger.disabled and "cannot make the device raise" in view.rows[0].trigger.tooltip
     assert "cannot read BAR 0" in view.status.value
+    assert "read-only" in view.refused.value and "cannot make the device raise" in view.refused.value
     assert all(r.box.layout.display == "none" for r in view.rows)
 
 

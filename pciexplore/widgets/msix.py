@@ -119,11 +119,12 @@ class MsixTableView(w.VBox):
         self.next.on_click(lambda _b: self.show_page(self.page + 1))
         self.rows = [_Row(self) for _ in range(page_size)]
         self.pba = w.HTML()
+        self.refused = w.HTML()
         self.events = w.HTML()
         self.delivered = w.HTML()
         self._refusals()
         controls = w.HBox([self.enable, self.function_mask, self.prev, self.where, self.next])
-        super().__init__([self.summary, controls, *(r.box for r in self.rows), self.status, self.pba, self.delivered,
+        super().__init__([self.summary, controls, self.refused, *(r.box for r in self.rows), self.status, self.pba, self.delivered,
                           self.events])
         self.add_class("pcx-msix")
         self.refresh()
@@ -137,6 +138,9 @@ class MsixTableView(w.VBox):
                             f"{source.kind} source cannot make the device raise interrupts")
         for control in (self.enable, self.function_mask):
             disable(control, write)
+        said = [why for why in (write, self._no_trigger) if why]
+        self.refused.value = "".join(f"<div class='pcx-refused'><small>&#128274; {esc(why)}</small></div>"
+                                     for why in said)
         for r in self.rows:
             disable(r.mask, write)
             if write is None:

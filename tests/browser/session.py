@@ -27,29 +27,28 @@ def free_port() -> int:
 
 
 @contextmanager
-def dashboard(source: str, tmp: Path, *extra: str, timeout: float = 60) -> Iterator[str]:
-    """Run `pciexplore dashboard SOURCE` until the block ends; yields the page URL with its token."""
+def serve(argv: list[str], tmp: Path, timeout: float = 60) -> Iterator[tuple[int, str]]:
+    """Run a server (argv gets --port= and --token= appended) until the block ends; yields (port, token)."""
     port, token = free_port(), secrets.token_hex(8)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"), JUPYTER_DATA_DIR=str(tmp / "jupyter-data"),
                JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"), PYTHONPATH=str(REPO))
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "pciexplore", "dashboard", source, f"--port={port}",
-                             f"--token={token}", "--no-browser", *extra], cwd=tmp, env=env, stdout=log,
+    log_path = tmp / "server.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen([*argv, f"--port={port}", f"--token={token}"], cwd=tmp, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/?token={token}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"dashboard exited {proc.returncode}: {(tmp / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(f"server exited {proc.returncode}: {log_path.read_text()[-2000:]}")
             try:  # listening is enough: the page itself waits for the kernel
                 with socket.create_connection(("127.0.0.1", port), timeout=2):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("dashboard did not answer in time") from None
+                    raise RuntimeError("server did not answer in time") from None
                 time.sleep(0.3)
-        yield url
+        yield port, token
     finally:
         proc.terminate()
         try:
@@ -58,6 +57,23 @@ def dashboard(source: str, tmp: Path, *extra: str, timeout: float = 60) -> Itera
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextmanager
+def dashboard(source: str, tmp: Path, *extra: str) -> Iterator[str]:
+    """`pciexplore dashboard SOURCE` on a free port with a token; yields the page URL."""
+    argv = [sys.executable, "-m", "pciexplore", "dashboard", source, "--no-browser", *extra]
+    with serve(argv, tmp) as (port, token):
+        yield f"http://127.0.0.1:{port}/?token={token}"
+
+
+@contextmanager
+def voila(notebook: Path, tmp: Path) -> Iterator[str]:
+    """A notebook served by Voilà (run top to bottom on the server, shown without code); yields its URL."""
+    argv = [sys.executable, "-m", "voila", str(notebook), "--no-browser", "--Voila.ip=127.0.0.1",
+            "--show_tracebacks=True"]
+    with serve(argv, tmp) as (port, token):
+        yield f"http://127.0.0.1:{port}/?token={token}"
 
 
 @contextmanager
