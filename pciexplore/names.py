@@ -266,6 +266,21 @@ class PciIds:
         return _pair(self.vendor(svid), self.subsystem(vid, did, svid, sdid), num, mode)
 
     @_memo
+    def single_text(self, kind: str, mode: int, *ids: int) -> str:
+        """One name the way lspci -m prints it: kind "vendor" (vid), "device" (vid, did), "svendor" (svid)
+        or "sdevice" (vid, did, svid, sdid); unknown ones as "Vendor 1234", "Device 5678", ..."""
+        num = f"{ids[-1]:04x}"
+        if mode == NUMERIC:
+            return num
+        if kind == "vendor":
+            return _single(self.vendor(ids[0]), num, "Vendor", mode)
+        if kind == "svendor":
+            return _single(self.vendor(ids[0]), num, "Unknown vendor", mode)
+        if kind == "device":
+            return _single(self.device(ids[0], ids[1]), num, "Device", mode)
+        return _single(self.subsystem(*ids), num, "Device", mode)
+
+    @_memo
     def prog_if_text(self, cls: int, pif: int) -> str | None:
         """The prog-if name alone (lspci's PCI_LOOKUP_NO_NUMBERS), IDE's bit meanings when unlisted."""
         name = self.prog_if(cls >> 8, cls & 0xFF, pif)

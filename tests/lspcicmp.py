@@ -29,7 +29,7 @@ def options(flags: list[str]) -> LspciOptions:
     """lspci's short flags (-v, -nn, -xxx, -D, -k, possibly combined like -vvvnn) as our options."""
     letters = "".join(f[1:] for f in flags if f.startswith("-") and not f.startswith("--"))
     return LspciOptions(verbose=letters.count("v"), numeric=letters.count("n"), domains="D" in letters,
-                        kernel="k" in letters, hex_dump=letters.count("x"))
+                        kernel="k" in letters, hex_dump=letters.count("x"), machine=letters.count("m"))
 
 
 def our_text(path: str | None, flags: list[str]) -> str:

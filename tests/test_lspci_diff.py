@@ -1,5 +1,5 @@
 """Differential tests: `pciexplore show` must print exactly what the installed lspci (3.9) prints for the
-same input and flags -- every corpus dump, this machine's live devices, fake sysfs trees (root and
+same input and flags (-v..-vvv, -n/-nn, -x..-xxxx, -m/-mm, -k, -D, -s) -- every corpus dump, this machine's live devices, fake sysfs trees (root and
 unprivileged views), and dumps generated here (header bytes, BARs of every type, bridge and CardBus
 windows, broken capability chains).
 
@@ -27,8 +27,10 @@ from pciexplore.sources.fake_sysfs import build_tree
 
 pytestmark = pytest.mark.lspci
 
-DUMP_FLAGS = [["-vvv", "-n"], ["-vvv", "-nn"], ["-vv"], ["-v"], [], ["-x"], ["-nn", "-xxxx"]]
-LIVE_FLAGS = [["-vvv"], ["-vvv", "-nn"], ["-vvv", "-n"], ["-v"], [], ["-k"], ["-x"], ["-xxx"], ["-xxxx"], ["-D"]]
+DUMP_FLAGS = [["-vvv", "-n"], ["-vvv", "-nn"], ["-vv"], ["-v"], [], ["-x"], ["-nn", "-xxxx"], ["-mm"],
+              ["-vmm", "-nn"], ["-m"]]
+LIVE_FLAGS = [["-vvv"], ["-vvv", "-nn"], ["-vvv", "-n"], ["-v"], [], ["-k"], ["-x"], ["-xxx"], ["-xxxx"], ["-D"],
+              ["-vmmk"], ["-m"]]
 
 
 def assert_same(want: str, got: str, what: str, missing: list[str] | None = None) -> None:

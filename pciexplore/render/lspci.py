@@ -29,6 +29,7 @@ class LspciOptions:
     domains: bool = False  # -D
     kernel: bool = False  # -k
     hex_dump: int = 0  # -x, -xxx, -xxxx
+    machine: int = 0  # -m (obsolete format), -mm
 
 
 class Ctx:

@@ -560,16 +560,61 @@ def show_hex_dump(ctx: Ctx, d: DeviceFacts) -> None:
     ctx.p("".join(f"{i:02x}: {cfg[i:i + 16].hex(' ')}\n" for i in range(0, cnt, 16)))
 
 
+def _shell_quoted(text: str) -> str:
+    return ' "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def show_machine(ctx: Ctx, d: DeviceFacts) -> None:
+    """lspci -m / -mm: tagged lines with -v, else one line of quoted fields."""
+    ids, mode, p = names.default(), ctx.opts.numeric, ctx.p
+    a = ctx.fn.address
+    slot = str(a) if a.domain or ctx.opts.domains else a.short
+    has_subsys = d.subsys and d.subsys[0] and d.subsys[0] != 0xFFFF
+    if ctx.verbose:
+        p(("Slot:\t" if ctx.opts.machine >= 2 else "Device:\t") + slot + "\n")
+        p(f"Class:\t{ids.class_text(d.cls, mode)}\n")
+        p(f"Vendor:\t{ids.single_text('vendor', mode, d.vendor)}\n")
+        p(f"Device:\t{ids.single_text('device', mode, d.vendor, d.device)}\n")
+        if has_subsys:
+            p(f"SVendor:\t{ids.single_text('svendor', mode, d.subsys[0])}\n")
+            p(f"SDevice:\t{ids.single_text('sdevice', mode, d.vendor, d.device, *d.subsys)}\n")
+        if d.rev:
+            p(f"Rev:\t{d.rev:02x}\n")
+        p(f"ProgIf:\t{d.prog_if:02x}\n")
+        if ctx.opts.kernel:
+            if d.driver:
+                p(f"Driver:\t{d.driver}\n")
+            p("".join(f"Module:\t{m}\n" for m in dict.fromkeys(d.modules)))
+        if d.numa_node != -1:
+            p(f"NUMANode:\t{d.numa_node}\n")
+        if d.iommu_group:
+            p(f"IOMMUGroup:\t{d.iommu_group}\n")
+        return
+    line = slot + _shell_quoted(ids.class_text(d.cls, mode)) + _shell_quoted(ids.single_text("vendor", mode, d.vendor))
+    line += _shell_quoted(ids.single_text("device", mode, d.vendor, d.device))
+    if d.rev:
+        line += f" -r{d.rev:02x}"
+    line += f" -p{d.prog_if:02x}"
+    if has_subsys:
+        line += _shell_quoted(ids.single_text("svendor", mode, d.subsys[0]))
+        line += _shell_quoted(ids.single_text("sdevice", mode, d.vendor, d.device, *d.subsys))
+    else:
+        line += ' "" ""'
+    p(line + "\n")
+
+
 def show_device(ctx: Ctx) -> None:
     """One function, as lspci's show_device prints it (including the blank line after it)."""
     d = DeviceFacts(ctx.fn)
     ctx.state["facts"] = d
     opts = ctx.opts
-    if opts.verbose:
+    if opts.machine:
+        show_machine(ctx, d)
+    elif opts.verbose:
         show_verbose(ctx, d)
     else:
         show_terse(ctx, d)
-    if opts.kernel or opts.verbose:
+    if (opts.kernel or opts.verbose) and not opts.machine:
         show_kernel(ctx, d)
     if opts.hex_dump:
         show_hex_dump(ctx, d)
