@@ -155,3 +155,60 @@ def test_interrupt_plot_draws_increments_between_samples():
         plot.poll()
     assert plot.deltas() == {"q0": [5, 0], "q1": [0, 7]}
     assert plot.svg.value.count("<polyline") == 2 and "q1: 7" in plot.svg.value
+
+
+def _sources(tmp: Path) -> dict[str, str]:
+    raw = tmp / "nic.bin"
+    raw.write_bytes(pciexplore.open("sim:nic").functions()[0].config[:256])
+    out = {"dump": str(CORPUS / "qemu" / "q35-e1000e-nvme-virtio.lspci"), "raw": str(raw), "sim": "sim:nic+nvme",
+           "sysfs": "sysfs"}
+    data = Path(__file__).resolve().parents[1] / "data" / "default.json"
+    if data.exists():
+        out["capture"] = str(data)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["dump", "raw", "sim", "sysfs", "capture"])
+def test_explorer_shows_every_function_of_every_source(tmp_path, kind, corpus):
+    spec = _sources(tmp_path).get(kind)
+    if spec is None:
+        pytest.skip(f"no {kind} source here")
+    if kind == "sysfs" and not Path("/sys/bus/pci/devices").is_dir():
+        pytest.skip("no /sys/bus/pci on this machine")
+    src = pciexplore.open(spec)
+    ex = Explorer(src)
+    for fn in src.functions():
+        ex.browser.select(fn)
+        assert ex.chain.function is fn and ex.hexview.function is fn
+        assert len(ex.chain.links) == 1 + len(fn.capabilities)
+        if fn.msix is None:
+            assert ex.msix is None
+        else:
+            assert ex.msix.function is fn
+            # writable sources offer the switches; read-only ones disable them and say why
+            assert ex.msix.enable.disabled == (not src.writable)
+
+
+@pytest.mark.qemu
+def test_explorer_on_qemu_triggers_a_real_device_model():
+    src = pciexplore.open("qemu:e1000e")
+    try:
+        fn = next(f for f in src.functions() if f.msix is not None)
+        view = Explorer(src)
+        view.browser.select(fn)
+        assert view.msix is not None and not view.msix.enable.disabled
+        causes = src.triggers(fn.address)
+        assert causes  # a QEMU device model can raise interrupts
+        for r in view.msix.rows:
+            if r.vector is not None:  # a trigger button is offered exactly where the device can raise it
+                assert r.trigger.disabled == (f"vector:{r.vector}" not in causes)
+    finally:
+        src.close()
+
+
+def test_dashboard_refuses_bad_input_in_one_line(capsys):
+    from pciexplore.cli import main
+
+    assert main(["dashboard", "/no/such/dump.lspci", "--no-browser"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such file" in err[0]
