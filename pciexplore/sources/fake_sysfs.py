@@ -17,6 +17,7 @@ IORESOURCE_IO = 0x00000100
 IORESOURCE_MEM = 0x00000200
 IORESOURCE_PREFETCH = 0x00002000
 IORESOURCE_MEM_64 = 0x00100000
+IORESOURCE_SIZEALIGN = 0x00040000
 
 
 def _bars(cfg: bytes, sizes: dict[int, int]) -> dict[int, tuple[int, int, int]]:
@@ -27,14 +28,16 @@ def _bars(cfg: bytes, sizes: dict[int, int]) -> dict[int, tuple[int, int, int]]:
     i = 0
     while i < 6:
         raw = int.from_bytes(cfg[0x10 + 4 * i : 0x14 + 4 * i], "little")
+        # like the kernel's decode_bar(): the BAR's own low bits ride along in the flags (lspci reads them)
         if raw & 1:
-            base, flags, step = raw & ~3, IORESOURCE_IO, 1
+            base, flags, step = raw & ~3, IORESOURCE_IO | IORESOURCE_SIZEALIGN | raw & 3, 1
         else:
             is64 = (raw >> 1) & 3 == 2
             base = raw & ~0xF
             if is64 and i < 5:
                 base |= int.from_bytes(cfg[0x14 + 4 * i : 0x18 + 4 * i], "little") << 32
-            flags = IORESOURCE_MEM | (IORESOURCE_PREFETCH if raw & 8 else 0) | (IORESOURCE_MEM_64 if is64 else 0)
+            flags = (IORESOURCE_MEM | IORESOURCE_SIZEALIGN | (IORESOURCE_PREFETCH if raw & 8 else 0)
+                     | (IORESOURCE_MEM_64 if is64 else 0) | raw & 0xF)
             step = 2 if is64 else 1
         if i in sizes and sizes[i]:
             out[i] = (base, sizes[i], flags)
