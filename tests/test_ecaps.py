@@ -404,10 +404,17 @@ def _declared_top() -> list[object]:
     return list(regs.ecap_layouts().values())
 
 
+def _kind(block: str) -> str:
+    """What a block is, without its values: "Advanced Error Reporting", "Extended Capability ID 0x2a"."""
+    title = block.split("\n", 1)[0].split("] ", 1)[-1]
+    return re.split(r":| <| [0-9a-f]{2}-", title, maxsplit=1)[0].strip() or "(nothing printed)"
+
+
 def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv else 300
     tmp = tempfile.TemporaryDirectory()
     for label, paths in (("corpus", corpus_dumps()), ("generated", generated_dumps(count, Path(tmp.name)))):
+        kinds: dict[str, int] = {}
         for verbose in (1, 2, 3):
             m = t = 0
             shown = 0
@@ -416,9 +423,14 @@ def main(argv: list[str]) -> int:
                 m, t = m + pm, t + pt
                 for w, g in bad:
                     if shown < 12:
-                        print(f"--- {p.name} -vv{'v' * (verbose - 2)}\nlspci:\n{w}\nours:\n{g}")
+                        print(f"--- {p.name} -{'v' * verbose}\nlspci:\n{w}\nours:\n{g}")
                     shown += 1
+                if verbose == 2:
+                    for _, blocks in lspci_blocks(p, 2):
+                        for b in blocks:
+                            kinds[_kind(b)] = kinds.get(_kind(b), 0) + 1
             print(f"{label} -{'v' * verbose}: {m}/{t} blocks match" + (f" = {100 * m / t:.2f}%" if t else ""))
+        print(f"{label} blocks by kind (-vv): " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     return 0
 
 
