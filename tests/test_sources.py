@@ -4,6 +4,7 @@ with the kernel's resource lines (BAR sizes, flags, bridge windows) -- checked a
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -156,5 +157,28 @@ def test_sysfs_kernel_info_reads_ids_and_resources(tmp_path: Path) -> None:
     devices = build_tree(tmp_path, [(Address(0, 0, 3, 0), _device_cfg())], {Address(0, 0, 3, 0): {0: 0x100000}})
     info = SysfsSource(devices).kernel_info(Address(0, 0, 3, 0))
     assert info.ids["vendor"] == 0x8086 and info.ids["device"] == 0x15F3 and info.ids["class"] == 0x020000 and info.ids["revision"] == 3
-    assert info.resources[0] == (0xDFD00000, 0xDFDFFFFF, 0x00102200)  # IORESOURCE_MEM | PREFETCH | MEM_64
-    assert len(info.resources) == 13
+    lines = (devices / "0000:00:03.0" / "resource").read_text().split("\n")
+    assert info.resources == [tuple(int(x, 16) for x in line.split()) for line in lines if line]
+    assert info.resources[0][:2] == (0xDFD00000, 0xDFDFFFFF) and info.resources[0][2] & 0x102200 == 0x102200
+
+
+@pytest.mark.lspci
+def test_sysfs_slots_labels_and_groups_match_lspci(tmp_path: Path) -> None:
+    """Physical Slot (slots/NAME/address), DeviceName (label, printed raw), NUMA node, IOMMU group."""
+    a, b = Address(0, 0, 3, 0), Address(0, 0, 4, 0)
+    devices = build_tree(tmp_path, [(a, _device_cfg()), (b, _device_cfg())])
+    for name, where in (("7", "0000:00:03"), ("9-1", "0000:00:04"), ("empty", "0000:00"), ("12", "0000:00:04")):
+        (tmp_path / "slots" / name).mkdir(parents=True)
+        (tmp_path / "slots" / name / "address").write_text(where + "\n")
+    (devices / str(a) / "label").write_text("Onboard LAN\n")
+    (devices / str(b) / "numa_node").write_text("1\n")
+    (tmp_path / "groups" / "5").mkdir(parents=True)
+    (devices / str(b) / "iommu_group").symlink_to(os.path.relpath(tmp_path / "groups" / "5", devices / str(b)))
+    (devices / str(a) / "iommu_group").symlink_to(tmp_path / "groups" / "5")  # absolute: lspci does not follow
+    for flags in (["-vv"], ["-v"], ["-vmm"], ["-k"]):
+        want = lspci_text(None, [*flags, "-A", "linux-sysfs", "-O", f"sysfs.path={tmp_path}"])
+        with SysfsSource(devices) as src:
+            assert render_source(src, options(flags)) == want, flags
+    with SysfsSource(devices) as src:
+        text = render_source(src, options(["-vv"]))
+    assert "\tPhysical Slot: 7\n" in text and "\tIOMMU group: 5\n" in text and "DeviceName: Onboard LAN" in text

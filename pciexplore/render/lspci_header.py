@@ -66,9 +66,9 @@ class DeviceFacts:
     """What lspci knows of one function before printing: config bytes plus its access method's view."""
 
     __slots__ = ("cfg", "no_config", "cached", "htype", "vendor", "device", "cls", "prog_if", "rev",
-                 "subsys", "irq", "bases", "sizes", "ioflags", "rom", "rom_size", "rom_flags",
-                 "bridge_bases", "bridge_sizes", "bridge_flags", "numa_node", "iommu_group", "driver", "modules", "label",
-                 "have_io_flags")
+                 "subsys", "irq", "bases", "sizes", "ioflags", "rom", "rom_size", "rom_flags", "bridge_bases",
+                 "bridge_sizes", "bridge_flags", "numa_node", "phys_slot", "iommu_group", "driver", "modules",
+                 "label", "have_io_flags")
 
     def __init__(self, fn: Function) -> None:
         cfg = fn.config
@@ -93,6 +93,7 @@ class DeviceFacts:
         self.driver = kinfo.driver if kinfo is not None else None
         self.modules = list(kinfo.modules) if kinfo is not None else []
         self.label = getattr(kinfo, "label", None)
+        self.phys_slot = getattr(kinfo, "phys_slot", None)
         resources = getattr(kinfo, "resources", None)
         self.bridge_bases: list[int] | None = None
         self.bridge_sizes: list[int] = [0, 0, 0, 0]
@@ -231,6 +232,8 @@ def show_verbose(ctx: Ctx, d: DeviceFacts) -> None:
         if not d.no_config:
             p(f"\t!!! Unknown header type {htype:02x}\n")
         unknown = True
+    if d.phys_slot:
+        p(f"\tPhysical Slot: {d.phys_slot}\n")
 
     cmd = rd(PCI_COMMAND, 2)
     status = rd(PCI_STATUS, 2)
@@ -578,6 +581,8 @@ def show_machine(ctx: Ctx, d: DeviceFacts) -> None:
         if has_subsys:
             p(f"SVendor:\t{ids.single_text('svendor', mode, d.subsys[0])}\n")
             p(f"SDevice:\t{ids.single_text('sdevice', mode, d.vendor, d.device, *d.subsys)}\n")
+        if d.phys_slot:
+            p(f"PhySlot:\t{d.phys_slot}\n")
         if d.rev:
             p(f"Rev:\t{d.rev:02x}\n")
         p(f"ProgIf:\t{d.prog_if:02x}\n")

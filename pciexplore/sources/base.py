@@ -42,6 +42,7 @@ class KernelInfo:
     #: sysfs `resource` lines (start, end, IORESOURCE_* flags): BARs 0-5, ROM, IOV, bridge windows
     resources: list[tuple[int, int, int]] = field(default_factory=list)
     label: str | None = None  # firmware label (sysfs `label`)
+    phys_slot: str | None = None  # hot-plug slot name (sysfs `slots/NAME/address` names this device)
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,14 +132,10 @@ class SysfsSource(Source):
     def kernel_info(self, addr: Address) -> KernelInfo | None:
         d = self._dir(addr)
         info = KernelInfo()
-        drv = d / "driver"
-        if drv.is_symlink() or drv.exists():
-            info.driver = os.path.basename(os.path.realpath(drv))
+        info.driver = _link_name(d, "driver")
         info.irq = _read_int(d / "irq")
         info.numa_node = _read_int(d / "numa_node")
-        grp = d / "iommu_group"
-        if grp.is_symlink() or grp.exists():
-            info.iommu_group = os.path.basename(os.path.realpath(grp))
+        info.iommu_group = _link_name(d, "iommu_group")
         msi = d / "msi_irqs"
         if msi.is_dir():
             info.msi_irqs = sorted(int(n) for n in os.listdir(msi) if n.isdigit())
@@ -152,7 +148,41 @@ class SysfsSource(Source):
             info.label = (d / "label").read_text()
         except OSError:
             info.label = None
+        info.phys_slot = self._slots().get((addr.domain, addr.bus, addr.device))
         return info
+
+    def _slots(self) -> dict[tuple[int, int, int], str]:
+        """(domain, bus, device) -> slot name from the `slots` directory next to `devices`; the first
+        slot in directory order wins, as in lspci."""
+        if getattr(self, "_slot_names", None) is None:
+            names: dict[tuple[int, int, int], str] = {}
+            slots = self.root.parent / "slots"
+            try:
+                entries = os.listdir(slots)
+            except OSError:
+                entries = []
+            for name in entries:
+                if name.startswith("."):
+                    continue
+                try:
+                    parts = (slots / name / "address").read_text().split(":")
+                    key = (int(parts[0], 16), int(parts[1], 16), int(parts[2], 16))
+                except (OSError, ValueError, IndexError):
+                    continue
+                names.setdefault(key, name)
+            self._slot_names = names
+        return self._slot_names
+
+
+def _link_name(d: Path, name: str) -> str | None:
+    """Last component of where the sysfs link `name` leads, resolved as lspci does (the link's text
+    appended to the device directory, so only relative links -- the kind sysfs has -- resolve)."""
+    try:
+        target = os.readlink(d / name)
+    except OSError:
+        return None
+    path = f"{d}/{target}"
+    return os.path.basename(os.path.realpath(path)) if os.path.exists(path) else None
 
 
 def _read_resources(path: Path) -> list[tuple[int, int, int]]:
