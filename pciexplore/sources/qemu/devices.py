@@ -111,8 +111,8 @@ class E1000e(DeviceModel):
     virtual clock, which never advances while the CPU is stopped: after one message a vector would stay
     silent forever.  So every trigger ends the way the 82574 lets a driver flush its timers: writing all
     ones to IMS with CTRL_EXT.INT_TIMERS_CLEAR_ENA set fires every running timer (a message held back
-    by throttling is sent then), and IMC puts IMS back.  ICR is cleared around it so no stale cause
-    is raised by the IMS write.
+    by throttling is sent then), and IMC puts IMS back.  In INTx/MSI mode ICR is cleared around it so
+    no stale cause is raised by the IMS write.
     """
 
     name = "e1000e"
@@ -181,8 +181,9 @@ class E1000e(DeviceModel):
         flush = [ctx.writel_cmd(0, E1000_IMS, 0xFFFF_FFFF)]  # fires (and stops) every throttling timer
         clear_all = ctx.writel_cmd(0, E1000_ICR, 0xFFFF_FFFF)
         if msix:
-            # ICR is clear here: EIAC cleared what the last trigger raised, INTx/MSI triggers end clearing it
-            cmds = [ctx.writel_cmd(0, E1000_ICS, bit), clear_all, *flush]
+            # ICR holds no cause here: EIAC cleared what the last trigger raised (INTx/MSI triggers end
+            # clearing it), so the IMS write raises nothing new
+            cmds = [ctx.writel_cmd(0, E1000_ICS, bit), *flush]
         else:
             # INTx/MSI: flushing collects delayed causes and may re-arm ITR; clear and flush again
             cmds = [ctx.writel_cmd(0, E1000_ICR, bit), ctx.writel_cmd(0, E1000_ICS, bit), *flush, clear_all, *flush]

@@ -14,6 +14,7 @@ later command.
 
 from __future__ import annotations
 
+import base64
 import json
 import select
 import socket
@@ -112,7 +113,7 @@ class QtestClient(LineChannel):
         """`size` bytes of guest physical memory (RAM or MMIO) at `addr`."""
         if size == 0:
             return b""
-        return bytes.fromhex(self.command(f"read {addr:#x} {size:#x}")[2:])
+        return decode_read(self.command(read_bytes_cmd(addr, size)))
 
     def write(self, addr: int, data: bytes) -> None:
         if data:
@@ -143,6 +144,15 @@ class QmpClient(LineChannel):
         if "error" in answer:
             raise QemuError(f"QMP {command} failed: {answer['error'].get('desc', answer['error'])}", file=self.name)
         return answer.get("return")
+
+
+def read_bytes_cmd(addr: int, size: int) -> str:
+    """Bytes of memory, base64 on the wire (QEMU formats it about 2.5x faster than `read`'s hex)."""
+    return f"b64read {addr:#x} {size:#x}"
+
+
+def decode_read(answer: str) -> bytes:
+    return base64.b64decode(answer)
 
 
 #: access width in bytes -> qtest command suffix

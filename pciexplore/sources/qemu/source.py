@@ -27,6 +27,7 @@ Device-side causes (`triggers`, `trigger`) come from per-model declarations in `
 
 from __future__ import annotations
 
+import struct
 import weakref
 from dataclasses import dataclass, field
 
@@ -36,7 +37,7 @@ from ..base import BarRegion, Delivery, Source
 from .devices import DeviceContext
 from .firmware import PCI_BASE_ADDRESS_0, ConfigAccess, Firmware, Node
 from .machine import Machine, QemuProcess, parse_spec
-from .qtest import QemuError, QmpClient, QtestClient, read_cmd, split_aligned, write_cmd
+from .qtest import QemuError, QmpClient, QtestClient, decode_read, read_bytes_cmd, read_cmd, split_aligned, write_cmd
 
 MAILBOX_BASE = 0x0010_0000  # guest RAM: one DWORD per vector, all functions
 DMA_BASE = 0x0200_0000  # guest RAM: 1 MiB per function for queues the device models need
@@ -224,19 +225,18 @@ class QemuSource(Source):
         if not slots:
             return self.qtest.batch(commands)
         at, size = self._mailbox(slots.start), 4 * len(slots)
-        answers = self.qtest.batch([*commands, f"read {at:#x} {size:#x}", f"memset {at:#x} {size:#x} 0"])
-        self._collect(slots, bytes.fromhex(answers[-2][2:]))
+        answers = self.qtest.batch([*commands, read_bytes_cmd(at, size), f"memset {at:#x} {size:#x} 0"])
+        self._collect(slots, decode_read(answers[-2]))
         return answers[: len(commands)]
 
     def _collect(self, slots: range, raw: bytes) -> None:
         """Turn a snapshot of the mailboxes `slots` into deliveries, in vector order."""
-        if not any(raw):
+        if not raw.strip(b"\0"):
             return
-        for k, i in enumerate(slots):
-            token = int.from_bytes(raw[4 * k : 4 * k + 4], "little")
+        for k, token in enumerate(struct.unpack(f"<{len(slots)}I", raw)):
             if not token:
                 continue
-            a, vector, msix = self._slots[i]
+            a, vector, msix = self._slots[slots.start + k]
             if msix:
                 sh = self._msix[a].shadow[vector * 16 : vector * 16 + 12]
                 address = int.from_bytes(sh[0:8], "little")
@@ -271,7 +271,7 @@ class QemuSource(Source):
 
     def read_config(self, addr: Address) -> bytes:
         self._node(addr)
-        cfg = bytearray(self.config.read_all(addr))
+        cfg = bytearray(self.config.read_ecam(addr))
         msi = self._msi.get(addr)
         if msi is not None:
             for off, byte in msi.shadow.items():
@@ -396,7 +396,9 @@ class QemuSource(Source):
         if ctx.model is None:
             raise NotSupported("QEMU source has no trigger declarations for this device model",
                                file=self.name, device=str(addr))
-        named = ctx.model.resolve(ctx, cause)
+        named = ctx.cache.get(("cause", cause))  # resolving "vector:N" reads IVAR etc.; kept until a write
+        if named is None:
+            named = ctx.cache[("cause", cause)] = ctx.model.resolve(ctx, cause)
         if named is None:
             known = ", ".join(ctx.model.causes(ctx))
             raise InputError(f"{ctx.model.name} cannot raise {cause!r} here (known: {known})",
