@@ -9,6 +9,7 @@ Nothing here writes unless the source was opened with `allow_writes=True`.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from ..address import Address
@@ -16,6 +17,7 @@ from ..errors import DeviceGone, InputError, NotSupported
 from .base import BarRegion, KernelInfo, Source
 
 SYSFS_PCI = "/sys/bus/pci/devices"
+_SLOT_ADDRESS = re.compile(r"\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+)")
 IORESOURCE_IO = 0x100
 IORESOURCE_MEM = 0x200
 
@@ -165,11 +167,11 @@ class SysfsSource(Source):
                 if name.startswith("."):
                     continue
                 try:
-                    parts = (slots / name / "address").read_text().split(":")
-                    key = (int(parts[0], 16), int(parts[1], 16), int(parts[2], 16))
-                except (OSError, ValueError, IndexError):
+                    m = _SLOT_ADDRESS.match((slots / name / "address").read_text())
+                except OSError:
                     continue
-                names.setdefault(key, name)
+                if m:  # like sscanf("%x:%x:%x"): a slot without a device has only two fields
+                    names.setdefault((int(m[1], 16), int(m[2], 16), int(m[3], 16)), name)
             self._slot_names = names
         return self._slot_names
 
