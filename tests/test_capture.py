@@ -306,6 +306,8 @@ def test_fifo_is_refused_without_blocking(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(InputError, match="not a regular file"):
         open_capture(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        pciexplore.open(fifo)  # the content sniffing of open() must not block either
 
 
 def test_cli_error_is_one_line_without_traceback(q35_capture, tmp_path):

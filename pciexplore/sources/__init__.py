@@ -44,6 +44,8 @@ def open_source(spec: str | Path | Source | None = None, **options) -> Source:
         return _load(PREFIXES["sysfs"])(path, **options)
     if not path.exists():
         raise InputError("no such file or directory", file=text)
+    if not path.is_file():  # opening a FIFO would block until someone writes to it
+        raise InputError("not a regular file (a FIFO or device node cannot be opened as a source)", file=text)
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
