@@ -3,13 +3,18 @@ Data Link Feature (§7.7.4), Physical Layer 16.0 GT/s (§7.7.5), Lane Margining 
 (§7.7.7), Physical Layer 32.0 GT/s (§7.7.6), PCIe over M-PHY (§7.9.20), Protocol Multiplexing
 (§7.9.18) and Alternate Protocol (§7.9.21).
 
-lspci 3.9 decodes only Secondary PCIe; it names DLF, 16 GT/s, margining, M-PHY and PMUX, and shows
-32 GT/s and Alternate Protocol as unknown ids.
+Per-lane registers (equalization control, margining) are declared for 32 lanes and present for the
+lanes of the Express capability's Maximum Link Width.  lspci 3.9 decodes only Secondary PCIe; it names
+DLF, 16 GT/s, margining, M-PHY and PMUX, and shows 32 GT/s and Alternate Protocol as unknown ids.
 """
 
 from __future__ import annotations
 
-from ..base import Field, Layout, bit, bits, layout, reg
+from collections.abc import Callable
+from typing import Any
+
+from ..base import Field, Layout, Register, bit, bits, layout, reg
+from ..caps.express import PCI_CAP_ID_EXP
 
 PCI_EXT_CAP_ID_SECPCI = 0x19
 PCI_EXT_CAP_ID_PMUX = 0x1A
@@ -19,6 +24,54 @@ PCI_EXT_CAP_ID_PL_16GT = 0x26
 PCI_EXT_CAP_ID_LMR = 0x27
 PCI_EXT_CAP_ID_PL_32GT = 0x2A
 PCI_EXT_CAP_ID_APBA = 0x2B
+MAX_LANES = 32
+
+
+def link_width(block: Any) -> int:
+    """Maximum Link Width (PCI_EXP_LNKCAP_MLW) of the function's last Express capability, 0 if unknown."""
+    exp = [c for c in block.function.capabilities if c.id == PCI_CAP_ID_EXP and not c.extended]
+    return (exp[-1].get("PCI_EXP_LNKCAP", "PCI_EXP_LNKCAP_MLW") or 0) if exp else 0
+
+
+def per_lane(name: str, at: int, width: int, fields: Callable[[str], tuple[Field, ...]], what: str) -> tuple[Register, ...]:
+    """One register per lane (`name`, `name`_1, ...), present for the lanes the link has (lane 0 always)."""
+    return tuple(
+        reg(name if n == 0 else f"{name}_{n}", at + width * n, width, *fields(name), label=f"Lane {n} {what}",
+            when=lambda b, n=n: n < max(link_width(b), 1))
+        for n in range(MAX_LANES)
+    )
+
+
+def _secpci_lane(name: str) -> tuple[Field, ...]:
+    return (
+        bits(f"{name}_DSP_TX_PRESET", 0, 3, "", None, "Downstream Port 8.0 GT/s Transmitter Preset"),
+        bits(f"{name}_DSP_RX_HINT", 4, 6, "", None, "Downstream Port 8.0 GT/s Receiver Preset Hint"),
+        bits(f"{name}_USP_TX_PRESET", 8, 11, "", None, "Upstream Port 8.0 GT/s Transmitter Preset"),
+        bits(f"{name}_USP_RX_HINT", 12, 14, "", None, "Upstream Port 8.0 GT/s Receiver Preset Hint"),
+    )
+
+
+def _pl_lane(rate: str) -> Callable[[str], tuple[Field, ...]]:
+    def fields(name: str) -> tuple[Field, ...]:
+        return (
+            bits(f"{name}_DSP_TX_PRESET_MASK", 0, 3, "", None, f"Downstream Port {rate} Transmitter Preset"),
+            bits(f"{name}_USP_TX_PRESET_MASK", 4, 7, "", None, f"Upstream Port {rate} Transmitter Preset"),
+        )
+    return fields
+
+
+def _lmr_lane(name: str) -> tuple[Field, ...]:
+    return (
+        bits(f"{name}_RCV_NUM", 0, 2, "", None, "Receiver Number"),
+        bits(f"{name}_TYPE", 3, 5, "", None, "Margin Type"),
+        bit(f"{name}_USAGE_MODEL", 6, "", "Usage Model"),
+        bits(f"{name}_PAYLOAD", 8, 15, "", None, "Margin Payload"),
+        bits(f"{name}_STS_RCV_NUM", 16, 18, "", None, "Status: Receiver Number"),
+        bits(f"{name}_STS_TYPE", 19, 21, "", None, "Status: Margin Type"),
+        bit(f"{name}_STS_USAGE_MODEL", 22, "", "Status: Usage Model"),
+        bits(f"{name}_STS_PAYLOAD", 24, 31, "", None, "Status: Margin Payload"),
+    )
+
 
 SECPCI = layout(
     "secpci", "Secondary PCI Express", PCI_EXT_CAP_ID_SECPCI,
@@ -29,12 +82,7 @@ SECPCI = layout(
              "Enable Lower SKP OS Generation Vector"),
         label="LnkCtl3"),
     reg("PCI_EXP_LANE_ERR_STA", 0x08, 4, label="LaneErrStat", doc="Lane Error Status: bit n set: error on lane n"),
-    reg("PCI_EXP_LANE_EQU_CTL", 0x0C, 2,
-        bits("PCI_EXP_LANE_EQU_DSP_TX_PRESET", 0, 3, "", None, "Downstream Port 8.0 GT/s Transmitter Preset"),
-        bits("PCI_EXP_LANE_EQU_DSP_RX_HINT", 4, 6, "", None, "Downstream Port 8.0 GT/s Receiver Preset Hint"),
-        bits("PCI_EXP_LANE_EQU_USP_TX_PRESET", 8, 11, "", None, "Upstream Port 8.0 GT/s Transmitter Preset"),
-        bits("PCI_EXP_LANE_EQU_USP_RX_HINT", 12, 14, "", None, "Upstream Port 8.0 GT/s Receiver Preset Hint"),
-        label="Lane 0 Equalization Control", doc="One 16-bit register per lane; lane 0 declared"),
+    *per_lane("PCI_SECPCI_LE_CTRL", 0x0C, 2, _secpci_lane, "Equalization Control"),
     extended=True,
 )
 
@@ -70,10 +118,7 @@ PL_16GT = layout(
     reg("PCI_PL_16GT_LDPM", 0x10, 4, label="Local Data Parity Mismatch Status"),
     reg("PCI_PL_16GT_FRDPM", 0x14, 4, label="First Retimer Data Parity Mismatch Status"),
     reg("PCI_PL_16GT_SRDPM", 0x18, 4, label="Second Retimer Data Parity Mismatch Status"),
-    reg("PCI_PL_16GT_LE_CTRL", 0x20, 1,
-        bits("PCI_PL_16GT_LE_CTRL_DSP_TX_PRESET_MASK", 0, 3, "", None, "Downstream Port 16.0 GT/s Transmitter Preset"),
-        bits("PCI_PL_16GT_LE_CTRL_USP_TX_PRESET_MASK", 4, 7, "", None, "Upstream Port 16.0 GT/s Transmitter Preset"),
-        label="Lane 0 Equalization Control", doc="One byte per lane; lane 0 declared"),
+    *per_lane("PCI_PL_16GT_LE_CTRL", 0x20, 1, _pl_lane("16.0 GT/s"), "Equalization Control"),
     extended=True,
 )
 
@@ -85,8 +130,7 @@ LMR = layout(
         bit("PCI_LMR_PORT_STATUS_READY", 0, "", "Margining Ready"),
         bit("PCI_LMR_PORT_STATUS_SW_READY", 1, "", "Margining Software Ready"),
         label="Margining Port Status"),
-    reg("PCI_LMR_LANE0_CTRL", 0x08, 2, label="Lane 0 Margining Control", doc="One control/status pair per lane"),
-    reg("PCI_LMR_LANE0_STATUS", 0x0A, 2, label="Lane 0 Margining Status"),
+    *per_lane("PCI_LMR_LANE_CTRL", 0x08, 4, _lmr_lane, "Margining Control and Status"),
     extended=True,
 )
 
@@ -107,7 +151,7 @@ PL_32GT = layout(
     reg("PCI_PL_32GT_RCVD_MOD_TS2", 0x14, 4, label="Received Modified TS Data 2"),
     reg("PCI_PL_32GT_TX_MOD_TS1", 0x18, 4, label="Transmitted Modified TS Data 1"),
     reg("PCI_PL_32GT_TX_MOD_TS2", 0x1C, 4, label="Transmitted Modified TS Data 2"),
-    reg("PCI_PL_32GT_LE_CTRL", 0x20, 1, label="Lane 0 Equalization Control", doc="One byte per lane"),
+    *per_lane("PCI_PL_32GT_LE_CTRL", 0x20, 1, _pl_lane("32.0 GT/s"), "Equalization Control"),
     extended=True,
 )
 
