@@ -392,6 +392,19 @@ def test_a_source_opened_in_a_thread_outlives_the_thread():
         assert _alive(src.pid)
 
 
+def test_a_qemu_that_never_connects_times_out_and_is_ended(tmp_path):
+    fake = tmp_path / "qemu-system-x86_64"
+    fake.write_text("#!/bin/sh\nsleep 30\n")  # sh keeps our arguments on its command line
+    fake.chmod(0o755)
+    m = parse_spec("edu")
+    m.qemu = str(fake)
+    t0 = time.monotonic()
+    with pytest.raises(QemuError, match="did not connect within 0.5 s"):
+        m.start(start_timeout=0.5)
+    assert time.monotonic() - t0 < 5
+    assert _our_qemus() == []
+
+
 def test_a_hung_qemu_times_out_and_is_ended():
     src = open_source("qemu:edu", timeout=0.3)
     pid = src.pid

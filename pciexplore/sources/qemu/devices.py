@@ -15,7 +15,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from .qtest import QemuError, write_cmd
+from ...decode import walk_standard
+from .qtest import QemuError, read_cmd, write_cmd
 
 if TYPE_CHECKING:
     from ...address import Address
@@ -401,12 +402,10 @@ class VirtioNet(DeviceModel):
         if "caps" not in ctx.state:
             cfg = ctx.source.config.read_all(ctx.address, extended=False)
             found: dict[int, tuple[int, int, int]] = {}
-            ptr, seen = cfg[0x34] & 0xFC, set()
-            while ptr and ptr not in seen:
-                seen.add(ptr)
-                if cfg[ptr] == VIRTIO_PCI_CAP_VNDR:
-                    found.setdefault(cfg[ptr + 3], (cfg[ptr + 4], int.from_bytes(cfg[ptr + 8 : ptr + 12], "little"), ptr))
-                ptr = cfg[ptr + 1] & 0xFC
+            for cap in walk_standard(cfg)[0]:
+                if cap.cap_id == VIRTIO_PCI_CAP_VNDR:
+                    at = cap.offset
+                    found.setdefault(cfg[at + 3], (cfg[at + 4], int.from_bytes(cfg[at + 8 : at + 12], "little"), at))
             ctx.state["caps"] = found
         return ctx.state["caps"]
 
@@ -415,8 +414,6 @@ class VirtioNet(DeviceModel):
         return ctx.bar_address(bar, off + reg)
 
     def _rd(self, ctx: DeviceContext, reg: int, width: int) -> int:
-        from .qtest import read_cmd
-
         return int(ctx.source.qtest.command(read_cmd("mem", self._common(ctx, reg), width)), 16)
 
     def _wr(self, ctx: DeviceContext, reg: int, width: int, value: int) -> str:

@@ -103,34 +103,34 @@ class ConfigAccess:
     def ecam(a: Address, offset: int) -> int:
         return ECAM_BASE | a.bus << 20 | a.device << 15 | a.function << 12 | offset
 
-    def _read_cmds(self, a: Address, offset: int, width: int) -> list[str]:
+    def read_cmds(self, a: Address, offset: int, width: int) -> list[str]:
         if offset < 0x100:
             return [write_cmd("io", 0xCF8, 4, self._cf8(a, offset)), read_cmd("io", 0xCFC + (offset & 3), width)]
         return [read_cmd("mem", self.ecam(a, offset), width)]
 
-    def _write_cmds(self, a: Address, offset: int, width: int, value: int) -> list[str]:
+    def write_cmds(self, a: Address, offset: int, width: int, value: int) -> list[str]:
         if offset < 0x100:
             return [write_cmd("io", 0xCF8, 4, self._cf8(a, offset)),
                     write_cmd("io", 0xCFC + (offset & 3), width, value)]
         return [write_cmd("mem", self.ecam(a, offset), width, value)]
 
     def read(self, a: Address, offset: int, width: int) -> int:
-        return int(self.qt.batch(self._read_cmds(a, offset, width))[-1], 16)
+        return int(self.qt.batch(self.read_cmds(a, offset, width))[-1], 16)
 
     def write(self, a: Address, offset: int, width: int, value: int) -> None:
-        self.qt.batch(self._write_cmds(a, offset, width, value))
+        self.qt.batch(self.write_cmds(a, offset, width, value))
 
     def write_bytes(self, a: Address, offset: int, data: bytes) -> None:
         cmds: list[str] = []
         for at, width, value in split_aligned(offset, data):
-            cmds += self._write_cmds(a, at, width, value)
+            cmds += self.write_cmds(a, at, width, value)
         self.qt.batch(cmds)
 
     def read_all(self, a: Address, extended: bool = True) -> bytes:
         """256 bytes through the ports (one pipelined batch), then 3840 more through ECAM."""
         cmds: list[str] = []
         for off in range(0, 0x100, 4):
-            cmds += self._read_cmds(a, off, 4)
+            cmds += self.read_cmds(a, off, 4)
         if extended:
             cmds.append(read_bytes_cmd(self.ecam(a, 0x100), 0xF00))
         answers = self.qt.batch(cmds)
@@ -186,7 +186,7 @@ class Firmware:
         cmds: list[str] = []
         for dev in range(32):
             a = Address(0, bus, dev, 0)
-            cmds += self.cfg._read_cmds(a, 0, 4) + self.cfg._read_cmds(a, PCI_HEADER_TYPE, 1)
+            cmds += self.cfg.read_cmds(a, 0, 4) + self.cfg.read_cmds(a, PCI_HEADER_TYPE, 1)
         ans = self.cfg.qt.batch(cmds)
         return [(dev, int(ans[dev * 4 + 3], 16)) for dev in range(32)
                 if int(ans[dev * 4 + 1], 16) & 0xFFFF != 0xFFFF]

@@ -32,6 +32,7 @@ import weakref
 from dataclasses import dataclass, field
 
 from ...address import Address
+from ...decode import walk_standard
 from ...errors import InputError, NotSupported
 from ..base import BarRegion, Delivery, Source
 from .devices import DeviceContext
@@ -159,13 +160,10 @@ class QemuSource(Source):
 
     # -- interrupt routing -----------------------------------------------------------------------
     def _caps(self, a: Address) -> dict[int, int]:
-        cfg = self.config.read_all(a, extended=False)
+        """Capability id -> offset of its first instance (the decoder's walk, on the first 256 bytes)."""
         found: dict[int, int] = {}
-        ptr, seen = cfg[0x34] & 0xFC if cfg[6] & 0x10 else 0, set()
-        while ptr and ptr not in seen and len(seen) < 48:
-            seen.add(ptr)
-            found.setdefault(cfg[ptr], ptr)
-            ptr = cfg[ptr + 1] & 0xFC
+        for cap in walk_standard(self.config.read_all(a, extended=False))[0]:
+            found.setdefault(cap.cap_id, cap.offset)
         return found
 
     def _route(self, a: Address) -> None:
@@ -293,7 +291,7 @@ class QemuSource(Source):
         self._contexts[addr].cache.clear()
         cmds = []
         for at, width, value in split_aligned(offset, bytes(real)):
-            cmds += self.config._write_cmds(addr, at, width, value)
+            cmds += self.config.write_cmds(addr, at, width, value)
         self.run_and_poll(cmds, addr)
         if offset < 0x3C and offset + len(data) > PCI_BASE_ADDRESS_0:
             self._reread_bars(addr)
