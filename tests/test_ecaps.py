@@ -307,6 +307,27 @@ def test_conditional_registers_exist_exactly_when_lspci_shows_them(tmp_path: Pat
     assert checked > 50
 
 
+LANE_REGISTERS = {"secpci": "PCI_SECPCI_LE_CTRL", "pl16": "PCI_PL_16GT_LE_CTRL", "pl32": "PCI_PL_32GT_LE_CTRL",
+                  "lmr": "PCI_LMR_LANE_CTRL"}
+
+
+@pytest.mark.lspci
+def test_per_lane_registers_follow_the_link_width_lspci_reports() -> None:
+    checked = 0
+    for path in corpus_dumps():
+        text = subprocess.run([LSPCI, "-vv", "-F", str(path)], capture_output=True, text=True, timeout=60).stdout
+        widths = [int(m[1]) if m else 0 for m in (re.search(r"\tLnkCap:.*Width x(\d+)", dev) for dev in text.split("\n\n") if dev.strip())]
+        with open_source(str(path)) as src:
+            functions = src.functions()
+        for fn, width in zip(functions, widths, strict=True):
+            for cap in fn.capabilities:
+                if cap.key in LANE_REGISTERS:
+                    lanes = [r for r in cap.registers() if r.name.startswith(LANE_REGISTERS[cap.key])]
+                    assert len(lanes) == max(width, 1), f"{path.name} {fn.address} {cap.key}"
+                    checked += 1
+    assert checked >= 4
+
+
 QEMU_SPEC = ("qemu:e1000e@root-port+virtio-net-pci,ats=on,aer=on@switch+nvme,serial=x@root-port"
              "+virtio-rng-pci,ats=on+pcie-pci-bridge+virtio-balloon-pci,ats=on,aer=on@root-port")
 
