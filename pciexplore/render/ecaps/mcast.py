@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from ..lspci import Ctx
 
 
-
 def _c_int_shift(n: int) -> int:
     """1 << n as lspci computes it: a 32-bit int shift on x86 (count taken mod 32, result signed)."""
     v = (1 << (n & 31)) & 0xFFFFFFFF
