@@ -12,7 +12,6 @@ PCI_EXT_CAP_ID_REBAR = 0x15
 PCI_EXT_CAP_ID_VF_REBAR = 0x24
 
 
-
 def _entry(at: int) -> tuple[Register, ...]:
     return (
         reg("PCI_REBAR_CAP", at, 4,
