@@ -30,6 +30,16 @@ def test_mask_trigger_pending_unmask_in_the_dashboard(tmp_path):
         # the device browser lists the simulated NIC; the chain shows its capabilities
         assert "Ethernet controller" in text(page, ".pcx-device-browser")
         assert page.locator(".pcx-chain .pcx-link").count() >= 5
+        # select MSI-X in the chain and its Enable field: the hex view marks the byte holding bit 15 of
+        # Message Control (capability offset + 3, PCI Local Bus 3.0 §6.8.2)
+        page.locator(".pcx-chain .pcx-link", has_text="MSI-X").click()
+        msix_at = int(page.locator(".pcx-chain .pcx-link", has_text="MSI-X").inner_text().strip()[1:3], 16)
+        field = page.locator(".pcx-chain select")
+        labels = field.evaluate("e => Array.from(e.options).map(o => o.text)")
+        field.select_option(label=next(o for o in labels if o.endswith("PCI_MSIX_FLAGS_ENABLE")))
+        page.wait_for_selector(".pcx-hex td.fld")
+        assert page.locator(".pcx-hex td.fld").get_attribute("data-offset") == str(msix_at + 3)
+        assert page.locator(".pcx-hex td.sel").count() == 11  # the other 11 of the capability's 12 bytes
         screenshot(page, "dashboard-capabilities.png")
         page.get_by_role("tab", name="MSI-X").click()
         page.wait_for_selector(".pcx-msix .pcx-row")

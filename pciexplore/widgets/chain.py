@@ -12,11 +12,11 @@ from .hexview import HexView
 
 _STYLE = """<style>
 .pcx-fields table{border-collapse:collapse;font-size:12px}
-.pcx-fields td,.pcx-fields th{padding:1px 6px;border-bottom:1px solid #eee;text-align:left}
+.pcx-fields td,.pcx-fields th{padding:1px 6px;line-height:1.3;border-bottom:1px solid #eee;text-align:left}
 .pcx-fields tr.reg td{background:#f3f6fa;font-weight:bold}
 .pcx-fields code{font-size:12px}
 .pcx-fields td:nth-child(-n+3){white-space:nowrap}
-.pcx-fields .doc{color:#555;font-size:11px}
+.pcx-fields .doc{color:#555;font-size:11px;min-width:200px}
 </style>"""
 
 

@@ -37,14 +37,14 @@ class Explorer(w.VBox):
         self.heading = w.HTML()
         self.msix_box = w.VBox()
         # the chain's field table scrolls beside the hex view, so a selected field and its bytes are both seen
-        self.chain.fields.layout = w.Layout(max_height="520px", overflow="auto", width="58%")
+        self.chain.fields.layout = w.Layout(max_height="520px", overflow="auto", flex="1 1 auto")
         self.chain.children = [c for c in self.chain.children if c is not self.chain.fields]
-        self.hexview.layout = w.Layout(max_height="520px", overflow="auto")
+        self.hexview.layout = w.Layout(max_height="520px", overflow="auto", flex="0 0 auto", min_width="440px")
         self.tabs = w.Tab([w.VBox([self.chain, w.HBox([self.chain.fields, self.hexview])]), self.msix_box])
         self.tabs.set_title(0, "Capabilities")
         self.tabs.set_title(1, "MSI-X")
-        right = w.VBox([self.heading, self.tabs], layout=w.Layout(width="64%"))
-        left = w.VBox([self.browser], layout=w.Layout(width="35%"))
+        right = w.VBox([self.heading, self.tabs], layout=w.Layout(width="71%"))
+        left = w.VBox([self.browser], layout=w.Layout(width="28%"))
         super().__init__([self.title, w.HBox([left, right])])
         self.add_class("pcx-explorer")
         self.browser.on_select(self.show)
