@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import secrets
 import socket
 import subprocess
@@ -61,6 +62,8 @@ def server_command(root: Path, port: int, token: str, open_browser: bool, lab: b
            f"--IdentityProvider.token={token}", "--ServerApp.port_retries=0"]
     if not open_browser:
         cmd.append("--no-browser")
+    if os.geteuid() == 0:  # JupyterLab refuses root unless told; containers and VMs often are root
+        cmd.append("--allow-root")
     return cmd, f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={token}"
 
 
