@@ -233,10 +233,31 @@ CATALOGUE: list[tuple[int, int, Callable | None]] = [
 ]
 
 
+def _chaos(img: Image) -> None:
+    """Random bytes everywhere after 0x100 and a chain of any ids whose pointers go anywhere: below
+    0x100, unaligned, back, past the end."""
+    rng = img.rng
+    for off in range(0x100, 0x1000, 4):
+        struct.pack_into("<I", img.cfg, off, img.word(32))
+    ids = [c[0] for c in CATALOGUE] + [0x2F, 0x31, 0xFFFF]
+    where = 0x100
+    for _ in range(rng.randrange(1, 20)):
+        nxt = rng.choice((0, rng.randrange(0x100, 0x1000, 4), rng.randrange(0, 0x1000, 4), rng.randrange(0x100, 0x1000)))
+        struct.pack_into("<I", img.cfg, where, rng.choice(ids) | rng.randrange(16) << 16 | nxt << 20)
+        where = nxt & ~3
+        if where < 4:
+            break
+    img.at = 4096
+
+
 def generate(seed: int) -> bytes:
-    """One config space: random chain; some chains loop back, some images stop early (a short dump)."""
+    """One config space: random chain; some chains loop back, some images stop early (a short dump),
+    some are chaos (random bytes, pointers anywhere)."""
     rng = random.Random(seed)
     img = Image(rng, rng.choice(EXP_TYPES))
+    if rng.random() < 0.1:
+        _chaos(img)
+        return bytes(img.cfg[:4096 if rng.random() < 0.8 else rng.randrange(0x110, 4097, 16)])
     for _ in range(rng.randrange(1, 12)):
         cap_id, length, body = rng.choice(CATALOGUE)
         if img.add(cap_id, length, body=body) is None:
