@@ -285,6 +285,27 @@ def test_declarations_have_unique_names() -> None:
             assert len(fields) == len(set(fields)), f"{r.name}: field declared twice"
 
 
+LINUX_HEADERS = (Path("/usr/include/linux/pci_regs.h"), Path("/usr/include/linux/virtio_pci.h"))
+
+
+def test_names_offsets_and_masks_agree_with_linux_headers() -> None:
+    """Every register and field whose name Linux defines has Linux's offset (registers) or mask (fields)."""
+    from pciexplore.regs.caps.ea import EA_ENTRY
+    from pciexplore.regs.caps.msix import MSIX_ENTRY
+
+    if not all(h.exists() for h in LINUX_HEADERS):
+        pytest.skip("Linux uapi headers (Debian package linux-libc-dev) not installed")
+    linux = {m[1]: int(m[2], 0) for h in LINUX_HEADERS for m in re.finditer(
+        r"^#define\s+((?:PCI|VIRTIO)_\w+)\s+(0x[0-9a-fA-F]+|\d+)\b", h.read_text(), re.M)}
+    layouts = [lay for cap_id, lay in cap_layouts().items() if cap_id != PCI_CAP_ID_EXP] + [EA_ENTRY, MSIX_ENTRY]
+    registers = [r for lay in layouts for r in lay.registers]
+    known = {r.name: r.offset for r in registers if r.name in linux}
+    # a field named like its register (a one-field register) is the register's name, not a mask
+    known |= {f.name: f.mask for r in registers for f in r.fields if f.name in linux and f.name != r.name}
+    assert {name: linux[name] for name in known} == known
+    assert len(known) > 120
+
+
 _MSI_ADDRESS = re.compile(r"\t\tAddress: ([0-9a-f]+)  Data: ([0-9a-f]{4})$")
 _MSI_MASKING = re.compile(r"\t\tMasking: ([0-9a-f]{8})  Pending: ([0-9a-f]{8})$")
 _MSIX_WHERE = re.compile(r"\t\t(?:Vector table|PBA): BAR=(\d) offset=([0-9a-f]{8})$")
