@@ -4,6 +4,7 @@ Features."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._fmt import flag, flags
@@ -13,7 +14,9 @@ if TYPE_CHECKING:
     from ..lspci import Ctx
 
 
-def _name_only(text: str):
+def _name_only(text: str) -> Callable[[Ctx, Capability], None]:
+    """A renderer for capabilities lspci names without decoding anything."""
+
     def render(ctx: Ctx, cap: Capability) -> None:
         ctx.p(text + "\n")
     return render
