@@ -182,3 +182,34 @@ def test_sysfs_slots_labels_and_groups_match_lspci(tmp_path: Path) -> None:
     with SysfsSource(devices) as src:
         text = render_source(src, options(["-vv"]))
     assert "\tPhysical Slot: 7\n" in text and "\tIOMMU group: 5\n" in text and "DeviceName: Onboard LAN" in text
+
+
+@pytest.mark.lspci
+def test_json_agrees_with_lspci_machine_output() -> None:
+    """`show --json` numbers and names are those lspci -vmm -nn and lspci -x report for each function."""
+    import json
+
+    from pciexplore.render.json import SCHEMA_VERSION, source_to_json
+
+    for path in corpus_dumps()[:12]:
+        with open_source(path) as src:
+            doc = json.loads(json.dumps(source_to_json(src)))
+        assert doc["version"] == SCHEMA_VERSION and doc["source"]["kind"] == "dump"
+        records = [dict(line.split(":\t", 1) for line in block.splitlines())
+                   for block in lspci_text(str(path), ["-vmm", "-nn", "-D"]).strip().split("\n\n")]
+        hexdump = lspci_text(str(path), ["-xxxx", "-D"]).strip().split("\n\n")
+        assert len(records) == len(doc["functions"]) == len(hexdump)
+        for fn, rec, dumped in zip(doc["functions"], records, hexdump, strict=True):
+            assert fn["address"] == rec["Slot"]
+            assert rec["Vendor"].endswith(f"[{fn['vendor_id']:04x}]") and rec["Device"].endswith(f"[{fn['device_id']:04x}]")
+            if fn["names"]["vendor"]:
+                assert rec["Vendor"] == f"{fn['names']['vendor']} [{fn['vendor_id']:04x}]"
+            if fn["names"]["device"] and not rec["Device"].startswith("Device ["):
+                assert rec["Device"] == f"{fn['names']['device']} [{fn['device_id']:04x}]"
+            cfg = bytes.fromhex("".join(line[line.index(":") + 2:] for line in dumped.splitlines()[1:]))
+            assert fn["config_length"] == len(cfg)
+            for reg in fn["header"].values():
+                raw = int.from_bytes(cfg[reg["offset"]:reg["offset"] + reg["width"]], "little")
+                assert reg["value"] == (raw if reg["offset"] + reg["width"] <= len(cfg) else None)
+            for cap in fn["capabilities"]:
+                assert cfg[cap["offset"]] == cap["id"] or cap["extended"]
