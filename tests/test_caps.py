@@ -173,6 +173,34 @@ def generated_device(rng: random.Random) -> tuple[bytes, int]:
     return bytes(cfg), length
 
 
+def havoc_device(rng: random.Random) -> tuple[bytes, int]:
+    """A generated device, then unbiased damage: random bytes anywhere past the header, sometimes a
+    random header type byte."""
+    cfg, length = generated_device(rng)
+    damaged = bytearray(cfg)
+    for _ in range(rng.randrange(12)):
+        damaged[rng.randrange(0x40, 256)] = rng.randrange(256)
+    if rng.random() < 0.2:
+        damaged[0x0E] = rng.randrange(256)
+    return bytes(damaged), length
+
+
+def _lspci_survives(path: Path, devices: list[tuple[bytes, int]]) -> bool:
+    path.write_text(dump_text(devices))
+    return subprocess.run([LSPCI, "-vvv", "-F", str(path)], capture_output=True).returncode == 0
+
+
+def without_lspci_crashes(path: Path, devices: list[tuple[bytes, int]]) -> list[tuple[bytes, int]]:
+    """The devices lspci 3.9 can show: it dies ("Internal bug: Accessing non-read configuration byte")
+    on EA entries too short for their Base/MaxOffset, and then there is nothing to compare with."""
+    if _lspci_survives(path, devices):
+        return devices
+    if len(devices) == 1:
+        return []
+    mid = len(devices) // 2
+    return without_lspci_crashes(path, devices[:mid]) + without_lspci_crashes(path, devices[mid:])
+
+
 def dump_text(devices: Iterable[tuple[bytes, int]]) -> str:
     out = []
     for n, (cfg, length) in enumerate(devices):
@@ -368,6 +396,20 @@ def test_generated_capability_blocks_match_lspci(tmp_path: Path, seed: int, flag
     compared, bad = compare(path, flags)
     assert len(compared) > 300
     assert not bad, f"{len(bad)}/{len(compared)} blocks differ from lspci:\n{_report(bad)}"
+
+
+@pytest.mark.lspci
+def test_damaged_capability_blocks_match_lspci(tmp_path: Path) -> None:
+    rng = random.Random(99)
+    devices = [havoc_device(rng) for _ in range(400)]
+    kept = without_lspci_crashes(tmp_path / "probe.lspci", devices)
+    assert len(kept) > 0.9 * len(devices)
+    path = tmp_path / "damaged.lspci"
+    path.write_text(dump_text(kept))
+    for flags in (["-vvv", "-nn"], ["-v"]):
+        compared, bad = compare(path, flags)
+        assert len(compared) > 500
+        assert not bad, f"{len(bad)}/{len(compared)} blocks differ from lspci:\n{_report(bad)}"
 
 
 def main(argv: list[str]) -> int:
