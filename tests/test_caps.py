@@ -4,7 +4,9 @@ A capability block is its "\tCapabilities: [xx] ..." line and the "\t\t..." line
 every corpus dump and for config spaces GENERATED here (seeded random capability contents with
 edge values: truncated dumps, 32/64-bit MSI, every HyperTransport type and revision, virtio and
 non-virtio vendor capabilities, EA entries of every size, ...), each block we render must equal
-lspci's block for the same dump, byte for byte.
+lspci's block for the same dump, byte for byte.  Also: damaged images (unbiased random bytes), VPD
+through a fake sysfs tree (lspci reads VPD only from sysfs), this host's devices, and the declared
+offsets/masks against Linux's pci_regs.h and virtio_pci.h.
 
     python tests/test_caps.py [N_DEVICES]   # prints how many images/blocks were compared, the match
                                             # rate and the first differences
