@@ -377,25 +377,31 @@ VRING_DESC_F_WRITE = 2
 VIRTQ_SIZE = 16
 
 
-class VirtioNet(DeviceModel):
-    """Config-change and control-queue interrupts of virtio-net-pci through the modern common config.
+class VirtioPci(DeviceModel):
+    """Config-change and queue interrupts of a virtio 1.x PCI device, through the modern common config.
 
-    At start the source initialises the device the way virtio 1.x section 3.1.1 tells a driver to: reset, ACKNOWLEDGE, DRIVER, features VERSION_1 + STATUS + CTRL_VQ,
-    FEATURES_OK, queues rx0/tx0/ctrl of 16 entries in guest RAM with MSI-X vectors 1/2/3 and the
-    config vector 0 (Linux's layout), DRIVER_OK.  `config`: QEMU's monitor flips the link (QMP set_link),
-    the device sets VIRTIO_NET_S_LINK_UP accordingly and signals a configuration change.  `ctrl`: a
-    control-queue command (of a class the device does not know, so nothing changes) is used and the
-    queue's vector fires (not submitted with bus mastering off: the device could not read the queue).
-    The rx/tx queues need packets moving, which a stopped VM does not do.
+    At start the source initialises the device the way virtio 1.x section 3.1.1 tells a driver to:
+    reset, ACKNOWLEDGE, DRIVER, features (VERSION_1 and the model's FEATURES), FEATURES_OK, the model's
+    QUEUES of 16 entries in guest RAM, config vector 0 and queue i on vector i + 1 (the last vector
+    shared when there are fewer), DRIVER_OK.  Only BAR registers and guest RAM change: config space stays
+    as firmware left it.  A queue cause posts one request (a readable and/or a writable buffer), rings
+    the queue's notify register, waits until the device has used it and collects the message; with bus
+    mastering off the device could not read the queue, so nothing is posted.  Subclasses declare the
+    requests and how the host makes the device change its configuration (through QMP).
     """
 
-    name = "virtio-net"
-    ids = ((0x1AF4, 0x1000), (0x1AF4, 0x1041))
-    CTRL_QUEUE = 2  # rx0, tx0, ctrl without multiqueue (virtio 1.x 5.1.2)
+    FEATURES = 0
+    QUEUES: tuple[str, ...] = ()
+    #: cause -> (queue index, bytes the device reads, bytes it may write, description)
+    REQUESTS: dict[str, tuple[int, bytes, int, str]] = {}
+    CONFIG = ""  # description of the config-change cause, "" when the model has none
 
     def setup(self, ctx: DeviceContext) -> None:
         if VIRTIO_PCI_CAP_COMMON_CFG in self._caps(ctx):  # legacy-only devices (disable-modern=on) have none
-            self._driver(ctx)  # only BAR registers and guest RAM change: config space stays as firmware left it
+            self._driver(ctx)
+
+    def config_change(self, ctx: DeviceContext) -> None:
+        raise NotImplementedError
 
     def _caps(self, ctx: DeviceContext) -> dict[int, tuple[int, int, int]]:
         """cfg_type -> (BAR, offset, config offset of the capability)."""
@@ -419,20 +425,24 @@ class VirtioNet(DeviceModel):
     def _wr(self, ctx: DeviceContext, reg: int, width: int, value: int) -> str:
         return write_cmd("mem", self._common(ctx, reg), width, value)
 
+    def device_config(self, ctx: DeviceContext, offset: int, size: int) -> bytes:
+        bar, off, _ = self._caps(ctx)[VIRTIO_PCI_CAP_DEVICE_CFG]
+        return ctx.source.qtest.read(ctx.bar_address(bar, off + offset), size)
+
     def _queue_area(self, ctx: DeviceContext, q: int) -> int:
         return ctx.dma + q * 0x4000  # descriptors, avail ring +0x1000, used ring +0x2000, buffers +0x3000
 
     def _vectors(self, ctx: DeviceContext) -> dict[str, int]:
-        qt = ctx.source.qtest
-        config = self._rd(ctx, VIRTIO_PCI_COMMON_MSIX, 2)
-        qt.command(self._wr(ctx, VIRTIO_PCI_COMMON_Q_SELECT, 2, self.CTRL_QUEUE))
-        ctrl = self._rd(ctx, VIRTIO_PCI_COMMON_Q_MSIX, 2)
-        return {name: v for name, v in (("config", config), ("ctrl", ctrl)) if v != VIRTIO_MSI_NO_VECTOR}
+        """cause -> the vector it fires, as the device's common config says now."""
+        out = {}
+        if self.CONFIG:
+            out["config"] = self._rd(ctx, VIRTIO_PCI_COMMON_MSIX, 2)
+        for cause, (q, _, _, _) in self.REQUESTS.items():
+            ctx.source.qtest.command(self._wr(ctx, VIRTIO_PCI_COMMON_Q_SELECT, 2, q))
+            out[cause] = self._rd(ctx, VIRTIO_PCI_COMMON_Q_MSIX, 2)
+        return {c: v for c, v in out.items() if v != VIRTIO_MSI_NO_VECTOR}
 
     def _driver(self, ctx: DeviceContext) -> None:
-        if ctx.state.get("ready") or self._rd(ctx, VIRTIO_PCI_COMMON_STATUS, 1) & VIRTIO_CONFIG_S_DRIVER_OK:
-            ctx.state["ready"] = True
-            return
         qt = ctx.source.qtest
         qt.command(self._wr(ctx, VIRTIO_PCI_COMMON_STATUS, 1, 0))
         ctx.wait_for("reset", lambda: self._rd(ctx, VIRTIO_PCI_COMMON_STATUS, 1) == 0)
@@ -442,18 +452,19 @@ class VirtioNet(DeviceModel):
         for half in (0, 1):
             qt.command(self._wr(ctx, VIRTIO_PCI_COMMON_DFSELECT, 4, half))
             offered |= self._rd(ctx, VIRTIO_PCI_COMMON_DF, 4) << (32 * half)
-        wanted = offered & ((1 << VIRTIO_F_VERSION_1) | (1 << VIRTIO_NET_F_STATUS) | (1 << VIRTIO_NET_F_CTRL_VQ))
+        wanted = offered & ((1 << VIRTIO_F_VERSION_1) | self.FEATURES)
         cmds = []
         for half in (0, 1):
             cmds += [self._wr(ctx, VIRTIO_PCI_COMMON_GFSELECT, 4, half),
                      self._wr(ctx, VIRTIO_PCI_COMMON_GF, 4, (wanted >> (32 * half)) & 0xFFFF_FFFF)]
         status |= VIRTIO_CONFIG_S_FEATURES_OK
         cmds += [self._wr(ctx, VIRTIO_PCI_COMMON_STATUS, 1, status), self._wr(ctx, VIRTIO_PCI_COMMON_MSIX, 2, 0)]
-        for q in range(self.CTRL_QUEUE + 1):
+        last = max(ctx.source.msix_count(ctx.address) - 1, 0)
+        for q in range(len(self.QUEUES)):
             area = self._queue_area(ctx, q)
             qt.memset(area, 0x4000, 0)
             cmds += [self._wr(ctx, VIRTIO_PCI_COMMON_Q_SELECT, 2, q), self._wr(ctx, VIRTIO_PCI_COMMON_Q_SIZE, 2, VIRTQ_SIZE),
-                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_MSIX, 2, q + 1),
+                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_MSIX, 2, min(q + 1, last)),
                      self._wr(ctx, VIRTIO_PCI_COMMON_Q_DESCLO, 4, area), self._wr(ctx, VIRTIO_PCI_COMMON_Q_DESCLO + 4, 4, 0),
                      self._wr(ctx, VIRTIO_PCI_COMMON_Q_AVAILLO, 4, area + 0x1000),
                      self._wr(ctx, VIRTIO_PCI_COMMON_Q_AVAILLO + 4, 4, 0),
@@ -467,10 +478,10 @@ class VirtioNet(DeviceModel):
     def causes(self, ctx: DeviceContext) -> dict[str, str]:
         if not ctx.state.get("ready"):
             return {}
-        out = {"config": "link flip (QMP set_link) -> configuration change -> config vector (msix_config)",
-               "ctrl": "control-queue command used by the device -> control queue's vector"}
+        out = {"config": self.CONFIG} if self.CONFIG else {}
+        out.update({cause: what for cause, (_, _, _, what) in self.REQUESTS.items()})
         for cause, vec in self._vectors(ctx).items():
-            out[cause] += f" = {vec}"
+            out[cause] += f" -> vector {vec}"
             out.setdefault(f"vector:{vec}", f"same as {cause}")
         return out
 
@@ -483,46 +494,97 @@ class VirtioNet(DeviceModel):
         return None
 
     def is_cause(self, ctx: DeviceContext, cause: str) -> bool:
-        return bool(ctx.state.get("ready")) and cause in ("config", "ctrl")
+        return bool(ctx.state.get("ready")) and (cause in self.REQUESTS or (cause == "config" and bool(self.CONFIG)))
 
     def fire(self, ctx: DeviceContext, cause: str) -> None:
         if cause == "config":
-            bar, off, _ = self._caps(ctx)[VIRTIO_PCI_CAP_DEVICE_CFG]
-            up = ctx.source.qtest.read(ctx.bar_address(bar, off + 6), 2)[0] & VIRTIO_NET_S_LINK_UP
-            ctx.source.qmp.execute("set_link", name=ctx.source.qdev_id(ctx.address), up=not up)
+            self.config_change(ctx)
             ctx.source.run_and_poll([], ctx.address)
-            return
-        self._control_command(ctx)
+        else:
+            self._request(ctx, *self.REQUESTS[cause][:3])
 
-    def _control_command(self, ctx: DeviceContext) -> None:
-        if not ctx.bus_master():
-            return  # the device could not read the queue: no command, no interrupt
-        qt = ctx.source.qtest
-        q = self.CTRL_QUEUE
-        area = self._queue_area(ctx, q)
-        n = ctx.state["ctrl_sent"] = ctx.state.get("ctrl_sent", 0) + 1
-        head = 2 * ((n - 1) % (VIRTQ_SIZE // 2))
-        hdr, ack = area + 0x3000 + 16 * head, area + 0x3000 + 16 * head + 8
-        desc = (hdr.to_bytes(8, "little") + (2).to_bytes(4, "little") + VRING_DESC_F_NEXT.to_bytes(2, "little")
-                + (head + 1).to_bytes(2, "little")
-                + ack.to_bytes(8, "little") + (1).to_bytes(4, "little") + VRING_DESC_F_WRITE.to_bytes(2, "little")
-                + (0).to_bytes(2, "little"))
-        bar, off, cap = self._caps(ctx)[VIRTIO_PCI_CAP_NOTIFY_CFG]
-        if "notify" not in ctx.state:
+    def _notify_address(self, ctx: DeviceContext, q: int) -> int:
+        key = ("notify", q)
+        if key not in ctx.state:
+            bar, off, cap = self._caps(ctx)[VIRTIO_PCI_CAP_NOTIFY_CFG]
             mult = int.from_bytes(ctx.source.config.read_all(ctx.address, extended=False)[cap + 16 : cap + 20], "little")
-            qt.command(self._wr(ctx, VIRTIO_PCI_COMMON_Q_SELECT, 2, q))
-            ctx.state["notify"] = ctx.bar_address(bar, off + self._rd(ctx, VIRTIO_PCI_COMMON_Q_NOFF, 2) * mult)
-        qt.batch([f"write {hdr:#x} 0x2 0xffff",  # class 0xff: unknown to the device, answered VIRTIO_NET_ERR
-                  f"write {area + 16 * head:#x} 0x20 0x{desc.hex()}",
+            ctx.source.qtest.command(self._wr(ctx, VIRTIO_PCI_COMMON_Q_SELECT, 2, q))
+            ctx.state[key] = ctx.bar_address(bar, off + self._rd(ctx, VIRTIO_PCI_COMMON_Q_NOFF, 2) * mult)
+        return ctx.state[key]
+
+    def _request(self, ctx: DeviceContext, q: int, out: bytes, in_len: int) -> None:
+        """Post one request (`out` for the device to read, `in_len` bytes for it to write) on queue `q`."""
+        if not ctx.bus_master():
+            return  # the device could not read the queue: no request, no interrupt
+        qt = ctx.source.qtest
+        area = self._queue_area(ctx, q)
+        n = ctx.state[("sent", q)] = ctx.state.get(("sent", q), 0) + 1
+        head = 2 * ((n - 1) % (VIRTQ_SIZE // 2))
+        buf = area + 0x3000 + 0x100 * head
+        parts = ([(buf, len(out), 0)] if out else []) + ([(buf + 0x80, in_len, VRING_DESC_F_WRITE)] if in_len else [])
+        desc = b"".join(addr.to_bytes(8, "little") + size.to_bytes(4, "little")
+                        + (flags | (VRING_DESC_F_NEXT if i + 1 < len(parts) else 0)).to_bytes(2, "little")
+                        + (head + i + 1 if i + 1 < len(parts) else 0).to_bytes(2, "little")
+                        for i, (addr, size, flags) in enumerate(parts))
+        cmds = [f"write {buf:#x} {len(out):#x} 0x{out.hex()}"] if out else []
+        qt.batch([*cmds, f"write {area + 16 * head:#x} {len(desc):#x} 0x{desc.hex()}",
                   write_cmd("mem", area + 0x1000 + 4 + 2 * ((n - 1) % VIRTQ_SIZE), 2, head),
                   write_cmd("mem", area + 0x1000 + 2, 2, n & 0xFFFF)])
-        ctx.source.run_and_poll([write_cmd("mem", ctx.state["notify"], 2, q)], ctx.address)
-        ctx.wait_for("use the control command",
+        ctx.source.run_and_poll([write_cmd("mem", self._notify_address(ctx, q), 2, q)], ctx.address)
+        ctx.wait_for(f"use the request on queue {q}",
                      lambda: int.from_bytes(qt.read(area + 0x2000 + 2, 2), "little") == n & 0xFFFF)
         ctx.source.run_and_poll([], ctx.address)
 
 
-MODELS: tuple[DeviceModel, ...] = (E1000e(), Edu(), Nvme(), VirtioNet())
+class VirtioNet(VirtioPci):
+    """virtio-net: `config` flips the link through QMP set_link (the device updates
+    VIRTIO_NET_S_LINK_UP and signals a configuration change); `ctrl` sends a control-queue command of a
+    class the device does not know (answered VIRTIO_NET_ERR, nothing changes).  rx/tx need moving
+    packets, which a stopped VM does not do."""
+
+    name = "virtio-net"
+    ids = ((0x1AF4, 0x1000), (0x1AF4, 0x1041))
+    FEATURES = (1 << VIRTIO_NET_F_STATUS) | (1 << VIRTIO_NET_F_CTRL_VQ)
+    QUEUES = ("rx0", "tx0", "ctrl")  # without multiqueue (virtio 1.x 5.1.2)
+    REQUESTS = {"ctrl": (2, b"\xff\xff", 1, "control-queue command (class 0xff) used by the device")}
+    CONFIG = "link flip (QMP set_link) -> configuration change"
+
+    def config_change(self, ctx: DeviceContext) -> None:
+        up = self.device_config(ctx, 6, 2)[0] & VIRTIO_NET_S_LINK_UP  # struct virtio_net_config.status
+        ctx.source.qmp.execute("set_link", name=ctx.source.qdev_id(ctx.address), up=not up)
+
+
+class VirtioBalloon(VirtioPci):
+    """virtio-balloon: `config` sets a new balloon target through QMP (the device updates num_pages and
+    signals a configuration change); `deflate` returns one page (PFN 0x4000, 64 MiB) on the deflate
+    queue."""
+
+    name = "virtio-balloon"
+    ids = ((0x1AF4, 0x1002), (0x1AF4, 0x1045))
+    QUEUES = ("inflate", "deflate")
+    REQUESTS = {"deflate": (1, (0x4000).to_bytes(4, "little"), 0, "one page on the deflate queue used")}
+    CONFIG = "new balloon target (QMP balloon) -> configuration change"
+
+    def config_change(self, ctx: DeviceContext) -> None:
+        ram = ctx.source.machine.memory_mb << 20
+        pages = int.from_bytes(self.device_config(ctx, 0, 4), "little")  # struct virtio_balloon_config.num_pages
+        ctx.source.qmp.execute("balloon", value=ram - (4 << 20) if pages == 0 else ram - (8 << 20))
+
+
+class VirtioScsi(VirtioPci):
+    """virtio-scsi: `request` sends a SCSI command (TEST UNIT READY) to target 1 LUN 0 on the first
+    request queue; with no disk there the device answers VIRTIO_SCSI_S_BAD_TARGET, which still uses the
+    request and fires the queue's vector."""
+
+    name = "virtio-scsi"
+    ids = ((0x1AF4, 0x1004), (0x1AF4, 0x1048))
+    QUEUES = ("control", "event", "request0")
+    # struct virtio_scsi_cmd_req: lun[8] (1, target, LUN), id, task_attr, prio, crn, cdb[32]
+    REQUESTS = {"request": (2, bytes([1, 1, 0x40, 0]) + bytes(4 + 8 + 3 + 32), 108,
+                            "TEST UNIT READY to an absent target on request queue 0, answered BAD_TARGET")}
+
+
+MODELS: tuple[DeviceModel, ...] = (E1000e(), Edu(), Nvme(), VirtioNet(), VirtioBalloon(), VirtioScsi())
 
 
 def model_for(vendor: int, device: int) -> DeviceModel | None:

@@ -299,6 +299,11 @@ class QemuSource(Source):
         if msix is not None and offset <= msix.cap + 3 and offset + len(data) > msix.cap + 2:
             msix.control = self.config.read(addr, msix.cap + PCI_MSIX_FLAGS, 2)
 
+    def msix_count(self, addr: Address) -> int:
+        """MSI-X table size of `addr` (0 without MSI-X)."""
+        r = self._msix.get(addr)
+        return r.count if r is not None else 0
+
     def msix_enabled(self, addr: Address) -> bool:
         r = self._msix.get(addr)
         return r is not None and bool(r.control & PCI_MSIX_FLAGS_ENABLE)
