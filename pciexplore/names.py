@@ -383,6 +383,15 @@ class Hwdb:
         return {k: v for k, (v, _) in props.items()}
 
 
+def fit(text: str, size: int) -> str:
+    """What libpci's snprintf into a `size`-byte buffer leaves: over-long names cut (in bytes, as C does)
+    and ended with "..."; a cut through a UTF-8 character leaves its raw bytes (surrogate escapes)."""
+    raw = text.encode("utf-8", errors="surrogateescape")
+    if len(raw) < size:
+        return text
+    return (raw[:size - 4] + b"...").decode("utf-8", errors="surrogateescape")
+
+
 def _single(name: str | None, num: str, unknown: str, mode: int) -> str:
     if name is None:
         return f"{unknown} [{num}]" if mode == MIXED else f"{unknown} {num}"

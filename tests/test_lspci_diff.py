@@ -218,10 +218,21 @@ def _chain_cases() -> list[bytes]:
     ]
 
 
+def _long_name_cases() -> list[bytes]:
+    """Ids whose names overflow lspci's 128/256-byte buffers (cut to "...")."""
+    out = []
+    for ids, sub in (("b3151710", "b3156800"), ("b3151710", "b3152501"), ("1d118f80", "1d118f80")):
+        cfg = bytearray(64)
+        cfg[0:4], cfg[4:8], cfg[8:12], cfg[0x2C:0x30] = bytes.fromhex(ids), b"\x06\x04\x10\x00", b"\0\0\0\x02", \
+            bytes.fromhex(sub)
+        out.append(bytes(cfg))
+    return out
+
+
 def generated_functions(seed: int) -> list[bytes]:
     rng = random.Random(seed)
     configs = [fn.config for p in corpus_dumps() for fn in open_source(p).functions()] or [bytes(256)]
-    out = _chain_cases()
+    out = _chain_cases() + _long_name_cases()
     for _ in range(160):
         cfg = bytearray(rng.choice(configs))
         htype = rng.choice([0, 0, 0, 1, 1, 2, 3, 0x7F])

@@ -133,7 +133,7 @@ class _Drawing:
             return
         if self.verbose:
             d = DeviceFacts(fn)
-            p = self.put(p, "  " + names.default().vendor_device_text(d.vendor, d.device, self.numeric))
+            p = self.put(p, "  " + names.fit(names.default().vendor_device_text(d.vendor, d.device, self.numeric), 256))
         self.print_it(p)
 
     def bus(self, bus: _Bus, p: int) -> None:

@@ -199,11 +199,13 @@ def _slot(ctx: Ctx) -> str:
 def show_terse(ctx: Ctx, d: DeviceFacts) -> None:
     ids = names.default()
     mode = ctx.opts.numeric
-    ctx.p(f"{_slot(ctx)} {ids.class_text(d.cls, mode)}: {ids.vendor_device_text(d.vendor, d.device, mode)}")
+    ctx.p(f"{_slot(ctx)} {names.fit(ids.class_text(d.cls, mode), 128)}: "
+          f"{names.fit(ids.vendor_device_text(d.vendor, d.device, mode), 128)}")
     if d.rev:
         ctx.p(f" (rev {d.rev:02x})")
     if ctx.verbose:
         pif = ids.prog_if_text(d.cls, d.prog_if)
+        pif = None if pif is None else names.fit(pif, 128)
         if d.prog_if or pif is not None:
             ctx.p(f" (prog-if {d.prog_if:02x}" + (f" [{pif}])" if pif is not None else ")"))
     ctx.p("\n")
@@ -211,7 +213,7 @@ def show_terse(ctx: Ctx, d: DeviceFacts) -> None:
         if d.label:
             ctx.p(f"\tDeviceName: {d.label}")
         if d.subsys and d.subsys[0] and d.subsys[0] != 0xFFFF:
-            ctx.p(f"\tSubsystem: {ids.subsystem_text(d.vendor, d.device, d.subsys[0], d.subsys[1], mode)}\n")
+            ctx.p(f"\tSubsystem: {names.fit(ids.subsystem_text(d.vendor, d.device, *d.subsys, mode), 256)}\n")
 
 
 # -- verbose header (show_verbose) ----------------------------------------------------------------
@@ -569,18 +571,18 @@ def _shell_quoted(text: str) -> str:
 
 def show_machine(ctx: Ctx, d: DeviceFacts) -> None:
     """lspci -m / -mm: tagged lines with -v, else one line of quoted fields."""
-    ids, mode, p = names.default(), ctx.opts.numeric, ctx.p
+    ids, mode, p, fit = names.default(), ctx.opts.numeric, ctx.p, names.fit
     a = ctx.fn.address
     slot = str(a) if a.domain or ctx.opts.domains else a.short
     has_subsys = d.subsys and d.subsys[0] and d.subsys[0] != 0xFFFF
     if ctx.verbose:
         p(("Slot:\t" if ctx.opts.machine >= 2 else "Device:\t") + slot + "\n")
-        p(f"Class:\t{ids.class_text(d.cls, mode)}\n")
-        p(f"Vendor:\t{ids.single_text('vendor', mode, d.vendor)}\n")
-        p(f"Device:\t{ids.single_text('device', mode, d.vendor, d.device)}\n")
+        p(f"Class:\t{fit(ids.class_text(d.cls, mode), 128)}\n")
+        p(f"Vendor:\t{fit(ids.single_text('vendor', mode, d.vendor), 128)}\n")
+        p(f"Device:\t{fit(ids.single_text('device', mode, d.vendor, d.device), 128)}\n")
         if has_subsys:
-            p(f"SVendor:\t{ids.single_text('svendor', mode, d.subsys[0])}\n")
-            p(f"SDevice:\t{ids.single_text('sdevice', mode, d.vendor, d.device, *d.subsys)}\n")
+            p(f"SVendor:\t{fit(ids.single_text('svendor', mode, d.subsys[0]), 128)}\n")
+            p(f"SDevice:\t{fit(ids.single_text('sdevice', mode, d.vendor, d.device, *d.subsys), 128)}\n")
         if d.phys_slot:
             p(f"PhySlot:\t{d.phys_slot}\n")
         if d.rev:
@@ -595,14 +597,15 @@ def show_machine(ctx: Ctx, d: DeviceFacts) -> None:
         if d.iommu_group:
             p(f"IOMMUGroup:\t{d.iommu_group}\n")
         return
-    line = slot + _shell_quoted(ids.class_text(d.cls, mode)) + _shell_quoted(ids.single_text("vendor", mode, d.vendor))
-    line += _shell_quoted(ids.single_text("device", mode, d.vendor, d.device))
+    line = slot + _shell_quoted(fit(ids.class_text(d.cls, mode), 128))
+    line += _shell_quoted(fit(ids.single_text("vendor", mode, d.vendor), 128))
+    line += _shell_quoted(fit(ids.single_text("device", mode, d.vendor, d.device), 128))
     if d.rev:
         line += f" -r{d.rev:02x}"
     line += f" -p{d.prog_if:02x}"
     if has_subsys:
-        line += _shell_quoted(ids.single_text("svendor", mode, d.subsys[0]))
-        line += _shell_quoted(ids.single_text("sdevice", mode, d.vendor, d.device, *d.subsys))
+        line += _shell_quoted(fit(ids.single_text("svendor", mode, d.subsys[0]), 128))
+        line += _shell_quoted(fit(ids.single_text("sdevice", mode, d.vendor, d.device, *d.subsys), 128))
     else:
         line += ' "" ""'
     p(line + "\n")
