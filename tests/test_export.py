@@ -107,6 +107,8 @@ def test_html_is_static_self_contained_and_complete(evil_report):
     rows = re.findall(r"<tr><td>(\d)</td>.*?<td>(yes|no)</td>", text)
     assert rows == [("0", "no"), ("1", "no"), ("2", "no"), ("3", "no"), ("4", "yes")]
     assert text.count("Masked+") >= 1  # entry 2's Vector Control mask bit
+    # Intel SDM 11.11: address 0xfee00000 is APIC 0, data 0x4022 vector 0x22 with fixed delivery
+    assert "APIC 0 (physical), vector 0x22, fixed" in text
 
 
 def _detect(browser, url: str) -> dict:

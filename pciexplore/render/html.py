@@ -11,6 +11,7 @@ import html
 from typing import TYPE_CHECKING
 
 from ..errors import PciError
+from ..msi import x86
 from ..regs.caps.msix import MSIX_ENTRY, PCI_MSIX_ENTRY_SIZE
 from .lspci import LspciOptions, render_function
 
@@ -215,10 +216,12 @@ def _msix(fn: Function, notes: list[Annotation], anchor: str) -> str:
         texts = [a.text for a in notes if a.bar == bar and a.offset < at + PCI_MSIX_ENTRY_SIZE
                  and at < a.offset + a.length]
         pending = pba[n // 8] >> (n % 8) & 1 if n // 8 < len(pba) else 0
-        rows.append(f"<tr><td>{n}</td>{''.join(cells)}<td>{'yes' if pending else 'no'}</td>"
+        address = int.from_bytes(entry[0:8], "little")  # PCI_MSIX_ENTRY_LOWER_ADDR and _UPPER_ADDR
+        meaning = x86.describe(address, int.from_bytes(entry[8:12], "little"))  # PCI_MSIX_ENTRY_DATA
+        rows.append(f"<tr><td>{n}</td>{''.join(cells)}<td>{'yes' if pending else 'no'}</td><td>{e(meaning)}</td>"
                     f"<td>{'<br>'.join(e(t) for t in texts)}</td></tr>")
     return (f"<h3>MSI-X table (BAR {bar} offset 0x{offset:x}) and PBA (BAR {pba_bar} offset 0x{pba_offset:x})</h3>"
-            f"<table><tr><th>entry</th>{heads}<th>Pending</th><th>notes</th></tr>{''.join(rows)}</table>"
+            f"<table><tr><th>entry</th>{heads}<th>Pending</th><th>message on x86</th><th>notes</th></tr>{''.join(rows)}</table>"
             f"<p>PBA bytes: <code>{pba.hex(' ')}</code></p>"
             + "".join(f"<p class=\"note\">PBA note: {e(a.text)}</p>" for a in notes if a.bar == pba_bar
                       and a.offset < pba_offset + len(pba) and pba_offset < a.offset + a.length))
