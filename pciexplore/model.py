@@ -36,7 +36,10 @@ class RegisterValue:
         return None if self.value is None else f.extract(self.value)
 
     def fields(self) -> dict[str, int | None]:
-        return {f.name: self[f.name] for f in self.decl.fields}
+        v = self.value
+        if v is None:
+            return {f.name: None for f in self.decl.fields}
+        return {f.name: (v >> f.lo) & f.low_mask for f in self.decl.fields}
 
     def describe(self) -> list[tuple[Field, int, str | None]]:
         """(field, value, meaning) for every declared field."""
@@ -70,17 +73,27 @@ class Block:
 
     def get(self, reg_name: str, field_name: str | None = None) -> int | None:
         """A register's value, or one field of it; None if not readable."""
-        rv = self[reg_name]
-        return rv.value if field_name is None else rv[field_name]
+        if self.layout is None:
+            raise KeyError(reg_name)
+        decl = self.layout.register(reg_name)
+        value = self.function.read(self.offset + decl.offset, decl.width)
+        if value is None or field_name is None:
+            return value
+        return decl.field(field_name).extract(value)
 
     def registers(self) -> list[RegisterValue]:
         if self.layout is None:
             return []
+        cfg = self.function.config
+        size = len(cfg)
         out = []
         for decl in self.layout.registers:
             if decl.when is not None and not decl.when(self):
                 continue
-            out.append(RegisterValue(decl, self.offset + decl.offset, self.read(decl.offset, decl.width)))
+            at = self.offset + decl.offset
+            end = at + decl.width
+            value = int.from_bytes(cfg[at:end], "little") if 0 <= at and end <= size else None
+            out.append(RegisterValue(decl, at, value))
         return out
 
     def to_dict(self) -> dict[str, Any]:

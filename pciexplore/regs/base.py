@@ -20,6 +20,11 @@ class Field:
     label: str = ""  # lspci's word, e.g. "CorrErr"
     values: Mapping[int, str] | None = None  # meaning of each value, where the spec names them
     doc: str = ""
+    #: (1 << width) - 1, computed once: extract() runs for every field of every decoded register
+    low_mask: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "low_mask", (1 << (self.hi - self.lo + 1)) - 1)
 
     @property
     def width(self) -> int:
@@ -27,10 +32,10 @@ class Field:
 
     @property
     def mask(self) -> int:
-        return ((1 << self.width) - 1) << self.lo
+        return self.low_mask << self.lo
 
     def extract(self, reg: int) -> int:
-        return (reg >> self.lo) & ((1 << self.width) - 1)
+        return (reg >> self.lo) & self.low_mask
 
     def meaning(self, raw: int) -> str | None:
         if self.values is not None:
