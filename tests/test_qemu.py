@@ -493,3 +493,48 @@ def test_virtio_scsi_request_and_balloon_config_change():
         assert balloon.config[0x06] & 0x08  # PCI_STATUS_INTERRUPT: its INTx pin is asserted
         num_pages = int.from_bytes(src.read_bar(balloon.address, 4, 0x2000, 4), "little")
         assert num_pages == (4 << 20) >> 12  # the new target: 4 MiB less than the RAM, in 4 KiB pages
+
+
+def test_secondary_bus_reset_resets_the_device_and_the_header_is_put_back():
+    with open_source("qemu:e1000e@root-port") as src:
+        port, nic = src.function("00:01.0"), by_id(src, 0x8086, 0x10D3)
+        header = nic.config[:0x40]
+        m = Msix(src, nic)
+        for v in range(m.count):
+            m.program(v, 0x4400 + v)
+            m.mask(v, False)
+        m.control(enable=True)
+        src.write_config(port.address, 0x3E, b"\x40")  # PCI_BRIDGE_CTL_BUS_RESET
+        src.write_config(port.address, 0x3E, b"\x00")
+        nic.refresh()
+        assert nic.config[:0x40] == header  # BARs, command: put back like pci_restore_state
+        assert not nic.msix.enabled  # PCI 3.0 6.8.2.3: MSI-X Enable is 0 after reset
+        assert m.entry(0) == bytes(12) + b"\1\0\0\0"  # 6.8.2.9: masked after reset; QEMU zeroes the entry
+        m.program(0, 0x4480)
+        m.mask(0, False)
+        m.control(enable=True)
+        src.trigger(nic.address, "rxq0")  # the trigger model set the device up again (IVAR etc.)
+        assert [(d.vector, d.data) for d in src.deliveries()] == [(0, 0x4480)]
+
+
+def test_function_level_reset_of_nvme():
+    with open_source("qemu:nvme@root-port") as src:
+        fn = by_id(src, 0x1B36, 0x0010)
+        exp = fn.cap("exp").offset
+        assert int.from_bytes(fn.config[exp + 4 : exp + 8], "little") & (1 << 28)  # PCI_EXP_DEVCAP_FLR
+        m = Msix(src, fn)
+        m.program(0, 0x4600)
+        m.mask(0, False)
+        m.control(enable=True)
+        src.trigger(fn.address, "admin-identify")
+        assert src.read_bar(fn.address, 0, 0x14, 4)[0] & 1  # CC.EN: the controller was enabled
+        devctl = int.from_bytes(fn.config[exp + 8 : exp + 10], "little")
+        src.write_config(fn.address, exp + 8, (devctl | 0x8000).to_bytes(2, "little"))  # BCR_FLR
+        fn.refresh()
+        assert src.read_bar(fn.address, 0, 0x14, 4) == bytes(4)  # NVMe: the controller is reset, CC = 0
+        assert not fn.msix.enabled and fn.config[4] & 0x6 == 0x6
+        m.program(0, 0x4601)
+        m.mask(0, False)
+        m.control(enable=True)
+        src.trigger(fn.address, "vector:0")
+        assert [d.data for d in src.deliveries()] == [0x4600, 0x4601]

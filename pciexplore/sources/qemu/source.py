@@ -48,6 +48,10 @@ MSI_TOKEN = 0x5A00  # 16-bit MSI data with the low 5 bits free for the vector nu
 
 # pci_regs.h
 PCI_CAP_ID_MSI = 0x05
+PCI_CAP_ID_EXP = 0x10
+PCI_EXP_DEVCTL = 8  # bit 15: PCI_EXP_DEVCTL_BCR_FLR
+PCI_SUBORDINATE_BUS = 0x1A
+PCI_BRIDGE_CONTROL = 0x3E  # bit 6: PCI_BRIDGE_CTL_BUS_RESET
 PCI_CAP_ID_MSIX = 0x11
 PCI_MSI_FLAGS = 2
 PCI_MSI_FLAGS_64BIT = 0x80
@@ -121,6 +125,9 @@ class QemuSource(Source):
             for ctx in self._contexts.values():
                 if ctx.model is not None:
                     ctx.model.setup(ctx)
+            #: header as firmware left it: what a reset wipes and the source puts back (pci_restore_state)
+            self._saved = {a: self.config.read_all(a, extended=False)[:0x40] for a in self._nodes}
+            self._exp = {a: c for a in self._nodes if (c := self._caps(a).get(PCI_CAP_ID_EXP)) is not None}
         except QemuError:
             if self._process.exited():  # QEMU accepted the command line but failed to build the machine
                 self.close()
@@ -298,6 +305,56 @@ class QemuSource(Source):
         msix = self._msix.get(addr)
         if msix is not None and offset <= msix.cap + 3 and offset + len(data) > msix.cap + 2:
             msix.control = self.config.read(addr, msix.cap + PCI_MSIX_FLAGS, 2)
+        self._after_possible_reset(addr, offset, data)
+
+    # -- resets ----------------------------------------------------------------------------------
+    def _after_possible_reset(self, addr: Address, offset: int, data: bytes) -> None:
+        """A Secondary Bus Reset (bridge control bit 6) or a Function Level Reset (PCIe Device Control
+        bit 15) makes QEMU reset devices: BARs, command, MSI/MSI-X state and the device's own registers.
+        Like Linux's pci_reset_function (save, reset, restore) the source then puts the header back as
+        firmware left it, so the device stays reachable; capabilities stay as the reset left them (MSI-X
+        disabled, its table cleared and masked), the mailbox routing is re-applied with the reset values as
+        the programmed copy, and the trigger model sets the device up again."""
+        def covers(at: int) -> bool:
+            return offset <= at < offset + len(data)
+
+        node = self._node(addr)
+        affected: list[Address] = []
+        if node.is_bridge and covers(PCI_BRIDGE_CONTROL) and node.secondary is not None:
+            bus_range = range(node.secondary, self._saved[addr][PCI_SUBORDINATE_BUS] + 1)
+            affected = [a for a in self._nodes if a.bus in bus_range]
+        exp = self._exp.get(addr)
+        if exp is not None and covers(exp + PCI_EXP_DEVCTL + 1) and data[exp + PCI_EXP_DEVCTL + 1 - offset] & 0x80:
+            affected = [addr]
+        for a in affected:
+            if self.config.read_all(a, extended=False)[:0x40] != self._saved[a]:
+                self._restore(a)
+
+    def _restore(self, a: Address) -> None:
+        saved = self._saved[a]
+        cmds: list[str] = []
+        for off in range(PCI_BASE_ADDRESS_0, 0x40, 4):  # BARs, bus numbers and windows, ROM, line
+            cmds += self.config.write_cmds(a, off, 4, int.from_bytes(saved[off : off + 4], "little"))
+        cmds += self.config.write_cmds(a, 0x0C, 4, int.from_bytes(saved[0x0C:0x10], "little") & 0xFF)  # cache line
+        cmds += self.config.write_cmds(a, 0x04, 2, int.from_bytes(saved[0x04:0x06], "little"))  # command last
+        self.qtest.batch(cmds)
+        self._reread_bars(a)
+        r = self._msix.get(a)
+        if r is not None:
+            r.control = self.config.read(a, r.cap + PCI_MSIX_FLAGS, 2)
+            self._adopt_reset_entries(a, r)
+        msi = self._msi.get(a)
+        if msi is not None:
+            cfg = self.config.read_all(a, extended=False)
+            redirect = msi.redirect(self._mailbox(msi.slot))
+            msi.shadow = {off: cfg[off] for off in redirect}
+            for off, byte in redirect.items():
+                self.config.write(a, off, 1, byte)
+        ctx = self._contexts[a]
+        ctx.state.clear()
+        ctx.cache.clear()
+        if ctx.model is not None:
+            ctx.model.setup(ctx)
 
     def msix_count(self, addr: Address) -> int:
         """MSI-X table size of `addr` (0 without MSI-X)."""
