@@ -205,15 +205,12 @@ def _bytes(data: bytes, shown: int = 16) -> str:
 
 
 def _read_windows(fn: Function) -> tuple[dict[str, tuple[int, int, bytes]], str | None]:
-    from .capture.take import msix_windows
+    from .capture.take import read_msix
 
-    got: dict[str, tuple[int, int, bytes]] = {}
-    for what, bar, offset, size in msix_windows(fn):
-        try:
-            got[what] = (bar, offset, fn.source.read_bar(fn.address, bar, offset, size))
-        except PciError as e:
-            return got, e.message
-    return got, None
+    try:
+        return read_msix(fn), None
+    except PciError as e:
+        return {}, e.message
 
 
 def _compare_msix(out: list[Difference], notes: list[str], name: str, a: Function, b: Function) -> None:

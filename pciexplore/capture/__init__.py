@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .format import FORMAT, VERSION, Annotation, BarWindow, CapturedFunction, InterruptSample, MissingWindow
 from .source import Capture, locate, open_capture
-from .take import msix_windows, take
+from .take import msix_windows, read_msix, take
 
 __all__ = ["FORMAT", "VERSION", "Annotation", "BarWindow", "Capture", "CapturedFunction", "InterruptSample",
-           "MissingWindow", "locate", "msix_windows", "open_capture", "take"]
+           "MissingWindow", "locate", "msix_windows", "open_capture", "read_msix", "take"]

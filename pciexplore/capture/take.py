@@ -38,6 +38,12 @@ def msix_windows(fn: Function) -> list[tuple[str, int, int, int]]:
     ]
 
 
+def read_msix(fn: Function) -> dict[str, tuple[int, int, bytes]]:
+    """{"msix-table"|"msix-pba": (bar, offset, bytes)} read through the function's source (PciError if it cannot)."""
+    return {what: (bar, offset, fn.source.read_bar(fn.address, bar, offset, size))
+            for what, bar, offset, size in msix_windows(fn)}
+
+
 def take(source: Source, selector: str | None = None, *, bars: Iterable[tuple[int, int, int]] = (),
          how: str = "pciexplore.capture.take()", title: str = "", description: str = "",
          proc_interrupts: str | Path | None = None) -> Capture:

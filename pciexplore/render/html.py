@@ -187,18 +187,14 @@ def _fields(fn: Function) -> str:
 
 
 def _msix(fn: Function, notes: list[Annotation], anchor: str) -> str:
-    from ..capture.take import msix_windows
+    from ..capture.take import msix_windows, read_msix
 
-    windows = msix_windows(fn)
-    if not windows:
+    if not msix_windows(fn):
         return ""
-    got = {}
-    for what, bar, offset, size in windows:
-        try:
-            got[what] = (bar, offset, fn.source.read_bar(fn.address, bar, offset, size))
-        except PciError as err:
-            return (f"<h3>MSI-X table and PBA</h3><p>{e(what)} at BAR {bar} offset 0x{offset:x}: not available: "
-                    f"{e(err.message)}</p>")
+    try:
+        got = read_msix(fn)
+    except PciError as err:
+        return f"<h3>MSI-X table and PBA</h3><p>not available: {e(err.message)}</p>"
     bar, offset, table = got["msix-table"]
     pba_bar, pba_offset, pba = got["msix-pba"]
     heads = "".join(f"<th>{e(r.label)}</th>" for r in MSIX_ENTRY.registers)
