@@ -415,3 +415,12 @@ def test_unplugged_and_cut_short_functions_are_reported(corpus, tmp_path):
     assert cap.addresses() == [first, third]
     assert cap.metadata["extra"]["gone"].startswith(f"could not be read while capturing: {second} (")
     assert "1 function(s) was cut short" in cap.metadata["extra"]["limited"]
+
+
+def test_capture_of_a_capture_keeps_its_notes(q35_capture, tmp_path):
+    cap = open_capture(q35_capture)
+    cap.annotate("01:00.0", 4, "kept")
+    cap.annotate("02:00.0", 4, "not selected")
+    cut = take(cap, "01:00.0")
+    assert cut.addresses() == [E1000E] and [a.text for a in cut.annotations] == ["kept"]
+    assert cut.read_config(E1000E) == cap.read_config(E1000E)

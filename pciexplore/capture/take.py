@@ -84,7 +84,9 @@ def take(source: Source, selector: str | None = None, *, bars: Iterable[tuple[in
                                   "non-root users the first 64 bytes): capture as root for all of it")
     if extra_notes:
         metadata["extra"] = extra_notes
-    return Capture(f"capture of {source.name}", functions, metadata)
+    # a capture of a capture (e.g. one function cut out of a bug report) keeps the notes on what it holds
+    notes = [a for a in getattr(source, "annotations", []) if a.function in seen]
+    return Capture(f"capture of {source.name}", functions, metadata, notes)
 
 
 def _take_function(source: Source, fn: Function, extra: list[tuple[int, int, int]],
