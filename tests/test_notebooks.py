@@ -4,6 +4,7 @@ against the rules it teaches (PCIe MSI-X: masked -> pending, unmask -> one messa
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -63,6 +64,18 @@ def test_02_msix_explained():
 def test_03_live_host():
     out = "\n".join(run("03-live-host"))
     assert "config bytes" in out
+    m = re.search(r"^counts (\S+) (\{.*\})$", out, re.M)
+    assert m, "the notebook prints the counts it plots"
+    if m.group(1) == "None":
+        return  # no PCI function here (a container): nothing to count
+    counts = ast.literal_eval(m.group(2))
+    # the same counters as /proc/interrupts: same handler names, and counts only grow
+    header, *lines = Path("/proc/interrupts").read_text().splitlines()
+    cpus = len(header.split())
+    proc = {parts[-1]: sum(int(n) for n in parts[1:1 + cpus])
+            for parts in map(str.split, lines) if parts and parts[0].rstrip(":").isdigit()}
+    assert counts and set(counts) <= set(proc)
+    assert all(counts[name] <= proc[name] for name in counts)
 
 
 @pytest.mark.qemu
