@@ -288,6 +288,7 @@ def test_bad_field_is_named(q35_capture, tmp_path, mutate, message):
     (b"{\"format\": \"\xff\"}", "not UTF-8 text (byte 12)"),
     (b"{\"format\": ", "not JSON"),
     (b"[1, 2]", "(top level): expected an object, got a list"),
+    (b"[" + b"0," * 4_000_001 + b"0]", "more than 4000000 JSON values"),
 ])
 def test_malformed_json_is_one_clear_line(tmp_path, text, message):
     assert message in _bad(tmp_path, text)

@@ -32,6 +32,7 @@ MAX_TEXT = 16_384  # characters of one annotation's text
 MAX_STRING = 4096  # any other string
 MAX_LIST = 4096  # tags, modules, msi_irqs, /proc/interrupts lines
 MAX_VPD = 1 << 15  # the VPD address is 15 bits
+MAX_VALUES = 4_000_000  # commas in the file: far above what the other bounds allow, far below 128 MiB of "0,"
 MAX_BAR = 6  # BAR 0..5, 6 is the expansion ROM
 U64 = (1 << 64) - 1
 
@@ -200,6 +201,8 @@ def parse_document(raw: bytes, name: str) -> dict:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError(f"not UTF-8 text (byte {e.start})", file=name) from None
+    if raw.count(b",") > MAX_VALUES:  # bound the parsed objects too, not just the bytes
+        raise InputError(f"not a capture: more than {MAX_VALUES} JSON values", file=name)
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except json.JSONDecodeError as e:
