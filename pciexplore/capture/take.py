@@ -85,7 +85,7 @@ def take(source: Source, selector: str | None = None, *, bars: Iterable[tuple[in
     if extra_notes:
         metadata["extra"] = extra_notes
     # a capture of a capture (e.g. one function cut out of a bug report) keeps the notes on what it holds
-    notes = [a for a in getattr(source, "annotations", []) if a.function in seen]
+    notes = [a for a in source.annotations if a.function in seen] if isinstance(source, Capture) else []
     return Capture(f"capture of {source.name}", functions, metadata, notes)
 
 

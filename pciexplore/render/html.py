@@ -40,8 +40,10 @@ section{border-top:2px solid #888;margin-top:2em}
 
 def render_html(source: Source, selector: str | None = None, title: str | None = None) -> str:
     """The whole report as one HTML string (UTF-8, no external resources, no script)."""
-    metadata = getattr(source, "metadata", {}) or {}
-    notes: list[Annotation] = list(getattr(source, "annotations", []))
+    from ..capture import Capture
+
+    metadata = source.metadata if isinstance(source, Capture) else {}
+    notes: list[Annotation] = list(source.annotations) if isinstance(source, Capture) else []
     heading = title or metadata.get("title") or f"pciexplore report: {source.name}"
     parts = [
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -117,11 +119,12 @@ def _hex(fn: Function, notes: list[Annotation], anchor: str) -> str:
 
 def _windows(fn: Function, notes: list[Annotation], anchor: str) -> str:
     """Captured BAR windows other than the MSI-X table and PBA (those are decoded below)."""
-    windows = getattr(fn.source, "windows", None)
-    if not callable(windows):
+    from ..capture import Capture
+
+    if not isinstance(fn.source, Capture):
         return ""
     out = []
-    for w in windows(fn.address):
+    for w in fn.source.windows(fn.address):
         if w.what in ("msix-table", "msix-pba"):
             continue
         mine = [(n, a) for n, a in enumerate(notes) if a.bar == w.bar and w.offset <= a.offset < w.end]
@@ -231,8 +234,9 @@ def _kernel(fn: Function) -> str:
              ("iommu_group", k.iommu_group)]
     out = "<h3>Kernel</h3><table>" + "".join(f"<tr><th>{n}</th><td>{e(str(v))}</td></tr>"
                                              for n, v in items if v is not None) + "</table>"
-    sample = getattr(fn.source, "interrupts", None)
-    rows = sample(fn.address) if callable(sample) else None
+    from ..capture import Capture
+
+    rows = fn.source.interrupts(fn.address) if isinstance(fn.source, Capture) else None
     if rows is not None:
         out += f"<p>/proc/interrupts at {e(rows.time)}</p><pre>{e(rows.header)}\n{e(chr(10).join(rows.lines))}</pre>"
     return out
