@@ -406,7 +406,7 @@ class VirtioPci(DeviceModel):
     def _caps(self, ctx: DeviceContext) -> dict[int, tuple[int, int, int]]:
         """cfg_type -> (BAR, offset, config offset of the capability)."""
         if "caps" not in ctx.state:
-            cfg = ctx.source.config.read_all(ctx.address, extended=False)
+            cfg = ctx.source.config.read_ecam(ctx.address, 0x100)
             found: dict[int, tuple[int, int, int]] = {}
             for cap in walk_standard(cfg)[0]:
                 if cap.cap_id == VIRTIO_PCI_CAP_VNDR:
@@ -507,7 +507,7 @@ class VirtioPci(DeviceModel):
         key = ("notify", q)
         if key not in ctx.state:
             bar, off, cap = self._caps(ctx)[VIRTIO_PCI_CAP_NOTIFY_CFG]
-            mult = int.from_bytes(ctx.source.config.read_all(ctx.address, extended=False)[cap + 16 : cap + 20], "little")
+            mult = int.from_bytes(ctx.source.config.read_ecam(ctx.address, 0x100)[cap + 16 : cap + 20], "little")
             ctx.source.qtest.command(self._wr(ctx, VIRTIO_PCI_COMMON_Q_SELECT, 2, q))
             ctx.state[key] = ctx.bar_address(bar, off + self._rd(ctx, VIRTIO_PCI_COMMON_Q_NOFF, 2) * mult)
         return ctx.state[key]

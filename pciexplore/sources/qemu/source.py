@@ -126,7 +126,7 @@ class QemuSource(Source):
                 if ctx.model is not None:
                     ctx.model.setup(ctx)
             #: header as firmware left it: what a reset wipes and the source puts back (pci_restore_state)
-            self._saved = {a: self.config.read_all(a, extended=False)[:0x40] for a in self._nodes}
+            self._saved = {a: self.config.read_ecam(a, 0x100)[:0x40] for a in self._nodes}
             self._exp = {a: c for a in self._nodes if (c := self._caps(a).get(PCI_CAP_ID_EXP)) is not None}
         except QemuError:
             if self._process.exited():  # QEMU accepted the command line but failed to build the machine
@@ -169,7 +169,7 @@ class QemuSource(Source):
     def _caps(self, a: Address) -> dict[int, int]:
         """Capability id -> offset of its first instance (the decoder's walk, on the first 256 bytes)."""
         found: dict[int, int] = {}
-        for cap in walk_standard(self.config.read_all(a, extended=False))[0]:
+        for cap in walk_standard(self.config.read_ecam(a, 0x100))[0]:
             found.setdefault(cap.cap_id, cap.offset)
         return found
 
@@ -192,7 +192,7 @@ class QemuSource(Source):
             route = MsiRoute(cap, bool(flags & PCI_MSI_FLAGS_64BIT), len(self._slots))
             self._slots.append((a, 0, False))
             redirect = route.redirect(self._mailbox(route.slot))
-            cfg = self.config.read_all(a, extended=False)
+            cfg = self.config.read_ecam(a, 0x100)
             route.shadow = {off: cfg[off] for off in redirect}
             self._msi[a] = route
             for off, byte in redirect.items():
@@ -327,7 +327,7 @@ class QemuSource(Source):
         if exp is not None and covers(exp + PCI_EXP_DEVCTL + 1) and data[exp + PCI_EXP_DEVCTL + 1 - offset] & 0x80:
             affected = [addr]
         for a in affected:
-            if self.config.read_all(a, extended=False)[:0x40] != self._saved[a]:
+            if self.config.read_ecam(a, 0x100)[:0x40] != self._saved[a]:
                 self._restore(a)
 
     def _restore(self, a: Address) -> None:
@@ -345,7 +345,7 @@ class QemuSource(Source):
             self._adopt_reset_entries(a, r)
         msi = self._msi.get(a)
         if msi is not None:
-            cfg = self.config.read_all(a, extended=False)
+            cfg = self.config.read_ecam(a, 0x100)
             redirect = msi.redirect(self._mailbox(msi.slot))
             msi.shadow = {off: cfg[off] for off in redirect}
             for off, byte in redirect.items():
