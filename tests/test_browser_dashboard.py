@@ -76,3 +76,25 @@ def test_a_capture_cannot_be_written_and_the_page_says_why(tmp_path, corpus):
         assert "read-only" in (enable.get_attribute("title") or "")
         assert "cannot read BAR 0" in text(page, ".pcx-msix")
         screenshot(page, "dashboard-readonly-dump.png")
+
+
+def test_2048_vectors_page_to_the_last_and_light_its_pending_bit(tmp_path):
+    with dashboard("sim:nic,vectors=2048,driver", tmp_path, "--page-size=32") as url, chromium_page() as page:
+        page.goto(url)
+        page.wait_for_selector(".pcx-explorer", timeout=90_000)
+        page.get_by_role("tab", name="MSI-X").click()
+        page.wait_for_selector(".pcx-msix .pcx-row")
+        assert page.locator(".pcx-msix .pcx-row:visible").count() == 32
+        nxt = page.locator(".pcx-msix button[title='next page']")
+        for _ in range(63):
+            nxt.click()
+        page.wait_for_selector(".pcx-msix >> text=vectors 2016–2047 of 2048 (page 64/64)")
+        assert nxt.is_disabled()
+        last = row(page, 2047)
+        last.locator(".pcx-mask").click()
+        page.wait_for_selector(".pcx-log >> text=mask(2047)")
+        last.locator(".pcx-trigger").click()
+        last.locator(".pcx-pending.pcx-lit").wait_for()
+        assert page.locator(".pcx-pba .pcx-bit.pcx-lit").count() == 1
+        assert "PBA: 1 of 2048 bits set" in text(page, ".pcx-msix")
+        screenshot(page, "dashboard-2048-vectors.png")

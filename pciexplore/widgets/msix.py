@@ -30,15 +30,23 @@ def _doc(register: str, field: str) -> str:
 
 
 def pba_html(pending: list[bool], columns: int = 64) -> str:
-    """The PBA as a grid: one square per vector, lit when its pending bit is set."""
-    cells = "".join(
-        f"<span class='pcx-bit{' pcx-lit' if p else ''}' title='vector {v}: {'pending' if p else 'clear'}'"
-        f" style='display:inline-block;width:9px;height:9px;margin:1px;"
-        f"background:{'#d50000' if p else '#e0e0e0'}'></span>" + ("<br>" if (v + 1) % columns == 0 else "")
-        for v, p in enumerate(pending))
-    n = sum(pending)
-    return (f"<div class='pcx-pba' style='line-height:9px'>{cells}</div>"
-            f"<small>PBA: {n} of {len(pending)} bits set</small>")
+    """The PBA as a grid of squares, one per vector, lit when its pending bit is set.  Drawn as SVG whose
+    size grows with the lit bits only, so a 2048-bit PBA stays a few hundred bytes to send."""
+    cell, n = 11, len(pending)
+    rows = -(-n // columns) if n else 0
+    width, height = min(n, columns) * cell, rows * cell
+    lit = "".join(f"<rect class='pcx-bit pcx-lit' x='{v % columns * cell + 1}' y='{v // columns * cell + 1}' "
+                  f"width='9' height='9' fill='#d50000'><title>vector {v}: pending</title></rect>"
+                  for v, p in enumerate(pending) if p)
+    # the unlit squares are one pattern; the last row is cut where the vectors end
+    tail = n % columns
+    cut = (f"<rect x='{tail * cell}' y='{height - cell}' width='{width - tail * cell}' height='{cell}' fill='#fff'/>"
+           if tail and rows > 1 else "")
+    return (f"<div class='pcx-pba'><svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>"
+            f"<defs><pattern id='pcx-cell' width='{cell}' height='{cell}' patternUnits='userSpaceOnUse'>"
+            f"<rect x='1' y='1' width='9' height='9' fill='#e0e0e0'/></pattern></defs>"
+            f"<rect width='{width}' height='{height}' fill='url(#pcx-cell)'/>{cut}{lit}</svg></div>"
+            f"<small>PBA: {sum(pending)} of {n} bits set</small>")
 
 
 class PbaGrid(w.HTML):
