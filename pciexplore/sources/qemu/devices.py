@@ -2,12 +2,13 @@
 
 Each model says which functions it drives (vendor:device ids), what a driver would set up at start so
 its causes reach MSI-X vectors, which causes exist and which vector each raises, and how to make the
-device raise one: a register write (e1000e ICS, edu's raise register) or a real command through a
-queue in guest RAM (an NVMe Identify on the admin queue, a command on an I/O queue pair).
+device raise one: a register write (e1000e ICS, edu's raise register), a real command through a
+queue in guest RAM (an NVMe Identify on the admin queue, a command on an I/O queue pair, a virtio
+request), or a host-side event through QMP (a virtio-net link change, a balloon target).
 
 `vector:N` (the MSI-X model's generic cause) maps to whichever named cause raises vector N.
-Register offsets and bits: Intel 82574 datasheet (e1000e), NVMe 1.4 base specification, QEMU's
-docs/specs/edu.rst.
+Register offsets and bits: Intel 82574 datasheet (e1000e), NVMe 1.4 base specification, virtio 1.1
+(section 4.1 for PCI), QEMU's docs/specs/edu.rst.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class DeviceContext:
         self.model = model_for(cfg & 0xFFFF, cfg >> 16)
 
     def bar_address(self, bar: int, offset: int) -> int:
-        return self.source._bar_base[(self.address, bar)] + offset
+        return self.source.bar_base(self.address, bar) + offset
 
     def readl(self, bar: int, offset: int) -> int:
         return self.source.qtest.readl(self.bar_address(bar, offset))
@@ -248,8 +249,7 @@ class Nvme(DeviceModel):
     ids = ((0x1B36, 0x0010),)
 
     def _vectors(self, ctx: DeviceContext) -> int:
-        r = ctx.source._msix.get(ctx.address)
-        return r.count if r else 1
+        return ctx.source.msix_count(ctx.address) or 1
 
     def causes(self, ctx: DeviceContext) -> dict[str, str]:
         out = {"admin-identify": "Identify Controller on the admin queue -> completion -> vector 0"}
@@ -273,9 +273,10 @@ class Nvme(DeviceModel):
         return queues[qid]
 
     def _doorbell(self, ctx: DeviceContext, qid: int, completion: bool) -> int:
-        stride = 4 << ((ctx.readl(0, NVME_CAP + 4) & 0xF) if "dstrd" not in ctx.state else ctx.state["dstrd"])
-        ctx.state["dstrd"] = (stride >> 2).bit_length() - 1
-        return NVME_DB + (2 * qid + (1 if completion else 0)) * stride
+        """Offset of queue `qid`'s submission tail or completion head doorbell (NVMe 1.4, 3.1.16)."""
+        if "dstrd" not in ctx.state:
+            ctx.state["dstrd"] = ctx.readl(0, NVME_CAP + 4) & 0xF  # CAP.DSTRD, bits 35:32
+        return NVME_DB + (2 * qid + (1 if completion else 0)) * (4 << ctx.state["dstrd"])
 
     def _enable(self, ctx: DeviceContext) -> None:
         if ctx.state.get("enabled"):

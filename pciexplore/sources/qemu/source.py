@@ -120,6 +120,10 @@ class QemuSource(Source):
             self._slot_ranges: dict[Address, range] = {}
             for a in sorted(self._nodes):
                 self._route(a)
+            need = DMA_BASE + len(self._nodes) * DMA_SIZE
+            if need > machine.memory_mb << 20:
+                raise InputError(f"{len(self._nodes)} functions need {need >> 20} MiB of guest RAM for their "
+                                 f"queues; start with Machine(memory_mb={(need >> 20) + 16})", file=self.name)
             self._contexts = {a: DeviceContext(self, a, DMA_BASE + i * DMA_SIZE)
                               for i, a in enumerate(sorted(self._nodes))}
             for ctx in self._contexts.values():
@@ -355,6 +359,10 @@ class QemuSource(Source):
         ctx.cache.clear()
         if ctx.model is not None:
             ctx.model.setup(ctx)
+
+    def bar_base(self, addr: Address, bar: int) -> int:
+        """Where BAR `bar` of `addr` is mapped now (6: the expansion ROM)."""
+        return self._bar_base[(addr, bar)]
 
     def msix_count(self, addr: Address) -> int:
         """MSI-X table size of `addr` (0 without MSI-X)."""
