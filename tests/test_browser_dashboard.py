@@ -40,6 +40,11 @@ def test_mask_trigger_pending_unmask_in_the_dashboard(tmp_path):
         page.wait_for_selector(".pcx-hex td.fld")
         assert page.locator(".pcx-hex td.fld").get_attribute("data-offset") == str(msix_at + 3)
         assert page.locator(".pcx-hex td.sel").count() == 11  # the other 11 of the capability's 12 bytes
+        # hovering a field name shows its declaration's words
+        from pciexplore.regs.caps.msix import MSIX
+
+        doc = MSIX.register("PCI_MSIX_FLAGS").field("PCI_MSIX_FLAGS_ENABLE").doc
+        assert page.locator(".pcx-fields td", has_text="PCI_MSIX_FLAGS_ENABLE").get_attribute("title") == f"Enable - {doc}"
         screenshot(page, "dashboard-capabilities.png")
         page.get_by_role("tab", name="MSI-X").click()
         page.wait_for_selector(".pcx-msix .pcx-row")

@@ -23,16 +23,16 @@ def _bus_range(fn: Any) -> tuple[int, int] | None:
 
 def tree_rows(functions: list[Any]) -> list[tuple[int, Any]]:
     """(depth, function) in display order: each bridge followed by the functions on its buses."""
-    ranges = {id(f): r for f in functions if (r := _bus_range(f)) is not None}
+    bridges = [(f, r) for f in functions if (r := _bus_range(f)) is not None]
 
     def parent(fn: Any) -> Any | None:
+        """The bridge with the narrowest bus range holding fn's bus (the one it sits directly behind)."""
         best = None
-        for br in functions:
-            r = ranges.get(id(br))
-            if br is fn or r is None or br.address.domain != fn.address.domain:
+        for br, (sec, sub) in bridges:
+            if br is fn or br.address.domain != fn.address.domain or not sec <= fn.address.bus <= sub:
                 continue
-            if r[0] <= fn.address.bus <= r[1] and (best is None or r[1] - r[0] < best[1]):
-                best = (br, r[1] - r[0])
+            if best is None or sub - sec < best[1]:
+                best = (br, sub - sec)
         return best[0] if best else None
 
     children: dict[int | None, list[Any]] = {}
