@@ -425,3 +425,21 @@ def test_capture_of_a_capture_keeps_its_notes(q35_capture, tmp_path):
     cut = take(cap, "01:00.0")
     assert cut.addresses() == [E1000E] and [a.text for a in cut.annotations] == ["kept"]
     assert cut.read_config(E1000E) == cap.read_config(E1000E)
+
+
+def test_two_annotators_saving_the_same_file_lose_nothing(q35_capture, tmp_path):
+    notebook, other = open_capture(q35_capture), open_capture(q35_capture)
+    notebook.annotate("01:00.0", 4, "from the notebook")
+    other.annotate("02:00.0", 4, "from the command line")
+    other.save()
+    notebook.save()  # sees the file changed since it was opened and takes the other note in first
+    assert sorted(a.text for a in open_capture(q35_capture).annotations) == ["from the command line",
+                                                                               "from the notebook"]
+    # a file replaced by a different state of the device is not silently overwritten
+    doc = json.loads(Path(q35_capture).read_text())
+    doc["functions"][0]["config"] = "00" + doc["functions"][0]["config"][2:]
+    Path(q35_capture).write_text(json.dumps(doc))
+    notebook.annotate("01:00.0", 8, "late")
+    with pytest.raises(InputError, match="cannot merge"):
+        notebook.save()
+    notebook.save(tmp_path / "elsewhere.json")

@@ -164,6 +164,11 @@ def dumps(doc: dict) -> bytes:
 # -- from JSON: read bounded, parse, validate ---------------------------------------------------------
 def read_document(path: str | Path) -> dict:
     """Read and parse a capture file, refusing anything that is not a bounded regular JSON file."""
+    return parse_document(read_bytes(path), str(path))
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of a capture file, refusing anything that is not a bounded regular file."""
     name = str(path)
     try:
         st = os.stat(path)
@@ -180,7 +185,7 @@ def read_document(path: str | Path) -> dict:
         raise InputError(f"cannot read: {e.strerror}", file=name) from None
     if len(raw) > MAX_FILE_BYTES:
         raise InputError(f"capture is more than the {MAX_FILE_BYTES} bytes allowed", file=name)
-    return parse_document(raw, name)
+    return raw
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import getpass
+import hashlib
 import html
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,7 +14,7 @@ from ..address import Address
 from ..errors import InputError, NotSupported, ReadOnlyError
 from ..sources.base import BarRegion, KernelInfo, Source
 from . import format as fmt
-from .atomic import write_atomic
+from .atomic import directory_lock, write_atomic
 from .format import Annotation, CapturedFunction
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ class Capture(Source):
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.annotations: list[Annotation] = list(annotations or [])
         self._captured: dict[Address, CapturedFunction] = {f.address: f for f in functions}
+        #: sha256 of the file as last read or written (to notice someone else's save in between)
+        self._digest: bytes | None = None
 
     # -- the Source protocol ------------------------------------------------------------------------
     def addresses(self) -> list[Address]:
@@ -159,14 +162,16 @@ class Capture(Source):
 
         Both must hold the same device state: a function captured in both with different bytes is an
         error (compare them with `pciexplore diff` instead)."""
+        for addr, theirs in other._captured.items():  # check everything before changing anything
+            ours = self._captured.get(addr)
+            if ours is not None and ours.config != theirs.config:
+                raise InputError(f"cannot merge: {addr} has different config bytes in {other.name} (a different "
+                                 "state of the device; compare them with `pciexplore diff`)", file=self.name)
         for addr, theirs in other._captured.items():
             ours = self._captured.get(addr)
             if ours is None:
                 self._captured[addr] = theirs
                 continue
-            if ours.config != theirs.config:
-                raise InputError(f"cannot merge: {addr} has different config bytes in {other.name} (a different "
-                                 "state of the device; compare them with `pciexplore diff`)", file=self.name)
             for w in theirs.windows:
                 if not any(o.bar == w.bar and o.offset == w.offset and o.data == w.data for o in ours.windows):
                     ours.windows.append(w)
@@ -185,12 +190,26 @@ class Capture(Source):
         return fmt.to_json(list(self._captured.values()), self.metadata, self.annotations)
 
     def save(self, path: str | Path | None = None) -> Path:
-        """Write the capture atomically (old or new file, never a torn one); returns the path."""
+        """Write the capture atomically (old or new file, never a torn one); returns the path.
+
+        Saving back to the file it came from first takes in notes someone else saved there since
+        (another notebook, `pciexplore annotate`), so concurrent annotators lose nothing."""
         target = Path(path) if path is not None else self.path
         if target is None:
             raise InputError("this capture was not opened from a file: give save() a path")
-        write_atomic(target, fmt.dumps(self.to_json()))
+        with directory_lock(target.parent):
+            if self._digest is not None and self.path is not None and target.resolve() == self.path.resolve():
+                try:
+                    current = fmt.read_bytes(target)
+                except InputError:
+                    current = None  # gone or unreadable: nothing to take in
+                if current is not None and hashlib.sha256(current).digest() != self._digest:
+                    functions, metadata, notes = fmt.validate(fmt.parse_document(current, str(target)), str(target))
+                    self.merge(Capture(str(target), functions, metadata, notes))
+            data = fmt.dumps(self.to_json())
+            write_atomic(target, data)
         self.path = target
+        self._digest = hashlib.sha256(data).digest()
         return target
 
     # -- looks ------------------------------------------------------------------------------------------
@@ -246,5 +265,8 @@ def open_capture(path: str | Path, **options: Any) -> Capture:
         raise ReadOnlyError("a capture is a record of a device's state and cannot be written", file=name)
     if set(options) - {"allow_writes"}:
         raise InputError(f"a capture takes no options (got {', '.join(sorted(options))})", file=name)
-    functions, metadata, annotations = fmt.validate(fmt.read_document(path), name)
-    return Capture(name, functions, metadata, annotations, path=path)
+    raw = fmt.read_bytes(path)
+    functions, metadata, annotations = fmt.validate(fmt.parse_document(raw, name), name)
+    cap = Capture(name, functions, metadata, annotations, path=path)
+    cap._digest = hashlib.sha256(raw).digest()
+    return cap
