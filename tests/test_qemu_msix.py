@@ -216,3 +216,48 @@ def test_msi_simulator_and_qemu_e1000e_agree():
     assert [len(sent) for _, sent in qemu[:-1]] == [0, 0, 1, 1, 0, 0, 1, 0]
     assert qemu[6][1] == [(0, MSI_ADDRESS | 0x3000, 0x4061)]
     assert qemu[-1][1] == [(0, MSI_ADDRESS | 0x3000, 0x4061)]
+
+
+# -- long random sequences: the same agreement, step by step -------------------------------------
+def _random_steps(seed: int, n: int) -> list[tuple[str, int]]:
+    import random
+
+    rng = random.Random(seed)
+    weights = {"enable": 2, "disable": 1, "mask_all": 1, "unmask_all": 2, "mask": 2, "unmask": 4, "trigger": 8,
+               "message": 2, "bus_master_off": 1, "bus_master_on": 2}
+    verbs = rng.choices(list(weights), weights=list(weights.values()), k=n)
+    return [(verb, rng.randrange(5)) for verb in verbs]
+
+
+def _play(spec: str, steps: list[tuple[str, int]]) -> list[tuple]:
+    out = []
+    with pciexplore.open(spec) as src:
+        fn = _nic(src)
+        m = fn.msix
+        _bus_master(fn, True)
+        for i, (verb, v) in enumerate(steps):
+            before = len(src.deliveries())
+            if verb == "trigger" and not m.enabled:
+                verb = "enable"  # the known difference (see above): only trigger with MSI-X on
+            if verb == "message":
+                m.set_message(v, MSI_ADDRESS | (i << 4), 0x4000 + i)
+            elif verb.startswith("bus_master"):
+                _bus_master(fn, verb.endswith("on"))
+            elif verb in ("mask", "unmask", "trigger"):
+                getattr(m, verb)(v)
+            else:
+                getattr(m, verb)()
+            fn.refresh()
+            sent = [(d.vector, d.address, d.data) for d in src.deliveries()[before:]]
+            out.append((i, verb, v, sent, [m.pending(k) for k in range(m.size)], m.enabled, m.function_masked))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_random_sequences_agree_between_simulator_and_qemu(seed):
+    steps = _random_steps(seed, 80)
+    sim, qemu = _play("sim:nic", steps), _play("qemu:e1000e", steps)
+    for a, b in zip(sim, qemu, strict=True):
+        assert a == b
+    assert sum(len(step[3]) for step in qemu) >= 5  # messages were actually sent
+    assert any(any(step[4]) for step in qemu)  # and some were held pending
