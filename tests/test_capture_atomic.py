@@ -22,18 +22,17 @@ import sys
 from pciexplore.address import Address
 from pciexplore.capture import Capture, CapturedFunction
 out = sys.argv[1]
-def version(tag):
-    fns = [CapturedFunction(Address(0, bus, dev, 0), bytes([(bus + dev + ord(tag)) & 0xFF]) * 4096)
-           for bus in range(24) for dev in range(32)]
-    return Capture(tag, fns, {"title": tag})
-a, b = version("A"), version("B")
-a.save(out + ".A")
-b.save(out + ".B")
-a.save(out)
+fns = {tag: [CapturedFunction(Address(0, bus, dev, 0), bytes([(bus + dev + ord(tag)) & 0xFF]) * 4096)
+             for bus in range(24) for dev in range(32)] for tag in "AB"}
+def version(tag):  # a new object each time: a writer that did not open the file, so it replaces it
+    return Capture(tag, fns[tag], {"title": tag})
+version("A").save(out + ".A")
+version("B").save(out + ".B")
+version("A").save(out)
 print("ready", flush=True)
 while True:
-    b.save(out)
-    a.save(out)
+    version("B").save(out)
+    version("A").save(out)
 """
 
 
@@ -48,6 +47,7 @@ def test_sigkill_mid_save_leaves_old_or_new_file(tmp_path):
         try:
             assert child.stdout.readline().strip() == "ready"
             time.sleep(rng.uniform(0.0, 0.4))
+            assert child.poll() is None, "the saving child died before it was killed"
         finally:
             os.kill(child.pid, signal.SIGKILL)
             child.wait(timeout=30)
