@@ -443,3 +443,16 @@ def test_two_annotators_saving_the_same_file_lose_nothing(q35_capture, tmp_path)
     with pytest.raises(InputError, match="cannot merge"):
         notebook.save()
     notebook.save(tmp_path / "elsewhere.json")
+
+
+def test_notes_and_metadata_are_held_to_the_readers_bounds(q35_capture, tmp_path):
+    cap = open_capture(q35_capture)
+    with pytest.raises(InputError, match=r"^annotation\.author: string of 300 characters, more than 256$"):
+        cap.annotate("01:00.0", 4, "hi", author="x" * 300)
+    with pytest.raises(InputError, match=r"^annotation\.tags\[0\]: string of 70 characters"):
+        cap.annotate("01:00.0", 4, "hi", tags=["t" * 70])
+    assert cap.annotations == []
+    cap.metadata["title"] = "x" * (fmt.MAX_TEXT + 1)
+    with pytest.raises(InputError, match="metadata.title: string of"):
+        cap.save(tmp_path / "never.json")  # a file no reader would accept is never written
+    assert not (tmp_path / "never.json").exists()

@@ -222,7 +222,7 @@ def parse_document(raw: bytes, name: str) -> dict:
 class _Checker:
     """Checks one value against the schema; every error names the JSON path of the bad field."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str | None) -> None:
         self.name = name
 
     def fail(self, path: str, message: str) -> InputError:
@@ -392,6 +392,11 @@ def _function(c: _Checker, v: Any, path: str) -> CapturedFunction:
             [c.str(line, f"{p}.lines[{i}]") for i, line in enumerate(c.list(s["lines"], f"{p}.lines"))],
             c.str(s.get("time", ""), f"{p}.time", 64))
     return fn
+
+
+def check_annotation(a: Annotation) -> None:
+    """Apply the reader's checks to one note (InputError naming the bad field)."""
+    _annotation(_Checker(None), _annotation_json(a), "annotation")
 
 
 def _resource(c: _Checker, v: Any, path: str) -> tuple[int, int, int]:

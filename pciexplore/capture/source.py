@@ -132,13 +132,9 @@ class Capture(Source):
                              offset=offset)
         if not isinstance(text, str) or not text.strip():
             raise InputError("annotation text is empty")
-        if len(text) > fmt.MAX_TEXT:
-            raise InputError(f"annotation text of {len(text)} characters, more than {fmt.MAX_TEXT}")
-        tag_list = [str(t) for t in tags]
-        if len(tag_list) > 64 or any(len(t) > 64 for t in tag_list):
-            raise InputError("at most 64 tags of at most 64 characters each")
         note = Annotation(addr, offset, length, text, default_author() if author is None else author, now(),
-                          tag_list, field_name, bar)
+                          [str(t) for t in tags], field_name, bar)
+        fmt.check_annotation(note)  # the bounds a reader applies, so a saved note always reads back
         self.annotations.append(note)
         return note
 
@@ -206,7 +202,9 @@ class Capture(Source):
                 if current is not None and hashlib.sha256(current).digest() != self._digest:
                     functions, metadata, notes = fmt.validate(fmt.parse_document(current, str(target)), str(target))
                     self.merge(Capture(str(target), functions, metadata, notes))
-            data = fmt.dumps(self.to_json())
+            doc = self.to_json()
+            fmt.validate(doc, str(target))  # never write what a reader would refuse
+            data = fmt.dumps(doc)
             write_atomic(target, data)
         self.path = target
         self._digest = hashlib.sha256(data).digest()
