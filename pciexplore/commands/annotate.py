@@ -8,14 +8,22 @@ from ..capture import open_capture
 from ..errors import InputError
 
 
+def number(text: str) -> int:
+    """An integer in C notation (0x.. hex), as argparse's type."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (use 0x.. for hex)") from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("annotate", help="add, list or merge annotations of a capture file")
     p.add_argument("file", help="capture file (rewritten atomically)")
     p.add_argument("-s", dest="function", metavar="[[DOM:]BUS:]DEV.FN", help="the function the note is about")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--field", metavar="NAME", help="a register or field name, e.g. PCI_MSIX_FLAGS_MASKALL")
-    what.add_argument("--offset", type=lambda s: int(s, 0), metavar="OFF", help="first byte (0x.. for hex)")
-    p.add_argument("--length", type=lambda s: int(s, 0), default=1, metavar="N", help="bytes from --offset")
+    what.add_argument("--offset", type=number, metavar="OFF", help="first byte (0x.. for hex)")
+    p.add_argument("--length", type=number, default=1, metavar="N", help="bytes from --offset")
     p.add_argument("--bar", type=int, metavar="BAR", help="--offset is in this captured BAR window, not config")
     p.add_argument("-m", "--text", help="the note")
     p.add_argument("--author", help="who wrote it (default: your user name)")
