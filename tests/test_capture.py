@@ -456,3 +456,12 @@ def test_notes_and_metadata_are_held_to_the_readers_bounds(q35_capture, tmp_path
     with pytest.raises(InputError, match="metadata.title: string of"):
         cap.save(tmp_path / "never.json")  # a file no reader would accept is never written
     assert not (tmp_path / "never.json").exists()
+
+
+def test_every_kernelinfo_field_is_kept_by_captures():
+    # a field added to KernelInfo that captures do not keep would silently vanish from bug reports
+    from dataclasses import fields
+
+    from pciexplore.sources.base import KernelInfo
+
+    assert {f.name for f in fields(KernelInfo)} <= set(fmt.KERNEL_FIELDS)
