@@ -426,7 +426,7 @@ def test_ctrl_c_in_the_middle_of_a_request_ends_qemu(monkeypatch):
     def interrupted(*_):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(src.qtest, "_readline", interrupted)
+    monkeypatch.setattr(src.qtest, "_readlines", interrupted)
     with pytest.raises(KeyboardInterrupt):
         src.read_config(Address(0, 0, 0, 0))
     assert _gone(pid)

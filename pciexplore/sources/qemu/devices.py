@@ -113,8 +113,9 @@ class E1000e(DeviceModel):
     virtual clock, which never advances while the CPU is stopped: after one message a vector would stay
     silent forever.  So every trigger ends the way the 82574 lets a driver flush its timers: writing all
     ones to IMS with CTRL_EXT.INT_TIMERS_CLEAR_ENA set fires every running timer (a message held back
-    by throttling is sent then), and IMC puts IMS back.  In INTx/MSI mode ICR is cleared around it so
-    no stale cause is raised by the IMS write.
+    by throttling is sent then).  Set-up leaves every cause enabled in IMS, so that write changes
+    nothing else; if IMS was narrowed since, IMC puts it back.  In INTx/MSI mode ICR is cleared around
+    it so no stale cause is raised by the IMS write.
     """
 
     name = "e1000e"
@@ -138,7 +139,8 @@ class E1000e(DeviceModel):
             ctx.writel_cmd(0, E1000_CTRL_EXT, ctrl_ext),
             ctx.writel_cmd(0, E1000_EIAC, self.ALL),  # auto-clear each cause once its vector fired
             ctx.writel_cmd(0, E1000_IMC, 0xFFFF_FFFF), ctx.writel_cmd(0, E1000_ICR, 0xFFFF_FFFF),
-            ctx.writel_cmd(0, E1000_IMS, self.ALL)])
+            ctx.writel_cmd(0, E1000_IMS, 0xFFFF_FFFF)])  # every cause enabled, as the trigger's flush leaves it
+        ctx.state["ims_all"] = ctx.readl(0, E1000_IMS)
 
     def _routes(self, ctx: DeviceContext) -> dict[str, int | None]:
         if "ivar" not in ctx.cache:
@@ -189,7 +191,9 @@ class E1000e(DeviceModel):
         else:
             # INTx/MSI: flushing collects delayed causes and may re-arm ITR; clear and flush again
             cmds = [ctx.writel_cmd(0, E1000_ICR, bit), ctx.writel_cmd(0, E1000_ICS, bit), *flush, clear_all, *flush]
-        return [*cmds, ctx.writel_cmd(0, E1000_IMC, ~ims & 0xFFFF_FFFF)]
+        if ims != ctx.state.get("ims_all"):  # someone narrowed IMS: put it back after the flush
+            cmds.append(ctx.writel_cmd(0, E1000_IMC, ~ims & 0xFFFF_FFFF))
+        return cmds
 
 
 # -- edu (QEMU's teaching device, docs/specs/edu.rst) ----------------------------------------------

@@ -43,15 +43,17 @@ class LineChannel:
         """Asynchronous lines that answer no command."""
         return False
 
-    def _readline(self) -> str:
+    def _readlines(self, n: int) -> list[str]:
+        """The next `n` answer lines (asynchronous lines skipped); only our batch is ever outstanding."""
+        out: list[str] = []
         while True:
-            nl = self._buf.find(b"\n")
-            if nl >= 0:
-                line, self._buf = self._buf[:nl], self._buf[nl + 1 :]
+            *complete, self._buf = self._buf.split(b"\n")
+            for line in complete:
                 text = line.decode("utf-8", "replace").rstrip("\r")
-                if self._skip(text):
-                    continue
-                return text
+                if not self._skip(text):
+                    out.append(text)
+            if len(out) >= n:
+                return out
             ready, _, _ = select.select([self.sock], [], [], self.timeout)
             if not ready:
                 raise QemuError(f"no answer from QEMU within {self.timeout:g} s", file=self.name)
@@ -66,7 +68,7 @@ class LineChannel:
             raise QemuError(f"QEMU session is over: {self.broken}", file=self.name)
         try:
             self.sock.sendall(payload)
-            return [self._readline() for _ in range(answers)]
+            return self._readlines(answers)
         except BaseException as e:  # noqa: BLE001 - includes KeyboardInterrupt: the stream is now unusable
             self._break(str(e) or type(e).__name__)
             if isinstance(e, OSError):
