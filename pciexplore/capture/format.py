@@ -111,7 +111,8 @@ class CapturedFunction:
     vpd: bytes | None = None  # Vital Product Data as the kernel gave it (sysfs `vpd`)
 
 
-KERNEL_FIELDS = ("driver", "modules", "irq", "msi_irqs", "numa_node", "iommu_group", "ids", "resources", "label")
+KERNEL_FIELDS = ("driver", "modules", "irq", "msi_irqs", "numa_node", "iommu_group", "ids", "resources", "label",
+                 "phys_slot")
 KERNEL_IDS = ("vendor", "device", "class", "revision", "subsystem_vendor", "subsystem_device")
 METADATA_KEYS = ("title", "description", "tool", "time", "host", "kernel", "source_kind", "source", "how")
 
@@ -381,6 +382,7 @@ def _function(c: _Checker, v: Any, path: str) -> CapturedFunction:
             "resources": [_resource(c, r, f"{p}.resources[{i}]")
                           for i, r in enumerate(c.list(k.get("resources", []), f"{p}.resources", 64))],
             "label": c.opt_str(k.get("label"), f"{p}.label"),
+            "phys_slot": c.opt_str(k.get("phys_slot"), f"{p}.phys_slot"),
         }
     if v.get("vpd") is not None:
         fn.vpd = c.hex(v["vpd"], f"{path}.vpd", 0, MAX_VPD)
