@@ -29,9 +29,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import InputError, NotSupported
 from .qtest import QemuError
+
+if TYPE_CHECKING:
+    from .source import QemuSource
 
 QEMU = "qemu-system-x86_64"
 DEBIAN_PACKAGE = "qemu-system-x86"
@@ -63,10 +67,11 @@ class Machine:
     qemu: str | None = None  # path of qemu-system-x86_64 (default: from PATH)
 
     def add(self, driver: str, behind: str | None = None, **props: object) -> Machine:
+        """Add a `-device driver,prop=value,...`; names with dashes: add("virtio-net-pci",
+        **{"disable-legacy": "on"}) (QEMU spells some with underscores, e.g. chassis_nr)."""
         if behind not in TOPOLOGIES:
             raise InputError(f"unknown topology {behind!r}: use None, 'root-port' or 'switch'")
-        self.devices.append(DeviceSpec(driver, {k.replace("_", "-"): str(v) for k, v in props.items()},
-                                       TOPOLOGIES[behind]))
+        self.devices.append(DeviceSpec(driver, {k: str(v) for k, v in props.items()}, TOPOLOGIES[behind]))
         return self
 
     @property
@@ -101,7 +106,8 @@ class Machine:
                 "-display", "none", "-nodefaults", "-monitor", "none", "-serial", "none",
                 "-m", f"{self.memory_mb}M", *self.device_args(), *self.extra_args]
 
-    def start(self, **options):
+    def start(self, **options) -> QemuSource:
+        """Start QEMU and enumerate: options are QemuSource's (start_timeout, timeout)."""
         from .source import QemuSource
 
         return QemuSource(self, **options)
