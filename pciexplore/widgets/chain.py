@@ -107,19 +107,19 @@ class CapabilityChain(w.VBox):
             self.register.options = []
             return
         self.fields.value = fields_html(block)
-        options: list[tuple[str, Any]] = [("(whole structure)", None)]
+        options: list[tuple[str, Any]] = [("(whole structure)", ())]
         for rv in block.registers():
             options.append((f"0x{rv.offset:03x} {rv.name}", (rv, None)))
             options += [(f"0x{rv.offset:03x}   {f.name}", (rv, f)) for f in rv.decl.fields]
         self.register.options = options
-        self.register.value = None
+        self.register.value = ()
         if self.hexview is not None:
             self.hexview.highlight(block.offset, _span(block))
 
     def _focus(self, change: dict) -> None:
         if self.hexview is None:
             return
-        if change["new"] is None:
+        if not change["new"]:  # nothing or the whole structure: no single field stands out
             self.hexview.focus(None)
             return
         rv, f = change["new"]
