@@ -22,16 +22,14 @@ class StatusLine(w.HTML):
         color = "#b00020" if error else "#333"
         self.value = f"<span class='pcx-status' style='color:{color}'>{esc(text)}</span>"
 
-    def run(self, verb: Callable[..., Any], *args: Any, done: str = "") -> bool:
+    def run(self, verb: Callable[..., Any], *args: Any, done: str = "") -> None:
         """Call a model verb; a PciError becomes this line's text instead of a traceback."""
         try:
             verb(*args)
         except PciError as e:
             self.say(str(e), error=True)
-            return False
-        if done:
-            self.say(done)
-        return True
+            return
+        self.say(done)
 
 
 def disable(control: w.DOMWidget, reason: str | None) -> None:
