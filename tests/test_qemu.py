@@ -261,6 +261,16 @@ def test_table_reads_show_what_was_programmed(nic):
     assert m.entry(2)[12:] == b"\0\0\0\0"
 
 
+def test_memory_decode_off_the_table_does_not_answer_and_keeps_its_messages(nic):
+    src, fn, m = nic
+    command = fn.config[4]
+    src.write_config(fn.address, 4, bytes([command & ~0x2]))  # PCI_COMMAND_MEMORY off: BARs do not decode
+    assert m.entry(0) == bytes(16)  # nobody answers: QEMU reads unassigned memory as zeros
+    m.program(0, 0x9999)  # goes nowhere
+    src.write_config(fn.address, 4, bytes([command]))
+    assert m.entry(0) == MSI_ADDRESS.to_bytes(8, "little") + (0x4020).to_bytes(4, "little") + b"\1\0\0\0"
+
+
 def test_masked_vector_sets_its_pending_bit_and_unmask_sends_it_once(nic):
     src, fn, m = nic
     m.control(enable=True)

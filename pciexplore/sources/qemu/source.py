@@ -397,8 +397,12 @@ class QemuSource(Source):
         raise NotSupported(f"function has no BAR {bar}", file=self.name, device=str(addr))
 
     def _table_overlap(self, addr: Address, bar: int, offset: int, size: int) -> tuple[MsixRoute, int, int] | None:
+        """The part of an access that lands in the MSI-X table, when the table answers at all (memory
+        decode on: otherwise the access reaches no device and the programmed copy stays as it is)."""
         r = self._msix.get(addr)
         if r is None or r.table_bar != bar:
+            return None
+        if not self.config.read(addr, 0x04, 2) & 0x2:  # PCI_COMMAND_MEMORY
             return None
         lo = max(offset, r.table_offset)
         hi = min(offset + size, r.table_offset + r.count * PCI_MSIX_ENTRY_SIZE)
