@@ -76,3 +76,43 @@ class Selector:
                 (self.function, a.function),
             )
         )
+
+
+class IdFilter:
+    """lspci's -d filter: [vendor]:[device][:class[:prog-if]], hex, empty or '*' for any; an 'x' digit
+    in the class matches any digit there (libpci's filter)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        parts = text.split(":")
+        if len(parts) > 4:
+            raise InputError(f"bad -d filter {text!r}: too many fields")
+        if len(parts) < 2:
+            raise InputError(f"bad -d filter {text!r}: at least vendor:device must be given")
+        parts += [""] * (4 - len(parts))
+        self.vendor, _ = self._num(parts[0], 0xFFFF, "vendor ID")
+        self.device, _ = self._num(parts[1], 0xFFFF, "device ID")
+        self.cls, self.cls_mask = self._num(parts[2], 0xFFFF, "class code", wildcards=True)
+        self.prog_if, _ = self._num(parts[3], 0xFF, "programming interface code")
+
+    def _num(self, s: str, limit: int, what: str, wildcards: bool = False) -> tuple[int | None, int]:
+        if s in ("", "*"):
+            return None, 0
+        value = bound = 0
+        mask = 0xFFFFFFFF
+        for c in s:
+            if c in "xX" and wildcards:
+                value, bound, mask = value << 4, bound << 4 | 1, (mask << 4) & 0xFFFFFFFF
+            elif c in "0123456789abcdefABCDEF":
+                d = int(c, 16)
+                value, bound, mask = value << 4 | d, bound << 4 | d, ((mask << 4) | 0xF) & 0xFFFFFFFF
+            else:
+                raise InputError(f"bad -d filter {self.text!r}: invalid {what}")
+            if bound > limit:
+                raise InputError(f"bad -d filter {self.text!r}: invalid {what}")
+        return value, mask
+
+    def matches(self, vendor: int, device: int, cls: int, prog_if: int) -> bool:
+        return ((self.vendor is None or self.vendor == vendor) and (self.device is None or self.device == device)
+                and (self.cls is None or not (self.cls ^ cls) & self.cls_mask)
+                and (self.prog_if is None or self.prog_if == prog_if))

@@ -27,8 +27,9 @@ def lspci_text(path: str | None, flags: list[str]) -> str:
 
 def options(flags: list[str]) -> LspciOptions:
     """lspci's short flags (-v, -nn, -xxx, -D, -k, possibly combined like -vvvnn) as our options."""
-    letters = "".join(f[1:] for f in flags if f.startswith("-") and not f.startswith("--"))
-    return LspciOptions(verbose=letters.count("v"), numeric=letters.count("n"), domains="D" in letters,
+    ids = flags[flags.index("-d") + 1] if "-d" in flags else None
+    letters = "".join(f[1:] for f in flags if f.startswith("-") and not f.startswith("--") and f != "-d")
+    return LspciOptions(ids=ids, path=letters.count("P"), verbose=letters.count("v"), numeric=letters.count("n"), domains="D" in letters,
                         kernel="k" in letters, hex_dump=letters.count("x"), machine=letters.count("m"))
 
 

@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-D", dest="domains", action="store_true", help="always show domain numbers")
     p.add_argument("-k", dest="kernel", action="store_true", help="show kernel drivers")
     p.add_argument("-x", dest="hex_dump", action="count", default=0, help="hex dump (-xxx 256, -xxxx 4096 bytes)")
+    p.add_argument("-d", dest="ids", metavar="[VENDOR]:[DEVICE][:CLASS[:PROGIF]]", help="only these ids")
+    p.add_argument("-P", dest="path", action="count", default=0, help="show the bridge path (-PP: bus path)")
     p.add_argument("-m", dest="machine", action="count", default=0, help="machine-readable (-mm: the current format)")
     p.add_argument("--json", action="store_true", help="every decoded field as JSON (docs/json-schema.md)")
     p.add_argument("source", nargs="?", help="dump file, raw config, capture, sysfs dir, sim:..., qemu:...")
@@ -50,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         if hasattr(sys.stdout, "reconfigure"):
             sys.stdout.reconfigure(errors="surrogateescape")  # raw bytes lspci would print, e.g. %c
         opts = LspciOptions(verbose=args.verbose, numeric=args.numeric, domains=args.domains,
-                            kernel=args.kernel, hex_dump=args.hex_dump, machine=args.machine)
+                            kernel=args.kernel, hex_dump=args.hex_dump, machine=args.machine,
+                            path=args.path, ids=args.ids)
         sys.stdout.write(render_source(src, opts, args.selector))
         note = limited_note(src)
         if note:

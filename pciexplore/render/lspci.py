@@ -30,6 +30,8 @@ class LspciOptions:
     kernel: bool = False  # -k
     hex_dump: int = 0  # -x, -xxx, -xxxx
     machine: int = 0  # -m (obsolete format), -mm
+    path: int = 0  # -P bridge path, -PP bus path
+    ids: str | None = None  # -d [vendor]:[device][:class[:prog-if]]
 
 
 class Ctx:

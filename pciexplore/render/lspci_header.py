@@ -9,9 +9,11 @@ fact comes from the bytes (a missing byte reads as 0xff), for the live host the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import names
+from ..address import IdFilter, Selector
 from .lspci import Ctx, LspciOptions, show_caps
 
 if TYPE_CHECKING:
@@ -191,9 +193,30 @@ class DeviceFacts:
 
 
 # -- the first line and Subsystem (show_terse) -----------------------------------------------------
-def _slot(ctx: Ctx) -> str:
+def _slot(ctx: Ctx, domain: bool | None = None) -> str:
+    """lspci's show_slot_name: domain when asked or needed, then bus:dev.fn or the -P/-PP path."""
     a = ctx.fn.address
-    return str(a) if ctx.state.get("domains") else a.short
+    paths = ctx.state.get("paths")
+    name = paths[id(ctx.fn)] if paths else a.short
+    return f"{a.domain:04x}:{name}" if (ctx.state.get("domains") if domain is None else domain) else name
+
+
+def function_filter(selector: str | None, ids: str | None) -> Callable[[Function], bool] | None:
+    """lspci's -s and -d filters as one test on a function (None: every function)."""
+    if not selector and not ids:
+        return None
+    sel = Selector(selector) if selector else None
+    idf = IdFilter(ids) if ids else None
+
+    def wanted(fn: Function) -> bool:
+        if sel is not None and not sel.matches(fn.address):
+            return False
+        if idf is None:
+            return True
+        d = DeviceFacts(fn)
+        return idf.matches(d.vendor, d.device, d.cls, d.prog_if)
+
+    return wanted
 
 
 def show_terse(ctx: Ctx, d: DeviceFacts) -> None:
@@ -572,8 +595,7 @@ def _shell_quoted(text: str) -> str:
 def show_machine(ctx: Ctx, d: DeviceFacts) -> None:
     """lspci -m / -mm: tagged lines with -v, else one line of quoted fields."""
     ids, mode, p, fit = names.default(), ctx.opts.numeric, ctx.p, names.fit
-    a = ctx.fn.address
-    slot = str(a) if a.domain or ctx.opts.domains else a.short
+    slot = _slot(ctx, bool(ctx.fn.address.domain or ctx.opts.domains))
     has_subsys = d.subsys and d.subsys[0] and d.subsys[0] != 0xFFFF
     if ctx.verbose:
         p(("Slot:\t" if ctx.opts.machine >= 2 else "Device:\t") + slot + "\n")
@@ -632,12 +654,19 @@ def show_device(ctx: Ctx) -> None:
 
 def show_all(source: Source, opts: LspciOptions, selector: str | None = None) -> str:
     every = source.functions()
-    fns = source.functions(selector) if selector else every
+    wanted = function_filter(selector, opts.ids)
+    fns = [fn for fn in every if wanted(fn)] if wanted else every
     domains = opts.domains or any(f.address.domain for f in every)
+    paths = None
+    if opts.path:
+        from .tree import bridge_paths
+
+        paths = bridge_paths(every, opts.path)
     out = []
     for fn in fns:
         ctx = Ctx(fn, opts)
         ctx.state["domains"] = domains
+        ctx.state["paths"] = paths
         show_device(ctx)
         out.append(ctx.text())
     return "".join(out)
