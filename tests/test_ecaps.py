@@ -349,6 +349,39 @@ def test_per_lane_registers_follow_the_link_width_lspci_reports() -> None:
     assert checked >= 4
 
 
+def test_vc_arbitration_table_covers_exactly_the_implemented_bytes(corpus: Path) -> None:
+    """cap-vc-pat (a PLX 8532 switch port): VC arbitration with WRR32 supported, table at 0x1b8; the
+    device implements 16 bytes there (zeros) and reads all-ones after them: 32 phases of 4 bits."""
+    from pciexplore.regs.ecaps.vc import arbitration_tables
+
+    with open_source(str(corpus / "pciutils-tests" / "cap-vc-pat.lspci")) as src:
+        fn = src.functions()[0]
+    (table,) = arbitration_tables(fn.cap("vc"))
+    assert (table.offset, table.layout.length) == (0x1B8, 16)
+    assert all(rv.value == 0 for rv in table.registers())
+    assert fn.read(table.offset + table.layout.length, 4) == 0xFFFFFFFF
+
+
+def test_port_arbitration_table_packs_phases_from_bit_0(tmp_path: Path) -> None:
+    """PCIe 6.0 §7.9.1.10: phase 0 in the lowest bits of the first DWORD; WRR64 with 2-bit entries
+    is 64 phases in 4 DWORDs.  Bytes e4 1b: phases 0-3 = 0, 1, 2, 3 and 4-7 = 3, 2, 1, 0."""
+    from pciexplore.regs.ecaps.vc import arbitration_tables
+
+    img = Image(random.Random(0), 4)
+    img.cfg[0x100:0x200] = bytes(0x100)
+    struct.pack_into("<IIIHH", img.cfg, 0x100, 0x00010002, 1 << 10, 0, 0, 0)  # VC v1; 2-bit PAT entries
+    struct.pack_into("<I", img.cfg, 0x110, 4 << 24 | 1 << 2)  # VC0: WRR64 supported, PAT at +0x40
+    img.cfg[0x140:0x142] = b"\xe4\x1b"
+    path = tmp_path / "pat.lspci"
+    path.write_text(_dump_text([bytes(img.cfg[:4096])]))
+    with open_source(str(path)) as src:
+        fn = src.functions()[0]
+    (table,) = arbitration_tables(fn.cap("vc"))
+    assert (table.offset, table.layout.length, table.layout.key) == (0x140, 16, "port_arb_table")
+    first = table["PCI_VC_PORT_ARB_TABLE_0"]
+    assert [first[f"PCI_VC_PORT_ARB_TABLE_PHASE{n}"] for n in range(8)] == [0, 1, 2, 3, 3, 2, 1, 0]
+
+
 QEMU_SPEC = ("qemu:e1000e@root-port+virtio-net-pci,ats=on,aer=on@switch+nvme,serial=x@root-port"
              "+virtio-rng-pci,ats=on+pcie-pci-bridge+virtio-balloon-pci,ats=on,aer=on@root-port")
 
