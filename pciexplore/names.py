@@ -93,11 +93,7 @@ class PciIds:
             return self._vendors[vid]
         self._vendors[vid] = None
         data = self._load()
-        start = -1
-        for form in (b"\n%04x" % vid, b"\n%04X" % vid):
-            start = self._find_line(form, 0, self._blocks_at)
-            if start >= 0:
-                break
+        start = self._find_line(b"\n%04x" % vid, 0, self._blocks_at)  # pci.ids writes ids in lower case
         if start < 0:
             return None
         start += 1
@@ -119,11 +115,8 @@ class PciIds:
         if v is None:
             return None
         _, start, stop = v
-        for form in (b"\n\t%04x" % did, b"\n\t%04X" % did):
-            pos = self._find_line(form, start, stop)
-            if pos >= 0:
-                return pos + 1, stop
-        return None
+        pos = self._find_line(b"\n\t%04x" % did, start, stop)
+        return (pos + 1, stop) if pos >= 0 else None
 
     def _subsystem_local(self, vid: int, did: int, svid: int, sdid: int) -> str | None:
         at = self._device_at(vid, did)
