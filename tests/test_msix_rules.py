@@ -150,7 +150,7 @@ class MsixMachine(RuleBasedStateMachine):
         assert list(t["masked"]) == [ref.masked(v) for v in range(ref.n)]
         assert list(t["entry_masked"]) == ref.entry_mask
         assert {v for v in range(ref.n) if t["pending"][v]} == ref.pending
-        assert [(int(a), int(d)) for a, d in zip(t["address"], t["data"])] == ref.messages
+        assert [(int(a), int(d)) for a, d in zip(t["address"], t["data"], strict=True)] == ref.messages
 
     @invariant()
     def deliveries_are_exactly_the_rules(self) -> None:
