@@ -1,1 +1,13 @@
 """Extended capability declarations, one module per capability (or family)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..caps.express import PCI_CAP_ID_EXP
+
+
+def express_of(block: Any) -> Any | None:
+    """The Express capability that governs a block's function: the last one, as lspci takes it."""
+    found = [c for c in block.function.capabilities if c.id == PCI_CAP_ID_EXP and not c.extended]
+    return found[-1] if found else None

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..base import Field, Layout, bit, bits, layout, reg
-from ..caps.express import PCI_CAP_ID_EXP, PCI_EXP_TYPE_RC_EC, PCI_EXP_TYPE_ROOT_PORT, port_type
+from ..caps.express import PCI_EXP_TYPE_RC_EC, PCI_EXP_TYPE_ROOT_PORT, port_type
+from . import express_of
 
 PCI_EXT_CAP_ID_ERR = 0x01
 
@@ -54,8 +55,8 @@ def _correctable() -> tuple[Field, ...]:
 
 def _is_root(block: Any) -> bool:
     """Root Port or Root Complex Event Collector, as the function's (last, like lspci) Express capability says."""
-    exp = [c for c in block.function.capabilities if c.id == PCI_CAP_ID_EXP and not c.extended]
-    return bool(exp) and port_type(exp[-1]) in (PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_RC_EC)
+    exp = express_of(block)
+    return exp is not None and port_type(exp) in (PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_RC_EC)
 
 
 AER = layout(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..base import Field, Layout, Register, bit, bits, layout, reg
-from ..caps.express import PCI_CAP_ID_EXP
+from . import express_of
 
 PCI_EXT_CAP_ID_SECPCI = 0x19
 PCI_EXT_CAP_ID_PMUX = 0x1A
@@ -29,8 +29,8 @@ MAX_LANES = 32
 
 def link_width(block: Any) -> int:
     """Maximum Link Width (PCI_EXP_LNKCAP_MLW) of the function's last Express capability, 0 if unknown."""
-    exp = [c for c in block.function.capabilities if c.id == PCI_CAP_ID_EXP and not c.extended]
-    return (exp[-1].get("PCI_EXP_LNKCAP", "PCI_EXP_LNKCAP_MLW") or 0) if exp else 0
+    exp = express_of(block)
+    return (exp.get("PCI_EXP_LNKCAP", "PCI_EXP_LNKCAP_MLW") or 0) if exp is not None else 0
 
 
 def per_lane(name: str, at: int, width: int, fields: Callable[[str], tuple[Field, ...]], what: str) -> tuple[Register, ...]:
