@@ -35,6 +35,8 @@ def test_mask_trigger_pending_unmask_in_the_dashboard(tmp_path):
         page.locator(".pcx-chain .pcx-link", has_text="MSI-X").click()
         msix_at = int(page.locator(".pcx-chain .pcx-link", has_text="MSI-X").inner_text().strip()[1:3], 16)
         field = page.locator(".pcx-chain select")
+        page.wait_for_function("Array.from(document.querySelectorAll('.pcx-chain select option'))"
+                               ".some(o => o.text.endsWith('PCI_MSIX_FLAGS_ENABLE'))")
         labels = field.evaluate("e => Array.from(e.options).map(o => o.text)")
         field.select_option(label=next(o for o in labels if o.endswith("PCI_MSIX_FLAGS_ENABLE")))
         page.wait_for_selector(".pcx-hex td.fld")
