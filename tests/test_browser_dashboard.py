@@ -11,6 +11,7 @@ pytest.importorskip("playwright")
 pytest.importorskip("voila")
 
 from browser.session import chromium_page, dashboard, screenshot  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -96,12 +97,12 @@ def test_2048_vectors_page_to_the_last_and_light_its_pending_bit(tmp_path):
         for _ in range(63):
             nxt.click()
         page.wait_for_selector(".pcx-msix >> text=vectors 2016–2047 of 2048 (page 64/64)")
-        assert nxt.is_disabled()
+        expect(nxt).to_be_disabled()
         last = row(page, 2047)
         last.locator(".pcx-mask").click()
         page.wait_for_selector(".pcx-log >> text=mask(2047)")
         last.locator(".pcx-trigger").click()
         last.locator(".pcx-pending.pcx-lit").wait_for()
-        assert page.locator(".pcx-pba .pcx-bit.pcx-lit").count() == 1
+        expect(page.locator(".pcx-pba .pcx-bit.pcx-lit")).to_have_count(1)
         assert "PBA: 1 of 2048 bits set" in text(page, ".pcx-msix")
         screenshot(page, "dashboard-2048-vectors.png")

@@ -12,6 +12,7 @@ pytest.importorskip("playwright")
 pytest.importorskip("voila")
 
 from browser.session import REPO, chromium_page, screenshot, voila  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -36,5 +37,5 @@ def test_msix_notebook_steps_are_buttons_that_work(tmp_path):
         page.wait_for_selector(".pcx-pba .pcx-bit.pcx-lit")
         screenshot(page, "notebook-02-pending.png")
         page.locator(".pcx-step", has_text="unmask vector 2").first.click()
-        page.wait_for_function("document.querySelectorAll('.pcx-msix .pcx-pending.pcx-lit').length === 0")
-        assert page.locator(".pcx-pba .pcx-bit.pcx-lit").count() == 0
+        expect(page.locator(".pcx-msix .pcx-pending.pcx-lit")).to_have_count(0)
+        expect(page.locator(".pcx-pba .pcx-bit.pcx-lit")).to_have_count(0)
