@@ -58,10 +58,10 @@ class HexView(w.HTML):
     def _rows_to_show(self, data: bytes) -> int:
         if self.length is not None:
             return min(len(data), self.length)
-        # extended space that is all zero (or absent) is not worth 240 rows of zeros
-        if len(data) > 256 and not any(data[256:]):
-            return 256
-        return len(data)
+        # extended space that is zero from some point on is not worth rows of zeros: stop at the last
+        # 16-byte row holding something (never before 256 bytes, the standard space)
+        used = len(data.rstrip(b"\0"))
+        return min(len(data), max(256, -(-used // 16) * 16))
 
     def render(self) -> None:
         fn = self.function
@@ -90,8 +90,9 @@ class HexView(w.HTML):
                 if i in notes:
                     cls.append("ann")
                     title += ": " + "; ".join(notes[i])
-                cells.append(f"<td class='{' '.join(c for c in cls if c)}' title='{esc(title)}'"
-                             f" data-offset='{i}'>{data[i]:02x}</td>")
+                classes = " ".join(c for c in cls if c)
+                attr = f" class='{classes}'" if classes else ""
+                cells.append(f"<td{attr} title='{esc(title)}' data-offset='{i}'>{data[i]:02x}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
         short = "" if n == len(data) else f"<small>{len(data) - n} more bytes, all zero, not shown</small>"
         if not data:
