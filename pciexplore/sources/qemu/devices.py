@@ -197,26 +197,41 @@ class E1000e(DeviceModel):
 
 
 # -- edu (QEMU's teaching device, docs/specs/edu.rst) ----------------------------------------------
+EDU_FACT = 0x08
+EDU_STATUS = 0x20
+EDU_STATUS_IRQFACT = 0x80
+EDU_IRQ_STATUS = 0x24
+EDU_FACT_IRQ = 0x1
 EDU_IRQ_RAISE = 0x60
 EDU_IRQ_ACK = 0x64
 
 
 class Edu(DeviceModel):
-    """Writing the interrupt raise register sends MSI vector 0 (or asserts INTx when MSI is off)."""
+    """`raise`: writing the interrupt raise register sends MSI vector 0 (or asserts INTx when MSI is
+    off).  `factorial`: real device work: with "raise interrupt after computation" set in the status
+    register, writing 5 to the factorial register starts a computation in QEMU's edu thread, which
+    stores 120 and raises interrupt status bit 0; the source waits for that bit and acknowledges it."""
 
     name = "edu"
     ids = ((0x1234, 0x11E8),)
 
     def causes(self, ctx: DeviceContext) -> dict[str, str]:
         return {"raise": "write 1 to the interrupt raise register (0x60), then acknowledge it (0x64)",
+                "factorial": "5! computed by the device (0x08), interrupt when done (status 0x80)",
                 "vector:0": "same as raise"}
 
     def vector_cause(self, ctx: DeviceContext, vector: int) -> str | None:
         return "raise" if vector == 0 else None
 
     def fire(self, ctx: DeviceContext, cause: str) -> None:
-        ctx.source.run_and_poll([ctx.writel_cmd(0, EDU_IRQ_RAISE, 1), ctx.writel_cmd(0, EDU_IRQ_ACK, 1)],
-                                ctx.address)
+        if cause == "raise":
+            ctx.source.run_and_poll([ctx.writel_cmd(0, EDU_IRQ_RAISE, 1), ctx.writel_cmd(0, EDU_IRQ_ACK, 1)],
+                                    ctx.address)
+            return
+        ctx.source.qtest.batch([ctx.writel_cmd(0, EDU_STATUS, EDU_STATUS_IRQFACT), ctx.writel_cmd(0, EDU_FACT, 5)])
+        # irq_status is set under QEMU's big lock together with msi_notify: seeing it means the message is out
+        ctx.wait_for("finish the factorial", lambda: ctx.readl(0, EDU_IRQ_STATUS) & EDU_FACT_IRQ)
+        ctx.source.run_and_poll([ctx.writel_cmd(0, EDU_IRQ_ACK, EDU_FACT_IRQ)], ctx.address)
 
 
 # -- NVMe (QEMU's nvme, 1b36:0010) -----------------------------------------------------------------
