@@ -174,6 +174,18 @@ def test_bar_contents_are_the_device_registers(topo):
     assert topo.read_bar(edu.address, 0, 4, 4) == (~0x1234_5678 & 0xFFFF_FFFF).to_bytes(4, "little")
 
 
+def test_bad_accesses_are_one_line_errors(topo):
+    edu = by_id(topo, 0x1234, 0x11E8)
+    with pytest.raises(InputError, match="outside its 0x100000 bytes"):
+        topo.read_bar(edu.address, 0, 0xFFFFC, 8)
+    with pytest.raises(NotSupported, match="no BAR 3"):
+        topo.write_bar(edu.address, 3, 0, b"\0\0\0\0")
+    with pytest.raises(InputError, match="outside 4096 bytes"):
+        topo.write_config(edu.address, 0xFFE, b"\0\0\0\0")
+    with pytest.raises(InputError, match="no function 0000:07:00.0"):
+        topo.read_config(Address(0, 7, 0, 0))
+
+
 # -- lspci reads our dumps of QEMU's devices exactly as we decode them ---------------------------
 @pytest.mark.lspci
 @pytest.mark.parametrize("flags", [["-vvv", "-nn"], ["-vv"], ["-v", "-n"]])
