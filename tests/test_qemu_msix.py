@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import pytest
+from test_qemu import no_qemu_left_behind  # noqa: F401 - autouse: every QEMU of this module ended
 
 import pciexplore
 
