@@ -62,7 +62,7 @@ def main() -> int:
         nic = next(f for f in src if (f.vendor_id, f.device_id) == (0x8086, 0x10D3))
         ready_msix(src, nic)
         qt = src.qtest
-        ctx = src._contexts[nic.address]
+        ctx = src.device(nic.address)
         ics = ctx.writel_cmd(0, 0xC8, 1 << 20)  # E1000_ICS, RXQ0
         mailbox = f"b64read {0x0010_0000:#x} 0x14"
 

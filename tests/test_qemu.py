@@ -360,7 +360,7 @@ def test_nvme_admin_and_io_completions_fire_their_queue_vectors():
         src.trigger(fn.address, "io-queue:3")
         # the first use of queue pair 3 creates it with two admin commands, which complete on vector 0
         assert [(d.vector, d.data) for d in src.deliveries()] == [(0, 0x4100)] * 3 + [(3, 0x4103)] * 2
-        ctx = src._contexts[fn.address]
+        ctx = src.device(fn.address)
         ident = src.qtest.read(ctx.dma + 0x2000, 4)
         assert ident[:2] == (0x1B36).to_bytes(2, "little")  # Identify Controller VID = PCI vendor id
 
@@ -506,7 +506,7 @@ def test_virtio_scsi_request_and_balloon_config_change():
         m.control(enable=True)
         src.trigger(scsi.address, "request")
         assert [(d.vector, d.data) for d in src.deliveries()] == [(3, 0x4303)]  # request queue 0 = queue 2
-        ctx = src._contexts[scsi.address]
+        ctx = src.device(scsi.address)
         resp = src.qtest.read(ctx.dma + 2 * 0x4000 + 0x3000 + 0x80, 12)
         assert resp[11] == 3  # struct virtio_scsi_cmd_resp.response = VIRTIO_SCSI_S_BAD_TARGET
         balloon = next(f for f in src if (f.vendor_id, f.device_id) == (0x1AF4, 0x1002))

@@ -360,6 +360,11 @@ class QemuSource(Source):
         if ctx.model is not None:
             ctx.model.setup(ctx)
 
+    def device(self, addr: Address) -> DeviceContext:
+        """The trigger model's view of `addr`: `.model`, `.dma` (its queue area in guest RAM), registers."""
+        self._node(addr)
+        return self._contexts[addr]
+
     def bar_base(self, addr: Address, bar: int) -> int:
         """Where BAR `bar` of `addr` is mapped now (6: the expansion ROM)."""
         return self._bar_base[(addr, bar)]
