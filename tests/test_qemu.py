@@ -517,6 +517,9 @@ def test_virtio_scsi_request_and_balloon_config_change():
         assert balloon.config[0x06] & 0x08  # PCI_STATUS_INTERRUPT: its INTx pin is asserted
         num_pages = int.from_bytes(src.read_bar(balloon.address, 4, 0x2000, 4), "little")
         assert num_pages == (4 << 20) >> 12  # the new target: 4 MiB less than the RAM, in 4 KiB pages
+        src.trigger(balloon.address, "deflate")
+        used = src.device(balloon.address).dma + 1 * 0x4000 + 0x2000  # deflate queue's used ring
+        assert src.qtest.read(used + 2, 2) == b"\1\0"  # virtio 2.7.8: used.idx counts buffers the device used
 
 
 def test_secondary_bus_reset_resets_the_device_and_the_header_is_put_back():
