@@ -12,13 +12,14 @@ pair:
 
 When the device fires a vector (QEMU's msix_notify/msi_notify with bus mastering on), it writes the
 token into that vector's mailbox.  After every operation that may cause a message (config or BAR
-write, trigger) the source reads the whole mailbox area in one qtest `read`, turns every non-zero
-mailbox into a `Delivery` carrying the *programmed* address and data (what the device would have put on
-the wire), and clears them.  Several messages caused by one operation are recorded in vector order,
+write, trigger) the source reads that function's mailboxes and clears them, in the same pipelined qtest
+batch as the operation itself, and turns every non-zero mailbox into a `Delivery` carrying the
+*programmed* address and data (what the device would have put on the wire).  Several messages caused by one operation are recorded in vector order,
 which is the order QEMU's MSI-X code walks vectors in (msix_handle_mask_update).  Vector Control
 (mask bits) and the PBA are never shadowed: masking, pending bits and their effects are QEMU's own.
-If the device resets its table (FLR, reset), the source notices on the next table read and takes the
-reset values as the programmed copy.  Limits: one message per vector per operation is visible (a second
+If the device resets its table (FLR, bus reset), the source takes the reset values as the programmed
+copy (see `_after_possible_reset`; a table read that finds the redirect gone does the same).  With
+memory decode off the table does not answer: nothing is shadowed or re-synced then.  Limits: one message per vector per operation is visible (a second
 write to the same mailbox before the poll overwrites the first); MSI with several vectors shares one
 mailbox, the vector being the low data bits QEMU ORs into the token.
 
