@@ -173,7 +173,10 @@ class QemuProcess:
         try:
             for name in ("qtest", "qmp"):
                 listeners[name] = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                listeners[name].bind(str(self.workdir / f"{name}.sock"))
+                try:
+                    listeners[name].bind(str(self.workdir / f"{name}.sock"))
+                except OSError as e:  # e.g. a TMPDIR too long for a Unix socket path (108 bytes)
+                    raise QemuError(f"cannot create {self.workdir / name}.sock: {e.strerror or e}") from None
                 listeners[name].listen(1)
                 listeners[name].settimeout(0.05)
             cmd = machine.command(str(self.workdir / "qtest.sock"))
