@@ -174,3 +174,14 @@ def test_hex_links_lead_to_their_note(corpus, tmp_path):
     assert link is not None
     item = re.search(rf'<li id="{link.group(1)}">(.*?)</li>', text)
     assert item is not None and "bus master" in item.group(1)
+
+
+@pytest.mark.lspci
+def test_every_captured_byte_is_exported_even_odd_lengths(corpus, tmp_path):
+    # 100 bytes of a virtio function: its vendor capabilities at 0x40 and 0x50 lie past lspci's usual 64
+    cfg = pciexplore.open(corpus / "vm" / "virtio-msix-only-vm.lspci").function("00:03.0").config[:100]
+    (tmp_path / "cut.bin").write_bytes(cfg)
+    (tmp_path / "cut.lspci").write_text(lspci_text(take(pciexplore.open(tmp_path / "cut.bin"))))
+    text = _lspci("-F", str(tmp_path / "cut.lspci"), "-vvv", "-xxx")
+    assert "Capabilities: [40] Vendor Specific Information: VirtIO: CommonCfg" in text
+    assert "Capabilities: [50] Vendor Specific Information: VirtIO: ISR" in text

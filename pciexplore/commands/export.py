@@ -24,10 +24,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def lspci_text(source: Source, selector: str | None = None) -> str:
-    """Every function as `lspci -xxxx` prints it: the first line, then all the config bytes there are."""
+    """Every function as `lspci -xxxx` prints it: the first line, then every config byte there is.
+
+    lspci itself dumps 64, 256 or 4096 bytes; a capture may hold another length (a raw file, a cut
+    dump), and `lspci -F` reads any length back, so all of them are written, 16 to a line."""
     from ..render.lspci import LspciOptions, render_source
 
-    return render_source(source, LspciOptions(hex_dump=4), selector)
+    titles = render_source(source, LspciOptions(), selector).splitlines()
+    out = []
+    for title, fn in zip(titles, source.functions(selector), strict=True):
+        cfg = fn.config
+        out.append(title + "\n" + "".join(f"{i:02x}: {cfg[i:i + 16].hex(' ')}\n" for i in range(0, len(cfg), 16))
+                   + "\n")
+    return "".join(out)
 
 
 def run(args: argparse.Namespace) -> int:
