@@ -200,6 +200,9 @@ class QemuProcess:
                     self.conn = conn
                 else:
                     self.qmp = conn
+            # connected: the directory is no longer needed (stderr stays readable through its open file),
+            # so even a SIGKILLed Python leaves nothing behind in the temporary directory
+            shutil.rmtree(self.workdir, ignore_errors=True)
         except BaseException:
             self.stop()
             raise
