@@ -395,12 +395,14 @@ def test_close_and_context_manager_end_qemu():
 
 
 def test_qemu_dies_with_a_killed_python():
-    code = ("import os, signal, pciexplore; s = pciexplore.open('qemu:edu'); print(s.pid, flush=True); "
-            "os.kill(os.getpid(), signal.SIGKILL)")
+    code = ("import os, signal, pciexplore; s = pciexplore.open('qemu:edu'); "
+            "print(s.pid, s._process.workdir, flush=True); os.kill(os.getpid(), signal.SIGKILL)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert out.returncode == -signal.SIGKILL
-    assert _gone(int(out.stdout.split()[0]))
+    pid, workdir = out.stdout.split()
+    assert _gone(int(pid))
+    assert not Path(workdir).exists()  # nothing left in the temporary directory either
 
 
 def test_a_source_opened_in_a_thread_outlives_the_thread():
