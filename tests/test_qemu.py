@@ -199,6 +199,17 @@ def test_lspci_decodes_a_live_dump_like_we_do(topo, tmp_path, flags):
 
 
 @pytest.mark.lspci
+def test_lspci_draws_the_topology_that_was_asked_for(topo, tmp_path):
+    # lspci -t builds its tree from the bridges' bus numbers: root port -> nvme; port -> up -> down -> virtio
+    dump = tmp_path / "qemu.lspci"
+    dump.write_text(render_source(topo, LspciOptions(hex_dump=4)))
+    tree = subprocess.run(["lspci", "-F", str(dump), "-tn"], capture_output=True, text=True, check=True).stdout
+    ids = {f.address.bus: f"{f.vendor_id:04x}:{f.device_id:04x}" for f in topo.functions() if f.address.bus}
+    assert "+-02.0-[01]----00.0\n" in tree and ids[1] == "1b36:0010"
+    assert "+-03.0-[02-04]----00.0-[03-04]----00.0-[04]----00.0\n" in tree and ids[4] == "1af4:1041"
+
+
+@pytest.mark.lspci
 @pytest.mark.parametrize("dump", DUMPS, ids=[d.name for d in DUMPS])
 def test_committed_qemu_dumps_decode_like_lspci(dump):
     from lspcicmp import compare
