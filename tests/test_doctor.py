@@ -205,3 +205,17 @@ def test_findings_as_dataframe_and_cli_json():
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
+
+
+def test_html_export_carries_the_findings():
+    from pciexplore.render.html import render_html
+
+    with pciexplore.open("sim:nic") as src:
+        fn = nic(src)
+        driver_setup(src, fn)
+        fn.msix.mask(2)
+        page = render_html(src)
+    assert "<h2>Interrupt doctor</h2>" in page
+    assert "vector 2 is programmed" in page and "MSI-X entry 2" in page
+    with pciexplore.open("sim:nic,driver") as src:
+        assert "No findings" in render_html(src)

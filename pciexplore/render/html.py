@@ -35,6 +35,8 @@ td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}
 .tag{background:#eee;border-radius:3px;padding:0 4px;margin-left:4px;font-size:85%}
 section{border-top:2px solid #888;margin-top:2em}
 .dim{color:#888}
+tr.error td:nth-child(2){color:#b00;font-weight:bold}
+tr.warning td:nth-child(2){color:#a60}
 """
 
 
@@ -57,10 +59,28 @@ def render_html(source: Source, selector: str | None = None, title: str | None =
                                   + (f" ({len([a for a in notes if a.function == fn.address])} notes)"
                                      if any(a.function == fn.address for a in notes) else "")
                                   for fn in fns) + "</p>")
+    parts.append(_doctor(source, selector))
     for fn in fns:
         parts.append(_function(fn, [a for a in notes if a.function == fn.address]))
     parts.append("</body></html>\n")
     return "".join(parts)
+
+
+def _doctor(source: Source, selector: str | None) -> str:
+    """The interrupt doctor's findings over the whole source: what a reader of the bug report should
+    look at first."""
+    from ..doctor import diagnose
+
+    findings = diagnose(source, selector)
+    if not findings:
+        return "<h2>Interrupt doctor</h2><p>No findings: the MSI/MSI-X set-up of every function looks sound.</p>"
+    rows = "".join(
+        f"<tr class=\"{e(f.severity)}\"><td><a href=\"#{_anchor_for(f.device)}\"><code>{e(f.device)}</code></a></td>"
+        f"<td>{e(f.severity)}</td><td><code>{e(f.where)}</code></td><td>{e(f.message)}<br>"
+        f"<span class=\"dim\">rule: {e(f.rule)}</span><br>fix: {e(f.fix)}</td></tr>"
+        for f in findings)
+    return ("<h2>Interrupt doctor</h2><table><tr><th>function</th><th>severity</th><th>where</th>"
+            f"<th>finding</th></tr>{rows}</table>")
 
 
 def _metadata(source: Source, metadata: dict) -> str:
@@ -71,7 +91,11 @@ def _metadata(source: Source, metadata: dict) -> str:
 
 
 def _anchor(fn: Function) -> str:
-    return f"f-{fn.address}".replace(":", "-").replace(".", "-")
+    return _anchor_for(str(fn.address))
+
+
+def _anchor_for(address: str) -> str:
+    return f"f-{address}".replace(":", "-").replace(".", "-")
 
 
 def _function(fn: Function, notes: list[Annotation]) -> str:
