@@ -112,42 +112,51 @@ def msi_and_msix_both_enabled(f: _Facts) -> Iterator[Finding]:
             "disable MSI (PCI_MSI_FLAGS_ENABLE) before enabling MSI-X", offset=off)
 
 
-@check
-def msix_without_intx_disable(f: _Facts) -> Iterator[Finding]:
-    if (f.msix_on or f.msi_on) and f.pin and not f.command_bit("PCI_COMMAND_INTX_DISABLE"):
-        where, off = f.where(f.fn.header, "PCI_COMMAND", "PCI_COMMAND_INTX_DISABLE")
-        kind = "MSI-X" if f.msix_on else "MSI"
-        yield Finding(
-            "intx_not_disabled", "info", f.device, where,
-            f"{kind} is enabled while INTx Disable is clear",
-            "PCIe Base 6.0 §6.1.4.3: a function using MSI/MSI-X must not assert INTx; drivers set "
-            "Interrupt Disable so a device that gets this wrong cannot raise a shared legacy IRQ",
-            "set PCI_COMMAND_INTX_DISABLE (Linux does this in pci_intx(dev, 0))", offset=off)
+@dataclass(frozen=True)
+class CommandRule:
+    """A PCI_COMMAND bit that an enabled MSI (when `msi_too`) or MSI-X needs set."""
+
+    field: str
+    check: str
+    severity: str
+    message: str  # "{kind}" becomes "MSI" or "MSI-X"
+    rule: str
+    fix: str
+    msi_too: bool = True
+    needs_pin: bool = False  # only for functions with an INTx pin (VFs hardwire INTx Disable to 0)
+
+
+COMMAND_RULES = (
+    CommandRule(
+        "PCI_COMMAND_INTX_DISABLE", "intx_not_disabled", "info",
+        "{kind} is enabled while INTx Disable is clear",
+        "PCIe Base 6.0 §6.1.4.3: a function using MSI/MSI-X must not assert INTx; drivers set "
+        "Interrupt Disable so a device that gets this wrong cannot raise a shared legacy IRQ",
+        "set PCI_COMMAND_INTX_DISABLE (Linux does this in pci_intx(dev, 0))", needs_pin=True),
+    CommandRule(
+        "PCI_COMMAND_MASTER", "bus_master_off", "error",
+        "{kind} is enabled but Bus Master is off: the device cannot send a message at all",
+        "PCIe Base 6.0 §7.5.1.1.3: with Bus Master Enable clear a function must not issue memory writes, "
+        "and an MSI/MSI-X message is a memory write",
+        "set PCI_COMMAND_MASTER (Linux: pci_set_master)"),
+    CommandRule(
+        "PCI_COMMAND_MEMORY", "memory_space_off", "error",
+        "{kind} is enabled but Memory Space is off: the MSI-X table and PBA in the BAR are not reachable",
+        "PCIe Base 6.0 §7.5.1.1.3: with Memory Space Enable clear the function does not respond to "
+        "memory requests, so software cannot program or read the table",
+        "set PCI_COMMAND_MEMORY (Linux: pci_enable_device_mem)", msi_too=False),
+)
 
 
 @check
-def bus_master_off(f: _Facts) -> Iterator[Finding]:
-    if (f.msix_on or f.msi_on) and not f.command_bit("PCI_COMMAND_MASTER"):
-        where, off = f.where(f.fn.header, "PCI_COMMAND", "PCI_COMMAND_MASTER")
-        kind = "MSI-X" if f.msix_on else "MSI"
-        yield Finding(
-            "bus_master_off", "error", f.device, where,
-            f"{kind} is enabled but Bus Master is off: the device cannot send a message at all",
-            "PCIe Base 6.0 §7.5.1.1.3: with Bus Master Enable clear a function must not issue memory writes, "
-            "and an MSI/MSI-X message is a memory write",
-            "set PCI_COMMAND_MASTER (Linux: pci_set_master)", offset=off)
-
-
-@check
-def memory_space_off(f: _Facts) -> Iterator[Finding]:
-    if f.msix_on and not f.command_bit("PCI_COMMAND_MEMORY"):
-        where, off = f.where(f.fn.header, "PCI_COMMAND", "PCI_COMMAND_MEMORY")
-        yield Finding(
-            "memory_space_off", "error", f.device, where,
-            "MSI-X is enabled but Memory Space is off: the MSI-X table and PBA in the BAR are not reachable",
-            "PCIe Base 6.0 §7.5.1.1.3: with Memory Space Enable clear the function does not respond to "
-            "memory requests, so software cannot program or read the table",
-            "set PCI_COMMAND_MEMORY (Linux: pci_enable_device_mem)", offset=off)
+def command_register(f: _Facts) -> Iterator[Finding]:
+    kind = "MSI-X" if f.msix_on else "MSI"
+    for r in COMMAND_RULES:
+        enabled = f.msix_on or (r.msi_too and f.msi_on)
+        if enabled and (f.pin or not r.needs_pin) and not f.command_bit(r.field):
+            where, off = f.where(f.fn.header, "PCI_COMMAND", r.field)
+            yield Finding(r.check, r.severity, f.device, where, r.message.format(kind=kind), r.rule, r.fix,
+                          offset=off)
 
 
 @check
