@@ -1,6 +1,6 @@
-"""The MSI-X notebook (02) in real Chromium, served by Voilà from a temporary copy: the story runs on the
-server, then a reader's click on a step button repeats it (trigger vector 2 while masked: its pending dot
-lights and the PBA grid shows the bit; unmask: the bit clears)."""
+"""The MSI-X notebook (02) in real Chromium, from a temporary copy, served by Voilà (the story runs on the
+server) and opened in JupyterLab (Run All Cells); then a reader's clicks on the notebook's own buttons
+repeat a step of it: trigger vector 2 while masked lights its pending dot and PBA bit, unmask clears them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("playwright")
 pytest.importorskip("voila")
 
-from browser.session import REPO, chromium_page, screenshot, voila  # noqa: E402
+from browser.session import REPO, chromium_page, jupyterlab, screenshot, voila  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -28,14 +28,32 @@ def test_msix_notebook_steps_are_buttons_that_work(tmp_path):
         steps = page.locator(".pcx-step")
         # program, Function Mask on, Enable, unmask 1, trigger 1, Function Mask off, trigger 1, mask/trigger/unmask 2, disable
         assert steps.count() == 11
-        # re-enable, then mask, trigger and unmask vector 2 with the notebook's own buttons
-        page.locator(".pcx-msix button", has_text="Enable").first.click()
-        page.locator(".pcx-step", has_text="mask vector 2").first.click()
-        page.locator(".pcx-step", has_text="trigger vector 2").first.click()
-        row2 = page.locator(".pcx-msix").first.locator(".pcx-row").nth(2)
-        row2.locator(".pcx-pending.pcx-lit").wait_for()
-        page.wait_for_selector(".pcx-pba .pcx-bit.pcx-lit")
-        screenshot(page, "notebook-02-pending.png")
-        page.locator(".pcx-step", has_text="unmask vector 2").first.click()
-        expect(page.locator(".pcx-msix .pcx-pending.pcx-lit")).to_have_count(0)
-        expect(page.locator(".pcx-pba .pcx-bit.pcx-lit")).to_have_count(0)
+        press_mask_trigger_unmask(page, "notebook-02-pending.png")
+
+
+def press_mask_trigger_unmask(page, shot: str) -> None:
+    """Re-enable MSI-X with the table's switch, then the step buttons: mask, trigger, unmask vector 2."""
+    page.locator(".pcx-msix button", has_text="Enable").first.click()
+    page.locator(".pcx-step", has_text="mask vector 2").first.click()
+    page.locator(".pcx-step", has_text="trigger vector 2").first.click()
+    row2 = page.locator(".pcx-msix").first.locator(".pcx-row").nth(2)
+    row2.locator(".pcx-pending.pcx-lit").wait_for()
+    page.wait_for_selector(".pcx-pba .pcx-bit.pcx-lit")
+    screenshot(page, shot)
+    page.locator(".pcx-step", has_text="unmask vector 2").first.click()
+    expect(page.locator(".pcx-msix .pcx-pending.pcx-lit")).to_have_count(0)
+    expect(page.locator(".pcx-pba .pcx-bit.pcx-lit")).to_have_count(0)
+
+
+def test_msix_notebook_in_jupyterlab(tmp_path):
+    root = tmp_path / "nb"
+    root.mkdir()
+    shutil.copy(REPO / "notebooks" / "02-msix-explained.ipynb", root)
+    with jupyterlab(root, tmp_path) as (base, token), chromium_page(height=1200) as page:
+        page.goto(f"{base}/lab/tree/02-msix-explained.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=90_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=60_000)
+        page.get_by_role("menuitem", name="Run").first.click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        page.wait_for_selector(".pcx-step >> text=Disable MSI-X", timeout=90_000)
+        press_mask_trigger_unmask(page, "jupyterlab-02-pending.png")

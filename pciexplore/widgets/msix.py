@@ -35,18 +35,15 @@ def pba_html(pending: list[bool], columns: int = 64) -> str:
     cell, n = 11, len(pending)
     rows = -(-n // columns) if n else 0
     width, height = min(n, columns) * cell, rows * cell
+    # each row of unlit squares is one dashed line: 9-pixel dashes, 2-pixel gaps
+    grid = "".join(f"<line x1='1' y1='{r * cell + 5.5}' x2='{min(columns, n - r * columns) * cell}' "
+                   f"y2='{r * cell + 5.5}' stroke='#e0e0e0' stroke-width='9' stroke-dasharray='9 2'/>"
+                   for r in range(rows))
     lit = "".join(f"<rect class='pcx-bit pcx-lit' x='{v % columns * cell + 1}' y='{v // columns * cell + 1}' "
                   f"width='9' height='9' fill='#d50000'><title>vector {v}: pending</title></rect>"
                   for v, p in enumerate(pending) if p)
-    # the unlit squares are one pattern; the last row is cut where the vectors end
-    tail = n % columns
-    cut = (f"<rect x='{tail * cell}' y='{height - cell}' width='{width - tail * cell}' height='{cell}' fill='#fff'/>"
-           if tail and rows > 1 else "")
     return (f"<div class='pcx-pba'><svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>"
-            f"<defs><pattern id='pcx-cell' width='{cell}' height='{cell}' patternUnits='userSpaceOnUse'>"
-            f"<rect x='1' y='1' width='9' height='9' fill='#e0e0e0'/></pattern></defs>"
-            f"<rect width='{width}' height='{height}' fill='url(#pcx-cell)'/>{cut}{lit}</svg></div>"
-            f"<small>PBA: {sum(pending)} of {n} bits set</small>")
+            f"{grid}{lit}</svg></div><small>PBA: {sum(pending)} of {n} bits set</small>")
 
 
 class PbaGrid(w.HTML):

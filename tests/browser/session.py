@@ -27,14 +27,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(argv: list[str], tmp: Path, timeout: float = 60) -> Iterator[tuple[int, str]]:
-    """Run a server (argv gets --port= and --token= appended) until the block ends; yields (port, token)."""
+def serve(argv: list[str], tmp: Path, timeout: float = 60, token_option: str = "--token") -> Iterator[tuple[int, str]]:
+    """Run a server (argv gets --port= and the token option appended) until the block ends; yields (port, token)."""
     port, token = free_port(), secrets.token_hex(8)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"), JUPYTER_DATA_DIR=str(tmp / "jupyter-data"),
                JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"), PYTHONPATH=str(REPO))
     log_path = tmp / "server.log"
     log = log_path.open("w")
-    proc = subprocess.Popen([*argv, f"--port={port}", f"--token={token}"], cwd=tmp, env=env, stdout=log,
+    proc = subprocess.Popen([*argv, f"--port={port}", f"{token_option}={token}"], cwd=tmp, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + timeout
@@ -74,6 +74,18 @@ def voila(notebook: Path, tmp: Path) -> Iterator[str]:
             "--show_tracebacks=True"]
     with serve(argv, tmp) as (port, token):
         yield f"http://127.0.0.1:{port}/?token={token}"
+
+
+@contextmanager
+def jupyterlab(root: Path, tmp: Path) -> Iterator[tuple[str, str]]:
+    """JupyterLab serving `root`; yields (base URL, token)."""
+    argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--ServerApp.root_dir={root}",
+            "--ServerApp.port_retries=0", "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if os.geteuid() == 0:
+        argv.append("--allow-root")
+    with serve(argv, tmp, token_option="--IdentityProvider.token") as (port, token):
+        yield f"http://127.0.0.1:{port}", token
 
 
 @contextmanager
