@@ -5,12 +5,14 @@ clear and the message delivered.  Screenshots go to docs/screenshots/."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 pytest.importorskip("playwright")
 pytest.importorskip("voila")
 
-from browser.session import chromium_page, dashboard, screenshot  # noqa: E402
+from browser.session import chromium_page, dashboard, screenshot, serve  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -106,3 +108,15 @@ def test_2048_vectors_page_to_the_last_and_light_its_pending_bit(tmp_path):
         expect(page.locator(".pcx-pba .pcx-bit.pcx-lit")).to_have_count(1)
         assert "PBA: 1 of 2048 bits set" in text(page, ".pcx-msix")
         screenshot(page, "dashboard-2048-vectors.png")
+
+
+def test_dashboard_lab_fallback_renders_the_explorer_in_jupyterlab(tmp_path):
+    argv = [sys.executable, "-m", "pciexplore", "dashboard", "sim:nic,driver", "--lab", "--no-browser"]
+    with serve(argv, tmp_path) as (port, token), chromium_page() as page:
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/pciexplore-dashboard.ipynb?token={token}")
+        page.wait_for_selector(".jp-Notebook", timeout=90_000)
+        page.get_by_role("menuitem", name="Run").first.click()
+        page.get_by_text("Run All Cells", exact=True).click()
+        page.wait_for_selector(".pcx-explorer", timeout=90_000)
+        assert "82574L" in text(page, ".pcx-device-browser")
+        assert page.locator(".pcx-chain .pcx-link").count() == 6  # header + PM, MSI, Express, MSI-X, AER
