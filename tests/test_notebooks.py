@@ -17,6 +17,12 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
+@pytest.fixture(autouse=True)
+def _kernel_temp_dir(tmp_path, monkeypatch):
+    """Files a notebook makes in its temporary directory (05 saves captures) stay in the test's."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+
+
 def run(name: str) -> list[str]:
     """Execute notebooks/NAME.ipynb in its own directory; returns each code cell's text output."""
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
