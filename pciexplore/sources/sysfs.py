@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from ..address import Address
-from ..errors import DeviceGone, InputError, NotSupported
+from ..errors import DeviceGone, InputError, NotSupported, ReadOnlyError
 from .base import BarRegion, KernelInfo, Source
 
 SYSFS_PCI = "/sys/bus/pci/devices"
@@ -25,8 +25,16 @@ IORESOURCE_MEM = 0x200
 class SysfsSource(Source):
     kind = "sysfs"
 
-    def __init__(self, root: str | Path = SYSFS_PCI) -> None:
+    def __init__(self, root: str | Path = SYSFS_PCI, *, allow_writes: bool = False, journal=None,
+                 announce=None, confirm=None) -> None:
         super().__init__(str(root))
+        #: writes only with the explicit opt-in; shown, journaled and undoable (see live_writes.py)
+        self._writer = None
+        if allow_writes:
+            from .live_writes import LiveWriter
+
+            self._writer = LiveWriter(self, journal, announce, confirm)
+            self.writable = True
         self.root = Path(root)
         if not self.root.is_dir():
             raise InputError("not a directory laid out like /sys/bus/pci/devices", file=str(root))
@@ -130,6 +138,24 @@ class SysfsSource(Source):
             return bytes(mmio.read(0, size))
         finally:
             mmio.close()
+
+    # -- writes: only after allow_writes=True; the work is in live_writes.py ------------------------
+    def _live_writer(self, addr: Address | None):
+        if self._writer is None:
+            raise ReadOnlyError("the live host is read-only unless opened with allow_writes=True "
+                                '(pciexplore.open("sysfs", allow_writes=True))', file=self.name,
+                                device=str(addr) if addr else None)
+        return self._writer
+
+    def write_config(self, addr: Address, offset: int, data: bytes) -> None:
+        self._live_writer(addr).write_config(addr, offset, data)
+
+    def write_bar(self, addr: Address, bar: int, offset: int, data: bytes) -> None:
+        self._live_writer(addr).write_bar(addr, bar, offset, data)
+
+    def undo(self, steps: int = 1, force: bool = False) -> list:
+        """Revert the last `steps` journaled writes (see live_writes.LiveWriter.undo)."""
+        return self._live_writer(None).undo(steps, force)
 
     def kernel_info(self, addr: Address) -> KernelInfo | None:
         d = self._dir(addr)

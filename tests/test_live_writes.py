@@ -1,0 +1,127 @@
+"""The live-host path on fake sysfs trees whose resourceN are regular files, so the real mmap code
+(python-periphery MMIO) runs: reading the MSI-X table and PBA, writes only after the opt-in, each
+shown before it is done, journaled (JSON lines) and undoable."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+
+import pciexplore
+from pciexplore.errors import NotSupported, PciError, ReadOnlyError
+from pciexplore.sources.fake_sysfs import build_tree
+from pciexplore.sources.live_writes import Journal
+from pciexplore.sources.sysfs import SysfsSource
+
+
+def tree_from_sim(tmp_path: Path, spec: str = "sim:nic,driver") -> tuple[Path, object]:
+    sim = pciexplore.open(spec)
+    funcs, sizes, contents = [], {}, {}
+    for addr, dev in sim.devices.items():
+        funcs.append((addr, bytes(dev.config)))
+        sizes[addr] = dict(dev.bar_sizes)
+        for bar in dev.bar_sizes:
+            contents[(addr, bar)] = bytes(dev.bar_mem[bar])
+    return build_tree(tmp_path / "sys", funcs, sizes, contents), sim
+
+
+def resource(root: Path, bar: int) -> Path:
+    return root / "0000:00:02.0" / f"resource{bar}"
+
+
+def test_table_and_pba_read_through_mmap(tmp_path: Path) -> None:
+    root, sim = tree_from_sim(tmp_path, "sim:nic,vectors=64,driver")
+    dev = sim.devices[sim.functions()[0].address]
+    dev._set_pending(5, True)  # a pending bit, written into the file below
+    dev._set_pending(63, True)
+    resource(root, 3).write_bytes(bytes(dev.bar_mem[3]))
+    fn = SysfsSource(root).functions()[0]
+    t = fn.msix.table
+    raw = resource(root, 3).read_bytes()
+    for v in range(64):  # the reference: the file's bytes unpacked per the spec's entry layout
+        lo, hi, data, ctrl = struct.unpack_from("<4I", raw, 16 * v)
+        assert (t.loc[v, "address"], t.loc[v, "data"], t.loc[v, "ctrl"]) == (lo | hi << 32, data, ctrl)
+    assert list(t.index[t["pending"]]) == [5, 63]
+    assert fn.msix.checks() == []  # table and PBA inside BAR 3 as sysfs `resource` sizes it
+
+
+def test_read_only_by_default(tmp_path: Path) -> None:
+    root, _ = tree_from_sim(tmp_path)
+    fn = SysfsSource(root).functions()[0]
+    before = resource(root, 3).read_bytes()
+    with pytest.raises(ReadOnlyError, match="allow_writes=True") as e:
+        fn.msix.mask(2)
+    assert "\n" not in str(e.value)
+    assert resource(root, 3).read_bytes() == before
+
+
+def test_write_is_shown_journaled_and_undone(tmp_path: Path) -> None:
+    root, _ = tree_from_sim(tmp_path)
+    shown: list[str] = []
+    journal = tmp_path / "j" / "writes.jsonl"
+    src = pciexplore.open(str(root), allow_writes=True, journal=journal, announce=shown.append)
+    fn = src.functions()[0]
+    m = fn.msix
+    m.mask(2)
+    assert shown == ["write 0000:00:02.0 BAR 3 offset 0x2c (4 bytes): 0x00000000 → 0x00000001"]
+    assert resource(root, 3).read_bytes()[0x2C:0x30] == b"\x01\x00\x00\x00"
+    m.mask_all()  # config: Message Control at 0xb2, 0x8004 -> 0xc004
+    assert shown[-1] == "write 0000:00:02.0 config offset 0xb2 (2 bytes): 0x8004 → 0xc004"
+    assert (root / "0000:00:02.0" / "config").read_bytes()[0xB2:0xB4] == b"\x04\xc0"
+    lines = [json.loads(x) for x in journal.read_text().splitlines()]
+    assert [(e["seq"], e["space"], e["offset"], e["old"], e["new"]) for e in lines] == [
+        (0, "bar", 0x2C, "00000000", "01000000"), (1, "config", 0xB2, "0480", "04c0")]
+    assert list(journal.parent.iterdir()) == [journal]  # no temporary file left behind
+    src.undo(2)
+    assert (root / "0000:00:02.0" / "config").read_bytes()[0xB2:0xB4] == b"\x04\x80"
+    assert resource(root, 3).read_bytes()[0x2C:0x30] == bytes(4)
+    assert [e.undoes for e in Journal(journal).entries()] == [None, None, 1, 0]
+    assert shown[-1].startswith("undo #0: write 0000:00:02.0 BAR 3 offset 0x2c")
+    with pytest.raises(PciError, match="nothing to undo"):
+        src.undo()
+
+
+def test_confirm_can_refuse_and_undo_refuses_changed_bytes(tmp_path: Path) -> None:
+    root, _ = tree_from_sim(tmp_path)
+    journal = tmp_path / "w.jsonl"
+    no = pciexplore.open(str(root), allow_writes=True, journal=journal, announce=lambda s: None,
+                         confirm=lambda w: False)
+    with pytest.raises(ReadOnlyError, match="refused"):
+        no.functions()[0].msix.unmask(0)
+    assert not journal.exists()
+    src = pciexplore.open(str(root), allow_writes=True, journal=journal, announce=lambda s: None)
+    src.functions()[0].msix.mask(1)
+    with open(resource(root, 3), "r+b") as f:  # someone else changes the same bytes
+        f.seek(0x1C)
+        f.write(b"\x03\x00\x00\x00")
+    with pytest.raises(PciError, match="not undoing #0"):
+        src.undo()
+    src.undo(force=True)
+    assert resource(root, 3).read_bytes()[0x1C:0x20] == bytes(4)
+
+
+def test_bad_journal_is_a_one_line_error(tmp_path: Path) -> None:
+    journal = tmp_path / "w.jsonl"
+    journal.write_text('{"seq": 0}\nnot json\n')
+    with pytest.raises(PciError, match="not a write record") as e:
+        Journal(journal).entries()
+    assert e.value.line == 1 and "\n" not in str(e.value)
+
+
+@pytest.mark.skipif(not Path("/sys/bus/pci/devices").is_dir(), reason="no sysfs")
+def test_live_host_says_why_bars_are_unreadable() -> None:
+    src = SysfsSource()
+    with_msix = [fn for fn in src.functions() if fn.msix is not None]
+    if not with_msix:
+        pytest.skip("no MSI-X function on this host")
+    fn = with_msix[0]
+    bir = fn.msix.regs().table_bir
+    if (Path(src._dirs[fn.address]) / f"resource{bir}").exists():
+        pytest.skip("this host has resourceN files")
+    with pytest.raises(NotSupported, match=f"resource{bir} does not exist") as e:
+        _ = fn.msix.table
+    assert "\n" not in str(e.value)
+    assert fn.msix.size >= 1  # the capability itself still reads from config space
