@@ -157,7 +157,7 @@ def bar_facts(fn: Function, bir: int) -> tuple[str | None, int | None]:
     if bir > 5:
         return "reserved_bir", None
     if fn.header_type != 0:
-        return ("bar_unimplemented" if bir > 1 else None), None
+        return ("no_such_bar" if bir > 1 else None), None
     starts = bar_starts(fn)
     if bir not in starts and bir - 1 in starts:
         return "upper_half", None
@@ -177,6 +177,7 @@ BAR_PROBLEMS = {
     "upper_half": "BIR {bir} names the upper half of 64-bit BAR {below}, not a BAR",
     "io_bar": "BIR {bir} names an I/O BAR (it must be a memory BAR)",
     "bar_unimplemented": "BIR {bir} names BAR {bir}, which reads 0 (not implemented or never assigned)",
+    "no_such_bar": "BIR {bir} names BAR {bir}, which a bridge header (type 1/2) does not have",
 }
 
 
