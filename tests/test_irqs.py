@@ -143,3 +143,26 @@ def test_irqs_command_on_fake_host(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["function", "mode", "entry", "irq", "name", "total", "CPU0"]
     assert out[1].split() == ["0000:00:02.0", "msix", "0", "140", "eth0-rx", "7", "7"]
+
+
+@pytest.mark.skipif(not Path("/proc/interrupts").exists() or not LIVE.is_dir(), reason="no live kernel view")
+def test_disk_io_moves_virtio_blk_counts(tmp_path: Path) -> None:
+    """virtio_blk names its queue vectors "virtioN-req.M": synced writes to a file on that disk must
+    make their counts move between two samples."""
+    now = kernel.vectors()
+    req = now[now["name"].fillna("").str.contains(r"^virtio\d+-req", regex=True)]
+    if req.empty:
+        pytest.skip("no virtio-blk device on this host")
+    if os.stat(tmp_path).st_dev != os.stat("/").st_dev:
+        pytest.skip("tmp_path is not on the root disk")
+
+    def disk_io(_seconds: float) -> None:
+        for i in range(8):
+            with open(tmp_path / f"f{i}", "wb") as f:
+                f.write(os.urandom(1 << 20))
+                f.flush()
+                os.fsync(f.fileno())
+
+    df = kernel.sample(0.0, 2, sleep=disk_io)
+    moved = df[df["irq"].isin(req["irq"]) & df["rate"].notna()]
+    assert (moved["rate"] > 0).any(), moved

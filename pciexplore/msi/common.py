@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
-from ..regs.base import Field, Register
+from ..regs.base import Field
 from ..regs.header import HEADERS
 
 if TYPE_CHECKING:
@@ -60,10 +60,6 @@ class EventLog(list):
     def _repr_html_(self) -> str:
         items = "".join(f"<li>{html.escape(e.text)}</li>" for e in self)
         return f"<ol start='0'>{items}</ol>" if self else "<i>no steps yet</i>"
-
-
-def field_value(reg: Register, name: str, value: int) -> int:
-    return reg.field(name).extract(value)
 
 
 def with_field(field: Field, value: int, new: int) -> int:
@@ -184,3 +180,30 @@ BAR_PROBLEMS = {
 def check_vector(n: int, count: int, what: str, device: str) -> None:
     if not isinstance(n, int) or not 0 <= n < count:
         raise InputError(f"{what} {n!r} out of range: this function has {count} (0..{count - 1})", device=device)
+
+
+_HEX = {"address": "0x{:016x}", "data": "0x{:08x}", "ctrl": "0x{:08x}"}
+
+
+def table_html(df, max_rows: int = 64) -> str:
+    """A vector table as HTML with messages in hex (as people read them in specs and lspci)."""
+    formatters = {col: fmt.format for col, fmt in _HEX.items() if col in df.columns}
+    return df.to_html(max_rows=max_rows, formatters=formatters)
+
+
+def function_deliveries(fn: Function) -> list[Delivery] | None:
+    """Messages this function sent, in order; None when its source cannot observe messages."""
+    sent = fn.source.deliveries()
+    return None if sent is None else [d for d in sent if d.function in (None, fn.address)]
+
+
+def kernel_view(fn: Function):
+    """The kernel's view of this function's vectors (live sysfs source): IRQ, per-CPU counts, handler."""
+    from ..errors import NotSupported
+    from . import kernel
+
+    root = getattr(fn.source, "root", None)
+    if fn.source.kind != "sysfs" or root is None:
+        raise NotSupported(f"the kernel's view needs the live sysfs source, not {fn.source.kind}",
+                           device=str(fn.address))
+    return kernel.vectors(sysfs_root=root, selector=str(fn.address))

@@ -15,10 +15,21 @@ from ..errors import InputError, NotSupported
 from ..model import Block
 from ..regs.caps.msi import MSI, is_64bit, is_maskable
 from . import x86
-from .common import PCI_COMMAND_MASTER, Check, EventLog, StepTeller, check_vector, with_field
+from .common import (
+    PCI_COMMAND_MASTER,
+    Check,
+    EventLog,
+    StepTeller,
+    check_vector,
+    function_deliveries,
+    kernel_view,
+    table_html,
+    with_field,
+)
 
 if TYPE_CHECKING:
     from ..model import Function
+    from ..sources.base import Delivery
 
 FLAGS = MSI.register("PCI_MSI_FLAGS")
 ENABLE = FLAGS.field("PCI_MSI_FLAGS_ENABLE")
@@ -225,6 +236,15 @@ class Msi:
         self._teller.run(f"trigger({vector})", why,
                          lambda: self.source.trigger(self.function.address, f"vector:{vector}"))
 
+    @property
+    def deliveries(self) -> list[Delivery] | None:
+        """Every message this function sent (address, data, vector, order); None if unobservable."""
+        return function_deliveries(self.function)
+
+    def kernel(self):
+        """Linux IRQ, per-CPU counts and handler name per vector (live host: msi_irqs/ + /proc/interrupts)."""
+        return kernel_view(self.function)
+
     def summary(self) -> dict[str, Any]:
         r = self.regs()
         return {"offset": self.offset, "enabled": r.enabled, "capable": r.capable, "count": r.count,
@@ -241,4 +261,4 @@ class Msi:
     def _repr_html_(self) -> str:
         checks = "".join(f"<li>{html.escape(str(c))}</li>" for c in self.checks())
         return (f"<div><b>{html.escape(repr(self))}</b>"
-                + (f"<ul style='color:#b00'>{checks}</ul>" if checks else "") + self.table.to_html() + "</div>")
+                + (f"<ul style='color:#b00'>{checks}</ul>" if checks else "") + table_html(self.table) + "</div>")

@@ -12,7 +12,7 @@ import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
+from ..errors import InputError, PciError
 from ..model import Block
 from ..regs.caps.msix import MSIX, MSIX_ENTRY, PCI_MSIX_ENTRY_SIZE
 from . import x86
@@ -25,11 +25,15 @@ from .common import (
     StepTeller,
     bar_facts,
     check_vector,
+    function_deliveries,
+    kernel_view,
+    table_html,
     with_field,
 )
 
 if TYPE_CHECKING:
     from ..model import Function
+    from ..sources.base import Delivery
 
 FLAGS = MSIX.register("PCI_MSIX_FLAGS")
 QSIZE = FLAGS.field("PCI_MSIX_FLAGS_QSIZE")
@@ -327,6 +331,15 @@ class Msix:
                                    ("entry mask bit", e.entry_masked)) if on]
         return " and ".join(reasons)
 
+    @property
+    def deliveries(self) -> list[Delivery] | None:
+        """Every message this function sent (address, data, vector, order); None if unobservable."""
+        return function_deliveries(self.function)
+
+    def kernel(self):
+        """Linux IRQ, per-CPU counts and handler name per vector (live host: msi_irqs/ + /proc/interrupts)."""
+        return kernel_view(self.function)
+
     # -- showing ----------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         r = self.regs()
@@ -343,8 +356,8 @@ class Msix:
     def _repr_html_(self) -> str:
         checks = "".join(f"<li>{html.escape(str(c))}</li>" for c in self.checks())
         try:
-            table = self.table.to_html(max_rows=64)
-        except Exception as e:  # noqa: BLE001 - show why the table is unreadable instead of failing the cell
+            table = table_html(self.table)
+        except PciError as e:  # show why the table is unreadable (a dump, no resourceN) instead of failing
             table = f"<i>{html.escape(str(e))}</i>"
         return (f"<div><b>{html.escape(repr(self))}</b>"
                 + (f"<ul style='color:#b00'>{checks}</ul>" if checks else "") + table + "</div>")
