@@ -125,3 +125,13 @@ def test_live_host_says_why_bars_are_unreadable() -> None:
         _ = fn.msix.table
     assert "\n" not in str(e.value)
     assert fn.msix.size >= 1  # the capability itself still reads from config space
+
+
+def test_story_says_when_messages_cannot_be_seen(tmp_path: Path) -> None:
+    root, _ = tree_from_sim(tmp_path)
+    src = pciexplore.open(str(root), allow_writes=True, journal=tmp_path / "w.jsonl", announce=lambda s: None)
+    m = src.functions()[0].msix
+    m.mask(0)
+    m.unmask(0)
+    assert m.deliveries is None
+    assert str(m.log).splitlines()[-1] == "unmask(0): nothing pending → (this source cannot observe messages)"

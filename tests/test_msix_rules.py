@@ -230,3 +230,33 @@ def test_2048_vectors_and_qword_pba() -> None:
     assert len(t) == 2048 and list(t.index[t["pending"]]) == [1024, 2047]
     pba = src.read_bar(fn.address, r.pba_bir, r.pba_offset, 256)
     assert pba[128] == 1 and pba[255] == 0x80  # bit n of the PBA is vector n (little-endian QWORDs)
+
+
+# -- checks the kernel would never let a driver skip (PCIe Base §7.7.2.3-.5: BIR 0-5 names a memory
+#    BAR; table and PBA lie inside it, QWORD aligned, and do not overlap; Memory Space must decode) --
+def _poked(spec: str, **regs: int):
+    src = pciexplore.open(spec)
+    fn = src.functions()[0]
+    dev = src.devices[fn.address]
+    for name, value in regs.items():
+        offset, width = {"table": (0xB4, 4), "pba": (0xB8, 4), "bar3": (0x1C, 4)}[name]
+        dev._cfg_put(offset, width, value)
+    fn.refresh()
+    return fn.msix
+
+
+@pytest.mark.parametrize("spec,regs,kinds", [
+    ("sim:nic", {}, []),
+    ("sim:nic", {"table": 0x0000 | 7}, ["reserved_bir"]),
+    ("sim:nic", {"pba": 0x0040 | 3}, ["overlap"]),  # PBA inside the 5*16-byte table
+    ("sim:nic", {"pba": 0x4000 | 3}, ["outside_bar"]),  # BAR 3 is 16 KiB
+    ("sim:nic,vectors=1024", {"table": 0x6000 | 3}, ["outside_bar"]),  # 16 KiB table from 24K in a 32K BAR
+    ("sim:nic,vectors=1024", {"pba": 0x7FC0 | 3}, ["outside_bar"]),  # 128-byte PBA past the end
+    ("sim:nic", {"table": 0 | 2, "pba": 0x1000 | 2}, ["bar_unimplemented", "bar_unimplemented"]),
+    ("sim:nvme", {"table": 0 | 5}, ["upper_half"]),  # BAR 5 is the high half of 64-bit BAR 4
+    ("sim:nic", {"bar3": 0xE001}, ["io_bar", "io_bar"]),
+])
+def test_checks(spec: str, regs: dict[str, int], kinds: list[str]) -> None:
+    m = _poked(spec, **regs)
+    assert [c.kind for c in m.checks()] == kinds
+    assert all("\n" not in str(c) for c in m.checks())

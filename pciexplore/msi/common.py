@@ -67,6 +67,11 @@ def with_field(field: Field, value: int, new: int) -> int:
     return (value & ~field.mask) | ((new << field.lo) & field.mask)
 
 
+def write_field(fn: Function, offset: int, width: int, field: Field, current: int, value: int) -> None:
+    """Write one config register with `field` set to `value` and every other bit as `current` had it."""
+    fn.source.write_config(fn.address, offset, with_field(field, current, value).to_bytes(width, "little"))
+
+
 def ranges(bits: Iterable[int]) -> str:
     """[0, 1, 2, 5] -> "0-2, 5"."""
     out: list[str] = []

@@ -24,7 +24,7 @@ from .common import (
     function_deliveries,
     kernel_view,
     table_html,
-    with_field,
+    write_field,
 )
 
 if TYPE_CHECKING:
@@ -170,9 +170,7 @@ class Msi:
 
     # -- verbs ----------------------------------------------------------------------------------
     def _write_flags(self, field, value: int) -> None:
-        flags = self.regs().flags
-        self.source.write_config(self.function.address, self.offset + FLAGS.offset,
-                                 with_field(field, flags, value).to_bytes(2, "little"))
+        write_field(self.function, self.offset + FLAGS.offset, FLAGS.width, field, self.regs().flags, value)
 
     def enable(self) -> None:
         self._teller.run("enable()", "MSI enabled", lambda: self._write_flags(ENABLE, 1))

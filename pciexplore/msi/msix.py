@@ -28,7 +28,7 @@ from .common import (
     function_deliveries,
     kernel_view,
     table_html,
-    with_field,
+    write_field,
 )
 
 if TYPE_CHECKING:
@@ -246,9 +246,7 @@ class Msix:
 
     # -- verbs ----------------------------------------------------------------------------------
     def _write_flags(self, field, value: int) -> None:
-        flags = self.regs().flags
-        self.source.write_config(self.function.address, self.offset + FLAGS.offset,
-                                 with_field(field, flags, value).to_bytes(2, "little"))
+        write_field(self.function, self.offset + FLAGS.offset, FLAGS.width, field, self.regs().flags, value)
 
     def _write_dword(self, vector: int, rel: int, value: int) -> None:
         r = self.regs()
