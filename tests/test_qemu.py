@@ -345,6 +345,25 @@ def test_bus_mastering_off_loses_the_message_entirely(nic):
     assert _new(src, start) == [(0, MSI_ADDRESS, 0x4020)]
 
 
+def test_threads_sharing_a_source_do_not_mix_up_answers(nic):
+    from concurrent.futures import ThreadPoolExecutor
+
+    src, fn, m = nic
+    m.control(enable=True)
+    for v in range(m.count):
+        m.mask(v, False)
+    ids = fn.config[:4]
+
+    def work(v: int) -> None:
+        for _ in range(40):
+            src.trigger(fn.address, f"vector:{v}")
+            assert src.read_config(fn.address)[:4] == ids
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, range(4)))
+    assert sorted(d.vector for d in src.deliveries()) == sorted(v for v in range(4) for _ in range(40))
+
+
 def test_unknown_causes_are_one_line_errors(nic):
     src, fn, _ = nic
     with pytest.raises(InputError, match="cannot raise 'vector:7'"):

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import base64
 import json
-import select
 import socket
+import threading
 from collections.abc import Callable, Sequence
 
 from ...errors import PciError
@@ -33,11 +33,21 @@ class LineChannel:
     def __init__(self, sock: socket.socket, timeout: float = 5.0, name: str = "qemu",
                  on_broken: Callable[[str], None] | None = None) -> None:
         self.sock = sock
-        self.timeout = timeout
         self.name = name
         self.on_broken = on_broken
         self.broken: str | None = None
         self._buf = b""
+        self._lock = threading.Lock()  # one batch on the wire at a time, whichever thread sends it
+        self.timeout = timeout
+
+    @property
+    def timeout(self) -> float:
+        """Seconds any one send or receive may take before QEMU counts as hung."""
+        return self.sock.gettimeout() or 0.0
+
+    @timeout.setter
+    def timeout(self, seconds: float) -> None:
+        self.sock.settimeout(seconds)
 
     def _skip(self, line: str) -> bool:
         """Asynchronous lines that answer no command."""
@@ -54,26 +64,27 @@ class LineChannel:
                     out.append(text)
             if len(out) >= n:
                 return out
-            ready, _, _ = select.select([self.sock], [], [], self.timeout)
-            if not ready:
-                raise QemuError(f"no answer from QEMU within {self.timeout:g} s", file=self.name)
-            chunk = self.sock.recv(1 << 16)
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except TimeoutError:
+                raise QemuError(f"no answer from QEMU within {self.timeout:g} s", file=self.name) from None
             if not chunk:
                 raise QemuError("QEMU closed the connection (it exited)", file=self.name)
             self._buf += chunk
 
     def exchange(self, payload: bytes, answers: int) -> list[str]:
         """Send `payload`, read `answers` lines; on any failure the channel (and QEMU) is done for."""
-        if self.broken:
-            raise QemuError(f"QEMU session is over: {self.broken}", file=self.name)
-        try:
-            self.sock.sendall(payload)
-            return self._readlines(answers)
-        except BaseException as e:  # noqa: BLE001 - includes KeyboardInterrupt: the stream is now unusable
-            self._break(str(e) or type(e).__name__)
-            if isinstance(e, OSError):
-                raise QemuError(f"connection to QEMU failed: {e}", file=self.name) from None
-            raise
+        with self._lock:
+            if self.broken:
+                raise QemuError(f"QEMU session is over: {self.broken}", file=self.name)
+            try:
+                self.sock.sendall(payload)
+                return self._readlines(answers)
+            except BaseException as e:  # noqa: BLE001 - includes KeyboardInterrupt: the stream is now unusable
+                self._break(str(e) or type(e).__name__)
+                if isinstance(e, OSError):
+                    raise QemuError(f"connection to QEMU failed: {e}", file=self.name) from None
+                raise
 
     def _break(self, why: str) -> None:
         if self.broken is None:
