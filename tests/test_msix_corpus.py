@@ -59,3 +59,25 @@ def test_checks_on_real_world_oddities(corpus) -> None:
     assert [c.kind for c in doe.msix.checks()] == ["memory_off"]  # Control: Mem- in that dump
     bridge = pciexplore.open(corpus / "realworld" / "nvidia-turing-usb-1ad0-xxx.lspci").function("0005:00:00.0")
     assert [c.kind for c in bridge.msix.checks()] == ["no_such_bar", "no_such_bar"]  # BIR 2 on a type-1 header
+
+
+@pytest.mark.lspci
+@pytest.mark.skipif(shutil.which("lspci") is None, reason="lspci not installed")
+def test_msix_command_json_matches_lspci(corpus, capsys) -> None:
+    import json
+
+    from pciexplore.cli import main
+
+    path = corpus / "qemu" / "q35-e1000e-nvme-virtio.lspci"
+    assert main(["msix", "--json", str(path)]) == 0
+    infos = {i["address"]: i for i in json.loads(capsys.readouterr().out)}
+    blocks = lspci_blocks(path)
+    expected = {a for a, text in blocks.items() if _MSIX.search(text) or _MSI.search(text)}
+    assert set(infos) == expected
+    for address, info in infos.items():
+        m = _MSIX.search(blocks[address])
+        if m:
+            x = info["msix"]
+            assert (x["size"], x["table_bir"], x["table_offset"], x["pba_offset"]) == (
+                int(m["n"]), int(m["tb"]), int(m["to"], 16), int(m["po"], 16))
+            assert x["vectors"] == [] and "cannot read BAR" in x["unreadable"]
