@@ -118,7 +118,7 @@ class QemuSource(Source):
             self._msix: dict[Address, MsixRoute] = {}
             self._msi: dict[Address, MsiRoute] = {}
             self._slots: list[tuple[Address, int, bool]] = []  # mailbox index -> (function, vector, is MSI-X)
-            self._slot_ranges: dict[Address, range] = {}
+            self._poll_plan: dict[Address | None, tuple[range, list[str]]] = {}
             for a in sorted(self._nodes):
                 self._route(a)
             need = DMA_BASE + len(self._nodes) * DMA_SIZE
@@ -217,25 +217,28 @@ class QemuSource(Source):
                      write_cmd("mem", entry + 8, 4, MSIX_TOKEN | v)]
         self.qtest.batch(cmds)
 
-    def _slot_range(self, addr: Address | None) -> range:
-        """Mailbox indexes of one function (all when None): an operation on a function can only make
-        that function send messages."""
-        if addr is None:
-            return range(len(self._slots))
-        found = self._slot_ranges.get(addr)
+    def _mailboxes(self, addr: Address | None) -> tuple[range, list[str]]:
+        """Mailbox indexes of one function (all when None; an operation on a function can only make that
+        function send messages) and the qtest commands that read and clear them."""
+        found = self._poll_plan.get(addr)
         if found is None:
-            first = [i for i, (a, _, _) in enumerate(self._slots) if a == addr]
-            found = self._slot_ranges[addr] = range(first[0], first[-1] + 1) if first else range(0)
+            if addr is None:
+                slots = range(len(self._slots))
+            else:
+                mine = [i for i, (a, _, _) in enumerate(self._slots) if a == addr]
+                slots = range(mine[0], mine[-1] + 1) if mine else range(0)
+            at, size = self._mailbox(slots.start), 4 * len(slots)
+            found = self._poll_plan[addr] = (slots, [read_bytes_cmd(at, size), f"memset {at:#x} {size:#x} 0"]
+                                             if slots else [])
         return found
 
     def run_and_poll(self, commands: list[str], addr: Address | None = None) -> list[str]:
         """Send `commands`, then read and clear the mailboxes of `addr` in the same pipelined batch (one
         socket round trip); record what arrived; return the answers to `commands`."""
-        slots = self._slot_range(addr)
-        if not slots:
+        slots, poll = self._mailboxes(addr)
+        if not poll:
             return self.qtest.batch(commands)
-        at, size = self._mailbox(slots.start), 4 * len(slots)
-        answers = self.qtest.batch([*commands, read_bytes_cmd(at, size), f"memset {at:#x} {size:#x} 0"])
+        answers = self.qtest.batch(commands + poll)
         self._collect(slots, decode_read(answers[-2]))
         return answers[: len(commands)]
 
