@@ -114,8 +114,12 @@ class MsixMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def trigger(self, data) -> None:
         v = self.vector(data)
+        was_pending, sent = v in self.ref.pending, len(self.ref.sent)
         self.msix.trigger(v)
         self.ref.trigger(v)
+        story = self.msix.log[-1].text  # the story tells what the rules did, in words
+        assert (f"PBA bit {v} set" in story) == (v in self.ref.pending and not was_pending), story
+        assert ("message 0x" in story) == (len(self.ref.sent) > sent), story
 
     @rule(on=st.booleans())
     def bus_master(self, on: bool) -> None:
@@ -161,7 +165,7 @@ class MsixMachine(RuleBasedStateMachine):
         assert [d.seq for d in self.src.deliveries()] == list(range(len(got)))
 
 
-MsixMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None,
+MsixMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None,
                                          suppress_health_check=[HealthCheck.too_slow])
 TestMsixRules = MsixMachine.TestCase
 
