@@ -58,10 +58,9 @@ class LineChannel:
         out: list[str] = []
         while True:
             *complete, self._buf = self._buf.split(b"\n")
-            for line in complete:
-                text = line.decode("utf-8", "replace").rstrip("\r")
-                if not self._skip(text):
-                    out.append(text)
+            if complete:
+                lines = b"\n".join(complete).decode("utf-8", "replace").replace("\r", "").split("\n")
+                out += [line for line in lines if not self._skip(line)]
             if len(out) >= n:
                 return out
             try:

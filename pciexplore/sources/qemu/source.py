@@ -117,7 +117,8 @@ class QemuSource(Source):
             self._bar_base = {(a, b.index): b.base for a, n in self._nodes.items() for b in n.bars}
             self._msix: dict[Address, MsixRoute] = {}
             self._msi: dict[Address, MsiRoute] = {}
-            self._slots: list[tuple[Address, int, bool]] = []  # mailbox index -> (function, vector, is MSI-X)
+            #: mailbox index -> (function, vector, its MsixRoute or MsiRoute)
+            self._slots: list[tuple[Address, int, MsixRoute | MsiRoute]] = []
             self._poll_plan: dict[Address | None, tuple[range, list[str]]] = {}
             for a in sorted(self._nodes):
                 self._route(a)
@@ -186,7 +187,7 @@ class QemuSource(Source):
             table = self.config.read(a, cap + PCI_MSIX_TABLE, 4)
             route = MsixRoute(cap, table & 7, table & ~7, (flags & PCI_MSIX_FLAGS_QSIZE) + 1, len(self._slots))
             route.control = flags
-            self._slots += [(a, v, True) for v in range(route.count)]
+            self._slots += [(a, v, route) for v in range(route.count)]
             base = self._bar_base[(a, route.table_bar)] + route.table_offset
             route.shadow = bytearray(self.qtest.read(base, route.count * PCI_MSIX_ENTRY_SIZE))
             self._msix[a] = route
@@ -195,7 +196,7 @@ class QemuSource(Source):
             cap = caps[PCI_CAP_ID_MSI]
             flags = self.config.read(a, cap + PCI_MSI_FLAGS, 2)
             route = MsiRoute(cap, bool(flags & PCI_MSI_FLAGS_64BIT), len(self._slots))
-            self._slots.append((a, 0, False))
+            self._slots.append((a, 0, route))
             redirect = route.redirect(self._mailbox(route.slot))
             cfg = self.config.read_ecam(a, 0x100)
             route.shadow = {off: cfg[off] for off in redirect}
@@ -249,13 +250,12 @@ class QemuSource(Source):
         for k, token in enumerate(struct.unpack(f"<{len(slots)}I", raw)):
             if not token:
                 continue
-            a, vector, msix = self._slots[slots.start + k]
-            if msix:
-                sh = self._msix[a].shadow[vector * 16 : vector * 16 + 12]
+            a, vector, r = self._slots[slots.start + k]
+            if isinstance(r, MsixRoute):
+                sh = r.shadow[vector * 16 : vector * 16 + 12]
                 address = int.from_bytes(sh[0:8], "little")
                 data = int.from_bytes(sh[8:12], "little")
             else:
-                r = self._msi[a]
                 vector = token & 0x1F
                 lo = bytes(r.shadow[r.cap + 4 + j] for j in range(8 if r.is64 else 4))
                 address = int.from_bytes(lo, "little")
@@ -472,8 +472,9 @@ class QemuSource(Source):
         return ctx.model.causes(ctx) if ctx.model is not None else {}
 
     def trigger(self, addr: Address, cause: str) -> None:
-        self._node(addr)
-        ctx = self._contexts[addr]
+        ctx = self._contexts.get(addr)
+        if ctx is None:
+            self._node(addr)  # raises the one-line error
         if ctx.model is None:
             raise NotSupported("QEMU source has no trigger declarations for this device model",
                                file=self.name, device=str(addr))
