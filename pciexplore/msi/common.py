@@ -173,12 +173,15 @@ def bar_facts(fn: Function, bir: int) -> tuple[str | None, int | None]:
     return None, None
 
 
+#: what bar_facts found -> (Check kind, message); a BAR that is not there is "bar_unimplemented"
+#: whatever the reason, so programs (doctor) see one kind
 BAR_PROBLEMS = {
-    "reserved_bir": "BIR {bir} is reserved (only BARs 0-5 can hold it)",
-    "upper_half": "BIR {bir} names the upper half of 64-bit BAR {below}, not a BAR",
-    "io_bar": "BIR {bir} names an I/O BAR (it must be a memory BAR)",
-    "bar_unimplemented": "BIR {bir} names BAR {bir}, which reads 0 (not implemented or never assigned)",
-    "no_such_bar": "BIR {bir} names BAR {bir}, which a bridge header (type 1/2) does not have",
+    "reserved_bir": ("reserved_bir", "BIR {bir} is reserved (only BARs 0-5 can hold it)"),
+    "upper_half": ("bar_unimplemented", "BIR {bir} names the upper half of 64-bit BAR {below}, not a BAR"),
+    "io_bar": ("io_bar", "BIR {bir} names an I/O BAR (it must be a memory BAR)"),
+    "bar_unimplemented": ("bar_unimplemented",
+                          "BIR {bir} names BAR {bir}, which reads 0 (not implemented or never assigned)"),
+    "no_such_bar": ("bar_unimplemented", "BIR {bir} names BAR {bir}, which a bridge header (type 1/2) does not have"),
 }
 
 

@@ -225,7 +225,8 @@ class Msix:
                                            ("PBA", r.pba_bir, r.pba_offset, r.pba_bytes)):
             kind, size = bar_facts(self.function, bir)
             if kind:
-                out.append(Check(kind, f"MSI-X {what}: " + BAR_PROBLEMS[kind].format(bir=bir, below=bir - 1)))
+                check_kind, message = BAR_PROBLEMS[kind]
+                out.append(Check(check_kind, f"MSI-X {what}: " + message.format(bir=bir, below=bir - 1)))
             sizes[what] = size
             if size is not None and offset + length > size:
                 out.append(Check("outside_bar", f"MSI-X {what} 0x{offset:x}..0x{offset + length - 1:x} extends "
