@@ -212,3 +212,25 @@ def test_dashboard_refuses_bad_input_in_one_line(capsys):
     assert main(["dashboard", "/no/such/dump.lspci", "--no-browser"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no such file" in err[0]
+
+
+def test_interrupt_plot_of_a_live_function_follows_proc_interrupts():
+    fns = [f for f in pciexplore.open() if f.kernel and f.kernel.msi_irqs] if Path("/sys/bus/pci").is_dir() else []
+    if not fns:
+        pytest.skip("no function with MSI/MSI-X IRQs on this host")
+    fn = fns[0]
+    plot = InterruptPlot.of_function(fn)
+    counts = plot.poll()
+    # /proc/interrupts: "IRQ: counts... PCI-MSIX-<bdf> <entry>-edge <handler>"; a global MSI domain
+    # ("PCI-MSI 524288-edge") carries the entry in the hardware IRQ's low 11 bits
+    header, *lines = Path("/proc/interrupts").read_text().splitlines()
+    cpus = len(header.split())
+    want = {}
+    for parts in map(str.split, lines):
+        if parts and parts[0].rstrip(":") in {str(i) for i in fn.kernel.msi_irqs}:
+            chip, hw = parts[1 + cpus], re.match(r"(\d+)-", parts[2 + cpus])
+            entry = None if hw is None else int(hw.group(1)) if re.search(r"MSIX?-[0-9a-f]{4}:", chip) \
+                else int(hw.group(1)) & 0x7FF
+            want[parts[-1] if entry is None else f"#{entry} {parts[-1]}"] = sum(map(int, parts[1:1 + cpus]))
+    assert set(counts) == set(want)
+    assert all(counts[k] <= want[k] for k in want)  # read before, and counters only grow

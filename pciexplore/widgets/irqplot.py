@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import ipywidgets as w
 
@@ -35,6 +36,22 @@ class InterruptPlot(w.VBox):
         super().__init__([self.svg, self.status])
         self.add_class("pcx-irqplot")
         self.render()
+
+    @classmethod
+    def of_function(cls, fn: Any, **options: Any) -> InterruptPlot:
+        """Counts of `fn`'s MSI/MSI-X vectors as the live kernel reports them (/proc/interrupts and
+        msi_irqs/, through pciexplore.msi.kernel), one line per vector labelled with its handler."""
+        import pandas as pd
+
+        from ..msi.kernel import vectors
+
+        def sample() -> dict[str, int]:
+            return {(f"#{r.entry} " if not pd.isna(r.entry) else "") + (r.name or f"IRQ {r.irq}"):
+                    0 if pd.isna(r.total) else int(r.total)
+                    for r in vectors(selector=str(fn.address)).itertuples()}
+
+        options.setdefault("title", f"interrupts of {fn.address} per sample interval")
+        return cls(sample, **options)
 
     def poll(self) -> dict[str, int]:
         counts = dict(self.sample())
