@@ -234,3 +234,17 @@ def test_interrupt_plot_of_a_live_function_follows_proc_interrupts():
             want[parts[-1] if entry is None else f"#{entry} {parts[-1]}"] = sum(map(int, parts[1:1 + cpus]))
     assert set(counts) == set(want)
     assert all(counts[k] <= want[k] for k in want)  # read before, and counters only grow
+
+
+def test_explorer_watches_interrupts_only_on_the_live_host():
+    ex = Explorer(pciexplore.open("sim:nic"))
+    assert ex.plot is None and "not this host's live kernel" in ex.irq_box.children[0].value.replace("&#x27;", "'")
+    live = pciexplore.open()
+    fns = [f for f in live if f.kernel and f.kernel.msi_irqs]
+    if not fns:
+        pytest.skip("no function with MSI/MSI-X IRQs on this host")
+    ex = Explorer(live)
+    ex.browser.select(fns[0])
+    assert ex.plot is not None and len(ex.plot.counts) == 1
+    assert len(ex.plot.counts[0]) == len(fns[0].kernel.msi_irqs)  # a line per IRQ the kernel gave it
+    ex.show(fns[0])  # showing another (or the same) function stops the old plot's sampling

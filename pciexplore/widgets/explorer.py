@@ -11,6 +11,7 @@ from .browser import DeviceBrowser
 from .chain import CapabilityChain
 from .common import esc, function_label, msix_model
 from .hexview import HexView
+from .irqplot import InterruptPlot
 from .msix import MsixTableView
 
 
@@ -29,6 +30,7 @@ class Explorer(w.VBox):
         self.source = source
         self.page_size = page_size
         self.msix: MsixTableView | None = None
+        self.plot: InterruptPlot | None = None
         self.title = w.HTML(f"<h3 style='margin:4px 0'>pciexplore &mdash; {esc(source.name)} "
                             f"<small>({esc(source.kind)}, {len(source.functions())} functions)</small></h3>")
         self.browser = DeviceBrowser(source)
@@ -36,13 +38,15 @@ class Explorer(w.VBox):
         self.chain = CapabilityChain(hexview=self.hexview)
         self.heading = w.HTML()
         self.msix_box = w.VBox()
+        self.irq_box = w.VBox()
         # the chain's field table scrolls beside the hex view, so a selected field and its bytes are both seen
         self.chain.fields.layout = w.Layout(max_height="520px", overflow="auto", flex="1 1 auto")
         self.chain.children = [c for c in self.chain.children if c is not self.chain.fields]
         self.hexview.layout = w.Layout(max_height="520px", overflow="auto", flex="0 0 auto", min_width="440px")
-        self.tabs = w.Tab([w.VBox([self.chain, w.HBox([self.chain.fields, self.hexview])]), self.msix_box])
-        self.tabs.set_title(0, "Capabilities")
-        self.tabs.set_title(1, "MSI-X")
+        self.tabs = w.Tab([w.VBox([self.chain, w.HBox([self.chain.fields, self.hexview])]), self.msix_box,
+                           self.irq_box])
+        for i, title in enumerate(("Capabilities", "MSI-X", "Interrupts")):
+            self.tabs.set_title(i, title)
         right = w.VBox([self.heading, self.tabs], layout=w.Layout(width="71%"))
         left = w.VBox([self.browser], layout=w.Layout(width="28%"))
         super().__init__([self.title, w.HBox([left, right])])
@@ -61,3 +65,25 @@ class Explorer(w.VBox):
         else:
             self.msix = MsixTableView(fn, page_size=self.page_size)
             self.msix_box.children = [self.msix]
+        self._show_interrupts(fn)
+
+    def _show_interrupts(self, fn: Any) -> None:
+        """The live kernel's counts per vector, for functions of this host that have MSI/MSI-X IRQs."""
+        if self.plot is not None:
+            self.plot.stop()
+            self.plot = None
+        if not getattr(self.source, "is_live_host", False):
+            why = f"a {self.source.kind} source is not this host's live kernel: there are no counts to watch"
+            self.irq_box.children = [w.HTML(f"<i>{esc(why)}</i>")]
+            return
+        if not (fn.kernel and fn.kernel.msi_irqs):
+            self.irq_box.children = [w.HTML("<i>The kernel has no MSI/MSI-X IRQs for this function.</i>")]
+            return
+        self.plot = InterruptPlot.of_function(fn)
+        self.plot.poll()
+        sample = w.Button(description="sample", icon="refresh", tooltip="read the counts once more")
+        sample.on_click(lambda _b: self.plot.poll() if self.plot else None)
+        live = w.ToggleButton(description="live (1 s)", icon="play", tooltip="sample every second until toggled off")
+        live.observe(lambda ch: (self.plot.start(1.0) if ch["new"] else self.plot.stop()) if self.plot else None,
+                     names="value")
+        self.irq_box.children = [w.HBox([sample, live]), self.plot]
