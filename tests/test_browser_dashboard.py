@@ -6,6 +6,7 @@ clear and the message delivered.  Screenshots go to docs/screenshots/."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,8 @@ pytest.importorskip("voila")
 
 from browser.session import chromium_page, dashboard, screenshot, serve  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
+
+import pciexplore  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -120,3 +123,22 @@ def test_dashboard_lab_fallback_renders_the_explorer_in_jupyterlab(tmp_path):
         page.wait_for_selector(".pcx-explorer", timeout=90_000)
         assert "82574L" in text(page, ".pcx-device-browser")
         assert page.locator(".pcx-chain .pcx-link").count() == 6  # header + PM, MSI, Express, MSI-X, AER
+
+
+def test_live_host_interrupts_tab_plots_each_vector(tmp_path):
+    fns = [f for f in pciexplore.open() if f.kernel and f.kernel.msi_irqs] if Path("/sys/bus/pci").is_dir() else []
+    if not fns:
+        pytest.skip("no function with MSI/MSI-X IRQs on this host")
+    fn = fns[0]
+    with dashboard("sysfs", tmp_path) as url, chromium_page() as page:
+        page.goto(url)
+        page.wait_for_selector(".pcx-explorer", timeout=90_000)
+        select = page.locator(".pcx-device-browser select")
+        labels = select.evaluate("e => Array.from(e.options).map(o => o.text)")
+        select.select_option(label=next(o for o in labels if o.replace("\xa0", " ").startswith(fn.address.short)))
+        page.get_by_role("tab", name="Interrupts").click()
+        page.wait_for_selector(".pcx-irqplot svg")
+        page.locator(".pcx-explorer button", has_text="sample").click()
+        page.wait_for_selector(".pcx-irqplot >> text=2 samples")
+        expect(page.locator(".pcx-irqplot polyline")).to_have_count(len(fn.kernel.msi_irqs))
+        screenshot(page, "dashboard-live-interrupts.png")

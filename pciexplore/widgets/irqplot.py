@@ -107,11 +107,13 @@ class InterruptPlot(w.VBox):
         legend = []
         for i, (label, vals) in enumerate(series.items()):
             color = _COLORS[i % len(_COLORS)]
-            pts = " ".join(f"{pad + (W - pad - 5) * j / steps:.1f},{5 + (H - pad) * (1 - v / top):.1f}"
-                           for j, v in enumerate(vals[-steps - 1:]))
-            if pts:
+            xy = [(pad + (W - pad - 5) * j / steps, 5 + (H - pad) * (1 - v / top))
+                  for j, v in enumerate(vals[-steps - 1:])]
+            if xy:  # the line, and a dot at its newest point so the first interval shows too
+                pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
                 parts.append(f"<polyline fill='none' stroke='{color}' stroke-width='1.5' points='{pts}'>"
-                             f"<title>{esc(label)}</title></polyline>")
+                             f"<title>{esc(label)}</title></polyline>"
+                             f"<circle cx='{xy[-1][0]:.1f}' cy='{xy[-1][1]:.1f}' r='2.5' fill='{color}'/>")
             total = self.counts[-1].get(label, 0) if self.counts else 0
             legend.append(f"<span style='color:{color}'>&#9632; {esc(label)}: {total}</span>")
         parts.append(f"<text x='{pad}' y='{H - 8}' font-size='11'>{esc(self.title)}; "
