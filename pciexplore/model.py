@@ -5,6 +5,7 @@ declarations in `regs`; registers are decoded when first asked for, so listing 4
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -32,14 +33,17 @@ class RegisterValue:
         return self.decl.name
 
     def __getitem__(self, field_name: str) -> int | None:
+        v = self.value
+        if v is None:
+            return None
         f = self.decl.field(field_name)
-        return None if self.value is None else f.extract(self.value)
+        return (v >> f.lo) & f.low_mask
 
     def fields(self) -> dict[str, int | None]:
         v = self.value
         if v is None:
             return {f.name: None for f in self.decl.fields}
-        return {f.name: (v >> f.lo) & f.low_mask for f in self.decl.fields}
+        return self.decl.decode(v)
 
     def describe(self) -> list[tuple[Field, int, str | None]]:
         """(field, value, meaning) for every declared field."""
@@ -76,21 +80,34 @@ class Block:
         if self.layout is None:
             raise KeyError(reg_name)
         decl = self.layout.register(reg_name)
-        value = self.function.read(self.offset + decl.offset, decl.width)
-        if value is None or field_name is None:
+        at = self.offset + decl.offset
+        end = at + decl.width
+        cfg = self.function.config
+        if at < 0 or end > len(cfg):
+            return None
+        value = int.from_bytes(cfg[at:end], "little")
+        if field_name is None:
             return value
-        return decl.field(field_name).extract(value)
+        f = decl.field(field_name)
+        return (value >> f.lo) & f.low_mask
 
     def registers(self) -> list[RegisterValue]:
         if self.layout is None:
             return []
         cfg = self.function.config
         size = len(cfg)
+        base = self.offset
+        present: dict[Callable[[Any], bool], bool] = {}  # a condition shared by registers is asked once
         out = []
         for decl in self.layout.registers:
-            if decl.when is not None and not decl.when(self):
-                continue
-            at = self.offset + decl.offset
+            when = decl.when
+            if when is not None:
+                ok = present.get(when)
+                if ok is None:
+                    ok = present[when] = bool(when(self))
+                if not ok:
+                    continue
+            at = base + decl.offset
             end = at + decl.width
             value = int.from_bytes(cfg[at:end], "little") if 0 <= at and end <= size else None
             out.append(RegisterValue(decl, at, value))

@@ -30,6 +30,7 @@ _VALUE = struct.Struct("<QQQIH")
 NAMES, NUMERIC, MIXED = 0, 1, 2
 
 _VENDOR_LINE = re.compile(rb"^([0-9a-fA-F]{4})[ \t]", re.M)
+_VENDOR_ID_LINE = re.compile(rb"\n([0-9a-f]{4})[ \t]")  # pci.ids writes vendor ids in lower case
 _BLOCK_LINE = re.compile(rb"^[A-Z] ", re.M)
 
 
@@ -64,6 +65,7 @@ class PciIds:
         self._blocks_at = 0
         self._memo: dict[tuple, str | None] = {}
         self._vendors: dict[int, tuple[str, int, int] | None] = {}
+        self._vendor_lines: dict[int, int] | None = None  # vendor id -> offset of its "\nvvvv" line
         self._classes: dict[tuple[int, ...], str] | None = None
         self._generic_subsys: dict[tuple[int, int], str] | None = None
         self._hwdb: Hwdb | None = None
@@ -93,7 +95,12 @@ class PciIds:
             return self._vendors[vid]
         self._vendors[vid] = None
         data = self._load()
-        start = self._find_line(b"\n%04x" % vid, 0, self._blocks_at)  # pci.ids writes ids in lower case
+        if self._vendor_lines is None:  # one pass over the vendor list beats a search per vendor
+            lines: dict[int, int] = {}
+            for m in _VENDOR_ID_LINE.finditer(data, 0, self._blocks_at):
+                lines.setdefault(int(m.group(1), 16), m.start())  # first entry wins
+            self._vendor_lines = lines
+        start = self._vendor_lines.get(vid, -1)
         if start < 0:
             return None
         start += 1

@@ -22,9 +22,12 @@ class Field:
     doc: str = ""
     #: (1 << width) - 1, computed once: extract() runs for every field of every decoded register
     low_mask: int = field(init=False, repr=False, compare=False)
+    #: lspci's FLAG() words for this field, ("Label-", "Label+"), indexed by "is any bit set"
+    flag_words: tuple[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "low_mask", (1 << (self.hi - self.lo + 1)) - 1)
+        object.__setattr__(self, "flag_words", (self.label + "-", self.label + "+"))
 
     @property
     def width(self) -> int:
@@ -68,12 +71,31 @@ class Register:
     #: present only when this returns true for the decoded block (e.g. MSI 64-bit address high)
     when: Callable[[Any], bool] | None = None
     _by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
+    #: (name, lo, low_mask) of every field, for decoding a value without attribute look-ups
+    extractors: tuple[tuple[str, int, int], ...] = field(init=False, compare=False, repr=False)
+    #: the one-bit fields lspci shows as "Label+/-" (those with a label), in declaration order
+    labeled_flags: tuple[Field, ...] = field(init=False, compare=False, repr=False)
+    #: field tuples already looked up by `fields_named`, keyed by the names asked for
+    _runs: dict[tuple[str, ...], tuple[Field, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_name.update({f.name: f for f in self.fields})
+        object.__setattr__(self, "extractors", tuple((f.name, f.lo, f.low_mask) for f in self.fields))
+        object.__setattr__(self, "labeled_flags", tuple(f for f in self.fields if f.is_flag and f.label))
 
     def field(self, name: str) -> Field:
         return self._by_name[name]
+
+    def fields_named(self, names: tuple[str, ...]) -> tuple[Field, ...]:
+        """The fields with these names, in that order (looked up once per tuple of names)."""
+        run = self._runs.get(names)
+        if run is None:
+            run = self._runs[names] = tuple(self._by_name[n] for n in names)
+        return run
+
+    def decode(self, value: int) -> dict[str, int]:
+        """Every declared field's value in `value`."""
+        return {name: (value >> lo) & mask for name, lo, mask in self.extractors}
 
 
 def reg(

@@ -3,20 +3,28 @@ declarations so each field's word is written once (in regs/caps/)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ...model import RegisterValue
+    from ...regs.base import Field
 
 
 def flag(rv: RegisterValue, name: str) -> str:
     """lspci's FLAG(): the field's label, then '+' when any of its bits is set, else '-'."""
-    return rv.decl.field(name).label + ("+" if rv[name] else "-")
+    f = rv.decl.field(name)
+    return f.flag_words[(rv.value or 0) >> f.lo & f.low_mask != 0]
 
 
 def flags(rv: RegisterValue, *names: str, sep: str = " ") -> str:
     """Several flags of one register, in the order given."""
-    return sep.join(flag(rv, n) for n in names)
+    return sep.join(flag_words(rv.value or 0, rv.decl.fields_named(names)))
+
+
+def flag_words(value: int, fields: Iterable[Field]) -> list[str]:
+    """lspci's FLAG() word of each field for a register value (an unreadable register: pass 0)."""
+    return [f.flag_words[value >> f.lo & f.low_mask != 0] for f in fields]
 
 
 def meaning(rv: RegisterValue, name: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..caps._fmt import flag
+from ..caps._fmt import flag_words
 
 if TYPE_CHECKING:
     from ...model import Block
@@ -19,19 +19,17 @@ if TYPE_CHECKING:
 
 def value(block: Block, reg_name: str) -> int:
     """The register's value (0 when the source does not have its bytes)."""
-    v = block.get(reg_name)
-    return 0 if v is None else v
+    return block.get(reg_name) or 0
 
 
 def field(block: Block, reg_name: str, field_name: str) -> int:
     """One declared field of a register."""
-    decl = _register(block, reg_name)
-    return decl.field(field_name).extract(value(block, reg_name))
+    return block.get(reg_name, field_name) or 0
 
 
-def flag_fields(block: Block, reg_name: str) -> list[Field]:
+def flag_fields(block: Block, reg_name: str) -> tuple[Field, ...]:
     """The one-bit fields lspci shows (those with a label), in declaration order."""
-    return [f for f in _register(block, reg_name).fields if f.is_flag and f.label]
+    return _register(block, reg_name).labeled_flags
 
 
 def flags(block: Block, reg_name: str, names: Sequence[str] | None = None, *, sep: str = " ",
@@ -41,10 +39,10 @@ def flags(block: Block, reg_name: str, names: Sequence[str] | None = None, *, se
     `names` picks fields (in that order) instead of every labeled flag; `start`/`stop` slice the run;
     `colon` writes "Requester:+" as the PTM lines do.
     """
-    rv = block[reg_name]
-    chosen = list(names) if names is not None else [f.name for f in flag_fields(block, reg_name)]
-    words = [flag(rv, n) for n in chosen[start:stop]]
-    return sep.join(f"{w[:-1]}:{w[-1]}" if colon else w for w in words)
+    decl = _register(block, reg_name)
+    chosen = decl.labeled_flags if names is None else decl.fields_named(tuple(names))
+    words = flag_words(value(block, reg_name), chosen[start:stop])
+    return sep.join([f"{w[:-1]}:{w[-1]}" for w in words] if colon else words)
 
 
 def _register(block: Block, reg_name: str) -> Register:
