@@ -73,7 +73,10 @@ class Block:
         if self.layout is None:
             raise KeyError(name)
         decl = self.layout.register(name)
-        return RegisterValue(decl, self.offset + decl.offset, self.read(decl.offset, decl.width))
+        at = self.offset + decl.offset
+        end = at + decl.width
+        cfg = self.function.config
+        return RegisterValue(decl, at, int.from_bytes(cfg[at:end], "little") if 0 <= at and end <= len(cfg) else None)
 
     def get(self, reg_name: str, field_name: str | None = None) -> int | None:
         """A register's value, or one field of it; None if not readable."""
@@ -97,20 +100,19 @@ class Block:
         cfg = self.function.config
         size = len(cfg)
         base = self.offset
+        from_bytes = int.from_bytes
         present: dict[Callable[[Any], bool], bool] = {}  # a condition shared by registers is asked once
         out = []
-        for decl in self.layout.registers:
-            when = decl.when
+        for decl, rel, width, when in self.layout.plan:
             if when is not None:
                 ok = present.get(when)
                 if ok is None:
                     ok = present[when] = bool(when(self))
                 if not ok:
                     continue
-            at = base + decl.offset
-            end = at + decl.width
-            value = int.from_bytes(cfg[at:end], "little") if 0 <= at and end <= size else None
-            out.append(RegisterValue(decl, at, value))
+            at = base + rel
+            end = at + width
+            out.append(RegisterValue(decl, at, from_bytes(cfg[at:end], "little") if 0 <= at and end <= size else None))
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -167,7 +169,7 @@ class Function:
 
     def refresh(self) -> None:
         """Forget what was read so the next access reads the source again."""
-        for name in ("config", "header", "_walk", "kernel"):
+        for name in ("config", "header", "_walk", "_last_caps", "kernel"):
             self.__dict__.pop(name, None)
 
     @cached_property
@@ -222,6 +224,14 @@ class Function:
     @property
     def problems(self) -> list[Problem]:
         return self._walk[1]
+
+    @cached_property
+    def _last_caps(self) -> dict[tuple[int, bool], Capability]:
+        return {(c.id, c.extended): c for c in self.capabilities}
+
+    def last_cap(self, cap_id: int, extended: bool = False) -> Capability | None:
+        """The last capability with this id: the one lspci's look-ups by id find (e.g. Express for AER)."""
+        return self._last_caps.get((cap_id, extended))
 
     def cap(self, which: str | int, extended: bool | None = None) -> Capability | None:
         """First capability with this key ("msix", "exp", "aer") or id (extended=True for ecap ids)."""

@@ -116,9 +116,13 @@ class Layout:
     registers: tuple[Register, ...]
     doc: str = ""
     _by_name: dict[str, Register] = field(default_factory=dict, compare=False, repr=False)
+    #: (register, offset, width, when) of every register, for decoding a block without attribute look-ups
+    plan: tuple[tuple[Register, int, int, Callable[[Any], bool] | None], ...] = field(
+        init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_name.update({r.name: r for r in self.registers})
+        object.__setattr__(self, "plan", tuple((r, r.offset, r.width, r.when) for r in self.registers))
 
     def register(self, name: str) -> Register:
         return self._by_name[name]

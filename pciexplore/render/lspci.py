@@ -43,11 +43,10 @@ class Ctx:
         self.verbose = opts.verbose
         self.cfg = fn.config
         self.chunks: list[str] = []
+        #: write text, as lspci's printf (the list's own append: called for every piece of every line)
+        self.p: Callable[[str], None] = self.chunks.append
         #: facts one renderer leaves for later ones (e.g. "exp_type" for extended caps)
         self.state: dict[str, Any] = {}
-
-    def p(self, text: str) -> None:
-        self.chunks.append(text)
 
     def have(self, offset: int, length: int) -> bool:
         """lspci's config_fetch: are these bytes available from the source?"""

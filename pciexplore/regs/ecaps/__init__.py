@@ -9,5 +9,4 @@ from ..caps.express import PCI_CAP_ID_EXP
 
 def express_of(block: Any) -> Any | None:
     """The Express capability that governs a block's function: the last one, as lspci takes it."""
-    found = [c for c in block.function.capabilities if c.id == PCI_CAP_ID_EXP and not c.extended]
-    return found[-1] if found else None
+    return block.function.last_cap(PCI_CAP_ID_EXP)
