@@ -61,7 +61,7 @@ def _c_char(value: int) -> str:
 
 
 def _flags(value: int, bits: tuple[tuple[int, str], ...]) -> str:
-    return " ".join(f"{label}{'+' if value & bit else '-'}" for bit, label in bits)
+    return " ".join([label + ("+" if value & bit else "-") for bit, label in bits])
 
 
 class DeviceFacts:
