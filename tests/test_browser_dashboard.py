@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("playwright")
 pytest.importorskip("voila")
 
-from browser.session import chromium_page, dashboard, screenshot, serve  # noqa: E402
+from browser.session import chromium_page, dashboard, lab_run_all, screenshot, serve  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
 import pciexplore  # noqa: E402
@@ -116,10 +116,7 @@ def test_2048_vectors_page_to_the_last_and_light_its_pending_bit(tmp_path):
 def test_dashboard_lab_fallback_renders_the_explorer_in_jupyterlab(tmp_path):
     argv = [sys.executable, "-m", "pciexplore", "dashboard", "sim:nic,driver", "--lab", "--no-browser"]
     with serve(argv, tmp_path) as (port, token), chromium_page() as page:
-        page.goto(f"http://127.0.0.1:{port}/lab/tree/pciexplore-dashboard.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=90_000)
-        page.get_by_role("menuitem", name="Run").first.click()
-        page.get_by_text("Run All Cells", exact=True).click()
+        lab_run_all(page, f"http://127.0.0.1:{port}/lab/tree/pciexplore-dashboard.ipynb?token={token}")
         page.wait_for_selector(".pcx-explorer", timeout=90_000)
         assert "82574L" in text(page, ".pcx-device-browser")
         assert page.locator(".pcx-chain .pcx-link").count() == 6  # header + PM, MSI, Express, MSI-X, AER

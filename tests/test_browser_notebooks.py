@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("playwright")
 pytest.importorskip("voila")
 
-from browser.session import REPO, chromium_page, jupyterlab, screenshot, voila  # noqa: E402
+from browser.session import REPO, chromium_page, jupyterlab, lab_run_all, screenshot, voila  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -50,10 +50,6 @@ def test_msix_notebook_in_jupyterlab(tmp_path):
     root.mkdir()
     shutil.copy(REPO / "notebooks" / "02-msix-explained.ipynb", root)
     with jupyterlab(root, tmp_path) as (base, token), chromium_page(height=1200) as page:
-        page.goto(f"{base}/lab/tree/02-msix-explained.ipynb?token={token}")
-        page.wait_for_selector(".jp-Notebook", timeout=90_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=60_000)
-        page.get_by_role("menuitem", name="Run").first.click()
-        page.get_by_text("Run All Cells", exact=True).click()
+        lab_run_all(page, f"{base}/lab/tree/02-msix-explained.ipynb?token={token}")
         page.wait_for_selector(".pcx-step >> text=Disable MSI-X", timeout=90_000)
         press_mask_trigger_unmask(page, "jupyterlab-02-pending.png")

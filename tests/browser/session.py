@@ -88,6 +88,16 @@ def jupyterlab(root: Path, tmp: Path) -> Iterator[tuple[str, str]]:
         yield f"http://127.0.0.1:{port}", token
 
 
+def lab_run_all(page, url: str) -> None:
+    """Open a notebook in JupyterLab, wait until its kernel is idle, then Run > Run All Cells."""
+    page.goto(url)
+    page.wait_for_selector(".jp-Notebook", timeout=90_000)
+    # the status bar says "Python 3 (ipykernel) | Idle" once the kernel has started
+    page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=90_000)
+    page.get_by_role("menuitem", name="Run").first.click()
+    page.get_by_text("Run All Cells", exact=True).click()
+
+
 @contextmanager
 def chromium_page(width: int = 1400, height: int = 1000) -> Iterator:
     from playwright.sync_api import sync_playwright
