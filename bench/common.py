@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import statistics
 import subprocess
 import time
@@ -46,6 +47,27 @@ def timed(fn: Callable[[], object], repeat: int = 5) -> tuple[float, float]:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times), statistics.median(times)
+
+
+def timed_rounds(fns: dict[str, Callable[[], object]], repeat: int = 7) -> dict[str, tuple[float, float, float]]:
+    """(best, median, best CPU) seconds of each function, run in turn round after round, so that a burst
+    of load from other work on the machine hits every contender alike.  CPU time counts this process
+    and the child processes that finished during the call (a `run_process` contender), so it is
+    steadier than wall-clock time on a busy machine."""
+    wall: dict[str, list[float]] = {label: [] for label in fns}
+    cpu: dict[str, list[float]] = {label: [] for label in fns}
+    for _ in range(repeat):
+        for label, fn in fns.items():
+            c0, t0 = _cpu(), time.perf_counter()
+            fn()
+            wall[label].append(time.perf_counter() - t0)
+            cpu[label].append(_cpu() - c0)
+    return {label: (min(wall[label]), statistics.median(wall[label]), min(cpu[label])) for label in fns}
+
+
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def run_process(cmd: list[str]) -> None:

@@ -2,7 +2,7 @@
 model in-process and render it as `lspci -vvv` text; compare with `lspci -vvv -F` run as a process on
 the same dump in the same run.  Goal: <= 1.0x lspci.
 
-    python bench/decode.py [N_FUNCTIONS]     # default 1024
+    python bench/decode.py [N_FUNCTIONS]     # default 1024; 7 rounds, each contender once per round
     python bench/decode.py --profile         # where the time goes (cProfile, top 25)
 
 Each measured run starts from a fresh source (parse the dump text again) and a fresh name database, so
@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import corpus_configs, decode_full, run_process, timed
+from common import corpus_configs, decode_full, run_process, timed_rounds
 
 from pciexplore import names
 from pciexplore.render.lspci import LspciOptions, render_source
@@ -60,6 +60,7 @@ def main(argv: list[str]) -> int:
     profile = "--profile" in argv
     args = [a for a in argv if not a.startswith("-")]
     n = int(args[0]) if args else 1024
+    repeat = 7
     configs = corpus_configs()
     lspci = shutil.which("lspci")
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,24 +75,24 @@ def main(argv: list[str]) -> int:
             cProfile.runctx("parse_decode_render(path)", globals(), {"path": path}, str(Path(tmp) / "prof"))
             pstats.Stats(str(Path(tmp) / "prof")).sort_stats("cumulative").print_stats(25)
             return 0
-        rows = [
-            ("parse dump text", lambda: parse(path)),
-            ("parse + decode full model", lambda: parse_decode(path)),
-            ("parse + render -vvv", lambda: parse_render(path)),
-            ("parse + decode + render -vvv", lambda: parse_decode_render(path)),
-        ]
-        results = {}
-        for label, fn in rows:
-            best, med = timed(fn, repeat=3)
-            results[label] = best
-            print(f"{label:32s} best {best * 1e3:8.1f} ms (median {med * 1e3:8.1f}), "
-                  f"{best / n * 1e6:7.1f} us/function")
+        rows = {
+            "parse dump text": lambda: parse(path),
+            "parse + decode full model": lambda: parse_decode(path),
+            "parse + render -vvv": lambda: parse_render(path),
+            "parse + decode + render -vvv": lambda: parse_decode_render(path),
+        }
         if lspci:
-            lbest, lmed = timed(lambda: run_process([lspci, "-vvv", "-F", str(path)]), repeat=3)
-            print(f"{'lspci -vvv -F (process)':32s} best {lbest * 1e3:8.1f} ms (median {lmed * 1e3:8.1f}), "
-                  f"{lbest / n * 1e6:7.1f} us/function")
+            rows["lspci -vvv -F (process)"] = lambda: run_process([lspci, "-vvv", "-F", str(path)])
+        results = timed_rounds(rows, repeat=repeat)
+        for label, (best, med, cpu) in results.items():
+            print(f"{label:32s} best {best * 1e3:7.1f} ms (median {med * 1e3:7.1f}, best CPU {cpu * 1e3:7.1f}), "
+                  f"{best / n * 1e6:6.1f} us/function")
+        if lspci:
+            lbest, lmed, lcpu = results["lspci -vvv -F (process)"]
             for label in ("parse + render -vvv", "parse + decode + render -vvv"):
-                print(f"ratio {label} / lspci: {results[label] / lbest:.2f}x (goal <= 1.0)")
+                best, med, cpu = results[label]
+                print(f"ratio {label} / lspci: best {best / lbest:.2f}x, median {med / lmed:.2f}x, "
+                      f"CPU {cpu / lcpu:.2f}x (goal <= 1.0)")
         else:
             print("lspci not installed: no reference timing")
     return 0

@@ -43,7 +43,7 @@ class RegisterValue:
         v = self.value
         if v is None:
             return {f.name: None for f in self.decl.fields}
-        return self.decl.decode(v)
+        return {name: (v >> lo) & mask for name, lo, mask in self.decl.extractors}
 
     def describe(self) -> list[tuple[Field, int, str | None]]:
         """(field, value, meaning) for every declared field."""

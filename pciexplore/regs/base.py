@@ -93,10 +93,6 @@ class Register:
             run = self._runs[names] = tuple(self._by_name[n] for n in names)
         return run
 
-    def decode(self, value: int) -> dict[str, int]:
-        """Every declared field's value in `value`."""
-        return {name: (value >> lo) & mask for name, lo, mask in self.extractors}
-
 
 def reg(
     name: str, offset: int, width: int, *fields: Field, label: str = "", doc: str = "",
