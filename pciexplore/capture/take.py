@@ -21,21 +21,16 @@ if TYPE_CHECKING:
 PROC_INTERRUPTS = "/proc/interrupts"
 
 def msix_windows(fn: Function) -> list[tuple[str, int, int, int]]:
-    """(what, bar, offset, size) of the MSI-X table and PBA, located from the capability in config."""
-    cap = fn.cap("msix")
-    if cap is None:
+    """(what, bar, offset, size) of the MSI-X table and PBA, located by the MSI-X model."""
+    model = fn.msix
+    if model is None:
         return []
-    qsize = cap.get("PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_QSIZE")
-    table = cap["PCI_MSIX_TABLE"]
-    pba = cap["PCI_MSIX_PBA"]
-    if qsize is None or table.value is None or pba.value is None:
+    try:
+        r = model.regs()
+    except PciError:
         return []  # the capability is cut off by the end of what the source had
-    vectors = qsize + 1
-    return [
-        ("msix-table", table["PCI_MSIX_TABLE_BIR"], table["PCI_MSIX_TABLE_OFFSET"] << 3,
-         vectors * PCI_MSIX_ENTRY_SIZE),
-        ("msix-pba", pba["PCI_MSIX_PBA_BIR"], pba["PCI_MSIX_PBA_OFFSET"] << 3, (vectors + 63) // 64 * 8),
-    ]
+    return [("msix-table", r.table_bir, r.table_offset, r.size * PCI_MSIX_ENTRY_SIZE),
+            ("msix-pba", r.pba_bir, r.pba_offset, r.pba_bytes)]
 
 
 def read_msix(fn: Function) -> dict[str, tuple[int, int, bytes]]:
