@@ -50,6 +50,12 @@ def test_tree_puts_each_function_behind_the_bridge_lspci_t_shows(corpus, dump):
         assert [d for d, f in rows if str(f.address) == child][0] == [d for d, f in rows if f is parent][0] + 1
 
 
+@pytest.mark.parametrize("dump", corpus_dumps(), ids=lambda p: p.name)
+def test_tree_lists_every_function_once(dump):
+    fns = pciexplore.open(dump).functions()
+    assert sorted(id(f) for _, f in tree_rows(fns)) == sorted(id(f) for f in fns)
+
+
 def test_filter_keeps_matches_and_the_bridges_above_them(corpus):
     src = pciexplore.open(CORPUS / "pciutils-tests" / "tree-fsl-p2020.lspci")
     b = DeviceBrowser(src)

@@ -7,50 +7,30 @@ from typing import Any
 
 import ipywidgets as w
 
+from ..render.tree import grow_tree
 from .common import function_label
 
 
-def _bus_range(fn: Any) -> tuple[int, int] | None:
-    """Buses a bridge forwards to, from its declared PCI_SECONDARY_BUS/PCI_SUBORDINATE_BUS registers."""
-    layout = fn.header.layout
-    if layout is None or "PCI_SECONDARY_BUS" not in {r.name for r in layout.registers}:
-        return None
-    sec, sub = fn.header.get("PCI_SECONDARY_BUS"), fn.header.get("PCI_SUBORDINATE_BUS")
-    if sec is None or sub is None or sec == 0 or sub < sec:
-        return None
-    return sec, sub
-
-
 def tree_rows(functions: list[Any]) -> list[tuple[int, Any]]:
-    """(depth, function) in display order: each bridge followed by the functions on its buses."""
-    bridges = [(f, r) for f in functions if (r := _bus_range(f)) is not None]
-
-    def parent(fn: Any) -> Any | None:
-        """The bridge with the narrowest bus range holding fn's bus (the one it sits directly behind)."""
-        best = None
-        for br, (sec, sub) in bridges:
-            if br is fn or br.address.domain != fn.address.domain or not sec <= fn.address.bus <= sub:
-                continue
-            if best is None or sub - sec < best[1]:
-                best = (br, sub - sec)
-        return best[0] if best else None
-
-    children: dict[int | None, list[Any]] = {}
-    for fn in functions:
-        p = parent(fn)
-        children.setdefault(None if p is None else id(p), []).append(fn)
+    """(depth, function) in display order: each bridge followed by the functions on its buses, placed
+    by the same rules `lspci -t` follows (pciexplore.render.tree)."""
+    host, bridge_of = grow_tree(functions)
     rows: list[tuple[int, Any]] = []
     seen: set[int] = set()
 
-    def visit(key: int | None, depth: int) -> None:
-        for fn in sorted(children.get(key, []), key=lambda f: f.address):
-            if id(fn) in seen:  # a bus range that contains its own bridge must not loop
-                continue
-            seen.add(id(fn))
-            rows.append((depth, fn))
-            visit(id(fn), depth + 1)
+    def visit(bridge: Any, depth: int) -> None:
+        for bus in bridge.buses:
+            for fn in sorted(bus.devices, key=lambda f: f.address):
+                if id(fn) in seen:  # a bridge whose bus range holds its own bus must not loop
+                    continue
+                seen.add(id(fn))
+                rows.append((depth, fn))
+                if id(fn) in bridge_of:
+                    visit(bridge_of[id(fn)], depth + 1)
 
-    visit(None, 0)
+    visit(host, 0)
+    # whatever bus numbers a broken topology has, every function stays pickable
+    rows += [(0, fn) for fn in functions if id(fn) not in seen]
     return rows
 
 
