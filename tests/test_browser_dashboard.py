@@ -1,7 +1,8 @@
 """The dashboard in real Chromium: `pciexplore dashboard sim:nic,driver` served by the test (Voilà, or
 JupyterLab when Voilà is absent), then a person's clicks: mask a vector, trigger it, see its pending bit
 light (PCIe: an event on a masked vector sets its PBA bit and sends nothing), unmask it and see the bit
-clear and the message delivered.  Screenshots go to docs/screenshots/."""
+clear and the message delivered.  Screenshots go to /tmp/pciexplore-screenshots/ (PCIEXPLORE_SCREENSHOTS=docs:
+docs/screenshots/)."""
 
 from __future__ import annotations
 

@@ -157,3 +157,12 @@ def test_bad_bar_access_and_unknown_cause() -> None:
         src.trigger(fn.address, "fire")
     with pytest.raises(InputError, match="DWORD"):
         src.write_bar(fn.address, 3, 2, b"\x00\x00")
+
+
+def test_too_many_simulated_devices_is_a_one_line_error():
+    import pciexplore
+    from pciexplore.errors import InputError
+
+    assert len(pciexplore.open("sim:" + "+".join(["nic", "nvme"] * 6)).functions()) == 12
+    with pytest.raises(InputError, match="at most 12"):
+        pciexplore.open("sim:" + "+".join(["nic"] * 13))

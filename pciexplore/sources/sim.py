@@ -24,6 +24,7 @@ from .base import BarRegion, Delivery, Source
 
 CONFIG_SIZE = 4096
 MAX_VECTORS = 2048
+MAX_DEVICES = 12
 IORESOURCE_MEM = 0x200
 IORESOURCE_MEM_64 = 0x00100000
 
@@ -469,6 +470,9 @@ class SimSource(Source):
         self.devices: dict[Address, SimFunction] = {}
         self._deliveries: list[Delivery] = []
         parts = [p.strip() for p in spec.split("+")] if spec.strip() else ["nic"]
+        if len(parts) > MAX_DEVICES:  # each device gets a 4 MiB window below 4 GiB, from 0xFC000000/0xFD000000
+            raise InputError(f"{len(parts)} simulated devices; at most {MAX_DEVICES} fit in the 32-bit BAR window",
+                             file=self.name)
         for i, part in enumerate(parts):
             kind, *opts = [t.strip() for t in part.split(",")]
             if kind not in PROFILES:
