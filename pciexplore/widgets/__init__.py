@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from .browser import DeviceBrowser
 from .chain import CapabilityChain
+from .doctor import DoctorPanel
 from .explorer import Explorer
 from .hexview import HexView
 from .irqplot import InterruptPlot
 from .msix import MsixTableView, PbaGrid
 from .step import Step
 
-__all__ = ["CapabilityChain", "DeviceBrowser", "Explorer", "HexView", "InterruptPlot", "MsixTableView", "PbaGrid",
+__all__ = ["CapabilityChain", "DeviceBrowser", "DoctorPanel", "Explorer", "HexView", "InterruptPlot", "MsixTableView", "PbaGrid",
            "Step"]

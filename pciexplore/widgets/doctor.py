@@ -1,0 +1,43 @@
+"""The interrupt doctor as a notebook panel: the findings of `pciexplore.doctor` as a table, with a
+button to check again after changing the device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as w
+
+from .common import esc
+
+SEVERITY_COLOUR = {"error": "#b00020", "warning": "#b35c00", "info": "#555"}
+
+
+class DoctorPanel(w.VBox):
+    """`DoctorPanel(source)`: every finding with its rule, where it is and what to do."""
+
+    def __init__(self, source: Any, selector: str | None = None) -> None:
+        self.source, self.selector = source, selector
+        self.button = w.Button(description="check again", icon="stethoscope", layout=w.Layout(width="auto"))
+        self.button.on_click(lambda _b: self.refresh())
+        self.table = w.HTML()
+        self.findings: list[Any] = []
+        super().__init__([self.button, self.table])
+        self.refresh()
+
+    def refresh(self) -> None:
+        from ..doctor import diagnose
+
+        for fn in self.source.functions(self.selector):
+            fn.refresh()
+        self.findings = diagnose(self.source, self.selector)
+        if not self.findings:
+            self.table.value = "<p>No findings: the MSI/MSI-X set-up of every function looks sound.</p>"
+            return
+        rows = "".join(
+            f"<tr><td><code>{esc(f.device)}</code></td>"
+            f"<td style='color:{SEVERITY_COLOUR.get(f.severity, '#000')};font-weight:bold'>{esc(f.severity)}</td>"
+            f"<td><code>{esc(f.where)}</code></td><td>{esc(f.message)}<br><small>rule: {esc(f.rule)}</small>"
+            f"<br><small>fix: {esc(f.fix)}</small></td></tr>"
+            for f in self.findings)
+        self.table.value = ("<table class='pcx-doctor'><tr><th>function</th><th>severity</th><th>where</th>"
+                            f"<th>finding</th></tr>{rows}</table>")
