@@ -219,3 +219,18 @@ def test_html_export_carries_the_findings():
     assert "vector 2 is programmed" in page and "MSI-X entry 2" in page
     with pciexplore.open("sim:nic,driver") as src:
         assert "No findings" in render_html(src)
+
+
+def test_doctor_panel_shows_findings_and_clears_after_the_fix():
+    pytest.importorskip("ipywidgets")
+    from pciexplore.widgets import DoctorPanel
+
+    with pciexplore.open("sim:nic,driver") as src:
+        fn = nic(src)
+        fn.msix.mask_all()
+        panel = DoctorPanel(src)
+        assert [f.check for f in panel.findings] == ["msix_function_masked"]
+        assert "PCI_MSIX_FLAGS_MASKALL" in panel.table.value and "<script" not in panel.table.value
+        fn.msix.unmask_all()
+        panel.button.click()
+        assert panel.findings == [] and "No findings" in panel.table.value
