@@ -25,9 +25,10 @@ _HEXLINE = re.compile(r"^([0-9a-fA-F]{2,8}): ")
 _BYTE = re.compile(r"[0-9a-fA-F]{2}")
 _QUOTE = re.compile(r"^(?:> ?)+")
 MAX_CONFIG = 4096
-# the row offsets lspci -x/-xxx/-xxxx writes: 00..f0 (2 digits), then 100..ff0 (3 digits)
-_LOW_OFFSETS = bytes(range(0, 0x100, 16))
-_HIGH_OFFSETS = (bytes(o >> 8 for o in range(0x100, MAX_CONFIG, 16)), bytes(o & 0xFF for o in range(0x100, MAX_CONFIG, 16)))
+# the row offsets lspci -x/-xxx/-xxxx writes: 00..f0 (2 digits), then 100..ff0 (3 digits); a 3-digit
+# row is checked by its first digit, then read like a 2-digit row (the low byte of its offset)
+_ROW_OFFSETS = bytes(o & 0xFF for o in range(0, MAX_CONFIG, 16))
+_HIGH_FIRST_DIGITS = "".join(f"{o:03x}"[0] for o in range(0x100, MAX_CONFIG, 16))
 MAX_DUMP_BYTES = 256 << 20  # -xxxx text of 16384 functions is ~230 MB
 
 
@@ -35,27 +36,30 @@ def _clean_rows(rows: str) -> bytes | None:
     """Rows "00: xx xx ... xx" at offsets 0, 0x10, ... exactly as lspci prints them, else None.
 
     Checked and converted column-wise (every row at once) with slices, so the cost does not grow with
-    Python-level work per row: the fixed columns (":", blanks, newlines) are compared, the offsets are
-    parsed as bytes along with the data and then compared and deleted."""
+    Python-level work per row: the 3-digit rows lose their first digit (checked) to look like 2-digit
+    rows, the fixed columns (":", blanks, newlines) are compared, the offsets are parsed as bytes along
+    with the data and then compared and deleted."""
     lo, hi = rows[:832], rows[832:]  # 16 rows of 52 characters, then rows of 53
     k, m = len(lo) // 52, len(hi) // 53
-    if len(lo) != 52 * k or len(hi) != 53 * m or lo[2::52] != ":" * k or lo[51::52] != "\n" * k:
+    if len(lo) != 52 * k or len(hi) != 53 * m:
         return None
-    if any(lo[c::52] != " " * k for c in range(3, 51, 3)):
-        return None
-    if m and (hi[3::53] != ":" * m or hi[52::53] != "\n" * m or any(hi[c::53] != " " * m for c in range(4, 52, 3))):
+    if m:
+        if hi[0::53] != _HIGH_FIRST_DIGITS[:m]:
+            return None
+        high = bytearray(hi.encode("ascii", errors="replace"))  # one byte per character, as the slices count
+        del high[0::53]
+        rows = lo + high.decode("ascii")
+    n = k + m
+    if rows[2::52] != ":" * n or rows[51::52] != "\n" * n or any(rows[c::52] != " " * n for c in range(3, 51, 3)):
         return None
     try:
-        low = bytearray(bytes.fromhex(lo.replace(":", " ")))
-        high = bytearray(bytes.fromhex(("0" + hi[:-1].replace("\n", "\n0")).replace(":", " "))) if m else bytearray()
+        data = bytearray(bytes.fromhex(rows.replace(":", " ")))
     except ValueError:
         return None
-    if low[::17] != _LOW_OFFSETS[:k] or high[::18] != _HIGH_OFFSETS[0][:m] or high[1::18] != _HIGH_OFFSETS[1][:m]:
+    if data[::17] != _ROW_OFFSETS[:n]:
         return None
-    del low[::17]
-    del high[::18]
-    del high[::17]
-    return bytes(low + high)
+    del data[::17]
+    return bytes(data)
 
 
 class DumpSource(Source):
