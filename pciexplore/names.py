@@ -66,6 +66,7 @@ class PciIds:
         self._memo: dict[tuple, str | None] = {}
         self._vendors: dict[int, tuple[str, int, int] | None] = {}
         self._vendor_lines: dict[int, int] | None = None  # vendor id -> offset of its "\nvvvv" line
+        self._devices: dict[tuple[int, int], tuple[int, int] | None] = {}  # (vid, did) -> _device_at
         self._classes: dict[tuple[int, ...], str] | None = None
         self._generic_subsys: dict[tuple[int, int], str] | None = None
         self._hwdb: Hwdb | None = None
@@ -118,12 +119,17 @@ class PciIds:
 
     def _device_at(self, vid: int, did: int) -> tuple[int, int] | None:
         """(line start, block stop) of device `did` under vendor `vid` in pci.ids."""
+        key = (vid, did)
+        if key in self._devices:  # asked for the device's name and again for its subsystems
+            return self._devices[key]
+        at = None
         v = self._vendor(vid)
-        if v is None:
-            return None
-        _, start, stop = v
-        pos = self._find_line(b"\n\t%04x" % did, start, stop)
-        return (pos + 1, stop) if pos >= 0 else None
+        if v is not None:
+            _, start, stop = v
+            pos = self._find_line(b"\n\t%04x" % did, start, stop)
+            at = (pos + 1, stop) if pos >= 0 else None
+        self._devices[key] = at
+        return at
 
     def _subsystem_local(self, vid: int, did: int, svid: int, sdid: int) -> str | None:
         at = self._device_at(vid, did)
