@@ -139,6 +139,31 @@ class StepTeller:
         return self.log.add(verb, text, sent)
 
 
+class InterruptModel:
+    """What the MSI and MSI-X models share: the function, the capability offset, the event log and
+    the step teller that narrates each verb by its effect on the pending bits and deliveries."""
+
+    name = ""  # "MSI" or "MSI-X"
+    pending_name = ""  # how the pending bits are called in the story: "pending" or "PBA"
+
+    def __init__(self, function: Function, offset: int) -> None:
+        self.function = function
+        self.offset = offset
+        self.log = EventLog()
+        self._teller = StepTeller(function, self.log, self._pending_int, self.pending_name)
+
+    @property
+    def source(self):
+        return self.function.source
+
+    def _pending_int(self) -> int:
+        raise NotImplementedError
+
+    def _cut_short(self) -> InputError:
+        return InputError(f"{self.name} capability is cut short by the end of readable config space",
+                          device=str(self.function.address), offset=self.offset)
+
+
 def bar_starts(fn: Function) -> dict[int, int]:
     """BAR index -> register value for each BAR of a type-0 header (a 64-bit BAR takes two slots)."""
     out: dict[int, int] = {}

@@ -18,8 +18,7 @@ from . import x86
 from .common import (
     PCI_COMMAND_MASTER,
     Check,
-    EventLog,
-    StepTeller,
+    InterruptModel,
     check_vector,
     function_deliveries,
     kernel_view,
@@ -28,7 +27,6 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..model import Function
     from ..sources.base import Delivery
 
 FLAGS = MSI.register("PCI_MSI_FLAGS")
@@ -77,26 +75,18 @@ class MsiRegs:
         return self.address, (self.data & ~(self.count - 1)) | vector
 
 
-class Msi:
+class Msi(InterruptModel):
     """MSI of one function.  Every property reads config space again; verbs write through the Source."""
 
-    def __init__(self, function: Function, offset: int) -> None:
-        self.function = function
-        self.offset = offset
-        self.log = EventLog()
-        self._teller = StepTeller(function, self.log, self._pending_int, "pending")
-
-    @property
-    def source(self):
-        return self.function.source
+    name = "MSI"
+    pending_name = "pending"
 
     def regs(self) -> MsiRegs:
         self.function.refresh()
         b = Block(self.function, MSI, self.offset)
         values = {rv.name: rv for rv in b.registers()}
         if any(rv.value is None for rv in values.values()):
-            raise InputError("MSI capability is cut short by the end of readable config space",
-                             device=str(self.function.address), offset=self.offset)
+            raise self._cut_short()
         wide = is_64bit(b)
         hi = values.get("PCI_MSI_ADDRESS_HI")
         data = values["PCI_MSI_DATA_64" if wide else "PCI_MSI_DATA_32"]

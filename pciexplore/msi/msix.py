@@ -21,8 +21,7 @@ from .common import (
     PCI_COMMAND_MASTER,
     PCI_COMMAND_MEMORY,
     Check,
-    EventLog,
-    StepTeller,
+    InterruptModel,
     bar_facts,
     check_vector,
     function_deliveries,
@@ -32,7 +31,6 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..model import Function
     from ..sources.base import Delivery
 
 FLAGS = MSIX.register("PCI_MSIX_FLAGS")
@@ -115,27 +113,19 @@ class MsixEntry:
                 f"{self.meaning}>")
 
 
-class Msix:
+class Msix(InterruptModel):
     """MSI-X of one function.  Every property reads the device again; verbs write through the Source."""
 
-    def __init__(self, function: Function, offset: int) -> None:
-        self.function = function
-        self.offset = offset
-        self.log = EventLog()
-        self._teller = StepTeller(function, self.log, self._pending_int, "PBA")
+    name = "MSI-X"
+    pending_name = "PBA"
 
     # -- reading ------------------------------------------------------------------------------
-    @property
-    def source(self):
-        return self.function.source
-
     def regs(self) -> MsixRegs:
         self.function.refresh()
         block = Block(self.function, MSIX, self.offset)
         values = [block.get(name) for name in ("PCI_MSIX_FLAGS", "PCI_MSIX_TABLE", "PCI_MSIX_PBA")]
         if any(v is None for v in values):
-            raise InputError("MSI-X capability is cut short by the end of readable config space",
-                             device=str(self.function.address), offset=self.offset)
+            raise self._cut_short()
         return MsixRegs(*values)
 
     @property
