@@ -45,7 +45,7 @@ class KernelInfo:
     phys_slot: str | None = None  # hot-plug slot name (sysfs `slots/NAME/address` names this device)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Delivery:
     """One MSI/MSI-X message the source saw the device write (a DWORD `data` to `address`)."""
 
@@ -54,6 +54,11 @@ class Delivery:
     data: int
     function: Address | None = None  # who sent it, when the source can tell
     vector: int | None = None  # MSI-X entry / MSI vector that produced it, when the source can tell
+
+    def __repr__(self) -> str:  # addresses and data in hex, as people read them
+        who = f" from {self.function}" if self.function is not None else ""
+        vec = f" (vector {self.vector})" if self.vector is not None else ""
+        return f"<Delivery #{self.seq}: 0x{self.address:x} ← 0x{self.data:x}{who}{vec}>"
 
 
 class Source:
