@@ -437,7 +437,8 @@ class SimFunction:
 
     # -- a Linux driver's set-up, for "driver" ------------------------------------------------------
     def driver_setup(self) -> None:
-        """Bus Master and INTx Disable on, every vector programmed (x86 fixed, edge, spread over APIC 0/1) and unmasked,
+        """Bus Master and INTx Disable on, every vector programmed (x86 fixed, edge, its own message, spread over
+        APIC IDs) and unmasked,
         MSI-X enabled; for the NIC also IMS and IVAR as e1000e's driver sets them."""
         # Linux sets INTx Disable when it turns MSI/MSI-X on (pci_intx_for_msi)
         command = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE
@@ -447,7 +448,9 @@ class SimFunction:
         self.write_config(MSIX_CAP + 2, (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL).to_bytes(2, "little"))
         for v in range(self.vectors):
             entry = self.table_offset + v * PCI_MSIX_ENTRY_SIZE
-            address = 0xFEE00000 | (v % 2) << 12
+            # x86 has ~207 usable vectors per CPU: past that, move on to the next pair of APIC IDs, so
+            # every vector keeps its own message (as Linux spreads a large table over CPUs)
+            address = 0xFEE00000 | (v % 2 + 2 * (v // 0xCF)) << 12
             data = 0x4000 | (0x21 + v % 0xCF)
             self.write_bar(self.msix_bir, entry, address.to_bytes(8, "little") + data.to_bytes(4, "little"))
             self.write_bar(self.msix_bir, entry + PCI_MSIX_ENTRY_VECTOR_CTRL, bytes(4))
