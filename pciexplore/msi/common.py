@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import InputError, PciError
 from ..regs.base import Field
 from ..regs.header import HEADERS
 
@@ -162,6 +162,24 @@ class InterruptModel:
     def _cut_short(self) -> InputError:
         return InputError(f"{self.name} capability is cut short by the end of readable config space",
                           device=str(self.function.address), offset=self.offset)
+
+    @property
+    def deliveries(self) -> list[Delivery] | None:
+        """Every message this function sent (address, data, vector, order); None if unobservable."""
+        return function_deliveries(self.function)
+
+    def kernel(self):
+        """Linux IRQ, per-CPU counts and handler name per vector (live host: msi_irqs/ + /proc/interrupts)."""
+        return kernel_view(self.function)
+
+    def _repr_html_(self) -> str:
+        checks = "".join(f"<li>{html.escape(str(c))}</li>" for c in self.checks())
+        try:
+            table = table_html(self.table)
+        except PciError as e:  # show why the table is unreadable (a dump, no resourceN) instead of failing
+            table = f"<i>{html.escape(str(e))}</i>"
+        return (f"<div><b>{html.escape(repr(self))}</b>"
+                + (f"<ul style='color:#b00'>{checks}</ul>" if checks else "") + table + "</div>")
 
 
 def bar_starts(fn: Function) -> dict[int, int]:

@@ -7,7 +7,6 @@ a masked vector's event sets its pending bit, and unmasking a pending vector sen
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +19,11 @@ from .common import (
     Check,
     InterruptModel,
     check_vector,
-    function_deliveries,
-    kernel_view,
-    table_html,
     write_field,
 )
 
 if TYPE_CHECKING:
-    from ..sources.base import Delivery
+    pass
 
 FLAGS = MSI.register("PCI_MSI_FLAGS")
 ENABLE = FLAGS.field("PCI_MSI_FLAGS_ENABLE")
@@ -224,15 +220,6 @@ class Msi(InterruptModel):
         self._teller.run(f"trigger({vector})", why,
                          lambda: self.source.trigger(self.function.address, f"vector:{vector}"))
 
-    @property
-    def deliveries(self) -> list[Delivery] | None:
-        """Every message this function sent (address, data, vector, order); None if unobservable."""
-        return function_deliveries(self.function)
-
-    def kernel(self):
-        """Linux IRQ, per-CPU counts and handler name per vector (live host: msi_irqs/ + /proc/interrupts)."""
-        return kernel_view(self.function)
-
     def summary(self) -> dict[str, Any]:
         r = self.regs()
         return {"offset": self.offset, "enabled": r.enabled, "capable": r.capable, "count": r.count,
@@ -246,7 +233,3 @@ class Msi(InterruptModel):
                 f"{'enabled' if r.enabled else 'disabled'}, {r.count}/{r.capable} vectors, "
                 f"{'64' if r.is_64bit else '32'}-bit, 0x{r.address:x} ← 0x{r.data:04x}{mask}>")
 
-    def _repr_html_(self) -> str:
-        checks = "".join(f"<li>{html.escape(str(c))}</li>" for c in self.checks())
-        return (f"<div><b>{html.escape(repr(self))}</b>"
-                + (f"<ul style='color:#b00'>{checks}</ul>" if checks else "") + table_html(self.table) + "</div>")

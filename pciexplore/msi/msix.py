@@ -8,11 +8,10 @@ PBA bit set the message is sent once and the bit cleared; the PBA is read-only t
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError, PciError
+from ..errors import InputError
 from ..model import Block
 from ..regs.caps.msix import MSIX, MSIX_ENTRY, PCI_MSIX_ENTRY_SIZE
 from . import x86
@@ -24,14 +23,11 @@ from .common import (
     InterruptModel,
     bar_facts,
     check_vector,
-    function_deliveries,
-    kernel_view,
-    table_html,
     write_field,
 )
 
 if TYPE_CHECKING:
-    from ..sources.base import Delivery
+    pass
 
 FLAGS = MSIX.register("PCI_MSIX_FLAGS")
 QSIZE = FLAGS.field("PCI_MSIX_FLAGS_QSIZE")
@@ -320,15 +316,6 @@ class Msix(InterruptModel):
                                    ("entry mask bit", e.entry_masked)) if on]
         return " and ".join(reasons)
 
-    @property
-    def deliveries(self) -> list[Delivery] | None:
-        """Every message this function sent (address, data, vector, order); None if unobservable."""
-        return function_deliveries(self.function)
-
-    def kernel(self):
-        """Linux IRQ, per-CPU counts and handler name per vector (live host: msi_irqs/ + /proc/interrupts)."""
-        return kernel_view(self.function)
-
     # -- showing ----------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
         r = self.regs()
@@ -342,11 +329,3 @@ class Msix(InterruptModel):
                 f"{'enabled' if r.enabled else 'disabled'}{', function masked' if r.function_masked else ''}, "
                 f"table BAR {r.table_bir}+0x{r.table_offset:x}, PBA BAR {r.pba_bir}+0x{r.pba_offset:x}>")
 
-    def _repr_html_(self) -> str:
-        checks = "".join(f"<li>{html.escape(str(c))}</li>" for c in self.checks())
-        try:
-            table = table_html(self.table)
-        except PciError as e:  # show why the table is unreadable (a dump, no resourceN) instead of failing
-            table = f"<i>{html.escape(str(e))}</i>"
-        return (f"<div><b>{html.escape(repr(self))}</b>"
-                + (f"<ul style='color:#b00'>{checks}</ul>" if checks else "") + table + "</div>")
