@@ -56,9 +56,11 @@ class _Facts:
         self.pin = fn.read(0x3D, 1) if fn.header_type in (0, 1) else None
 
     def msi_address(self) -> int:
-        lo = self.msi.get("PCI_MSI_ADDRESS_LO") or 0
-        hi = (self.msi.get("PCI_MSI_ADDRESS_HI") or 0) if self.msi.get("PCI_MSI_FLAGS", "PCI_MSI_FLAGS_64BIT") else 0
-        return hi << 32 | lo
+        """The MSI message address as the MSI model reads it (0 when the capability is cut short)."""
+        try:
+            return self.fn.msi.regs().address
+        except PciError:
+            return 0
 
     def command_bit(self, name: str) -> bool:
         return bool(self.fn.header["PCI_COMMAND"][name])
