@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import resource
 import statistics
 import subprocess
@@ -58,6 +59,7 @@ def timed_rounds(fns: dict[str, Callable[[], object]], repeat: int = 7) -> dict[
     cpu: dict[str, list[float]] = {label: [] for label in fns}
     for _ in range(repeat):
         for label, fn in fns.items():
+            gc.collect()  # start every run from the same heap, not with the garbage of the run before
             c0, t0 = _cpu(), time.perf_counter()
             fn()
             wall[label].append(time.perf_counter() - t0)

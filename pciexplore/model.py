@@ -210,12 +210,12 @@ class Function:
 
     # -- capabilities ---------------------------------------------------------------------------
     @cached_property
-    def _walk(self) -> tuple[list[Capability], list[Problem]]:
+    def _walk(self) -> tuple[list[Capability], tuple[Problem, ...]]:
         std, problems = walk_standard(self.config)
         caps = [Capability(self, f.offset, f.cap_id, f.next, False) for f in std]
         ext, ext_problems = walk_extended(self.config) if len(self.config) > 0x100 else ([], [])
         caps += [Capability(self, f.offset, f.cap_id, f.next, True, f.version) for f in ext]
-        return caps, problems + ext_problems
+        return caps, tuple(problems + ext_problems)  # mostly the empty tuple, which gc never tracks
 
     @property
     def capabilities(self) -> list[Capability]:
@@ -223,7 +223,7 @@ class Function:
 
     @property
     def problems(self) -> list[Problem]:
-        return self._walk[1]
+        return list(self._walk[1])
 
     @cached_property
     def _last_caps(self) -> dict[tuple[int, bool], Capability]:

@@ -38,13 +38,14 @@ class SysfsSource(Source):
         self.root = Path(root)
         if not self.root.is_dir():
             raise InputError("not a directory laid out like /sys/bus/pci/devices", file=str(root))
-        self._dirs: dict[Address, Path] = {}
+        #: address -> directory as a plain string (a Path per function is several objects for gc to walk)
+        self._dirs: dict[Address, str] = {}
         for entry in sorted(os.listdir(self.root)):
             try:
                 addr = Address.parse(entry)
             except InputError:
                 continue
-            self._dirs[addr] = self.root / entry
+            self._dirs[addr] = f"{self.root}/{entry}"
         #: functions whose config file is longer than what this user may read
         self.limited: dict[Address, int] = {}
 
@@ -53,6 +54,9 @@ class SysfsSource(Source):
         return os.path.realpath(self.root) == os.path.realpath(SYSFS_PCI)
 
     def _dir(self, addr: Address) -> Path:
+        return Path(self._dir_name(addr))
+
+    def _dir_name(self, addr: Address) -> str:
         try:
             return self._dirs[addr]
         except KeyError:
@@ -62,15 +66,15 @@ class SysfsSource(Source):
         return list(self._dirs)
 
     def read_config(self, addr: Address) -> bytes:
-        path = self._dir(addr) / "config"
+        path = f"{self._dir_name(addr)}/config"
         try:
             with open(path, "rb") as f:
                 data = f.read(4096)
                 full = os.fstat(f.fileno()).st_size
         except FileNotFoundError:
-            raise DeviceGone("device vanished (hot-unplugged?)", file=str(path), device=str(addr)) from None
+            raise DeviceGone("device vanished (hot-unplugged?)", file=path, device=str(addr)) from None
         except OSError as e:
-            raise DeviceGone(f"config read failed: {e.strerror}", file=str(path), device=str(addr)) from None
+            raise DeviceGone(f"config read failed: {e.strerror}", file=path, device=str(addr)) from None
         if full > len(data):
             self.limited[addr] = full
         return data
