@@ -7,6 +7,7 @@ says; it never knows which backend it has (cf. pciutils' access methods).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,15 @@ class BarRegion:
     base: int
     size: int
     flags: int = 0  # IORESOURCE_* as in sysfs `resource`, 0 when unknown
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """Bytes to read in one go: `size` bytes at `offset` of config space (`bar` None) or of BAR `bar`."""
+
+    bar: int | None
+    offset: int
+    size: int
 
 
 @dataclass(slots=True)
@@ -96,6 +106,27 @@ class Source:
         raise ReadOnlyError(
             f"{self.kind} source cannot write BAR {bar}", file=self.name, device=str(addr)
         )
+
+    def read_ranges(self, addr: Address, ranges: Sequence[ByteRange]) -> list[bytes]:
+        """The bytes of each range, in order.  A config range gives what the source has of it (shorter
+        past the end of readable config space).  Sources that talk to a device override this to read
+        them all in one exchange (QEMU: one pipelined qtest batch); this one reads config space once."""
+        config: bytes | None = None
+        out = []
+        for r in ranges:
+            if r.bar is None:
+                if config is None:
+                    config = self.read_config(addr)
+                out.append(config[r.offset : r.offset + r.size])
+            else:
+                out.append(self.read_bar(addr, r.bar, r.offset, r.size))
+        return out
+
+    def act_then_read(self, addr: Address, action: Callable[[], None], ranges: Sequence[ByteRange]) -> list[bytes]:
+        """Run `action`, then read `ranges` as `read_ranges` does: the state the action left.  QEMU puts
+        the reads at the end of the action's last exchange instead of a round trip of their own."""
+        action()
+        return self.read_ranges(addr, ranges)
 
     def kernel_info(self, addr: Address) -> KernelInfo | None:
         return None

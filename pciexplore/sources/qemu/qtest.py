@@ -39,6 +39,8 @@ class LineChannel:
         self._buf = b""
         self._lock = threading.Lock()  # one batch on the wire at a time, whichever thread sends it
         self.timeout = timeout
+        #: requests sent so far: an answer taken at count n is the latest word from QEMU while it stays n
+        self.exchanges = 0
 
     @property
     def timeout(self) -> float:
@@ -76,6 +78,7 @@ class LineChannel:
         with self._lock:
             if self.broken:
                 raise QemuError(f"QEMU session is over: {self.broken}", file=self.name)
+            self.exchanges += 1
             try:
                 self.sock.sendall(payload)
                 return self._readlines(answers)

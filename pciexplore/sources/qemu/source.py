@@ -23,21 +23,28 @@ memory decode off the table does not answer: nothing is shadowed or re-synced th
 write to the same mailbox before the poll overwrites the first); MSI with several vectors shares one
 mailbox, the vector being the low data bits QEMU ORs into the token.
 
+Round trips.  Each qtest exchange costs a socket round trip, so reads travel together: `read_ranges`
+sends every config and BAR range asked for in one batch (a range on the MSI-X table brings PCI_COMMAND
+and the table check along in it), and `act_then_read` puts its reads at the end of the action's last
+polling batch, where they see exactly the state the action left.
+
 Device-side causes (`triggers`, `trigger`) come from per-model declarations in `devices.py`.
 """
 
 from __future__ import annotations
 
 import struct
+import threading
 import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ...address import Address
 from ...decode import walk_standard
 from ...errors import InputError, NotSupported
-from ..base import BarRegion, Delivery, Source
+from ..base import BarRegion, ByteRange, Delivery, Source
 from .devices import DeviceContext
-from .firmware import PCI_BASE_ADDRESS_0, ConfigAccess, Firmware, Node
+from .firmware import PCI_BASE_ADDRESS_0, PCI_COMMAND, PCI_COMMAND_MEMORY, ConfigAccess, Firmware, Node
 from .machine import Machine, QemuProcess, parse_spec
 from .qtest import QemuError, QmpClient, QtestClient, decode_read, read_bytes_cmd, read_cmd, split_aligned, write_cmd
 
@@ -64,6 +71,9 @@ PCI_MSIX_TABLE = 4
 PCI_MSIX_PBA = 8
 PCI_MSIX_ENTRY_SIZE = 16
 PCI_MSIX_ENTRY_VECTOR_CTRL = 12
+
+#: reads of a range: the qtest commands, and how their answers become the range's bytes
+Plan = tuple[list[str], Callable[[list[str]], bytes]]
 
 
 @dataclass
@@ -97,6 +107,27 @@ class MsiRoute:
         return out
 
 
+@dataclass
+class Poll:
+    """How to look at the mailboxes of some functions: their slots and the qtest commands (read and clear
+    the mailboxes, then read Message Control of each function with MSI, whose vector count shapes the data)."""
+
+    slots: range
+    commands: list[str]
+    msi: list[Address]
+
+
+@dataclass
+class Trail:
+    """Ranges to read after an action (`act_then_read`); each exchange that polls during the action reads
+    them last, and the answers of the action's final exchange are the state it left."""
+
+    addr: Address
+    ranges: Sequence[ByteRange]
+    result: list[bytes] | None = None
+    stamp: tuple[int, int] | None = None  # (qtest, QMP) exchanges counted when `result` was read
+
+
 class QemuSource(Source):
     kind = "qemu"
     writable = True
@@ -104,6 +135,7 @@ class QemuSource(Source):
     def __init__(self, machine: Machine, *, start_timeout: float = 10.0, timeout: float = 5.0) -> None:
         super().__init__(machine.spec)
         self.machine = machine
+        self._local = threading.local()  # the trail of an `act_then_read` running in this thread
         self._deliveries: list[Delivery] = []
         self._process = QemuProcess(machine, start_timeout)
         self._finalizer = weakref.finalize(self, self._process.stop)
@@ -119,7 +151,7 @@ class QemuSource(Source):
             self._msi: dict[Address, MsiRoute] = {}
             #: mailbox index -> (function, vector, its MsixRoute or MsiRoute)
             self._slots: list[tuple[Address, int, MsixRoute | MsiRoute]] = []
-            self._poll_plan: dict[Address | None, tuple[range, list[str]]] = {}
+            self._poll_plan: dict[Address | None, Poll] = {}
             for a in sorted(self._nodes):
                 self._route(a)
             need = DMA_BASE + len(self._nodes) * DMA_SIZE
@@ -218,8 +250,8 @@ class QemuSource(Source):
                      write_cmd("mem", entry + 8, 4, MSIX_TOKEN | v)]
         self.qtest.batch(cmds)
 
-    def _mailboxes(self, addr: Address | None) -> tuple[range, list[str]]:
-        """Mailbox indexes of one function (all when None; an operation on a function can only make that
+    def _mailboxes(self, addr: Address | None) -> Poll:
+        """The mailboxes of one function (all when None; an operation on a function can only make that
         function send messages) and the qtest commands that read and clear them."""
         found = self._poll_plan.get(addr)
         if found is None:
@@ -229,22 +261,43 @@ class QemuSource(Source):
                 mine = [i for i, (a, _, _) in enumerate(self._slots) if a == addr]
                 slots = range(mine[0], mine[-1] + 1) if mine else range(0)
             at, size = self._mailbox(slots.start), 4 * len(slots)
-            found = self._poll_plan[addr] = (slots, [read_bytes_cmd(at, size), f"memset {at:#x} {size:#x} 0"]
-                                             if slots else [])
+            msi = [a for a, _, r in (self._slots[i] for i in slots) if isinstance(r, MsiRoute)]
+            commands = [read_bytes_cmd(at, size), f"memset {at:#x} {size:#x} 0"] if slots else []
+            commands += [read_cmd("mem", self.config.ecam(a, self._msi[a].cap + PCI_MSI_FLAGS), 2) for a in msi]
+            found = self._poll_plan[addr] = Poll(slots, commands, msi)
         return found
 
-    def run_and_poll(self, commands: list[str], addr: Address | None = None) -> list[str]:
+    def run_and_poll(self, commands: list[str], addr: Address | None = None,
+                     before_collect: Callable[[list[str]], None] | None = None) -> list[str]:
         """Send `commands`, then read and clear the mailboxes of `addr` in the same pipelined batch (one
-        socket round trip); record what arrived; return the answers to `commands`."""
-        slots, poll = self._mailboxes(addr)
-        if not poll:
-            return self.qtest.batch(commands)
-        answers = self.qtest.batch(commands + poll)
-        self._collect(slots, decode_read(answers[-2]))
-        return answers[: len(commands)]
+        socket round trip); record what arrived; return the answers to `commands`.  `before_collect` sees
+        those answers before the deliveries are recorded (a write's effect on the programmed copy).
+        Inside `act_then_read` the trail's ranges are read at the end of the same batch."""
+        poll = self._mailboxes(addr)
+        trail: Trail | None = getattr(self._local, "trail", None)
+        plans = [self._plan(trail.addr, r) for r in trail.ranges] if trail is not None else []
+        reads = [c for cmds, _ in plans for c in cmds]
+        if not commands and not poll.commands and not reads:
+            return []
+        answers = self.qtest.batch(commands + poll.commands + reads)
+        if trail is not None:
+            trail.stamp = self._stamp()
+            trail.result = self._finish(plans, answers[len(answers) - len(reads) :])
+        mine = answers[: len(commands)]
+        if before_collect is not None:
+            before_collect(mine)
+        if poll.slots:
+            at = len(commands)
+            flags = {a: int(v, 16) for a, v in zip(poll.msi, answers[at + 2 : at + 2 + len(poll.msi)], strict=True)}
+            self._collect(poll.slots, decode_read(answers[at]), flags)
+        return mine
 
-    def _collect(self, slots: range, raw: bytes) -> None:
-        """Turn a snapshot of the mailboxes `slots` into deliveries, in vector order."""
+    def _stamp(self) -> tuple[int, int]:
+        return self.qtest.exchanges, self.qmp.exchanges
+
+    def _collect(self, slots: range, raw: bytes, msi_flags: dict[Address, int]) -> None:
+        """Turn a snapshot of the mailboxes `slots` into deliveries, in vector order (`msi_flags`: Message
+        Control of each function with MSI, read in the same batch)."""
         if not raw.strip(b"\0"):
             return
         for k, token in enumerate(struct.unpack(f"<{len(slots)}I", raw)):
@@ -260,8 +313,7 @@ class QemuSource(Source):
                 lo = bytes(r.shadow[r.cap + 4 + j] for j in range(8 if r.is64 else 4))
                 address = int.from_bytes(lo, "little")
                 user = r.shadow[r.data_offset] | r.shadow[r.data_offset + 1] << 8
-                flags = self.config.read(a, r.cap + PCI_MSI_FLAGS, 2)
-                nvec = 1 << ((flags & PCI_MSI_FLAGS_QSIZE) >> 4)
+                nvec = 1 << ((msi_flags[a] & PCI_MSI_FLAGS_QSIZE) >> 4)
                 data = (user & ~(nvec - 1)) | (vector & (nvec - 1))
             self._deliveries.append(Delivery(len(self._deliveries), address, data, a, vector))
 
@@ -283,13 +335,66 @@ class QemuSource(Source):
         return node
 
     def read_config(self, addr: Address) -> bytes:
+        return self.read_ranges(addr, [ByteRange(None, 0, 0x1000)])[0]
+
+    def read_ranges(self, addr: Address, ranges: Sequence[ByteRange]) -> list[bytes]:
+        """Every range in one pipelined qtest batch (one socket round trip)."""
+        plans = [self._plan(addr, r) for r in ranges]
+        commands = [c for cmds, _ in plans for c in cmds]
+        return self._finish(plans, self.qtest.batch(commands) if commands else [])
+
+    def act_then_read(self, addr: Address, action: Callable[[], None], ranges: Sequence[ByteRange]) -> list[bytes]:
+        """Run `action`; read `ranges` at the end of every exchange that polls during it, and when the last
+        exchange of the action (qtest or QMP) was one of those, its answers are the result: no round
+        trip of their own.  Otherwise (the action ended with a plain read, or sent nothing) read them now."""
+        for r in ranges:
+            self._plan(addr, r)  # a bad range fails here, not in the middle of the action
+        trail = Trail(addr, ranges)
+        outer = getattr(self._local, "trail", None)
+        self._local.trail = trail
+        try:
+            action()
+        finally:
+            self._local.trail = outer
+        if trail.result is not None and trail.stamp == self._stamp():
+            return trail.result
+        return self.read_ranges(addr, ranges)
+
+    def _plan(self, addr: Address, r: ByteRange) -> Plan:
+        """The qtest commands that read range `r` of `addr` and how their answers become its bytes."""
+        if r.bar is None:
+            return self._config_plan(addr, r.offset, r.size)
+        return self._bar_plan(addr, r.bar, r.offset, r.size)
+
+    @staticmethod
+    def _finish(plans: list[Plan], answers: list[str]) -> list[bytes]:
+        out = []
+        at = 0
+        for cmds, finish in plans:
+            out.append(finish(answers[at : at + len(cmds)]))
+            at += len(cmds)
+        return out
+
+    def _config_plan(self, addr: Address, offset: int, size: int) -> Plan:
+        """Config bytes through ECAM, with the programmed MSI address/data in place of the redirect."""
         self._node(addr)
-        cfg = bytearray(self.config.read_ecam(addr))
+        if offset < 0 or size < 0:
+            raise InputError(f"config read {offset:#x}+{size:#x} outside config space", file=self.name,
+                             device=str(addr), offset=offset)
+        size = max(0, min(size, 0x1000 - offset))
+        if not size:
+            return [], lambda answers: b""
         msi = self._msi.get(addr)
-        if msi is not None:
-            for off, byte in msi.shadow.items():
-                cfg[off] = byte
-        return bytes(cfg)
+
+        def finish(answers: list[str]) -> bytes:
+            cfg = bytearray(decode_read(answers[0]))
+            if msi is not None:
+                for off, byte in msi.shadow.items():
+                    if offset <= off < offset + size:
+                        cfg[off - offset] = byte
+            return bytes(cfg)
+
+        return [read_bytes_cmd(self.config.ecam(addr, offset), size)], finish
 
     def write_config(self, addr: Address, offset: int, data: bytes) -> None:
         self._node(addr)
@@ -307,12 +412,15 @@ class QemuSource(Source):
         cmds = []
         for at, width, value in split_aligned(offset, bytes(real)):
             cmds += self.config.write_cmds(addr, at, width, value)
-        self.run_and_poll(cmds, addr)
+        msix = self._msix.get(addr)
+        control = msix is not None and offset <= msix.cap + 3 and offset + len(data) > msix.cap + 2
+        if control:  # Message Control as the device took it, read back in the same batch
+            cmds += self.config.read_cmds(addr, msix.cap + PCI_MSIX_FLAGS, 2)
+        answers = self.run_and_poll(cmds, addr)
+        if control:
+            msix.control = int(answers[-1], 16)
         if offset < 0x3C and offset + len(data) > PCI_BASE_ADDRESS_0:
             self._reread_bars(addr)
-        msix = self._msix.get(addr)
-        if msix is not None and offset <= msix.cap + 3 and offset + len(data) > msix.cap + 2:
-            msix.control = self.config.read(addr, msix.cap + PCI_MSIX_FLAGS, 2)
         self._after_possible_reset(addr, offset, data)
 
     # -- resets ----------------------------------------------------------------------------------
@@ -405,65 +513,100 @@ class QemuSource(Source):
                 return b, self._bar_base[(addr, bar)] + offset
         raise NotSupported(f"function has no BAR {bar}", file=self.name, device=str(addr))
 
-    def _table_overlap(self, addr: Address, bar: int, offset: int, size: int) -> tuple[MsixRoute, int, int] | None:
-        """The part of an access that lands in the MSI-X table, when the table answers at all (memory
-        decode on: otherwise the access reaches no device and the programmed copy stays as it is)."""
+    def _table_part(self, addr: Address, bar: int, offset: int, size: int) -> tuple[MsixRoute, int, int] | None:
+        """The part of an access that falls on the MSI-X table.  It reaches the table only while memory
+        decode is on (otherwise the access reaches no device and the programmed copy stays as it is):
+        callers read PCI_COMMAND in the same batch as the access."""
         r = self._msix.get(addr)
         if r is None or r.table_bar != bar:
-            return None
-        if not self.config.read(addr, 0x04, 2) & 0x2:  # PCI_COMMAND_MEMORY
             return None
         lo = max(offset, r.table_offset)
         hi = min(offset + size, r.table_offset + r.count * PCI_MSIX_ENTRY_SIZE)
         return (r, lo, hi) if lo < hi else None
 
     def read_bar(self, addr: Address, bar: int, offset: int, size: int) -> bytes:
+        return self.read_ranges(addr, [ByteRange(bar, offset, size)])[0]
+
+    def _command_cmd(self, addr: Address) -> str:
+        """Read PCI_COMMAND through ECAM: one qtest command (the legacy ports take two)."""
+        return read_cmd("mem", self.config.ecam(addr, PCI_COMMAND), 2)
+
+    def _bar_plan(self, addr: Address, bar: int, offset: int, size: int) -> Plan:
+        """A BAR window; where it falls on the MSI-X table, also PCI_COMMAND (does the table answer?) and
+        the whole table (was it reset behind our back?), so the programmed copy can be shown in place."""
         b, at = self._bar(addr, bar, offset, size)
         if b.io:
-            answers = self.qtest.batch([read_cmd("io", p, w) for p, w, _ in split_aligned(at, bytes(size))])
-            return b"".join(int(v, 16).to_bytes(w, "little")
-                            for v, (_, w, _) in zip(answers, split_aligned(at, bytes(size)), strict=True))
-        data = bytearray(self.qtest.read(at, size))
-        overlap = self._table_overlap(addr, bar, offset, size)
-        if overlap:
-            r, lo, hi = overlap
-            self._adopt_reset_entries(addr, r)
+            pieces = split_aligned(at, bytes(size))
+            return ([read_cmd("io", p, w) for p, w, _ in pieces],
+                    lambda answers: b"".join(int(v, 16).to_bytes(w, "little")
+                                             for v, (_, w, _) in zip(answers, pieces, strict=True)))
+        if not size:
+            return [], lambda answers: b""
+        part = self._table_part(addr, bar, offset, size)
+        if part is None:
+            return [read_bytes_cmd(at, size)], lambda answers: decode_read(answers[0])
+        r, lo, hi = part
+        table = self._bar_base[(addr, r.table_bar)] + r.table_offset
+        commands = [read_bytes_cmd(at, size), self._command_cmd(addr), read_bytes_cmd(table, r.count * PCI_MSIX_ENTRY_SIZE)]
+
+        def finish(answers: list[str]) -> bytes:
+            data = bytearray(decode_read(answers[0]))
+            if not int(answers[1], 16) & PCI_COMMAND_MEMORY:
+                return bytes(data)
+            self._adopt_reset_entries(addr, r, decode_read(answers[2]))
             for pos in range(lo, hi):
                 rel = pos - r.table_offset
                 if rel % PCI_MSIX_ENTRY_SIZE < PCI_MSIX_ENTRY_VECTOR_CTRL:
                     data[pos - offset] = r.shadow[rel]
-        return bytes(data)
+            return bytes(data)
 
-    def _adopt_reset_entries(self, addr: Address, r: MsixRoute) -> None:
-        """A device reset zeroes the table behind our back; take what it holds as the programmed copy."""
-        base = self._bar_base[(addr, r.table_bar)] + r.table_offset
-        real = self.qtest.read(base, r.count * PCI_MSIX_ENTRY_SIZE)
+        return commands, finish
+
+    def _adopt_reset_entries(self, addr: Address, r: MsixRoute, real: bytes | None = None) -> None:
+        """A device reset zeroes the table behind our back; take what it holds as the programmed copy
+        (`real`: the table as just read, else read now)."""
+        if real is None:
+            base = self._bar_base[(addr, r.table_bar)] + r.table_offset
+            real = self.qtest.read(base, r.count * PCI_MSIX_ENTRY_SIZE)
         lost = []
         for v in range(r.count):
             e = real[v * 16 : v * 16 + 12]
-            want = (self._mailbox(r.slot + v).to_bytes(8, "little") + (MSIX_TOKEN | v).to_bytes(4, "little"))
-            if e != want:
+            if e != self._redirect_bytes(r, v):
                 r.shadow[v * 16 : v * 16 + 12] = e
                 lost.append(v)
         if lost:
             self._redirect_msix(addr, lost)
 
+    def _redirect_bytes(self, r: MsixRoute, v: int) -> bytes:
+        """Message address and data the device really holds for vector `v`: its mailbox and token."""
+        return self._mailbox(r.slot + v).to_bytes(8, "little") + (MSIX_TOKEN | v).to_bytes(4, "little")
+
     def write_bar(self, addr: Address, bar: int, offset: int, data: bytes) -> None:
         b, at = self._bar(addr, bar, offset, len(data))
-        self._contexts[addr].cache.clear()
+        part = None if b.io else self._table_part(addr, bar, offset, len(data))
+        if part is None or (part[1], part[2]) != (offset, offset + len(data)):
+            self._contexts[addr].cache.clear()  # device registers may change (table entries change none)
         real = bytearray(data)
-        overlap = self._table_overlap(addr, bar, offset, len(data))
-        if overlap:
-            r, lo, hi = overlap
+        programmed: dict[int, int] = {}  # table offset -> byte the user wrote, kept if the table answered
+        commands: list[str] = []
+        if part is not None:
+            r, lo, hi = part
+            commands = [self._command_cmd(addr)]
             for pos in range(lo, hi):
                 rel = pos - r.table_offset
                 v, k = divmod(rel, PCI_MSIX_ENTRY_SIZE)
                 if k < PCI_MSIX_ENTRY_VECTOR_CTRL:
-                    r.shadow[rel] = data[pos - offset]
-                    redirect = self._mailbox(r.slot + v).to_bytes(8, "little") + (MSIX_TOKEN | v).to_bytes(4, "little")
-                    real[pos - offset] = redirect[k]
+                    programmed[rel] = data[pos - offset]
+                    real[pos - offset] = self._redirect_bytes(r, v)[k]
+
+        def keep(answers: list[str]) -> None:  # before deliveries are recorded: they carry the programmed copy
+            if programmed and int(answers[0], 16) & PCI_COMMAND_MEMORY:
+                for rel, byte in programmed.items():
+                    part[0].shadow[rel] = byte
+
         space = "io" if b.io else "mem"
-        self.run_and_poll([write_cmd(space, p, w, v) for p, w, v in split_aligned(at, bytes(real))], addr)
+        commands += [write_cmd(space, p, w, v) for p, w, v in split_aligned(at, bytes(real))]
+        self.run_and_poll(commands, addr, keep)
 
     # -- device-side triggers --------------------------------------------------------------------
     def triggers(self, addr: Address) -> dict[str, str]:
