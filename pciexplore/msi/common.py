@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, PciError
-from ..regs.base import Field
+from ..model import Block
+from ..regs.base import Field, Layout
 from ..regs.header import HEADERS
+from ..sources.base import ByteRange
 
 if TYPE_CHECKING:
     from ..model import Function
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 
 _TYPE0 = HEADERS[0]
 _COMMAND = _TYPE0.register("PCI_COMMAND")
+COMMAND_RANGE = ByteRange(None, _COMMAND.offset, _COMMAND.width)
 PCI_COMMAND_MEMORY = _COMMAND.field("PCI_COMMAND_MEMORY").mask
 PCI_COMMAND_MASTER = _COMMAND.field("PCI_COMMAND_MASTER").mask
 IORESOURCE_IO = 0x100
@@ -99,26 +102,50 @@ def set_bits(value: int) -> list[int]:
     return out
 
 
+class ConfigWindow:
+    """Config bytes one verb read (`data` from `offset`), standing in for a Function in `model.Block` so
+    registers decode from their declarations out of just those bytes.  Like a short config space, it
+    ends where the bytes end; an offset before them is a mistake, not a register that reads 0."""
+
+    def __init__(self, offset: int, data: bytes) -> None:
+        self.offset = offset
+        self.data = data
+
+    @property
+    def config(self) -> ConfigWindow:
+        return self
+
+    def __len__(self) -> int:
+        return self.offset + len(self.data)
+
+    def __getitem__(self, at: slice) -> bytes:
+        if at.start < self.offset:
+            raise IndexError(f"config offset {at.start:#x} lies before the bytes read (from {self.offset:#x})")
+        return self.data[at.start - self.offset : at.stop - self.offset]
+
+    def read(self, offset: int, width: int) -> int | None:
+        return None if offset + width > len(self) else int.from_bytes(self[offset : offset + width], "little")
+
+
 class StepTeller:
     """Runs one verb and tells what it caused: pending bits set/cleared and messages sent.
 
-    `pending` reads the pending bits as one integer (bit n = vector n) fresh from the device."""
+    The verb reads the device once before it acts and hands over the pending bits it read (bit n =
+    vector n); `act` does the action and returns the pending bits read from the device after it."""
 
-    def __init__(self, fn: Function, log: EventLog, pending: Callable[[], int], pending_name: str) -> None:
+    def __init__(self, fn: Function, log: EventLog, pending_name: str) -> None:
         self.function = fn
         self.log = log
-        self.pending = pending
         self.pending_name = pending_name
 
-    def run(self, verb: str, why: str, action: Callable[[], None]) -> Event:
+    def run(self, verb: str, why: str, before_pending: int, act: Callable[[], int], wrote_config: bool) -> Event:
         source = self.function.source
-        before_pending = self.pending()
         before = source.deliveries()
         seen = len(before) if before is not None else 0
-        action()
-        self.function.refresh()
+        after_pending = act()
+        if wrote_config:  # the function's cached config bytes are no longer what the device holds
+            self.function.refresh()
         after = source.deliveries()
-        after_pending = self.pending()
         sent = [d for d in (after or [])[seen:] if d.function in (None, self.function.address)]
         parts = []
         newly_set = set_bits(after_pending & ~before_pending)
@@ -145,19 +172,36 @@ class InterruptModel:
 
     name = ""  # "MSI" or "MSI-X"
     pending_name = ""  # how the pending bits are called in the story: "pending" or "PBA"
+    layout: Layout  # the capability's register declarations
 
     def __init__(self, function: Function, offset: int) -> None:
         self.function = function
         self.offset = offset
         self.log = EventLog()
-        self._teller = StepTeller(function, self.log, self._pending_int, self.pending_name)
+        self._teller = StepTeller(function, self.log, self.pending_name)
 
     @property
     def source(self):
         return self.function.source
 
-    def _pending_int(self) -> int:
-        raise NotImplementedError
+    @property
+    def _capability_range(self) -> ByteRange:
+        """The config bytes the capability's declared registers take."""
+        return ByteRange(None, self.offset, self.layout.length)
+
+    def _capability_block(self, data: bytes) -> Block:
+        """The capability decoded from its bytes as read (`_capability_range`)."""
+        return Block(ConfigWindow(self.offset, data), self.layout, self.offset)  # type: ignore[arg-type]
+
+    def _read_capability(self, with_command: bool = False) -> tuple[Block, int | None]:
+        """The capability's registers and, when asked, PCI_COMMAND: one read of just those bytes from the
+        device, not of the whole config space."""
+        ranges = [self._capability_range] + ([COMMAND_RANGE] if with_command else [])
+        cap, *command = self.source.read_ranges(self.function.address, ranges)
+        block = self._capability_block(cap)
+        if not command:
+            return block, None
+        return block, int.from_bytes(command[0], "little") if len(command[0]) == COMMAND_RANGE.size else 0
 
     def _cut_short(self) -> InputError:
         return InputError(f"{self.name} capability is cut short by the end of readable config space",

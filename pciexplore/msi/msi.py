@@ -23,7 +23,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable
 
 FLAGS = MSI.register("PCI_MSI_FLAGS")
 ENABLE = FLAGS.field("PCI_MSI_FLAGS_ENABLE")
@@ -70,16 +70,23 @@ class MsiRegs:
         """(address, data) vector `vector` sends: data's low log2(count) bits replaced by the vector."""
         return self.address, (self.data & ~(self.count - 1)) | vector
 
+    @property
+    def pending_bits(self) -> int:
+        """Pending bits of the enabled vectors as one integer (0 without per-vector masking)."""
+        return (self.pending or 0) & ((1 << self.count) - 1)
+
 
 class Msi(InterruptModel):
-    """MSI of one function.  Every property reads config space again; verbs write through the Source."""
+    """MSI of one function.  Every property reads config space again; verbs write through the Source.
+
+    A verb reads the capability and PCI_COMMAND once, in one read of just those bytes, and tells its story
+    from that and from the pending bits read after the action; nothing read is kept beyond the verb."""
 
     name = "MSI"
     pending_name = "pending"
+    layout = MSI
 
-    def regs(self) -> MsiRegs:
-        self.function.refresh()
-        b = Block(self.function, MSI, self.offset)
+    def _decode(self, b: Block) -> MsiRegs:
         values = {rv.name: rv for rv in b.registers()}
         if any(rv.value is None for rv in values.values()):
             raise self._cut_short()
@@ -99,9 +106,14 @@ class Msi(InterruptModel):
             mask.offset if mask else None,
         )
 
-    def _pending_int(self) -> int:
-        r = self.regs()
-        return (r.pending or 0) & ((1 << r.count) - 1)
+    def regs(self) -> MsiRegs:
+        """The MSI registers, read from the device now."""
+        return self._decode(self._read_capability()[0])
+
+    def _look(self) -> tuple[MsiRegs, int]:
+        """The registers and PCI_COMMAND, as one verb reads them before it acts."""
+        block, command = self._read_capability(with_command=True)
+        return self._decode(block), command or 0
 
     @property
     def enabled(self) -> bool:
@@ -143,26 +155,40 @@ class Msi(InterruptModel):
         }).set_index("vector")
 
     def checks(self) -> list[Check]:
-        r = self.regs()
+        r, command = self._look()
         out = []
         if QSIZE.extract(r.flags) > QMASK.extract(r.flags):
             out.append(Check("too_many_vectors", f"Multiple Message Enable ({1 << QSIZE.extract(r.flags)}) "
                                                  f"exceeds Multiple Message Capable ({r.capable})"))
-        command = self.function.read(0x04, 2) or 0
         if r.enabled and not command & PCI_COMMAND_MASTER:
             out.append(Check("bus_master_off", "MSI is enabled but Bus Master (PCI_COMMAND_MASTER) is off: "
                                                "the function cannot send any message"))
         return out
 
     # -- verbs ----------------------------------------------------------------------------------
-    def _write_flags(self, field, value: int) -> None:
-        write_field(self.function, self.offset + FLAGS.offset, FLAGS.width, field, self.regs().flags, value)
+    def _tell(self, verb: str, why: str, r: MsiRegs, action: Callable[[], None], wrote_config: bool = True) -> None:
+        """Run `action` and add its story.  With per-vector masking the capability is read again with
+        (QEMU: at the end of) the action; without it there are no pending bits to read."""
+
+        def act() -> int:
+            if not r.maskable:  # PCI_MSI_FLAGS_MASKBIT is read-only: no action adds pending bits
+                action()
+                return 0
+            (cap,) = self.source.act_then_read(self.function.address, action, [self._capability_range])
+            return self._decode(self._capability_block(cap)).pending_bits
+
+        self._teller.run(verb, why, r.pending_bits, act, wrote_config)
+
+    def _write_flags(self, r: MsiRegs, field, value: int) -> None:
+        write_field(self.function, self.offset + FLAGS.offset, FLAGS.width, field, r.flags, value)
 
     def enable(self) -> None:
-        self._teller.run("enable()", "MSI enabled", lambda: self._write_flags(ENABLE, 1))
+        r = self.regs()
+        self._tell("enable()", "MSI enabled", r, lambda: self._write_flags(r, ENABLE, 1))
 
     def disable(self) -> None:
-        self._teller.run("disable()", "MSI disabled", lambda: self._write_flags(ENABLE, 0))
+        r = self.regs()
+        self._tell("disable()", "MSI disabled", r, lambda: self._write_flags(r, ENABLE, 0))
 
     def set_vectors(self, count: int) -> None:
         """Write Multiple Message Enable (count a power of two up to Multiple Message Capable)."""
@@ -170,11 +196,10 @@ class Msi(InterruptModel):
         if count not in (1, 2, 4, 8, 16, 32) or count > r.capable:
             raise InputError(f"MSI vector count {count}: must be a power of two up to {r.capable}",
                              device=str(self.function.address))
-        self._teller.run(f"set_vectors({count})", f"Multiple Message Enable = {count}",
-                         lambda: self._write_flags(QSIZE, count.bit_length() - 1))
+        self._tell(f"set_vectors({count})", f"Multiple Message Enable = {count}", r,
+                   lambda: self._write_flags(r, QSIZE, count.bit_length() - 1))
 
-    def _write_mask(self, vector: int, on: bool) -> None:
-        r = self.regs()
+    def _write_mask(self, r: MsiRegs, vector: int, on: bool) -> None:
         check_vector(vector, r.count, "MSI vector", str(self.function.address))
         if r.mask is None or r.mask_at is None:
             raise NotSupported("this function's MSI has no per-vector masking (PCI_MSI_FLAGS_MASKBIT clear)",
@@ -183,11 +208,15 @@ class Msi(InterruptModel):
         self.source.write_config(self.function.address, r.mask_at, new.to_bytes(4, "little"))
 
     def mask(self, vector: int) -> None:
-        self._teller.run(f"mask({vector})", f"vector {vector} mask bit set", lambda: self._write_mask(vector, True))
+        r = self.regs()
+        self._tell(f"mask({vector})", f"vector {vector} mask bit set", r, lambda: self._write_mask(r, vector, True))
 
     def unmask(self, vector: int) -> None:
-        why = "pending bit set" if self.regs().maskable and self.pending(vector) else "nothing pending"
-        self._teller.run(f"unmask({vector})", why, lambda: self._write_mask(vector, False))
+        r = self.regs()
+        if r.maskable:
+            check_vector(vector, r.count, "MSI vector", str(self.function.address))
+        why = "pending bit set" if r.maskable and (r.pending or 0) >> vector & 1 else "nothing pending"
+        self._tell(f"unmask({vector})", why, r, lambda: self._write_mask(r, vector, False))
 
     def set_message(self, address: int, data: int) -> None:
         r = self.regs()
@@ -203,12 +232,11 @@ class Msi(InterruptModel):
                 self.source.write_config(a, r.address_hi_at, (address >> 32).to_bytes(4, "little"))
             self.source.write_config(a, r.data_at, data.to_bytes(2, "little"))
 
-        self._teller.run("set_message()", f"0x{address:x} ← 0x{data:x} ({x86.describe(address, data)})", write)
+        self._tell("set_message()", f"0x{address:x} ← 0x{data:x} ({x86.describe(address, data)})", r, write)
 
     def trigger(self, vector: int) -> None:
-        r = self.regs()
+        r, command = self._look()
         check_vector(vector, r.count, "MSI vector", str(self.function.address))
-        command = self.function.read(0x04, 2) or 0
         if not command & PCI_COMMAND_MASTER:
             why = "Bus Master off"
         elif not r.enabled:
@@ -217,8 +245,8 @@ class Msi(InterruptModel):
             why = f"vector {vector} masked"
         else:
             why = f"vector {vector} unmasked"
-        self._teller.run(f"trigger({vector})", why,
-                         lambda: self.source.trigger(self.function.address, f"vector:{vector}"))
+        self._tell(f"trigger({vector})", why, r,
+                   lambda: self.source.trigger(self.function.address, f"vector:{vector}"), wrote_config=False)
 
     def summary(self) -> dict[str, Any]:
         r = self.regs()
@@ -232,4 +260,3 @@ class Msi(InterruptModel):
         return (f"<MSI @0x{self.offset:02x} of {self.function.address}: "
                 f"{'enabled' if r.enabled else 'disabled'}, {r.count}/{r.capable} vectors, "
                 f"{'64' if r.is_64bit else '32'}-bit, 0x{r.address:x} ← 0x{r.data:04x}{mask}>")
-

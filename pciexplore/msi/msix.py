@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from ..model import Block
 from ..regs.caps.msix import MSIX, MSIX_ENTRY, PCI_MSIX_ENTRY_SIZE
+from ..sources.base import ByteRange
 from . import x86
 from .common import (
     BAR_PROBLEMS,
@@ -27,7 +27,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable
 
 FLAGS = MSIX.register("PCI_MSIX_FLAGS")
 QSIZE = FLAGS.field("PCI_MSIX_FLAGS_QSIZE")
@@ -82,6 +82,31 @@ class MsixRegs:
         """The PBA is whole QWORDs: one bit per vector, rounded up to 64 (spec §7.7.2.5)."""
         return (self.size + 63) // 64 * 8
 
+    def table_range(self, first: int = 0, count: int | None = None) -> ByteRange:
+        """Where entries `first`.. (all from there when `count` is None) lie in the table's BAR."""
+        count = self.size - first if count is None else count
+        return ByteRange(self.table_bir, self.table_offset + first * PCI_MSIX_ENTRY_SIZE, count * PCI_MSIX_ENTRY_SIZE)
+
+    @property
+    def pba_range(self) -> ByteRange:
+        return ByteRange(self.pba_bir, self.pba_offset, self.pba_bytes)
+
+    def pending_bits(self, pba: bytes) -> int:
+        """The PBA as read, as one integer: bit n = vector n (bits past the last vector dropped)."""
+        return int.from_bytes(pba, "little") & ((1 << self.size) - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class MsixLook:
+    """What one verb reads before it acts, each thing once: the capability registers (with PCI_COMMAND
+    when the verb needs it) in one read of config space, then the vector's entry and the PBA in one read
+    of the BAR windows."""
+
+    regs: MsixRegs
+    command: int | None  # when the verb asked for it
+    pending: int  # PBA bits, bit n = vector n
+    entry: MsixEntry | None  # when the verb names a vector
+
 
 @dataclass(frozen=True, slots=True)
 class MsixEntry:
@@ -102,6 +127,20 @@ class MsixEntry:
     def meaning(self) -> str:
         return x86.describe(self.address, self.data)
 
+    @classmethod
+    def decode(cls, vector: int, raw: bytes, pending: int, r: MsixRegs) -> MsixEntry:
+        """Entry `vector` from its 16 table bytes, the PBA bits and the capability registers."""
+        ctrl = int.from_bytes(raw[VECTOR_CTRL : VECTOR_CTRL + 4], "little")
+        return cls(
+            vector,
+            int.from_bytes(raw[LOWER_ADDR : LOWER_ADDR + 4], "little")
+            | int.from_bytes(raw[UPPER_ADDR : UPPER_ADDR + 4], "little") << 32,
+            int.from_bytes(raw[DATA : DATA + 4], "little"),
+            ctrl,
+            bool(pending >> vector & 1),
+            not r.enabled or r.function_masked or bool(MASKBIT.extract(ctrl)),
+        )
+
     def __repr__(self) -> str:
         mask = "masked" if self.masked else "unmasked"
         pend = ", pending" if self.pending else ""
@@ -110,19 +149,37 @@ class MsixEntry:
 
 
 class Msix(InterruptModel):
-    """MSI-X of one function.  Every property reads the device again; verbs write through the Source."""
+    """MSI-X of one function.  Every property reads the device again; verbs write through the Source.
+
+    A verb reads what it needs once (`_look`) and tells its story from that and from the PBA read after
+    the action; nothing read is kept beyond the verb."""
 
     name = "MSI-X"
     pending_name = "PBA"
+    layout = MSIX
 
     # -- reading ------------------------------------------------------------------------------
-    def regs(self) -> MsixRegs:
-        self.function.refresh()
-        block = Block(self.function, MSIX, self.offset)
+    def _regs_and_command(self, with_command: bool) -> tuple[MsixRegs, int | None]:
+        block, command = self._read_capability(with_command)
         values = [block.get(name) for name in ("PCI_MSIX_FLAGS", "PCI_MSIX_TABLE", "PCI_MSIX_PBA")]
         if any(v is None for v in values):
             raise self._cut_short()
-        return MsixRegs(*values)
+        return MsixRegs(*values), command
+
+    def regs(self) -> MsixRegs:
+        """The capability registers, read from the device now."""
+        return self._regs_and_command(False)[0]
+
+    def _look(self, vector: int | None = None, with_command: bool = False) -> MsixLook:
+        """What a verb needs to know before it acts, read once (PCI_COMMAND only when asked)."""
+        r, command = self._regs_and_command(with_command)
+        if vector is not None:
+            check_vector(vector, r.size, "MSI-X vector", str(self.function.address))
+        ranges = ([r.table_range(vector, 1)] if vector is not None else []) + [r.pba_range]
+        *raw, pba = self.source.read_ranges(self.function.address, ranges)
+        pending = r.pending_bits(pba)
+        entry = MsixEntry.decode(vector, raw[0], pending, r) if vector is not None else None
+        return MsixLook(r, command, pending, entry)
 
     @property
     def size(self) -> int:
@@ -136,33 +193,10 @@ class Msix(InterruptModel):
     def function_masked(self) -> bool:
         return self.regs().function_masked
 
-    def _read_table(self, r: MsixRegs, first: int = 0, count: int | None = None) -> bytes:
-        count = r.size - first if count is None else count
-        return self.source.read_bar(self.function.address, r.table_bir,
-                                    r.table_offset + first * PCI_MSIX_ENTRY_SIZE, count * PCI_MSIX_ENTRY_SIZE)
-
-    def _read_pba(self, r: MsixRegs) -> bytes:
-        return self.source.read_bar(self.function.address, r.pba_bir, r.pba_offset, r.pba_bytes)
-
-    def _pending_int(self) -> int:
-        r = self.regs()
-        return int.from_bytes(self._read_pba(r), "little") & ((1 << r.size) - 1)
-
     def entry(self, vector: int) -> MsixEntry:
-        r = self.regs()
-        check_vector(vector, r.size, "MSI-X vector", str(self.function.address))
-        raw = self._read_table(r, vector, 1)
-        pba = self._read_pba(r)
-        ctrl = int.from_bytes(raw[VECTOR_CTRL : VECTOR_CTRL + 4], "little")
-        return MsixEntry(
-            vector,
-            int.from_bytes(raw[LOWER_ADDR : LOWER_ADDR + 4], "little")
-            | int.from_bytes(raw[UPPER_ADDR : UPPER_ADDR + 4], "little") << 32,
-            int.from_bytes(raw[DATA : DATA + 4], "little"),
-            ctrl,
-            bool(pba[vector // 8] >> (vector % 8) & 1),
-            not r.enabled or r.function_masked or bool(MASKBIT.extract(ctrl)),
-        )
+        entry = self._look(vector).entry
+        assert entry is not None  # a look at a vector always has its entry
+        return entry
 
     def masked(self, vector: int) -> bool:
         """Effective mask (msix.c's msix_is_masked): entry mask bit, Function Mask or MSI-X disabled."""
@@ -172,9 +206,17 @@ class Msix(InterruptModel):
         """The vector's PBA bit (msix.c's msix_is_pending)."""
         return self.entry(vector).pending
 
+    def _table_and_pba(self, r: MsixRegs) -> tuple[bytes, bytes]:
+        table, pba = self.source.read_ranges(self.function.address, [r.table_range(), r.pba_range])
+        return table, pba
+
     @property
     def entries(self) -> list[MsixEntry]:
-        return [self.entry(v) for v in range(self.size)]
+        r = self.regs()
+        table, pba = self._table_and_pba(r)
+        pending = r.pending_bits(pba)
+        return [MsixEntry.decode(v, table[v * PCI_MSIX_ENTRY_SIZE : (v + 1) * PCI_MSIX_ENTRY_SIZE], pending, r)
+                for v in range(r.size)]
 
     @property
     def table(self):
@@ -183,8 +225,9 @@ class Msix(InterruptModel):
         import pandas as pd
 
         r = self.regs()
-        raw = np.frombuffer(self._read_table(r), dtype="<u4").reshape(-1, 4).astype(np.int64)
-        pba = np.unpackbits(np.frombuffer(self._read_pba(r), dtype=np.uint8), bitorder="little")[: r.size]
+        table, pba_bytes = self._table_and_pba(r)
+        raw = np.frombuffer(table, dtype="<u4").reshape(-1, 4).astype(np.int64)
+        pba = np.unpackbits(np.frombuffer(pba_bytes, dtype=np.uint8), bitorder="little")[: r.size]
         address = raw[:, LOWER_ADDR // 4] | (raw[:, UPPER_ADDR // 4] << 32)
         data = raw[:, DATA // 4]
         ctrl = raw[:, VECTOR_CTRL // 4]
@@ -204,7 +247,8 @@ class Msix(InterruptModel):
 
     # -- checks the kernel would never let a driver skip ---------------------------------------
     def checks(self) -> list[Check]:
-        r = self.regs()
+        self.function.refresh()  # BAR registers are read from the function's config: read them afresh
+        r, command = self._regs_and_command(True)
         out: list[Check] = []
         sizes = {}
         for what, bir, offset, length in (("table", r.table_bir, r.table_offset, r.size * PCI_MSIX_ENTRY_SIZE),
@@ -222,7 +266,7 @@ class Msix(InterruptModel):
         if r.table_bir == r.pba_bir and r.table_offset < p_end and r.pba_offset < t_end:
             out.append(Check("overlap", f"MSI-X table 0x{r.table_offset:x}..0x{t_end - 1:x} and PBA "
                                         f"0x{r.pba_offset:x}..0x{p_end - 1:x} overlap in BAR {r.table_bir}"))
-        command = self.function.read(0x04, 2) or 0
+        command = command or 0
         if not command & PCI_COMMAND_MEMORY:
             out.append(Check("memory_off", "Memory Space Enable (PCI_COMMAND_MEMORY) is off: "
                                            "the table and PBA cannot be reached"))
@@ -232,86 +276,102 @@ class Msix(InterruptModel):
         return out
 
     # -- verbs ----------------------------------------------------------------------------------
-    def _write_flags(self, field, value: int) -> None:
-        write_field(self.function, self.offset + FLAGS.offset, FLAGS.width, field, self.regs().flags, value)
+    def _tell(self, verb: str, why: str, look: MsixLook, action: Callable[[], None], wrote_config: bool) -> None:
+        """Run `action` and add its story: the PBA after it is read with (QEMU: at the end of) the action."""
+        r = look.regs
 
-    def _write_dword(self, vector: int, rel: int, value: int) -> None:
-        r = self.regs()
+        def act() -> int:
+            (pba,) = self.source.act_then_read(self.function.address, action, [r.pba_range])
+            return r.pending_bits(pba)
+
+        self._teller.run(verb, why, look.pending, act, wrote_config)
+
+    def _write_flags(self, r: MsixRegs, field, value: int) -> None:
+        write_field(self.function, self.offset + FLAGS.offset, FLAGS.width, field, r.flags, value)
+
+    def _write_dword(self, r: MsixRegs, vector: int, rel: int, value: int) -> None:
         self.source.write_bar(self.function.address, r.table_bir,
                               r.table_offset + vector * PCI_MSIX_ENTRY_SIZE + rel, value.to_bytes(4, "little"))
 
     def enable(self) -> None:
         """Set PCI_MSIX_FLAGS_ENABLE: vectors not otherwise masked may now send."""
-        pending = bin(self._pending_int()).count("1")
-        self._teller.run("enable()", f"MSI-X enabled, {pending or 'no'} vector(s) pending",
-                         lambda: self._write_flags(ENABLE, 1))
+        look = self._look()
+        pending = bin(look.pending).count("1")
+        self._tell("enable()", f"MSI-X enabled, {pending or 'no'} vector(s) pending", look,
+                   lambda: self._write_flags(look.regs, ENABLE, 1), wrote_config=True)
 
     def disable(self) -> None:
         """Clear PCI_MSIX_FLAGS_ENABLE: every vector is masked (events set PBA bits)."""
-        self._teller.run("disable()", "MSI-X disabled: every vector now masked", lambda: self._write_flags(ENABLE, 0))
+        look = self._look()
+        self._tell("disable()", "MSI-X disabled: every vector now masked", look,
+                   lambda: self._write_flags(look.regs, ENABLE, 0), wrote_config=True)
 
     def mask_all(self) -> None:
         """Set the Function Mask (PCI_MSIX_FLAGS_MASKALL)."""
-        self._teller.run("mask_all()", "Function Mask set: every vector masked",
-                         lambda: self._write_flags(MASKALL, 1))
+        look = self._look()
+        self._tell("mask_all()", "Function Mask set: every vector masked", look,
+                   lambda: self._write_flags(look.regs, MASKALL, 1), wrote_config=True)
 
     def unmask_all(self) -> None:
         """Clear the Function Mask; vectors whose own mask bit is clear send what is pending."""
-        r = self.regs()
-        why = "Function Mask cleared" + ("" if r.enabled else " (MSI-X still disabled)")
-        self._teller.run("unmask_all()", why, lambda: self._write_flags(MASKALL, 0))
+        look = self._look()
+        why = "Function Mask cleared" + ("" if look.regs.enabled else " (MSI-X still disabled)")
+        self._tell("unmask_all()", why, look, lambda: self._write_flags(look.regs, MASKALL, 0), wrote_config=True)
 
     def mask(self, vector: int) -> None:
         """Set the vector's PCI_MSIX_ENTRY_CTRL_MASKBIT (other vector-control bits kept)."""
-        e = self.entry(vector)
-        self._teller.run(f"mask({vector})", f"vector {vector} entry mask bit set",
-                         lambda: self._write_dword(vector, VECTOR_CTRL, e.ctrl | MASKBIT.mask))
+        look = self._look(vector)
+        ctrl = look.entry.ctrl
+        self._tell(f"mask({vector})", f"vector {vector} entry mask bit set", look,
+                   lambda: self._write_dword(look.regs, vector, VECTOR_CTRL, ctrl | MASKBIT.mask), wrote_config=False)
 
     def unmask(self, vector: int) -> None:
         """Clear the vector's mask bit; if it is then unmasked and pending, the message goes out once."""
-        e = self.entry(vector)
-        r = self.regs()
+        look = self._look(vector, with_command=True)
+        e, r = look.entry, look.regs
         still = [w for w, on in (("MSI-X disabled", not r.enabled), ("Function Mask", r.function_masked)) if on]
         if still:
             why = f"entry mask bit cleared, still masked by {' and '.join(still)}"
         else:
             why = "pending bit set" if e.pending else "nothing pending"
-            if e.pending and not (self.function.read(0x04, 2) or 0) & PCI_COMMAND_MASTER:
+            if e.pending and not look.command & PCI_COMMAND_MASTER:
                 why += ", but Bus Master off: the message cannot leave the device"
-        self._teller.run(f"unmask({vector})", why,
-                         lambda: self._write_dword(vector, VECTOR_CTRL, e.ctrl & ~MASKBIT.mask))
+        self._tell(f"unmask({vector})", why, look,
+                   lambda: self._write_dword(r, vector, VECTOR_CTRL, e.ctrl & ~MASKBIT.mask), wrote_config=False)
 
     def set_message(self, vector: int, address: int, data: int) -> None:
         """Program the vector's address and data (three DWORD writes, as drivers do)."""
-        e = self.entry(vector)
+        look = self._look(vector)
+        r = look.regs
         if not 0 <= address < 1 << 64 or address & 3 or not 0 <= data < 1 << 32:
             raise InputError(f"bad MSI-X message 0x{address:x} ← 0x{data:x}: address must be DWORD aligned "
                              "and 64-bit, data 32-bit", device=str(self.function.address))
-        note = "" if e.masked else " (while unmasked: the spec asks software to mask it first)"
+        note = "" if look.entry.masked else " (while unmasked: the spec asks software to mask it first)"
 
         def write() -> None:
-            self._write_dword(vector, LOWER_ADDR, address & 0xFFFFFFFF)
-            self._write_dword(vector, UPPER_ADDR, address >> 32)
-            self._write_dword(vector, DATA, data)
+            self._write_dword(r, vector, LOWER_ADDR, address & 0xFFFFFFFF)
+            self._write_dword(r, vector, UPPER_ADDR, address >> 32)
+            self._write_dword(r, vector, DATA, data)
 
-        self._teller.run(f"set_message({vector})",
-                         f"0x{address:x} ← 0x{data:x} ({x86.describe(address, data)}){note}", write)
+        self._tell(f"set_message({vector})", f"0x{address:x} ← 0x{data:x} ({x86.describe(address, data)}){note}",
+                   look, write, wrote_config=False)
 
     def trigger(self, vector: int) -> None:
         """Make the device raise vector `vector` (source cause "vector:N")."""
-        e = self.entry(vector)
-        command = self.function.read(0x04, 2) or 0
+        look = self._look(vector, with_command=True)
+        e = look.entry
         if e.masked:
-            why = f"vector {vector} masked ({self._mask_reason(e)})"
-        elif not command & PCI_COMMAND_MASTER:
+            why = f"vector {vector} masked ({self._mask_reason(look)})"
+        elif not look.command & PCI_COMMAND_MASTER:
             why = f"vector {vector} unmasked but Bus Master off: the message cannot leave the device"
         else:
             why = f"vector {vector} unmasked"
-        self._teller.run(f"trigger({vector})", why,
-                         lambda: self.source.trigger(self.function.address, f"vector:{vector}"))
+        self._tell(f"trigger({vector})", why, look,
+                   lambda: self.source.trigger(self.function.address, f"vector:{vector}"), wrote_config=False)
 
-    def _mask_reason(self, e: MsixEntry) -> str:
-        r = self.regs()
+    @staticmethod
+    def _mask_reason(look: MsixLook) -> str:
+        r, e = look.regs, look.entry
         reasons = [w for w, on in (("MSI-X disabled", not r.enabled), ("Function Mask", r.function_masked),
                                    ("entry mask bit", e.entry_masked)) if on]
         return " and ".join(reasons)
@@ -328,4 +388,3 @@ class Msix(InterruptModel):
         return (f"<MSI-X @0x{self.offset:02x} of {self.function.address}: {r.size} vectors, "
                 f"{'enabled' if r.enabled else 'disabled'}{', function masked' if r.function_masked else ''}, "
                 f"table BAR {r.table_bir}+0x{r.table_offset:x}, PBA BAR {r.pba_bir}+0x{r.pba_offset:x}>")
-
