@@ -16,16 +16,25 @@ from . import commands
 from .errors import PciError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_names() -> list[str]:
+    """Sub-command names: one module each in `pciexplore.commands`, named like the command."""
+    return sorted(info.name for info in pkgutil.iter_modules(commands.__path__))
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `only` naming a command, just that command's module is imported (so
+    `pciexplore show` does not pay for the capture, QEMU and dashboard modules)."""
     parser = argparse.ArgumentParser(prog="pciexplore", description="Explore PCI/PCIe devices and their interrupts.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
-        importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
+    for name in [only] if only else command_names():
+        importlib.import_module(f"{commands.__name__}.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    first = argv[0] if argv else None
+    parser = build_parser(first if first in command_names() else None)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
