@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import os
 import resource
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,5 +74,13 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run_process(cmd: list[str]) -> None:
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def run_process(cmd: list[str], env: dict[str, str] | None = None) -> None:
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+
+def cli_command(args: list[str], pycache: Path) -> tuple[list[str], dict[str, str]]:
+    """(argv, environment) that run `pciexplore ARGS` as a user's installed copy runs it: from compiled
+    bytecode (kept in `pycache`, outside the tree) even where PYTHONDONTWRITEBYTECODE is set.  Run it
+    once before timing so the bytecode exists."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return [sys.executable, "-X", f"pycache_prefix={pycache}", "-m", "pciexplore", *args], env
