@@ -93,6 +93,7 @@ class MsiRoute:
     is64: bool
     slot: int
     shadow: dict[int, int] = field(default_factory=dict)  # config offset -> programmed byte
+    control: int = 0  # Message Control as the device answered after our last write (only we write config space)
 
     @property
     def data_offset(self) -> int:
@@ -109,12 +110,11 @@ class MsiRoute:
 
 @dataclass
 class Poll:
-    """How to look at the mailboxes of some functions: their slots and the qtest commands (read and clear
-    the mailboxes, then read Message Control of each function with MSI, whose vector count shapes the data)."""
+    """How to look at the mailboxes of some functions: their slots and the qtest commands that read and
+    clear them."""
 
     slots: range
     commands: list[str]
-    msi: list[Address]
 
 
 @dataclass
@@ -227,7 +227,7 @@ class QemuSource(Source):
         if PCI_CAP_ID_MSI in caps:
             cap = caps[PCI_CAP_ID_MSI]
             flags = self.config.read(a, cap + PCI_MSI_FLAGS, 2)
-            route = MsiRoute(cap, bool(flags & PCI_MSI_FLAGS_64BIT), len(self._slots))
+            route = MsiRoute(cap, bool(flags & PCI_MSI_FLAGS_64BIT), len(self._slots), control=flags)
             self._slots.append((a, 0, route))
             redirect = route.redirect(self._mailbox(route.slot))
             cfg = self.config.read_ecam(a, 0x100)
@@ -261,10 +261,8 @@ class QemuSource(Source):
                 mine = [i for i, (a, _, _) in enumerate(self._slots) if a == addr]
                 slots = range(mine[0], mine[-1] + 1) if mine else range(0)
             at, size = self._mailbox(slots.start), 4 * len(slots)
-            msi = [a for a, _, r in (self._slots[i] for i in slots) if isinstance(r, MsiRoute)]
             commands = [read_bytes_cmd(at, size), f"memset {at:#x} {size:#x} 0"] if slots else []
-            commands += [read_cmd("mem", self.config.ecam(a, self._msi[a].cap + PCI_MSI_FLAGS), 2) for a in msi]
-            found = self._poll_plan[addr] = Poll(slots, commands, msi)
+            found = self._poll_plan[addr] = Poll(slots, commands)
         return found
 
     def run_and_poll(self, commands: list[str], addr: Address | None = None,
@@ -287,17 +285,14 @@ class QemuSource(Source):
         if before_collect is not None:
             before_collect(mine)
         if poll.slots:
-            at = len(commands)
-            flags = {a: int(v, 16) for a, v in zip(poll.msi, answers[at + 2 : at + 2 + len(poll.msi)], strict=True)}
-            self._collect(poll.slots, decode_read(answers[at]), flags)
+            self._collect(poll.slots, decode_read(answers[len(commands)]))
         return mine
 
     def _stamp(self) -> tuple[int, int]:
         return self.qtest.exchanges, self.qmp.exchanges
 
-    def _collect(self, slots: range, raw: bytes, msi_flags: dict[Address, int]) -> None:
-        """Turn a snapshot of the mailboxes `slots` into deliveries, in vector order (`msi_flags`: Message
-        Control of each function with MSI, read in the same batch)."""
+    def _collect(self, slots: range, raw: bytes) -> None:
+        """Turn a snapshot of the mailboxes `slots` into deliveries, in vector order."""
         if not raw.strip(b"\0"):
             return
         for k, token in enumerate(struct.unpack(f"<{len(slots)}I", raw)):
@@ -313,7 +308,7 @@ class QemuSource(Source):
                 lo = bytes(r.shadow[r.cap + 4 + j] for j in range(8 if r.is64 else 4))
                 address = int.from_bytes(lo, "little")
                 user = r.shadow[r.data_offset] | r.shadow[r.data_offset + 1] << 8
-                nvec = 1 << ((msi_flags[a] & PCI_MSI_FLAGS_QSIZE) >> 4)
+                nvec = 1 << ((r.control & PCI_MSI_FLAGS_QSIZE) >> 4)
                 data = (user & ~(nvec - 1)) | (vector & (nvec - 1))
             self._deliveries.append(Delivery(len(self._deliveries), address, data, a, vector))
 
@@ -412,13 +407,18 @@ class QemuSource(Source):
         cmds = []
         for at, width, value in split_aligned(offset, bytes(real)):
             cmds += self.config.write_cmds(addr, at, width, value)
-        msix = self._msix.get(addr)
-        control = msix is not None and offset <= msix.cap + 3 and offset + len(data) > msix.cap + 2
-        if control:  # Message Control as the device took it, read back in the same batch
-            cmds += self.config.read_cmds(addr, msix.cap + PCI_MSIX_FLAGS, 2)
-        answers = self.run_and_poll(cmds, addr)
-        if control:
-            msix.control = int(answers[-1], 16)
+        # Message Control of MSI-X and MSI as the device took the write, read back in the same batch
+        routes = [r for r in (self._msix.get(addr), msi) if r is not None and offset <= r.cap + 3
+                  and offset + len(data) > r.cap + 2]
+        for r in routes:
+            flags = r.cap + (PCI_MSIX_FLAGS if isinstance(r, MsixRoute) else PCI_MSI_FLAGS)
+            cmds.append(read_cmd("mem", self.config.ecam(addr, flags), 2))
+
+        def take_control(answers: list[str]) -> None:  # before deliveries: MSI data depends on the vector count
+            for r, value in zip(routes, answers[len(answers) - len(routes) :], strict=True):
+                r.control = int(value, 16)
+
+        self.run_and_poll(cmds, addr, take_control)
         if offset < 0x3C and offset + len(data) > PCI_BASE_ADDRESS_0:
             self._reread_bars(addr)
         self._after_possible_reset(addr, offset, data)
@@ -464,6 +464,7 @@ class QemuSource(Source):
             cfg = self.config.read_ecam(a, 0x100)
             redirect = msi.redirect(self._mailbox(msi.slot))
             msi.shadow = {off: cfg[off] for off in redirect}
+            msi.control = int.from_bytes(cfg[msi.cap + PCI_MSI_FLAGS : msi.cap + PCI_MSI_FLAGS + 2], "little")
             for off, byte in redirect.items():
                 self.config.write(a, off, 1, byte)
         ctx = self._contexts[a]
