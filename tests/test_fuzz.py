@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 
-from fuzzing import mutate_config, mutate_text, run
+import pytest
+from fuzzing import _check_error, mutate_config, mutate_text, run
+
+from pciexplore.errors import InputError
 
 
 def test_fuzz_bounded_run():
@@ -36,3 +39,13 @@ def test_mutations_produce_the_hostile_shapes_they_promise():
     assert {"loop", "pointer", "truncated", "wild"} <= seen
     text, what = mutate_text("00:00.0 x\n00: 00 11\n", rng)
     assert isinstance(text, str) and what
+
+
+def test_error_check_rejects_errors_that_do_not_say_where(tmp_path):
+    path = tmp_path / "x.lspci"
+    _check_error(InputError("bad byte", file=str(path), device="0000:00:01.0", offset=0x40), path)
+    for bad in (InputError("bad byte", device="0000:00:01.0", offset=0x40),  # no file
+                InputError("two\nlines", file=str(path)),
+                InputError("bad byte", file="elsewhere", device="0000:00:01.0")):  # not this input's file
+        with pytest.raises(AssertionError):
+            _check_error(bad, path)
