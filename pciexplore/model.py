@@ -243,6 +243,12 @@ class Function:
         return None
 
     # -- interrupts: models with verbs (pciexplore.msi, imported when first asked for) -----------
+    @cached_property
+    def _interrupt_models(self) -> dict[str, Any]:
+        """"msi"/"msix" -> model, kept on the function (so each event log lasts as long as the function,
+        and no longer); refresh() keeps them."""
+        return {}
+
     @property
     def msix(self) -> Any:
         """MSI-X model (`pciexplore.msi.Msix`: table, PBA, verbs), or None without the capability."""

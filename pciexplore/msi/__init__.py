@@ -11,7 +11,6 @@ built.
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING
 
 from .common import Check, Event, EventLog
@@ -23,13 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Check", "Event", "EventLog", "Msi", "Msix", "msi_of", "msix_of"]
 
-# One model per Function so its event log survives repeated `fn.msix` lookups.
-_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _model(fn: Function, key: str, cls: type):
     cap = fn.cap(key)
-    models = _MODELS.setdefault(fn, {})
+    models = fn._interrupt_models  # one model per Function, so its event log survives repeated lookups
     if cap is None:
         models.pop(key, None)
         return None
