@@ -169,7 +169,7 @@ class Function:
 
     def refresh(self) -> None:
         """Forget what was read so the next access reads the source again."""
-        for name in ("config", "header", "_walk", "_last_caps", "kernel"):
+        for name in ("config", "capabilities", "_problems", "_last_caps", "kernel"):
             self.__dict__.pop(name, None)
 
     @cached_property
@@ -204,26 +204,28 @@ class Function:
     def header_type(self) -> int:
         return (self.read(0x0E, 1) or 0) & 0x7F
 
-    @cached_property
+    @property
     def header(self) -> Block:
+        # made on each access (three fields): a large source keeps fewer objects for gc to walk
         return Block(self, regs.HEADERS.get(self.header_type), 0)
 
     # -- capabilities ---------------------------------------------------------------------------
     @cached_property
-    def _walk(self) -> tuple[list[Capability], tuple[Problem, ...]]:
-        std, problems = walk_standard(self.config)
-        caps = [Capability(self, f.offset, f.cap_id, f.next, False) for f in std]
-        ext, ext_problems = walk_extended(self.config) if len(self.config) > 0x100 else ([], [])
-        caps += [Capability(self, f.offset, f.cap_id, f.next, True, f.version) for f in ext]
-        return caps, tuple(problems + ext_problems)  # mostly the empty tuple, which gc never tracks
-
-    @property
     def capabilities(self) -> list[Capability]:
-        return self._walk[0]
+        cfg = self.config
+        std, problems = walk_standard(cfg)
+        caps = [Capability(self, f.offset, f.cap_id, f.next, False) for f in std]
+        ext, ext_problems = walk_extended(cfg) if len(cfg) > 0x100 else ([], [])
+        caps += [Capability(self, f.offset, f.cap_id, f.next, True, f.version) for f in ext]
+        if problems or ext_problems:  # most functions have none, and then keep nothing for them
+            self.__dict__["_problems"] = problems + ext_problems
+        return caps
 
     @property
     def problems(self) -> list[Problem]:
-        return list(self._walk[1])
+        """What the capability walks found wrong (pointer loops, chains cut short, ...)."""
+        self.capabilities  # noqa: B018 - walking records them
+        return list(self.__dict__.get("_problems", ()))
 
     @cached_property
     def _last_caps(self) -> dict[tuple[int, bool], Capability]:
