@@ -54,6 +54,21 @@ def test_mask_trigger_pending_unmask_in_the_dashboard(tmp_path):
 
         doc = MSIX.register("PCI_MSIX_FLAGS").field("PCI_MSIX_FLAGS_ENABLE").doc
         assert page.locator(".pcx-fields td", has_text="PCI_MSIX_FLAGS_ENABLE").get_attribute("title") == f"Enable - {doc}"
+        # nothing is cut off: each function's line fits the list, and the field table (meaning column
+        # included) fits beside the hex view instead of running under it
+        fits = page.evaluate("""() => {
+            const sel = document.querySelector('.pcx-device-browser select');
+            const ctx = document.createElement('canvas').getContext('2d');
+            ctx.font = getComputedStyle(sel).font;
+            const widest = Math.max(...Array.from(sel.options).map(o => ctx.measureText(o.text).width));
+            const box = document.querySelector('.pcx-fields').closest('.widget-html');
+            const table = document.querySelector('.pcx-fields table').getBoundingClientRect();
+            const hex = document.querySelector('.pcx-hex').getBoundingClientRect();
+            return {widest, list: sel.clientWidth, scroll: box.scrollWidth, client: box.clientWidth,
+                    tableRight: table.right, hexLeft: hex.left};
+        }""")
+        assert fits["widest"] < fits["list"], fits
+        assert fits["scroll"] <= fits["client"] and fits["tableRight"] <= fits["hexLeft"], fits
         screenshot(page, "dashboard-capabilities.png")
         page.get_by_role("tab", name="MSI-X").click()
         page.wait_for_selector(".pcx-msix .pcx-row")

@@ -8,7 +8,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..render.tree import grow_tree
-from .common import function_label
+from .common import function_label, list_label
 
 
 def tree_rows(functions: list[Any]) -> list[tuple[int, Any]]:
@@ -43,7 +43,10 @@ class DeviceBrowser(w.VBox):
     def __init__(self, source: Any, rows: int = 12) -> None:
         self.source = source
         self._rows = tree_rows(source.functions())
-        self._labels = {id(fn): function_label(fn) for _, fn in self._rows}
+        self._labels = {id(fn): list_label(fn) for _, fn in self._rows}
+        #: what the filter searches: the full lspci line (vendor and numbers too), not just what is shown
+        self._search = {id(fn): f"{function_label(fn)} {fn.address} {fn.class_code:06x}".lower()
+                        for _, fn in self._rows}
         self._callbacks: list[Callable[[Any], None]] = []
         self.filter = w.Text(placeholder="filter: address, name, vendor:device, class",
                              description="Filter", layout=w.Layout(width="100%"))
@@ -66,7 +69,7 @@ class DeviceBrowser(w.VBox):
         self._callbacks.append(callback)
 
     def _matches(self, fn: Any, words: list[str]) -> bool:
-        text = f"{self._labels[id(fn)]} {fn.address} {fn.class_code:06x}".lower()
+        text = self._search[id(fn)]
         return all(word in text for word in words)
 
     def _refill(self) -> None:

@@ -16,7 +16,7 @@ _STYLE = """<style>
 .pcx-fields tr.reg td{background:#f3f6fa;font-weight:bold}
 .pcx-fields code{font-size:12px}
 .pcx-fields td:nth-child(-n+3){white-space:nowrap}
-.pcx-fields .doc{color:#555;font-size:11px;min-width:200px}
+.pcx-fields .doc{color:#555;font-size:11px;min-width:120px}
 </style>"""
 
 

@@ -58,6 +58,19 @@ def function_label(fn: Any) -> str:
     return f"{where} {cls}: {db.vendor_device_text(fn.vendor_id, fn.device_id, names.MIXED)}"
 
 
+def list_label(fn: Any) -> str:
+    """A shorter line for a list of functions: address, class and device name, without the vendor and
+    the numbers (the full `function_label` heads the function's own view)."""
+    where = fn.address.short if fn.address.domain == 0 else str(fn.address)
+    try:
+        from .. import names
+    except ImportError:
+        return f"{where} [{fn.class_code >> 8:04x}] {fn.vendor_id:04x}:{fn.device_id:04x}"
+    db = names.default()
+    device = db.device(fn.vendor_id, fn.device_id) or f"Device {fn.vendor_id:04x}:{fn.device_id:04x}"
+    return f"{where} {db.class_text(fn.class_code >> 8, names.NAMES)}: {device}"
+
+
 def msix_model(fn: Any) -> Any | None:
     """The function's MSI-X model (`fn.msix`), or None when it has no MSI-X capability."""
     from ..msi import msix_of

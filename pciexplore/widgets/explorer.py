@@ -40,7 +40,9 @@ class Explorer(w.VBox):
         self.msix_box = w.VBox()
         self.irq_box = w.VBox()
         # the chain's field table scrolls beside the hex view, so a selected field and its bytes are both seen
-        self.chain.fields.layout = w.Layout(max_height="520px", overflow="auto", flex="1 1 auto")
+        # min_width 0: the table may shrink below its widest line, so its meaning column wraps instead of
+        # running under the hex view
+        self.chain.fields.layout = w.Layout(max_height="520px", overflow="auto", flex="1 1 auto", min_width="0")
         self.chain.children = [c for c in self.chain.children if c is not self.chain.fields]
         self.hexview.layout = w.Layout(max_height="520px", overflow="auto", flex="0 0 auto", min_width="440px")
         self.tabs = w.Tab([w.VBox([self.chain, w.HBox([self.chain.fields, self.hexview])]), self.msix_box,

@@ -144,7 +144,7 @@ class MsixTableView(w.VBox):
         for control in (self.enable, self.function_mask):
             disable(control, write)
         said = [why for why in (write, self._no_trigger) if why]
-        self.refused.value = "".join(f"<div class='pcx-refused'><small>&#128274; {esc(why)}</small></div>"
+        self.refused.value = "".join(f"<div class='pcx-refused'><small><i class='fa fa-lock'></i> {esc(why)}</small></div>"
                                      for why in said)
         for r in self.rows:
             disable(r.mask, write)

@@ -29,12 +29,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def lab_settings(tmp: Path) -> Path:
+    """JupyterLab user settings that answer its "notified about Jupyter news?" question with no, so the
+    toast does not cover the page (and no request leaves the machine)."""
+    root = tmp / "lab-settings"
+    notification = root / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True, exist_ok=True)
+    notification.write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    return root
+
+
 @contextmanager
 def serve(argv: list[str], tmp: Path, timeout: float = 60, token_option: str = "--token") -> Iterator[tuple[int, str]]:
     """Run a server (argv gets --port= and the token option appended) until the block ends; yields (port, token)."""
     port, token = free_port(), secrets.token_hex(8)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"), JUPYTER_DATA_DIR=str(tmp / "jupyter-data"),
-               JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"), PYTHONPATH=str(REPO))
+               JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"), JUPYTERLAB_SETTINGS_DIR=str(lab_settings(tmp)),
+               PYTHONPATH=str(REPO))
     log_path = tmp / "server.log"
     log = log_path.open("w")
     proc = subprocess.Popen([*argv, f"--port={port}", f"{token_option}={token}"], cwd=tmp, env=env, stdout=log,
