@@ -176,6 +176,11 @@ class Function:
     def config(self) -> bytes:
         return self.source.read_config(self.address)
 
+    def where(self, offset: int | None = None) -> dict[str, Any]:
+        """Keyword arguments that make an error name this function: its source's file (or spec), its
+        address and, when given, the config offset."""
+        return {"file": self.source.name, "device": str(self.address), "offset": offset}
+
     def read(self, offset: int, width: int) -> int | None:
         cfg = self.config
         if offset < 0 or offset + width > len(cfg):

@@ -122,14 +122,15 @@ class Capture(Source):
             raise InputError(f"annotation target must be a register/field name, (offset, length) or an offset, "
                              f"not {target!r}")
         if length < 1 or offset < 0:
-            raise InputError(f"annotation range 0x{offset:x}+{length} is empty or negative", device=str(addr))
+            raise InputError(f"annotation range 0x{offset:x}+{length} is empty or negative", file=self.name,
+                             device=str(addr))
         if bar is None and offset + length > len(cf.config):
             raise InputError(f"config bytes 0x{offset:x}+{length} are past the {len(cf.config)} captured",
-                             device=str(addr), offset=offset)
+                             file=self.name, device=str(addr), offset=offset)
         if bar is not None and not any(w.bar == bar and w.offset <= offset and offset + length <= w.end
                                        for w in cf.windows):
-            raise InputError(f"BAR {bar} 0x{offset:x}+{length} is not in a captured window", device=str(addr),
-                             offset=offset)
+            raise InputError(f"BAR {bar} 0x{offset:x}+{length} is not in a captured window", file=self.name,
+                             device=str(addr), offset=offset)
         if not isinstance(text, str) or not text.strip():
             raise InputError("annotation text is empty")
         note = Annotation(addr, offset, length, text, default_author() if author is None else author, now(),
@@ -253,7 +254,7 @@ def locate(fn: Function, name: str) -> tuple[int, int]:
     close = difflib.get_close_matches(name, known, n=3)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     raise InputError(f"no register or field {name} in this function's header or capabilities{hint}",
-                     device=str(fn.address))
+                     **fn.where())
 
 
 def open_capture(path: str | Path, **options: Any) -> Capture:

@@ -205,7 +205,7 @@ class InterruptModel:
 
     def _cut_short(self) -> InputError:
         return InputError(f"{self.name} capability is cut short by the end of readable config space",
-                          device=str(self.function.address), offset=self.offset)
+                          **self.function.where(self.offset))
 
     @property
     def deliveries(self) -> list[Delivery] | None:
@@ -272,9 +272,9 @@ BAR_PROBLEMS = {
 }
 
 
-def check_vector(n: int, count: int, what: str, device: str) -> None:
+def check_vector(n: int, count: int, what: str, fn: Function) -> None:
     if not isinstance(n, int) or not 0 <= n < count:
-        raise InputError(f"{what} {n!r} out of range: this function has {count} (0..{count - 1})", device=device)
+        raise InputError(f"{what} {n!r} out of range: this function has {count} (0..{count - 1})", **fn.where())
 
 
 _HEX = {"address": "0x{:016x}", "data": "0x{:08x}", "ctrl": "0x{:08x}"}
@@ -300,5 +300,5 @@ def kernel_view(fn: Function):
     root = getattr(fn.source, "root", None)
     if fn.source.kind != "sysfs" or root is None:
         raise NotSupported(f"the kernel's view needs the live sysfs source, not {fn.source.kind}",
-                           device=str(fn.address))
+                           **fn.where())
     return kernel.vectors(sysfs_root=root, selector=str(fn.address))

@@ -125,12 +125,12 @@ class Msi(InterruptModel):
 
     def masked(self, vector: int) -> bool:
         r = self.regs()
-        check_vector(vector, r.count, "MSI vector", str(self.function.address))
+        check_vector(vector, r.count, "MSI vector", self.function)
         return not r.enabled or bool((r.mask or 0) >> vector & 1)
 
     def pending(self, vector: int) -> bool:
         r = self.regs()
-        check_vector(vector, r.count, "MSI vector", str(self.function.address))
+        check_vector(vector, r.count, "MSI vector", self.function)
         return bool((r.pending or 0) >> vector & 1)
 
     @property
@@ -195,15 +195,15 @@ class Msi(InterruptModel):
         r = self.regs()
         if count not in (1, 2, 4, 8, 16, 32) or count > r.capable:
             raise InputError(f"MSI vector count {count}: must be a power of two up to {r.capable}",
-                             device=str(self.function.address))
+                             **self.function.where())
         self._tell(f"set_vectors({count})", f"Multiple Message Enable = {count}", r,
                    lambda: self._write_flags(r, QSIZE, count.bit_length() - 1))
 
     def _write_mask(self, r: MsiRegs, vector: int, on: bool) -> None:
-        check_vector(vector, r.count, "MSI vector", str(self.function.address))
+        check_vector(vector, r.count, "MSI vector", self.function)
         if r.mask is None or r.mask_at is None:
             raise NotSupported("this function's MSI has no per-vector masking (PCI_MSI_FLAGS_MASKBIT clear)",
-                               device=str(self.function.address))
+                               **self.function.where())
         new = r.mask | (1 << vector) if on else r.mask & ~(1 << vector)
         self.source.write_config(self.function.address, r.mask_at, new.to_bytes(4, "little"))
 
@@ -214,7 +214,7 @@ class Msi(InterruptModel):
     def unmask(self, vector: int) -> None:
         r = self.regs()
         if r.maskable:
-            check_vector(vector, r.count, "MSI vector", str(self.function.address))
+            check_vector(vector, r.count, "MSI vector", self.function)
         why = "pending bit set" if r.maskable and (r.pending or 0) >> vector & 1 else "nothing pending"
         self._tell(f"unmask({vector})", why, r, lambda: self._write_mask(r, vector, False))
 
@@ -223,7 +223,7 @@ class Msi(InterruptModel):
         limit = 1 << (64 if r.is_64bit else 32)
         if not 0 <= address < limit or address & 3 or not 0 <= data <= 0xFFFF:
             raise InputError(f"bad MSI message 0x{address:x} ← 0x{data:x}: address DWORD aligned and "
-                             f"{'64' if r.is_64bit else '32'}-bit, data 16-bit", device=str(self.function.address))
+                             f"{'64' if r.is_64bit else '32'}-bit, data 16-bit", **self.function.where())
         a = self.function.address
 
         def write() -> None:
@@ -236,7 +236,7 @@ class Msi(InterruptModel):
 
     def trigger(self, vector: int) -> None:
         r, command = self._look()
-        check_vector(vector, r.count, "MSI vector", str(self.function.address))
+        check_vector(vector, r.count, "MSI vector", self.function)
         if not command & PCI_COMMAND_MASTER:
             why = "Bus Master off"
         elif not r.enabled:

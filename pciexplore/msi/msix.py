@@ -174,7 +174,7 @@ class Msix(InterruptModel):
         """What a verb needs to know before it acts, read once (PCI_COMMAND only when asked)."""
         r, command = self._regs_and_command(with_command)
         if vector is not None:
-            check_vector(vector, r.size, "MSI-X vector", str(self.function.address))
+            check_vector(vector, r.size, "MSI-X vector", self.function)
         ranges = ([r.table_range(vector, 1)] if vector is not None else []) + [r.pba_range]
         *raw, pba = self.source.read_ranges(self.function.address, ranges)
         pending = r.pending_bits(pba)
@@ -345,7 +345,7 @@ class Msix(InterruptModel):
         r = look.regs
         if not 0 <= address < 1 << 64 or address & 3 or not 0 <= data < 1 << 32:
             raise InputError(f"bad MSI-X message 0x{address:x} ← 0x{data:x}: address must be DWORD aligned "
-                             "and 64-bit, data 32-bit", device=str(self.function.address))
+                             "and 64-bit, data 32-bit", **self.function.where())
         note = "" if look.entry.masked else " (while unmasked: the spec asks software to mask it first)"
 
         def write() -> None:

@@ -104,7 +104,7 @@ class MsixTableView(w.VBox):
         self.function = function
         self.msix = msix_model(function)
         if self.msix is None:
-            raise PciError("this function has no MSI-X capability", device=str(function.address))
+            raise PciError("this function has no MSI-X capability", **function.where())
         self.page_size = page_size
         self.page = 0
         self.updates = 0  # widget values sent by refreshes: what "only what changed" is measured by
