@@ -5,6 +5,7 @@ model or one clear `PciError` naming the file; hypothesis shrinks any failure to
 
 from __future__ import annotations
 
+import os
 import signal
 
 from fuzzing import HANG_SECONDS, Hang, _check_error, dump_text, exercise
@@ -88,7 +89,7 @@ def _run(path) -> str:
         signal.signal(signal.SIGALRM, old)
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "1000")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(cfg=config_spaces(), as_dump=st.booleans())
 @example(cfg=_MSIX_CUT_SHORT, as_dump=False)  # found by this test: the model's error did not name the file

@@ -166,3 +166,14 @@ def test_too_many_simulated_devices_is_a_one_line_error():
     assert len(pciexplore.open("sim:" + "+".join(["nic", "nvme"] * 6)).functions()) == 12
     with pytest.raises(InputError, match="at most 12"):
         pciexplore.open("sim:" + "+".join(["nic"] * 13))
+
+
+def test_simulator_errors_name_the_spec_the_device_and_the_offset():
+    src = pciexplore.open("sim:nic")
+    addr = src.addresses()[0]
+    with pytest.raises(pciexplore.PciError) as bar:
+        src.read_bar(addr, 0, 0x1_0000_0000, 4)
+    assert (bar.value.file, bar.value.device, bar.value.offset) == ("sim:nic", str(addr), 0x1_0000_0000)
+    with pytest.raises(pciexplore.PciError) as cause:
+        src.trigger(addr, "vector:99")
+    assert str(cause.value).startswith(f"sim:nic: {addr}: ")

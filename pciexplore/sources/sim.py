@@ -15,11 +15,12 @@ Spec: "sim:" then devices joined by "+", each "KIND[,vectors=N][,driver][,msix=0
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..address import Address
-from ..errors import InputError
+from ..errors import InputError, PciError
 from .base import BarRegion, Delivery, Source
 
 CONFIG_SIZE = 4096
@@ -515,23 +516,37 @@ class SimSource(Source):
     def read_config(self, addr: Address) -> bytes:
         return bytes(self._dev(addr).config)
 
+    @contextmanager
+    def _named(self) -> Iterator[None]:
+        """The simulated function names its address and offset; this adds the spec ("sim:nic") as the file."""
+        try:
+            yield
+        except PciError as e:
+            if e.file is None:
+                e.file = self.name
+            raise
+
     def write_config(self, addr: Address, offset: int, data: bytes) -> None:
-        self._dev(addr).write_config(offset, bytes(data))
+        with self._named():
+            self._dev(addr).write_config(offset, bytes(data))
 
     def bar_regions(self, addr: Address) -> dict[int, BarRegion]:
         return self._dev(addr).bar_regions()
 
     def read_bar(self, addr: Address, bar: int, offset: int, size: int) -> bytes:
-        return self._dev(addr).read_bar(bar, offset, size)
+        with self._named():
+            return self._dev(addr).read_bar(bar, offset, size)
 
     def write_bar(self, addr: Address, bar: int, offset: int, data: bytes) -> None:
-        self._dev(addr).write_bar(bar, offset, bytes(data))
+        with self._named():
+            self._dev(addr).write_bar(bar, offset, bytes(data))
 
     def triggers(self, addr: Address) -> dict[str, str]:
         return self._dev(addr).causes()
 
     def trigger(self, addr: Address, cause: str) -> None:
-        self._dev(addr).raise_cause(cause)
+        with self._named():
+            self._dev(addr).raise_cause(cause)
 
     def deliveries(self) -> list[Delivery]:
         return list(self._deliveries)
