@@ -57,10 +57,35 @@ class RegisterValue:
         return f"<{self.decl.name} @0x{self.offset:03x} = {v}>"
 
 
-class Block:
-    """A declared layout decoded at an offset of a function's config space."""
+class ConfigWindow:
+    """Config bytes one verb read (`data` from `offset`), standing in for a Function in a `Block` so
+    registers decode from their declarations out of just those bytes.  Like a short config space, it
+    ends where the bytes end; an offset before them is a mistake, not a register that reads 0."""
 
-    def __init__(self, function: Function, layout: Layout | None, offset: int) -> None:
+    def __init__(self, offset: int, data: bytes) -> None:
+        self.offset = offset
+        self.data = data
+
+    @property
+    def config(self) -> ConfigWindow:
+        return self
+
+    def __len__(self) -> int:
+        return self.offset + len(self.data)
+
+    def __getitem__(self, at: slice) -> bytes:
+        if at.start < self.offset:
+            raise IndexError(f"config offset {at.start:#x} lies before the bytes read (from {self.offset:#x})")
+        return self.data[at.start - self.offset : at.stop - self.offset]
+
+    def read(self, offset: int, width: int) -> int | None:
+        return None if offset + width > len(self) else int.from_bytes(self[offset : offset + width], "little")
+
+
+class Block:
+    """A declared layout decoded at an offset of a function's config space (or of a `ConfigWindow`)."""
+
+    def __init__(self, function: Function | ConfigWindow, layout: Layout | None, offset: int) -> None:
         self.function = function
         self.layout = layout
         self.offset = offset

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import InputError, PciError
-from ..model import Block
+from ..model import Block, ConfigWindow
 from ..regs.base import Field, Layout
 from ..regs.header import HEADERS
 from ..sources.base import ByteRange
@@ -102,31 +102,6 @@ def set_bits(value: int) -> list[int]:
     return out
 
 
-class ConfigWindow:
-    """Config bytes one verb read (`data` from `offset`), standing in for a Function in `model.Block` so
-    registers decode from their declarations out of just those bytes.  Like a short config space, it
-    ends where the bytes end; an offset before them is a mistake, not a register that reads 0."""
-
-    def __init__(self, offset: int, data: bytes) -> None:
-        self.offset = offset
-        self.data = data
-
-    @property
-    def config(self) -> ConfigWindow:
-        return self
-
-    def __len__(self) -> int:
-        return self.offset + len(self.data)
-
-    def __getitem__(self, at: slice) -> bytes:
-        if at.start < self.offset:
-            raise IndexError(f"config offset {at.start:#x} lies before the bytes read (from {self.offset:#x})")
-        return self.data[at.start - self.offset : at.stop - self.offset]
-
-    def read(self, offset: int, width: int) -> int | None:
-        return None if offset + width > len(self) else int.from_bytes(self[offset : offset + width], "little")
-
-
 class StepTeller:
     """Runs one verb and tells what it caused: pending bits set/cleared and messages sent.
 
@@ -191,7 +166,7 @@ class InterruptModel:
 
     def _capability_block(self, data: bytes) -> Block:
         """The capability decoded from its bytes as read (`_capability_range`)."""
-        return Block(ConfigWindow(self.offset, data), self.layout, self.offset)  # type: ignore[arg-type]
+        return Block(ConfigWindow(self.offset, data), self.layout, self.offset)
 
     def _read_capability(self, with_command: bool = False) -> tuple[Block, int | None]:
         """The capability's registers and, when asked, PCI_COMMAND: one read of just those bytes from the
