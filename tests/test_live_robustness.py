@@ -12,9 +12,12 @@ import pytest
 from conftest import CORPUS
 
 import pciexplore
+from pciexplore.address import Address
+from pciexplore.commands.show import limited_note
 from pciexplore.errors import DeviceGone
 from pciexplore.render.lspci import LspciOptions, render_source
 from pciexplore.sources.fake_sysfs import build_tree
+from pciexplore.sources.sysfs import SysfsSource
 
 
 @pytest.fixture()
@@ -75,3 +78,13 @@ def test_live_host_is_read_only_without_opt_in():
         pytest.skip("no PCI functions")
     with pytest.raises(pciexplore.ReadOnlyError):
         fns[0].write(0x04, b"\x00\x00")
+
+
+def test_short_note_only_where_the_kernel_gave_less_than_the_file_holds(tmp_path):
+    short = bytes.fromhex("86801e10") + bytes(60)  # a function whose config file is only 64 bytes long
+    src = SysfsSource(build_tree(tmp_path, [(Address(0, 0, 1, 0), short)]))
+    assert len(src.functions()[0].config) == 64
+    assert limited_note(src) is None  # a short file, not a permission limit
+    src.limited[Address(0, 0, 1, 0)] = 4096  # what read_config records when the file is longer (not root)
+    note = limited_note(src)
+    assert note is not None and "0000:00:01.0" in note and "run as root" in note
