@@ -162,24 +162,24 @@ class SysfsSource(Source):
         return self._live_writer(None).undo(steps, force)
 
     def kernel_info(self, addr: Address) -> KernelInfo | None:
-        d = self._dir(addr)
+        # plain string paths and os-level reads: a dozen small files per function, thousands of functions
+        d = self._dir_name(addr)
         info = KernelInfo()
         info.driver = _link_name(d, "driver")
-        info.irq = _read_int(d / "irq")
-        info.numa_node = _read_int(d / "numa_node")
+        info.irq = _read_int(f"{d}/irq")
+        info.numa_node = _read_int(f"{d}/numa_node")
         info.iommu_group = _link_name(d, "iommu_group")
-        msi = d / "msi_irqs"
-        if msi.is_dir():
-            info.msi_irqs = sorted(int(n) for n in os.listdir(msi) if n.isdigit())
+        try:
+            info.msi_irqs = sorted(int(n) for n in os.listdir(f"{d}/msi_irqs") if n.isdigit())
+        except OSError:
+            pass
         for name in ("vendor", "device", "class", "revision", "subsystem_vendor", "subsystem_device"):
-            value = _read_int(d / name)
+            value = _read_int(f"{d}/{name}")
             if value is not None:
                 info.ids[name] = value
-        info.resources = _read_resources(d / "resource")
-        try:
-            info.label = (d / "label").read_text()
-        except OSError:
-            info.label = None
+        info.resources = _read_resources(f"{d}/resource")
+        label = _read_small(f"{d}/label")
+        info.label = None if label is None else label.decode("utf-8", "surrogateescape")
         info.phys_slot = self._slots().get((addr.domain, addr.bus, addr.device))
         return info
 
@@ -206,35 +206,49 @@ class SysfsSource(Source):
         return self._slot_names
 
 
-def _link_name(d: Path, name: str) -> str | None:
+def _link_name(d: str, name: str) -> str | None:
     """Last component of where the sysfs link `name` leads, resolved as lspci does (the link's text
     appended to the device directory, so only relative links -- the kind sysfs has -- resolve)."""
     try:
-        target = os.readlink(d / name)
+        target = os.readlink(f"{d}/{name}")
     except OSError:
         return None
     path = f"{d}/{target}"
     return os.path.basename(os.path.realpath(path)) if os.path.exists(path) else None
 
 
-def _read_resources(path: Path) -> list[tuple[int, int, int]]:
-    """sysfs `resource`: one "start end flags" line (hex) per BAR, ROM, IOV BAR and bridge window."""
+def _read_small(path: str) -> bytes | None:
+    """A sysfs attribute's bytes (the kernel hands out at most a page), or None when it cannot be read."""
     try:
-        lines = path.read_text().splitlines()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
+        return None
+    try:
+        return os.read(fd, 1 << 16)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_resources(path: str) -> list[tuple[int, int, int]]:
+    """sysfs `resource`: one "start end flags" line (hex) per BAR, ROM, IOV BAR and bridge window."""
+    data = _read_small(path)
+    if data is None:
         return []
     out = []
-    for line in lines:
+    for line in data.splitlines():
+        parts = line.split()
         try:
-            start, end, flags = (int(p, 16) for p in line.split()[:3])
-        except ValueError:
+            out.append((int(parts[0], 16), int(parts[1], 16), int(parts[2], 16)))
+        except (IndexError, ValueError):
             break
-        out.append((start, end, flags))
     return out
 
 
-def _read_int(path: Path) -> int | None:
+def _read_int(path: str) -> int | None:
+    data = _read_small(path)
     try:
-        return int(path.read_text().strip(), 0)
-    except (OSError, ValueError):
+        return None if data is None else int(data.strip(), 0)
+    except ValueError:
         return None
