@@ -277,8 +277,8 @@ class Function:
     # -- interrupts: models with verbs (pciexplore.msi, imported when first asked for) -----------
     @cached_property
     def _interrupt_models(self) -> dict[str, Any]:
-        """"msi"/"msix" -> model, kept on the function (so each event log lasts as long as the function,
-        and no longer); refresh() keeps them."""
+        """The MSI and MSI-X models by kind ("msi", "msix"), kept on the function so each event log lasts as
+        long as the function and no longer; refresh() keeps them."""
         return {}
 
     @property
