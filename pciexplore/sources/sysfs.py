@@ -86,19 +86,12 @@ class SysfsSource(Source):
             return None
 
     def bar_regions(self, addr: Address) -> dict[int, BarRegion] | None:
-        try:
-            lines = (self._dir(addr) / "resource").read_text().splitlines()
-        except OSError:
+        resources = _read_resources(f"{self._dir_name(addr)}/resource")
+        if resources is None:
             return None
-        regions: dict[int, BarRegion] = {}
-        for index, line in enumerate(lines[:7]):
-            parts = line.split()
-            if len(parts) < 3:
-                continue
-            start, end, flags = (int(p, 16) for p in parts[:3])
-            if end > start or (start and end == start):
-                regions[index] = BarRegion(index, start, end - start + 1, flags)
-        return regions
+        return {index: BarRegion(index, start, end - start + 1, flags)
+                for index, (start, end, flags) in enumerate(resources[:7])
+                if end > start or (start and end == start)}
 
     def _resource_path(self, addr: Address, bar: int) -> Path:
         path = self._dir(addr) / f"resource{bar}"
@@ -177,7 +170,7 @@ class SysfsSource(Source):
             value = _read_int(f"{d}/{name}")
             if value is not None:
                 info.ids[name] = value
-        info.resources = _read_resources(f"{d}/resource")
+        info.resources = _read_resources(f"{d}/resource") or []
         label = _read_small(f"{d}/label")
         info.label = None if label is None else label.decode("utf-8", "surrogateescape")
         info.phys_slot = self._slots().get((addr.domain, addr.bus, addr.device))
@@ -231,11 +224,12 @@ def _read_small(path: str) -> bytes | None:
         os.close(fd)
 
 
-def _read_resources(path: str) -> list[tuple[int, int, int]]:
-    """sysfs `resource`: one "start end flags" line (hex) per BAR, ROM, IOV BAR and bridge window."""
+def _read_resources(path: str) -> list[tuple[int, int, int]] | None:
+    """sysfs `resource`: one "start end flags" line (hex) per BAR, ROM, IOV BAR and bridge window, up to
+    the first line that is not one; None when the file cannot be read."""
     data = _read_small(path)
     if data is None:
-        return []
+        return None
     out = []
     for line in data.splitlines():
         parts = line.split()
