@@ -50,7 +50,7 @@ class DeviceBrowser(w.VBox):
         self._callbacks: list[Callable[[Any], None]] = []
         self.filter = w.Text(placeholder="filter: address, name, vendor:device, class",
                              description="Filter", layout=w.Layout(width="100%"))
-        self.tree = w.Select(rows=rows, layout=w.Layout(width="100%"))
+        self.tree = w.Select(rows=rows, layout=w.Layout(width="auto"))  # sized by its widest line
         self.count = w.HTML()
         self.filter.observe(lambda _: self._refill(), names="value")
         self.tree.observe(self._changed, names="value")

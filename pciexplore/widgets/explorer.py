@@ -39,19 +39,25 @@ class Explorer(w.VBox):
         self.heading = w.HTML()
         self.msix_box = w.VBox()
         self.irq_box = w.VBox()
-        # the chain's field table scrolls beside the hex view, so a selected field and its bytes are both seen
-        # min_width 0: the table may shrink below its widest line, so its meaning column wraps instead of
-        # running under the hex view
-        self.chain.fields.layout = w.Layout(max_height="520px", overflow="auto", flex="1 1 auto", min_width="0")
+        # the chain's field table scrolls beside the hex view, so a selected field and its bytes are both seen;
+        # it shrinks down to its narrowest form (the meaning column wraps) and, where even that does not fit
+        # beside the hex view, the hex view moves below it instead of running over it
+        self.chain.fields.layout = w.Layout(max_height="520px", overflow="auto", flex="1 1 0",
+                                            min_width="min-content")
         self.chain.children = [c for c in self.chain.children if c is not self.chain.fields]
         self.hexview.layout = w.Layout(max_height="520px", overflow="auto", flex="0 0 auto", min_width="440px")
-        self.tabs = w.Tab([w.VBox([self.chain, w.HBox([self.chain.fields, self.hexview])]), self.msix_box,
+        self.tabs = w.Tab([w.VBox([self.chain, w.HBox([self.chain.fields, self.hexview],
+                                                                     layout=w.Layout(flex_flow="row wrap"))]),
+                               self.msix_box,
                            self.irq_box])
         for i, title in enumerate(("Capabilities", "MSI-X", "Interrupts")):
             self.tabs.set_title(i, title)
-        right = w.VBox([self.heading, self.tabs], layout=w.Layout(width="71%"))
-        left = w.VBox([self.browser], layout=w.Layout(width="28%"))
-        super().__init__([self.title, w.HBox([left, right])])
+        # the device list is as wide as its longest line, whatever the font measures it at; the tabs take the
+        # rest and need about 800 px (an MSI-X row), so where both do not fit the list moves above the tabs
+        # instead of being cut (JupyterLab with its file browser open at 1280 px)
+        right = w.VBox([self.heading, self.tabs], layout=w.Layout(flex="1 1 800px", min_width="0"))
+        left = w.VBox([self.browser], layout=w.Layout(flex="0 0 auto", max_width="100%", margin="0 8px 0 0"))
+        super().__init__([self.title, w.HBox([left, right], layout=w.Layout(flex_flow="row wrap"))])
         self.add_class("pcx-explorer")
         self.browser.on_select(self.show)
         if self.browser.selected is not None:
