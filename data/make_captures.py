@@ -55,7 +55,7 @@ def default_vm() -> Capture:
     table_bir = msix.get("PCI_MSIX_TABLE", "PCI_MSIX_TABLE_BIR")
     _note(cap, net, "PCI_MSIX_TABLE",
           f"The vector table is not in config space: it lives in BAR {table_bir} at offset "
-          f"0x{msix.get('PCI_MSIX_TABLE', 'PCI_MSIX_TABLE_OFFSET') << 3:x}, 16 bytes per vector (message address "
+          f"0x{msix.get('PCI_MSIX_TABLE', 'PCI_MSIX_TABLE_OFFSET'):x}, 16 bytes per vector (message address "
           "low/high, data, vector control with the per-vector mask bit). Reading it needs the BAR mapped: this "
           "VM's kernel has no resourceN files, so it is listed under 'missing' — the QEMU capture has it.",
           "msix", "table")
@@ -102,8 +102,8 @@ def q35_qemu() -> Capture:
     nic = cap.function(nic.address)
     nvme = next(f for f in cap if f.vendor_id == 0x1B36 and f.device_id == 0x10)
     table_bar = nic.cap("msix").get("PCI_MSIX_TABLE", "PCI_MSIX_TABLE_BIR")
-    table_off = nic.cap("msix").get("PCI_MSIX_TABLE", "PCI_MSIX_TABLE_OFFSET") << 3
-    pba_off = nic.cap("msix").get("PCI_MSIX_PBA", "PCI_MSIX_PBA_OFFSET") << 3
+    table_off = nic.cap("msix").get("PCI_MSIX_TABLE", "PCI_MSIX_TABLE_OFFSET")
+    pba_off = nic.cap("msix").get("PCI_MSIX_PBA", "PCI_MSIX_PBA_OFFSET")
     table = cap.read_bar(nic.address, table_bar, table_off, 5 * 16)
     pba = cap.read_bar(nic.address, table_bar, pba_off, 8)
     assert table[1 * 16 + 12] & 1 and not table[0 * 16 + 12] & 1 and pba[0] == 0b10

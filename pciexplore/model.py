@@ -37,7 +37,7 @@ class RegisterValue:
         if v is None:
             return None
         f = self.decl.field(field_name)
-        return (v >> f.lo) & f.low_mask
+        return (v >> f.shift) & f.value_mask
 
     def fields(self) -> dict[str, int | None]:
         v = self.value
@@ -117,7 +117,7 @@ class Block:
         if field_name is None:
             return value
         f = decl.field(field_name)
-        return (value >> f.lo) & f.low_mask
+        return (value >> f.shift) & f.value_mask
 
     def registers(self) -> list[RegisterValue]:
         if self.layout is None:

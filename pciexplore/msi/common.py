@@ -67,7 +67,7 @@ class EventLog(list):
 
 def with_field(field: Field, value: int, new: int) -> int:
     """`value` with `field` replaced by `new` (every other bit as it was)."""
-    return (value & ~field.mask) | ((new << field.lo) & field.mask)
+    return (value & ~field.mask) | field.encode(new)
 
 
 def write_field(fn: Function, offset: int, width: int, field: Field, current: int, value: int) -> None:

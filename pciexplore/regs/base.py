@@ -20,13 +20,21 @@ class Field:
     label: str = ""  # lspci's word, e.g. "CorrErr"
     values: Mapping[int, str] | None = None  # meaning of each value, where the spec names them
     doc: str = ""
+    #: the value is the register's bits where they stand, not shifted down: pci_regs.h declares such fields
+    #: as masks of a byte offset or address (PCI_MSIX_TABLE_OFFSET = 0xfffffff8: offset = reg & mask)
+    in_place: bool = False
     #: (1 << width) - 1, computed once: extract() runs for every field of every decoded register
     low_mask: int = field(init=False, repr=False, compare=False)
+    #: value = (reg >> shift) & value_mask: lo and low_mask, or 0 and mask for an in-place field
+    shift: int = field(init=False, repr=False, compare=False)
+    value_mask: int = field(init=False, repr=False, compare=False)
     #: lspci's FLAG() words for this field, ("Label-", "Label+"), indexed by "is any bit set"
     flag_words: tuple[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "low_mask", (1 << (self.hi - self.lo + 1)) - 1)
+        object.__setattr__(self, "shift", 0 if self.in_place else self.lo)
+        object.__setattr__(self, "value_mask", self.low_mask << self.lo if self.in_place else self.low_mask)
         object.__setattr__(self, "flag_words", (self.label + "-", self.label + "+"))
 
     @property
@@ -38,7 +46,11 @@ class Field:
         return self.low_mask << self.lo
 
     def extract(self, reg: int) -> int:
-        return (reg >> self.lo) & self.low_mask
+        return (reg >> self.shift) & self.value_mask
+
+    def encode(self, value: int) -> int:
+        """The register bits that hold `value` in this field (the inverse of extract)."""
+        return (value << self.shift) & self.mask
 
     def meaning(self, raw: int) -> str | None:
         if self.values is not None:
@@ -55,9 +67,10 @@ def bit(name: str, n: int, label: str = "", doc: str = "") -> Field:
 
 
 def bits(
-    name: str, lo: int, hi: int, label: str = "", values: Mapping[int, str] | None = None, doc: str = ""
+    name: str, lo: int, hi: int, label: str = "", values: Mapping[int, str] | None = None, doc: str = "",
+    in_place: bool = False,
 ) -> Field:
-    return Field(name, lo, hi, label, values, doc)
+    return Field(name, lo, hi, label, values, doc, in_place)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +84,7 @@ class Register:
     #: present only when this returns true for the decoded block (e.g. MSI 64-bit address high)
     when: Callable[[Any], bool] | None = None
     _by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
-    #: (name, lo, low_mask) of every field, for decoding a value without attribute look-ups
+    #: (name, shift, value_mask) of every field, for decoding a value without attribute look-ups
     extractors: tuple[tuple[str, int, int], ...] = field(init=False, compare=False, repr=False)
     #: the one-bit fields lspci shows as "Label+/-" (those with a label), in declaration order
     labeled_flags: tuple[Field, ...] = field(init=False, compare=False, repr=False)
@@ -80,7 +93,7 @@ class Register:
 
     def __post_init__(self) -> None:
         self._by_name.update({f.name: f for f in self.fields})
-        object.__setattr__(self, "extractors", tuple((f.name, f.lo, f.low_mask) for f in self.fields))
+        object.__setattr__(self, "extractors", tuple((f.name, f.shift, f.value_mask) for f in self.fields))
         object.__setattr__(self, "labeled_flags", tuple(f for f in self.fields if f.is_flag and f.label))
 
     def field(self, name: str) -> Field:

@@ -13,8 +13,7 @@ PCI_CAP_ID_MSIX = 0x11
 PCI_MSIX_ENTRY_SIZE = 16
 
 _BIR_DOC = "BAR Indicator Register: which BAR (0-5) holds the structure"
-_OFFSET_DOC = ("Offset in that BAR, QWORD aligned: the field holds offset >> 3; "
-               "the byte offset is the register value & 0xfffffff8")
+_OFFSET_DOC = "Byte offset in that BAR, QWORD aligned: the register value & 0xfffffff8 (bits 2:0 are the BIR)"
 
 MSIX = layout(
     "msix", "MSI-X", PCI_CAP_ID_MSIX,
@@ -27,11 +26,11 @@ MSIX = layout(
         label="Message Control"),
     reg("PCI_MSIX_TABLE", 0x04, 4,
         bits("PCI_MSIX_TABLE_BIR", 0, 2, "BAR", None, _BIR_DOC),
-        bits("PCI_MSIX_TABLE_OFFSET", 3, 31, "offset", None, _OFFSET_DOC),
+        bits("PCI_MSIX_TABLE_OFFSET", 3, 31, "offset", None, _OFFSET_DOC, in_place=True),
         label="Vector table"),
     reg("PCI_MSIX_PBA", 0x08, 4,
         bits("PCI_MSIX_PBA_BIR", 0, 2, "BAR", None, _BIR_DOC),
-        bits("PCI_MSIX_PBA_OFFSET", 3, 31, "offset", None, _OFFSET_DOC),
+        bits("PCI_MSIX_PBA_OFFSET", 3, 31, "offset", None, _OFFSET_DOC, in_place=True),
         label="PBA"),
     doc="MSI-X: up to 2048 vectors, each with its own address, data and mask bit in a BAR-mapped table.",
 )
