@@ -190,6 +190,29 @@ def msi_address_outside_window(f: _Facts) -> Iterator[Finding]:
             "program PCI_MSI_ADDRESS_LO/HI before setting PCI_MSI_FLAGS_ENABLE", offset=off)
 
 
+@check
+def messages_that_interrupted_nothing(f: _Facts) -> Iterator[Finding]:
+    """Messages the source saw the function send (sim, QEMU) to an address no x86 CPU listens on."""
+    if not f.x86:
+        return
+    from .msi.common import function_deliveries
+
+    wrong = [d for d in function_deliveries(f.fn) or () if d.warning]
+    if not wrong:
+        return
+    vectors = sorted({d.vector for d in wrong if d.vector is not None})
+    first = wrong[0]
+    yield Finding(
+        "message_not_interrupt", "error", f.device, "deliveries",
+        f"{len(wrong)} message{'s' if len(wrong) > 1 else ''} sent (vector{'s' if len(vectors) > 1 else ''} "
+        f"{', '.join(map(str, vectors)) or '?'}) went to an address that interrupts no CPU; the first: "
+        f"0x{first.address:x} <- 0x{first.data:x}: {first.warning}",
+        "Intel SDM vol. 3 §11.11.1: interrupt messages are writes to 0xFEExxxxx; anything else is "
+        "an ordinary memory write that raises no interrupt",
+        "program the entry's address and data (or MSI's) before unmasking or enabling it",
+        vector=vectors[0] if vectors else None)
+
+
 def _table_findings(f: _Facts) -> Iterator[Finding]:
     """Checks over the MSI-X table and PBA (when the source can read them)."""
     entries = f.vectors()

@@ -14,6 +14,7 @@ import pytest
 from test_qemu import no_qemu_left_behind  # noqa: F401 - autouse: every QEMU of this module ended
 
 import pciexplore
+from pciexplore.doctor import diagnose
 
 pytestmark = pytest.mark.qemu
 
@@ -179,6 +180,11 @@ def test_lab_forgetting_to_program_the_entry_sends_to_address_zero(virtio):
     m.trigger(3)
     # the table as QEMU resets it: address 0, data 0; the device writes 0 to guest RAM address 0
     assert [(d.vector, d.address, d.data) for d in src.deliveries()] == [(3, 0, 0)]
+    # which is a memory write, not an interrupt, and every place that shows it says so
+    assert "address 0" in src.deliveries()[0].warning
+    assert "NOT AN INTERRUPT" in m.log[-1].text and "NOT AN INTERRUPT" in repr(src.deliveries()[0])
+    found = [f for f in diagnose(src) if f.check == "message_not_interrupt"]
+    assert [(f.device, f.vector, f.severity) for f in found] == [(str(fn.address), 3, "error")]
 
 
 # -- MSI likewise: e1000e's MSI capability (used while MSI-X is off) -----------------------------

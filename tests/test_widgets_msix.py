@@ -248,3 +248,20 @@ def test_explorer_watches_interrupts_only_on_the_live_host():
     assert ex.plot is not None and len(ex.plot.counts) == 1
     assert len(ex.plot.counts[0]) == len(fns[0].kernel.msi_irqs)  # a line per IRQ the kernel gave it
     ex.show(fns[0])  # showing another (or the same) function stops the old plot's sampling
+
+
+def test_a_message_to_address_zero_is_shown_as_no_interrupt():
+    """An unprogrammed entry (address 0) that is unmasked and fires makes the device write to memory
+    address 0 (QEMU does so too: tests/test_qemu_msix.py); the delivery list must not call it an interrupt."""
+    src = pciexplore.open("sim:nic")
+    fn = src.functions()[0]
+    command = int.from_bytes(fn.config[4:6], "little")
+    src.write_config(fn.address, 4, (command | 0x6).to_bytes(2, "little"))  # Memory Space, Bus Master
+    m = fn.msix
+    m.enable()
+    m.unmask(2)
+    view = MsixTableView(fn)
+    view.rows[2].trigger.click()
+    sent = src.deliveries()
+    assert [(d.vector, d.address) for d in sent] == [(2, 0)]
+    assert "not an interrupt" in view.delivered.value and "1 of them not interrupts" in view.delivered.value

@@ -129,7 +129,8 @@ class StepTeller:
             parts.append(f"{self.pending_name} bit{'s' if len(newly_set) > 1 else ''} {ranges(newly_set)} set")
         for d in sent:
             which = f" (vector {d.vector})" if d.vector is not None else ""
-            parts.append(f"message 0x{d.address:x} ← 0x{d.data:x} sent{which}")
+            warn = f" (NOT AN INTERRUPT: {d.warning})" if d.warning else ""
+            parts.append(f"message 0x{d.address:x} ← 0x{d.data:x} sent{which}{warn}")
         if after is None:
             parts.append("(this source cannot observe messages)")
         elif not sent and verb.startswith(("trigger", "unmask", "enable")):

@@ -25,6 +25,16 @@ def is_interrupt_address(address: Any) -> Any:
     return ((address >> 20) == MSI_ADDR_BASE)
 
 
+def not_an_interrupt(address: int) -> str | None:
+    """Why a message to `address` interrupts no x86 CPU (None when it does): the chipset turns only writes
+    to 0xFEE00000-0xFEEFFFFF into interrupts; any other write is an ordinary memory write (DMA)."""
+    if is_interrupt_address(address):
+        return None
+    if address == 0:
+        return "address 0: the entry was never programmed; this is a memory write to 0, no CPU is interrupted"
+    return (f"address 0x{address:x} is outside 0xfee00000-0xfeefffff: a memory write, no CPU is interrupted")
+
+
 def remappable(address: Any) -> Any:
     """Address bit 4, VT-d "Interrupt Format": 1 = remappable (an IRTE index), 0 = compatibility."""
     return (address >> 4) & 1

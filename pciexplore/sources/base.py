@@ -65,10 +65,18 @@ class Delivery:
     function: Address | None = None  # who sent it, when the source can tell
     vector: int | None = None  # MSI-X entry / MSI vector that produced it, when the source can tell
 
+    @property
+    def warning(self) -> str | None:
+        """Why this message interrupted no CPU (x86: an address outside the MSI window), or None."""
+        from ..msi.x86 import not_an_interrupt
+
+        return not_an_interrupt(self.address)
+
     def __repr__(self) -> str:  # addresses and data in hex, as people read them
         who = f" from {self.function}" if self.function is not None else ""
         vec = f" (vector {self.vector})" if self.vector is not None else ""
-        return f"<Delivery #{self.seq}: 0x{self.address:x} ← 0x{self.data:x}{who}{vec}>"
+        warn = f" NOT AN INTERRUPT: {self.warning}" if self.warning else ""
+        return f"<Delivery #{self.seq}: 0x{self.address:x} ← 0x{self.data:x}{who}{vec}{warn}>"
 
 
 class Source:

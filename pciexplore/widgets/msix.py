@@ -278,9 +278,13 @@ def _deliveries_html(fn: Any) -> str:
     if seen is None:
         return f"<small>A {esc(fn.source.kind)} source cannot observe the messages a device sends.</small>"
     mine = [d for d in seen if d.function in (None, fn.address)]
-    last = "".join(f"<div>#{d.seq}: vector {d.vector}: <code>0x{d.address:x} &larr; 0x{d.data:08x}</code></div>"
+    last = "".join(f"<div>#{d.seq}: vector {d.vector}: <code>0x{d.address:x} &larr; 0x{d.data:08x}</code>"
+                   + (f" <span class='pcx-not-irq' style='color:#b00020'>&#9888; not an interrupt: "
+                      f"{esc(d.warning)}</span>" if d.warning else "") + "</div>"
                    for d in mine[-3:])
-    return f"<div class='pcx-deliveries'><small>{len(mine)} messages delivered</small>{last}</div>"
+    wrong = sum(1 for d in mine if d.warning)
+    note = f", <b style='color:#b00020'>{wrong} of them not interrupts</b>" if wrong else ""
+    return f"<div class='pcx-deliveries'><small>{len(mine)} messages delivered{note}</small>{last}</div>"
 
 
 def _message_html(row: Any) -> str:
