@@ -31,8 +31,9 @@ version("B").save(out + ".B")
 version("A").save(out)
 print("ready", flush=True)
 while True:
-    version("B").save(out)
-    version("A").save(out)
+    for tag in "BA":
+        version(tag).save(out)
+        print("saved", tag, flush=True)
 """
 
 
@@ -46,7 +47,11 @@ def test_sigkill_mid_save_leaves_old_or_new_file(tmp_path):
                                  text=True)
         try:
             assert child.stdout.readline().strip() == "ready"
-            time.sleep(rng.uniform(0.0, 0.3))
+            if round_ % 4 == 2:  # wait for B to land, then kill at once: whatever the machine's load, B is seen
+                while child.stdout.readline().split() != ["saved", "B"]:
+                    pass
+            else:
+                time.sleep(rng.uniform(0.0, 0.3))
             if round_ % 2:  # every other round, wait until a temporary file is being written, then kill
                 deadline = time.monotonic() + 20
                 while not any(tmp_path.glob(".state.json.*.tmp")) and time.monotonic() < deadline:
