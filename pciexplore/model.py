@@ -5,6 +5,7 @@ declarations in `regs`; registers are decoded when first asked for, so listing 4
 from __future__ import annotations
 
 import html
+import weakref
 from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -186,16 +187,51 @@ class Capability(Block):
 
 
 class Function:
-    """One PCI function of a source: config bytes, header, capabilities, BARs and kernel view."""
+    """One PCI function of a source: config bytes, header, capabilities, BARs and kernel view.
+
+    Views follow it: `observe(callback)` calls `callback(function, what)` after every change the kit makes
+    to the device through any source or model verb ("write") and after `changed()` ("refresh": the device
+    changed by itself, e.g. a live host or a running guest read again)."""
+
+    #: the observers' callbacks, made on first use (most functions of a big host have none)
+    _observers: list[Any] | None = None
+    _notifying = False
 
     def __init__(self, source: Source, address: Address) -> None:
         self.source = source
         self.address = address
 
     def refresh(self) -> None:
-        """Forget what was read so the next access reads the source again."""
+        """Forget what was read so the next access reads the source again (announces nothing)."""
         for name in ("config", "capabilities", "_problems", "_last_caps", "kernel"):
             self.__dict__.pop(name, None)
+
+    def observe(self, callback: Callable[[Function, str], None]) -> None:
+        """Call `callback(function, what)` after each change; a bound method is held weakly, so a view
+        nobody shows any more is not kept alive by the function it showed."""
+        ref = weakref.WeakMethod(callback) if hasattr(callback, "__self__") else (lambda: callback)
+        if self._observers is None:
+            self._observers = []
+        self._observers.append(ref)
+
+    def unobserve(self, callback: Callable[[Function, str], None]) -> None:
+        self._observers = [r for r in self._observers or () if r() not in (None, callback)]
+
+    def changed(self, what: str = "refresh") -> None:
+        """Forget what was read and tell every observer once.  An observer that changes the device while
+        it is told is not told again about its own change (no loops)."""
+        self.refresh()
+        if not self._observers or self._notifying:
+            return
+        self._notifying = True
+        try:
+            for ref in list(self._observers):
+                callback = ref()
+                if callback is not None:
+                    callback(self, what)
+        finally:
+            self._notifying = False
+            self._observers = [r for r in self._observers if r() is not None]
 
     @cached_property
     def config(self) -> bytes:
@@ -301,9 +337,9 @@ class Function:
         return self.source.kernel_info(self.address)
 
     def write(self, offset: int, data: bytes) -> None:
-        """Write config space through the source (which decides whether that is allowed)."""
+        """Write config space through the source (which decides whether that is allowed); observers are told."""
         self.source.write_config(self.address, offset, data)
-        self.refresh()
+        self.refresh()  # also when this object is not one of its source's listed functions
 
     def to_dict(self) -> dict[str, Any]:
         return {

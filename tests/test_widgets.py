@@ -163,3 +163,23 @@ def test_unreadable_extended_space_and_short_dumps_render(tmp_path):
     fn = pciexplore.open(short).functions()[0]
     assert len(re.findall(r"data-offset=", HexView(fn).value)) == 64
     assert len(CapabilityChain(fn).links) == 1
+
+
+def test_every_view_of_a_function_follows_a_write_made_through_the_source():
+    """One announcement, many views: a config write made straight through the source (not a widget,
+    not a model verb) is shown by the hex view, the field table and the doctor without any refresh call."""
+    from pciexplore.widgets import DoctorPanel, Explorer
+
+    src = pciexplore.open("sim:nic,driver")
+    fn = src.functions()[0]
+    explorer, doctor = Explorer(src), DoctorPanel(src)
+    chain = explorer.chain
+    chain.select(fn.cap("msix"))
+    assert not any(f.check == "msix_function_masked" for f in doctor.findings)
+    at = fn.cap("msix").offset + 3  # Message Control high byte: bit 14 of the register is bit 6 here
+    old = fn.config[at]
+    src.write_config(fn.address, at, bytes([old | 0x40]))  # PCI_MSIX_FLAGS_MASKALL
+    assert f"data-offset='{at}'>{old | 0x40:02x}</td>" in explorer.hexview.value
+    assert re.search(r"PCI_MSIX_FLAGS_MASKALL</td><td>bit 14</td><td><code>Masked\+", chain.fields.value)
+    assert any(f.check == "msix_function_masked" for f in doctor.findings)
+    assert "Function Mask set" in explorer.msix.function_mask.description

@@ -84,7 +84,8 @@ def test_function_mask_and_enable_switches_write_message_control(nic):
     view.enable.value = False
     assert not device_bytes(fn)[2] & 0x8000
     # MSI-X disabled: every vector counts as masked, and every row says so
-    assert all(r.mask.button_style == "warning" for r in view.rows if r.vector is not None)
+    assert all(r.mask.icon == "lock" and "still masks" in r.mask.tooltip or r.mask.value
+               for r in view.rows if r.vector is not None)
 
 
 def test_2048_vectors_paginate_and_refresh_sends_only_changes():
@@ -95,12 +96,15 @@ def test_2048_vectors_paginate_and_refresh_sends_only_changes():
     r = view.row_of(2047)
     assert view.page == 63 and r.vector == 2047 and "vectors 2016&ndash;2047 of 2048" in view.where.value
     assert view.refresh() == 0  # nothing changed: nothing sent
-    fn.msix.mask(2047)
+    before = view.updates
+    fn.msix.mask(2047)  # verbs of the model, not clicks: the view follows the function's announcements
     fn.msix.trigger(2047)
-    sent = view.refresh()
-    # the mask toggle, its label, its style, the pending dot, the PBA grid, the event log: a handful
-    assert 0 < sent <= 8
+    sent = view.updates - before
+    # mask: the toggle, its label, style, icon and tooltip, the log; trigger: the pending dot, the PBA grid,
+    # the log, the summary: a handful of values, not 32 rows
+    assert 0 < sent <= 12, sent
     assert lit(r) and r.mask.value
+    assert view.refresh() == 0  # it was already up to date
     assert view.row_of(0).vector == 0 and view.page == 0
 
 
@@ -125,12 +129,31 @@ def test_a_refused_verb_is_one_line_not_a_traceback(corpus):
 def test_step_tells_what_the_verb_did(nic):
     src, fn = nic
     pba = PbaGrid(fn)
-    steps = [Step("mask 1", fn.msix.mask, 1, log=fn.msix.log, views=[pba]),
-             Step("trigger 1", fn.msix.trigger, 1, log=fn.msix.log, views=[pba])]
+    steps = [Step("mask 1", fn.msix.mask, 1, log=fn.msix.log),
+             Step("trigger 1", fn.msix.trigger, 1, log=fn.msix.log)]
     steps[0].press()
     lines = steps[1].press()
     assert len(lines) == 1 and "1" in lines[0]
-    assert "<title>vector 1: pending</title>" in pba.value
+    assert "<title>vector 1: pending</title>" in pba.value  # the live grid followed the verbs by itself
+
+
+def test_each_step_keeps_the_state_of_its_moment_while_live_views_follow(nic):
+    """What Run All does to a notebook: every step runs, then the reader looks.  Each step's snapshot
+    must still show what that step left (PCIe: the masked vector's event is pending), while the live
+    table and PBA show the device as it is at the end (unmasked: the message went out, the bit cleared)."""
+    src, fn = nic
+    live, pba = MsixTableView(fn), PbaGrid(fn)
+    mask, trigger, unmask = (Step("mask 1", fn.msix.mask, 1, log=fn.msix.log),
+                             Step("trigger 1", fn.msix.trigger, 1, log=fn.msix.log),
+                             Step("unmask 1", fn.msix.unmask, 1, log=fn.msix.log))
+    for step in (mask, trigger, unmask):
+        step.press()
+    _, pending, _ = device_bytes(fn)
+    assert not pending[1] and len(src.deliveries()) == 1  # the device at the end
+    assert "<title>vector 1: pending</title>" in trigger.state.value and "PBA: 1 of" in trigger.state.value
+    assert "<title>vector 1: pending</title>" not in unmask.state.value and "1 messages delivered" in unmask.state.value
+    assert "&#128274; masked" in trigger.state.value.split("<b>#1</b>")[1].split("</tr>")[0]
+    assert not lit(live.row_of(1)) and "PBA: 0 of" in pba.value and "PBA: 0 of" in live.pba.value
 
 
 def test_explorer_marks_the_captures_notes(corpus):

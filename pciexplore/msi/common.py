@@ -114,6 +114,11 @@ class StepTeller:
         self.pending_name = pending_name
 
     def run(self, verb: str, why: str, before_pending: int, act: Callable[[], int], wrote_config: bool) -> Event:
+        # one announcement for the whole verb, after its step is in the log: views redraw once, log included
+        with self.function.source.changing():
+            return self._run(verb, why, before_pending, act, wrote_config)
+
+    def _run(self, verb: str, why: str, before_pending: int, act: Callable[[], int], wrote_config: bool) -> Event:
         source = self.function.source
         before = source.deliveries()
         seen = len(before) if before is not None else 0

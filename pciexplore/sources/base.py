@@ -7,9 +7,11 @@ says; it never knows which backend it has (cf. pciutils' access methods).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..address import Address, Selector
 from ..errors import InputError, NotSupported, ReadOnlyError
@@ -79,12 +81,55 @@ class Delivery:
         return f"<Delivery #{self.seq}: 0x{self.address:x} ← 0x{self.data:x}{who}{vec}{warn}>"
 
 
+#: the Source methods that change a device: each backend's own version is wrapped (Source.__init_subclass__)
+#: so that the change is announced to the function's observers once it is done, whatever backend it is
+CHANGING_METHODS = ("write_config", "write_bar", "trigger")
+
+
+def _announcing(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Source, addr: Address, *args: Any, **kwargs: Any) -> Any:
+        with self.changing():
+            result = method(self, addr, *args, **kwargs)
+            self._changed_addresses.add(addr)
+        return result
+
+    return wrapper
+
+
 class Source:
-    """A place config space and BARs can be read from.  Subclasses override what they support."""
+    """A place config space and BARs can be read from.  Subclasses override what they support.
+
+    Every change a backend makes to a device (a config or BAR write, a trigger) is announced once to the
+    observers of that function (`Function.observe`) when the outermost change is done; `changing()`
+    groups several changes, as one verb of a model makes them, into one announcement."""
 
     kind = "?"
     #: config space writes allowed right now (live hosts need an explicit opt-in)
     writable = False
+    _change_depth = 0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in CHANGING_METHODS:
+            if name in cls.__dict__:
+                setattr(cls, name, _announcing(cls.__dict__[name]))
+
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Changes made inside this block are announced once, when the outermost block ends."""
+        if self._change_depth == 0:
+            self._changed_addresses: set[Address] = set()
+        self._change_depth += 1
+        try:
+            yield
+        finally:
+            self._change_depth -= 1
+            if self._change_depth == 0 and self._changed_addresses:
+                changed, self._changed_addresses = self._changed_addresses, set()
+                for fn in self._functions or ():
+                    if fn.address in changed:
+                        fn.changed("write")
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -7,7 +7,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from .common import esc
+from .common import Follows, esc
 from .hexview import HexView
 
 _STYLE = """<style>
@@ -50,7 +50,7 @@ def fields_html(block: Any) -> str:
     return f"{_STYLE}<div class='pcx-fields'><table>{head}{''.join(rows)}</table></div>"
 
 
-class CapabilityChain(w.VBox):
+class CapabilityChain(Follows, w.VBox):
     """The chain of one function; `.links` are the buttons (header first), `.selected` the chosen block."""
 
     def __init__(self, function: Any | None = None, hexview: HexView | None = None) -> None:
@@ -70,6 +70,7 @@ class CapabilityChain(w.VBox):
 
     def show(self, function: Any | None) -> None:
         self.function = function
+        self.follow(function)
         self.blocks = [] if function is None else [function.header, *function.capabilities]
         self.links = []
         items: list[w.Widget] = []
@@ -83,6 +84,11 @@ class CapabilityChain(w.VBox):
         if self.hexview is not None and self.hexview.function is not function:
             self.hexview.show(function)
         self.select(self.blocks[1] if len(self.blocks) > 1 else (self.blocks[0] if self.blocks else None))
+
+    def _device_changed(self, fn: Any, _what: str) -> None:
+        """The values of the selected structure's registers changed: redraw its field table."""
+        if self.selected is not None:
+            self.fields.value = fields_html(self.selected)
 
     def _link(self, block: Any) -> w.Button:
         if hasattr(block, "id"):

@@ -32,6 +32,25 @@ class StatusLine(w.HTML):
         self.say(done)
 
 
+class Follows:
+    """A view of one function at a time that redraws when that function announces a change
+    (`Function.observe`): `follow(fn)` switches to another function, `_device_changed` redraws."""
+
+    _followed: Any = None
+
+    def follow(self, function: Any | None) -> None:
+        if function is self._followed:
+            return
+        if self._followed is not None:
+            self._followed.unobserve(self._device_changed)
+        self._followed = function
+        if function is not None:
+            function.observe(self._device_changed)
+
+    def _device_changed(self, fn: Any, what: str) -> None:
+        raise NotImplementedError
+
+
 def disable(control: w.DOMWidget, reason: str | None) -> None:
     """Disable `control` when `reason` is given, and make the reason its tooltip."""
     control.disabled = reason is not None

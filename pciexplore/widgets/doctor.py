@@ -22,6 +22,11 @@ class DoctorPanel(w.VBox):
         self.table = w.HTML()
         self.findings: list[Any] = []
         super().__init__([self.button, self.table])
+        for fn in source.functions(selector):  # the findings follow every change to the functions checked
+            fn.observe(self._device_changed)
+        self.refresh()
+
+    def _device_changed(self, _fn: Any, _what: str) -> None:
         self.refresh()
 
     def refresh(self) -> None:

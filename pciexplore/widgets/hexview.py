@@ -8,7 +8,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from .common import esc
+from .common import Follows, esc
 
 _STYLE = """<style>
 .pcx-hex table{border-collapse:collapse;font-family:monospace;font-size:12px}
@@ -21,7 +21,7 @@ _STYLE = """<style>
 </style>"""
 
 
-class HexView(w.HTML):
+class HexView(Follows, w.HTML):
     """Config bytes of one function; `highlight(offset, length)` marks a capability, `focus(...)` a field.
 
     `annotations`: (offset, length, text) triples (e.g. a capture's notes on bytes that matter).
@@ -35,11 +35,16 @@ class HexView(w.HTML):
         self.selection: tuple[int, int] | None = None
         self.field_bytes: tuple[int, int] | None = None
         self.annotations: list[tuple[int, int, str]] = []
+        self.follow(function)
         self.render()
 
     def show(self, function: Any | None) -> None:
         self.function = function
         self.selection = self.field_bytes = None
+        self.follow(function)
+        self.render()
+
+    def _device_changed(self, _fn: Any, _what: str) -> None:
         self.render()
 
     def highlight(self, offset: int | None, length: int = 0) -> None:

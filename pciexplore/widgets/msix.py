@@ -46,6 +46,30 @@ def pba_html(pending: list[bool], columns: int = 64) -> str:
             f"{grid}{lit}</svg></div><small>PBA: {sum(pending)} of {n} bits set</small>")
 
 
+def snapshot_html(msix: Any, max_rows: int = 16) -> str:
+    """The MSI-X state as it is now, as static HTML that stays as it was (a notebook step's record): the
+    two switches in words, one row per vector (its mask bit, whether it can send, the pending dot, the
+    message), the PBA grid and what was delivered."""
+    try:
+        table = msix.table
+    except PciError as e:
+        return f"<div class='pcx-snapshot'><small>Table and PBA not readable: {esc(e)}</small></div>"
+    head = (f"<b>MSI-X {'enabled' if msix.enabled else 'disabled'}</b>, Function Mask "
+            f"<b>{'set' if msix.function_masked else 'clear'}</b>")
+    rows = []
+    for v in range(min(len(table), max_rows)):
+        row = table.iloc[v]
+        entry, held = bool(row["entry_masked"]), bool(row["masked"])
+        state = ("&#128274; masked" if entry else "&#128274; unmasked, held" if held else "&#128275; unmasked")
+        rows.append(f"<tr class='pcx-snap-row'><td><b>#{v}</b></td><td>{state}</td>"
+                    f"<td>{_LIT if bool(row['pending']) else _DARK}</td><td>{_message_html(row)}</td></tr>")
+    more = f"<tr><td colspan='4'><small>and {len(table) - max_rows} more vectors</small></td></tr>" \
+        if len(table) > max_rows else ""
+    return (f"<div class='pcx-snapshot' style='border-left:3px solid #90a4ae;padding-left:8px'>"
+            f"<small>state after this step:</small> {head}<table>{''.join(rows)}{more}</table>"
+            f"{pba_html([bool(p) for p in table['pending']])}{_deliveries_html(msix.function)}</div>")
+
+
 class PbaGrid(w.HTML):
     """The Pending Bit Array of `fn.msix`, one square per vector; `refresh()` reads it again."""
 
@@ -54,6 +78,10 @@ class PbaGrid(w.HTML):
         self.msix = msix_model(function)
         self.columns = columns
         self.add_class("pcx-pba-grid")
+        function.observe(self._device_changed)
+        self.refresh()
+
+    def _device_changed(self, _fn: Any, _what: str) -> None:
         self.refresh()
 
     def refresh(self) -> None:
@@ -87,7 +115,8 @@ class _Row:
         widget, trait = {
             "label": (self.label, "value"), "message": (self.message, "value"), "mask": (self.mask, "value"),
             "pending": (self.pending, "value"), "mask_style": (self.mask, "button_style"),
-            "mask_label": (self.mask, "description"),
+            "mask_label": (self.mask, "description"), "mask_icon": (self.mask, "icon"),
+            "mask_tip": (self.mask, "tooltip"),
             "visible": (self.box.layout, "display"), "trigger_off": (self.trigger, "disabled"),
             "trigger_tip": (self.trigger, "tooltip"),
         }[name]
@@ -132,12 +161,18 @@ class MsixTableView(w.VBox):
         super().__init__([self.summary, controls, self.refused, *(r.box for r in self.rows), self.status, self.pba, self.delivered,
                           self.events])
         self.add_class("pcx-msix")
+        self._told = False  # set when the function announced a change: a click's verb did change the device
+        function.observe(self._device_changed)
+        self.refresh()
+
+    def _device_changed(self, _fn: Any, _what: str) -> None:
+        self._told = True
         self.refresh()
 
     # -- what the source cannot do ---------------------------------------------------------------
     def _refusals(self) -> None:
         source = self.function.source
-        write = write_refusal(source)
+        write = self._write_refusal = write_refusal(source)
         self._triggers = set(source.triggers(self.function.address))
         self._no_trigger = (None if self._triggers else
                             f"{source.kind} source cannot make the device raise interrupts")
@@ -148,8 +183,6 @@ class MsixTableView(w.VBox):
                                      for why in said)
         for r in self.rows:
             disable(r.mask, write)
-            if write is None:
-                r.mask.tooltip = _doc("PCI_MSIX_ENTRY_VECTOR_CTRL", "PCI_MSIX_ENTRY_CTRL_MASKBIT")
             disable(r.trigger, self._no_trigger)
 
     def _trigger_refusal(self, vector: int) -> str | None:
@@ -172,12 +205,18 @@ class MsixTableView(w.VBox):
         sent = 0
         self._busy = True
         try:
-            for control, value, style in ((self.enable, bool(m.enabled), "success"),
-                                          (self.function_mask, bool(m.function_masked), "warning")):
-                if control.value != value:
-                    control.value = value
-                    control.button_style = style if value else ""
-                    sent += 1
+            # the state in words and icon as well as colour, and the colour also after a person's click
+            # (which has already set the toggle's value)
+            for control, value, style, on, off in (
+                    (self.enable, bool(m.enabled), "success", ("Enabled", "check-square"), ("Disabled", "square")),
+                    (self.function_mask, bool(m.function_masked), "warning",
+                     ("Function Mask set", "lock"), ("Function Mask clear", "unlock"))):
+                description, icon = on if value else off
+                for trait, want in (("value", value), ("button_style", style if value else ""),
+                                    ("description", description), ("icon", icon)):
+                    if getattr(control, trait) != want:
+                        setattr(control, trait, want)
+                        sent += 1
             checks = "".join(f"<div style='color:#b00020'>&#9888; {esc(c)}</div>" for c in m.checks())
             sent += _assign(self.summary, f"<div class='pcx-msix-summary'><b>{esc(repr(m))}</b>{checks}</div>")
             try:
@@ -208,9 +247,15 @@ class MsixTableView(w.VBox):
                 sent += r.set("trigger_off", refusal is not None)
                 sent += r.set("trigger_tip", refusal or "the device signals this vector's event "
                                                         "(while masked: its pending bit is set instead)")
-                sent += r.set("mask", bool(row["entry_masked"]))
-                sent += r.set("mask_label", "masked" if bool(row["entry_masked"]) else "unmasked")
-                sent += r.set("mask_style", "warning" if bool(row["masked"]) else "")
+                # the button is the entry's own mask bit; its icon is whether the vector can send (a lock
+                # also while the Function Mask or a disabled MSI-X holds an unmasked entry)
+                entry, held = bool(row["entry_masked"]), bool(row["masked"])
+                sent += r.set("mask", entry)
+                sent += r.set("mask_label", "masked" if entry else "unmasked")
+                sent += r.set("mask_style", "warning" if entry else "")
+                sent += r.set("mask_icon", "lock" if held else "unlock")
+                if self._write_refusal is None:  # else the tooltip says why the button is disabled
+                    sent += r.set("mask_tip", _mask_tip(entry, held))
                 sent += r.set("pending", _LIT if bool(row["pending"]) else _DARK)
                 sent += r.set("message", _message_html(row))
             sent += _assign(self.pba, pba_html([bool(p) for p in table["pending"]]))
@@ -227,42 +272,49 @@ class MsixTableView(w.VBox):
         return n
 
     # -- verbs -----------------------------------------------------------------------------------
-    def _after(self) -> None:
-        """Whatever the verb did (or refused), show the state the device now has."""
-        self.function.refresh()
-        self.refresh()
+    def _run(self, verb: Any, *args: Any, done: str) -> None:
+        """Run a click's verb; a change it made redraws this view through the function's announcement,
+        and a refused one redraws it here, so the clicked control goes back to what the device holds."""
+        self._told = False
+        self.status.run(verb, *args, done=done)
+        if not self._told:
+            self.function.refresh()
+            self.refresh()
 
     def _enable_clicked(self, change: dict) -> None:
         if self._busy:
             return
         verb = self.msix.enable if change["new"] else self.msix.disable
-        self.status.run(verb, done=f"MSI-X {'enabled' if change['new'] else 'disabled'}")
-        self._after()
+        self._run(verb, done=f"MSI-X {'enabled' if change['new'] else 'disabled'}")
 
     def _function_mask_clicked(self, change: dict) -> None:
         if self._busy:
             return
         verb = self.msix.mask_all if change["new"] else self.msix.unmask_all
-        self.status.run(verb, done=f"Function Mask {'set' if change['new'] else 'cleared'}")
-        self._after()
+        self._run(verb, done=f"Function Mask {'set' if change['new'] else 'cleared'}")
 
     def _mask_clicked(self, row: _Row, change: dict) -> None:
         if self._busy or row.vector is None:
             return
         verb = self.msix.mask if change["new"] else self.msix.unmask
-        self.status.run(verb, row.vector, done=f"{verb.__name__}({row.vector})")
-        self._after()
+        self._run(verb, row.vector, done=f"{verb.__name__}({row.vector})")
 
     def _trigger_clicked(self, row: _Row) -> None:
         if row.vector is None:
             return
-        self.status.run(self.msix.trigger, row.vector, done=f"trigger({row.vector})")
-        self._after()
+        self._run(self.msix.trigger, row.vector, done=f"trigger({row.vector})")
 
     # what a test (or a person at the keyboard) does: the same paths as the clicks
     def row_of(self, vector: int) -> _Row:
         self.show_page(vector // self.page_size)
         return self.rows[vector % self.page_size]
+
+
+def _mask_tip(entry_masked: bool, held: bool) -> str:
+    state = ("entry mask bit set: the vector is masked" if entry_masked else
+             "entry mask bit clear, but the Function Mask or a disabled MSI-X still masks the vector" if held else
+             "unmasked: an event sends the vector's message")
+    return f"{state}. {_doc('PCI_MSIX_ENTRY_VECTOR_CTRL', 'PCI_MSIX_ENTRY_CTRL_MASKBIT')}"
 
 
 def _assign(widget: w.DOMWidget, value: str) -> int:
