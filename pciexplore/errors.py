@@ -47,3 +47,7 @@ class ReadOnlyError(NotSupported):
 
 class DeviceGone(PciError):
     """The device vanished or a read failed while it was being read (hot-unplug)."""
+
+
+class SourceClosed(NotSupported):
+    """The source was closed (its QEMU ended, its file was let go): nothing more can be read or written."""

@@ -23,12 +23,42 @@ def _kernel_temp_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path))
 
 
-def run(name: str) -> list[str]:
-    """Execute notebooks/NAME.ipynb in its own directory; returns each code cell's text output."""
+def execute(name: str):
+    """Execute notebooks/NAME.ipynb in its own directory, top to bottom as Run All does; the notebook with
+    its outputs and the widgets' last state."""
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=True,
                                      resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute()
+    return nb
+
+
+def rendered(nb, cell_source: str) -> str:
+    """What the (first) code cell containing `cell_source` shows after the whole notebook ran: its HTML
+    and text outputs, and for each widget the HTML values of it and its children as they were left."""
+    widgets = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+
+    def walk(model_id: str) -> list[str]:
+        state = widgets.get(model_id, {}).get("state", {})
+        found = [state[k] for k in ("value", "description") if isinstance(state.get(k), str)]
+        for child in state.get("children", []):
+            found += walk(child.removeprefix("IPY_MODEL_"))
+        return found
+
+    cell = next(c for c in nb.cells if c.cell_type == "code" and cell_source in c.source)
+    parts = []
+    for o in cell.get("outputs", []):
+        data = o.get("data", {})
+        parts += [o.get("text", ""), data.get("text/html", ""), data.get("text/plain", "")]
+        view = data.get("application/vnd.jupyter.widget-view+json")
+        if view:
+            parts += walk(view["model_id"])
+    return "\n".join(parts)
+
+
+def run(name: str) -> list[str]:
+    """Execute notebooks/NAME.ipynb in its own directory; returns each code cell's text output."""
+    nb = execute(name)
     out = []
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -54,6 +84,24 @@ def test_01_tour():
     # the chain of the virtio NIC in the bundled capture, as lspci -vvv shows it: five vendor caps, MSI-X
     assert re.search(r"\[98\] id 0x11 MSI-X\s+next -> 0x00", out)
     assert "vectors: 3" in out
+
+
+def test_02_after_run_all_each_step_shows_its_own_moment():
+    """Run All, then read the page: the snapshot of each step says what its text says (PCIe: masked ->
+    pending, unmask -> one message and the bit cleared), while the live table at the end shows the final,
+    disabled state."""
+    nb = execute("02-msix-explained")
+    trigger_1 = rendered(nb, 'Step("trigger vector 1", msix.trigger, 1, log=msix.log)\nstep.press()\nprint("pending:"')
+    assert "Function Mask <b>set</b>" in trigger_1 and "<title>vector 1: pending</title>" in trigger_1
+    assert "PBA: 1 of 5 bits set" in trigger_1 and "0 messages delivered" in trigger_1
+    step6 = rendered(nb, 'Step("mask vector 2"')
+    # three steps in one cell: mask (nothing pending), trigger (bit 2 pending), unmask (sent, cleared)
+    snaps = [p for p in step6.split("\n") if "state after this step" in p]
+    assert len(snaps) == 3
+    assert "<title>vector 2: pending</title>" in snaps[1] and "PBA: 1 of 5 bits set" in snaps[1]
+    assert "<title>vector 2: pending</title>" not in snaps[2] and "PBA: 0 of 5 bits set" in snaps[2]
+    live = rendered(nb, "MsixTableView(fn)")
+    assert "MSI-X @0xb0" in live and "\nDisabled\n" in live and "PBA: 0 of 5 bits set" in live
 
 
 def test_02_msix_explained():
@@ -91,6 +139,19 @@ def test_04_qemu_lab():
     assert re.search(r"qemu:virtio-net-pci delivered: 1 \| pending: \[\]", out)
     assert re.search(r"qemu:virtio-net-pci delivered: 0 \| pending: \[0\]", out)
     assert "PCI_MSIX_FLAGS_MASKALL" in out
+
+
+@pytest.mark.qemu
+def test_04_after_run_all_the_doctor_names_the_forgotten_step_where_the_text_says():
+    nb = execute("04-qemu-lab")
+    finding = rendered(nb, "doctor = DoctorPanel(bad)")
+    assert "PCI_MSIX_FLAGS_MASKALL" in finding and "No findings" not in finding
+    masked = rendered(nb, "snapshot(fb.msix)\n")
+    assert "Function Mask <b>set</b>" in masked and "<title>vector 0: pending</title>" in masked
+    fixed = rendered(nb, "fixed = DoctorPanel(bad)")
+    assert "No findings" in fixed
+    live = rendered(nb, "MsixTableView(fb)")  # the live table is on an open source: its controls work
+    assert "was closed" not in live and "\nFunction Mask clear\n" in live and "\nDisabled\n" not in live
 
 
 def test_05_annotate_and_share():

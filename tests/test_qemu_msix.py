@@ -268,3 +268,24 @@ def test_random_sequences_agree_between_simulator_and_qemu(seed):
         assert a == b
     assert sum(len(step[3]) for step in qemu) >= 5  # messages were actually sent
     assert any(any(step[4]) for step in qemu)  # and some were held pending
+
+
+def test_a_closed_qemu_source_refuses_in_one_line_and_its_views_say_why():
+    """After close() QEMU is gone: every read or verb is one line naming the source (was: "[Errno 9] Bad
+    file descriptor" from the socket), and a live table disables its controls with the reason, once."""
+    pytest.importorskip("ipywidgets")
+    from pciexplore.errors import SourceClosed
+    from pciexplore.widgets import MsixTableView
+
+    src = pciexplore.open("qemu:e1000e")
+    fn = _nic(src)
+    view = MsixTableView(fn)
+    assert not view.enable.disabled
+    src.close()
+    assert view.enable.disabled and all(r.trigger.disabled and r.mask.disabled for r in view.rows)
+    assert view.refused.value.count("was closed") == 1 and "was closed" in view.enable.tooltip
+    with pytest.raises(SourceClosed, match="qemu source was closed"):
+        fn.msix.trigger(0)
+    with pytest.raises(SourceClosed):
+        src.read_config(fn.address)
+    src.close()  # twice is harmless

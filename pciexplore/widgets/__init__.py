@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .browser import DeviceBrowser
 from .chain import CapabilityChain
+from .common import snapshot
 from .doctor import DoctorPanel
 from .explorer import Explorer
 from .hexview import HexView
@@ -19,4 +20,4 @@ from .msix import MsixTableView, PbaGrid
 from .step import Step
 
 __all__ = ["CapabilityChain", "DeviceBrowser", "DoctorPanel", "Explorer", "HexView", "InterruptPlot", "MsixTableView", "PbaGrid",
-           "Step"]
+           "Step", "snapshot"]

@@ -60,6 +60,8 @@ def disable(control: w.DOMWidget, reason: str | None) -> None:
 
 def write_refusal(source: Any) -> str | None:
     """Why verbs that write cannot work on this source, or None when they can be tried."""
+    if getattr(source, "closed", False):
+        return f"the {source.kind} source was closed: nothing can be read or written any more"
     if getattr(source, "writable", False):
         return None
     return f"{source.kind} source is read-only: nothing can be written to it"
@@ -95,3 +97,21 @@ def msix_model(fn: Any) -> Any | None:
     from ..msi import msix_of
 
     return msix_of(fn)
+
+
+def snapshot(thing: Any) -> Any:
+    """A static record of a view or model as it is now (IPython HTML): a notebook cell's output that stays
+    as it was when the cell ran, whatever happens to the device later.  Views with `snapshot_html()`
+    (MsixTableView, DoctorPanel) and MSI-X models are recorded as the kit draws them; anything else by
+    its own `_repr_html_`."""
+    from IPython.display import HTML
+
+    from ..msi.msix import Msix
+
+    if isinstance(thing, Msix):
+        from .msix import snapshot_html
+
+        return HTML(snapshot_html(thing))
+    if hasattr(thing, "snapshot_html"):
+        return HTML(thing.snapshot_html())
+    return HTML(thing._repr_html_())

@@ -35,14 +35,21 @@ class DoctorPanel(w.VBox):
         for fn in self.source.functions(self.selector):
             fn.refresh()
         self.findings = diagnose(self.source, self.selector)
-        if not self.findings:
-            self.table.value = "<p>No findings: the MSI/MSI-X set-up of every function looks sound.</p>"
-            return
-        rows = "".join(
-            f"<tr><td><code>{esc(f.device)}</code></td>"
-            f"<td style='color:{SEVERITY_COLOUR.get(f.severity, '#000')};font-weight:bold'>{esc(f.severity)}</td>"
-            f"<td><code>{esc(f.where)}</code></td><td>{esc(f.message)}<br><small>rule: {esc(f.rule)}</small>"
-            f"<br><small>fix: {esc(f.fix)}</small></td></tr>"
-            for f in self.findings)
-        self.table.value = ("<table class='pcx-doctor'><tr><th>function</th><th>severity</th><th>where</th>"
-                            f"<th>finding</th></tr>{rows}</table>")
+        self.table.value = findings_html(self.findings)
+
+    def snapshot_html(self) -> str:
+        return self.table.value
+
+
+def findings_html(findings: list[Any]) -> str:
+    """Findings as a table: function, severity (in words and colour), where, what, rule and fix."""
+    if not findings:
+        return "<p>No findings: the MSI/MSI-X set-up of every function looks sound.</p>"
+    rows = "".join(
+        f"<tr><td><code>{esc(f.device)}</code></td>"
+        f"<td style='color:{SEVERITY_COLOUR.get(f.severity, '#000')};font-weight:bold'>{esc(f.severity)}</td>"
+        f"<td><code>{esc(f.where)}</code></td><td>{esc(f.message)}<br><small>rule: {esc(f.rule)}</small>"
+        f"<br><small>fix: {esc(f.fix)}</small></td></tr>"
+        for f in findings)
+    return ("<table class='pcx-doctor'><tr><th>function</th><th>severity</th><th>where</th>"
+            f"<th>finding</th></tr>{rows}</table>")

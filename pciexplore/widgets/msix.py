@@ -165,20 +165,23 @@ class MsixTableView(w.VBox):
         function.observe(self._device_changed)
         self.refresh()
 
-    def _device_changed(self, _fn: Any, _what: str) -> None:
+    def _device_changed(self, _fn: Any, what: str) -> None:
         self._told = True
+        if what == "closed":  # nothing more to read: disable every control and say why, once
+            self._refusals()
+            return
         self.refresh()
 
     # -- what the source cannot do ---------------------------------------------------------------
     def _refusals(self) -> None:
         source = self.function.source
         write = self._write_refusal = write_refusal(source)
-        self._triggers = set(source.triggers(self.function.address))
-        self._no_trigger = (None if self._triggers else
+        self._triggers = set() if source.closed else set(source.triggers(self.function.address))
+        self._no_trigger = (write if source.closed else None if self._triggers else
                             f"{source.kind} source cannot make the device raise interrupts")
         for control in (self.enable, self.function_mask):
             disable(control, write)
-        said = [why for why in (write, self._no_trigger) if why]
+        said = list(dict.fromkeys(why for why in (write, self._no_trigger) if why))
         self.refused.value = "".join(f"<div class='pcx-refused'><small><i class='fa fa-lock'></i> {esc(why)}</small></div>"
                                      for why in said)
         for r in self.rows:
@@ -303,6 +306,9 @@ class MsixTableView(w.VBox):
         if row.vector is None:
             return
         self._run(self.msix.trigger, row.vector, done=f"trigger({row.vector})")
+
+    def snapshot_html(self) -> str:
+        return snapshot_html(self.msix)
 
     # what a test (or a person at the keyboard) does: the same paths as the clicks
     def row_of(self, vector: int) -> _Row:
