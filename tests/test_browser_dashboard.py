@@ -74,6 +74,7 @@ def test_mask_trigger_pending_unmask_in_the_dashboard(tmp_path):
         screenshot(page, "dashboard-capabilities.png")
         page.get_by_role("tab", name="MSI-X").click()
         page.wait_for_selector(".pcx-msix .pcx-row")
+        assert_no_button_text_cut(page)
         r1 = row(page, 1)
         assert r1.locator(".pcx-pending.pcx-lit").count() == 0
         r1.locator(".pcx-mask").click()  # driver left it unmasked: this masks it
@@ -91,6 +92,15 @@ def test_mask_trigger_pending_unmask_in_the_dashboard(tmp_path):
         assert page.locator(".pcx-pba .pcx-bit.pcx-lit").count() == 0
         assert "1 messages delivered" in text(page, ".pcx-deliveries")
         screenshot(page, "dashboard-msix-delivered.png")
+
+
+def assert_no_button_text_cut(page) -> None:
+    """Every visible button of the MSI-X view shows its whole label (ipywidgets cut long ones with an
+    ellipsis: then the text overflows the button's box)."""
+    cut = page.evaluate("""() => Array.from(document.querySelectorAll('.pcx-msix button'))
+        .filter(b => b.offsetParent !== null && b.scrollWidth > b.clientWidth + 1)
+        .map(b => [b.innerText, b.scrollWidth, b.clientWidth])""")
+    assert cut == [], cut
 
 
 def test_a_capture_cannot_be_written_and_the_page_says_why(tmp_path, corpus):

@@ -36,13 +36,18 @@ def press_mask_trigger_unmask(page, shot: str) -> None:
     page.locator(".pcx-msix button", has_text="Enable").first.click()
     page.locator(".pcx-step", has_text="mask vector 2").first.click()
     page.locator(".pcx-step", has_text="trigger vector 2").first.click()
+    # the live table at the end follows the device (no step tells it to); the step records its moment
     row2 = page.locator(".pcx-msix").first.locator(".pcx-row").nth(2)
     row2.locator(".pcx-pending.pcx-lit").wait_for()
-    page.wait_for_selector(".pcx-pba .pcx-bit.pcx-lit")
+    page.wait_for_selector(".pcx-msix .pcx-pba .pcx-bit.pcx-lit")
+    trigger_step = page.locator(".widget-vbox", has=page.locator(".pcx-step", has_text="trigger vector 2")).last
+    expect(trigger_step.locator(".pcx-snapshot .pcx-pba .pcx-bit.pcx-lit")).to_have_count(1)
+    row2.scroll_into_view_if_needed()
     screenshot(page, shot)
     page.locator(".pcx-step", has_text="unmask vector 2").first.click()
     expect(page.locator(".pcx-msix .pcx-pending.pcx-lit")).to_have_count(0)
-    expect(page.locator(".pcx-pba .pcx-bit.pcx-lit")).to_have_count(0)
+    expect(page.locator(".pcx-msix .pcx-pba .pcx-bit.pcx-lit")).to_have_count(0)
+    expect(trigger_step.locator(".pcx-snapshot .pcx-pba .pcx-bit.pcx-lit")).to_have_count(1)  # still its moment
 
 
 def test_msix_notebook_in_jupyterlab(tmp_path):

@@ -101,7 +101,7 @@ def test_02_after_run_all_each_step_shows_its_own_moment():
     assert "<title>vector 2: pending</title>" in snaps[1] and "PBA: 1 of 5 bits set" in snaps[1]
     assert "<title>vector 2: pending</title>" not in snaps[2] and "PBA: 0 of 5 bits set" in snaps[2]
     live = rendered(nb, "MsixTableView(fn)")
-    assert "MSI-X @0xb0" in live and "\nDisabled\n" in live and "PBA: 0 of 5 bits set" in live
+    assert "MSI-X @0xb0" in live and "\nEnable: off\n" in live and "PBA: 0 of 5 bits set" in live
 
 
 def test_02_msix_explained():
@@ -151,7 +151,7 @@ def test_04_after_run_all_the_doctor_names_the_forgotten_step_where_the_text_say
     fixed = rendered(nb, "fixed = DoctorPanel(bad)")
     assert "No findings" in fixed
     live = rendered(nb, "MsixTableView(fb)")  # the live table is on an open source: its controls work
-    assert "was closed" not in live and "\nFunction Mask clear\n" in live and "\nDisabled\n" not in live
+    assert "was closed" not in live and "\nFunction Mask: clear\n" in live and "\nEnable: off\n" not in live
 
 
 def test_05_annotate_and_share():

@@ -182,4 +182,4 @@ def test_every_view_of_a_function_follows_a_write_made_through_the_source():
     assert f"data-offset='{at}'>{old | 0x40:02x}</td>" in explorer.hexview.value
     assert re.search(r"PCI_MSIX_FLAGS_MASKALL</td><td>bit 14</td><td><code>Masked\+", chain.fields.value)
     assert any(f.check == "msix_function_masked" for f in doctor.findings)
-    assert "Function Mask set" in explorer.msix.function_mask.description
+    assert explorer.msix.function_mask.description == "Function Mask: set"

@@ -53,9 +53,9 @@ class Explorer(w.VBox):
         for i, title in enumerate(("Capabilities", "MSI-X", "Interrupts")):
             self.tabs.set_title(i, title)
         # the device list is as wide as its longest line, whatever the font measures it at; the tabs take the
-        # rest and need about 800 px (an MSI-X row), so where both do not fit the list moves above the tabs
+        # rest and need about 820 px (an MSI-X row), so where both do not fit the list moves above the tabs
         # instead of being cut (JupyterLab with its file browser open at 1280 px)
-        right = w.VBox([self.heading, self.tabs], layout=w.Layout(flex="1 1 800px", min_width="0"))
+        right = w.VBox([self.heading, self.tabs], layout=w.Layout(flex="1 1 820px", min_width="0"))
         left = w.VBox([self.browser], layout=w.Layout(flex="0 0 auto", max_width="100%", margin="0 8px 0 0"))
         super().__init__([self.title, w.HBox([left, right], layout=w.Layout(flex_flow="row wrap"))])
         self.add_class("pcx-explorer")

@@ -100,7 +100,7 @@ class _Row:
         self.vector: int | None = None
         self.label = w.HTML(layout=w.Layout(width="60px"))
         self.message = w.HTML(layout=w.Layout(width="520px"))
-        self.mask = w.ToggleButton(description="unmasked", layout=w.Layout(width="90px"))
+        self.mask = w.ToggleButton(description="unmasked", layout=w.Layout(width="112px"))  # icon + "unmasked"
         self.mask.add_class("pcx-mask")
         self.trigger = w.Button(description="trigger", icon="bolt", layout=w.Layout(width="90px"))
         self.trigger.add_class("pcx-trigger")
@@ -140,9 +140,10 @@ class MsixTableView(w.VBox):
         self._busy = False
         self.status = StatusLine()
         self.summary = w.HTML()
-        self.enable = w.ToggleButton(description="Enable", icon="power-off",
+        # sized by their words ("Function Mask: clear"), which say the state as the colour does
+        self.enable = w.ToggleButton(description="Enable", icon="power-off", layout=w.Layout(width="auto"),
                                      tooltip=_doc("PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_ENABLE"))
-        self.function_mask = w.ToggleButton(description="Function Mask", icon="ban",
+        self.function_mask = w.ToggleButton(description="Function Mask", icon="ban", layout=w.Layout(width="auto"),
                                             tooltip=_doc("PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_MASKALL"))
         self.enable.observe(self._enable_clicked, names="value")
         self.function_mask.observe(self._function_mask_clicked, names="value")
@@ -211,9 +212,9 @@ class MsixTableView(w.VBox):
             # the state in words and icon as well as colour, and the colour also after a person's click
             # (which has already set the toggle's value)
             for control, value, style, on, off in (
-                    (self.enable, bool(m.enabled), "success", ("Enabled", "check-square"), ("Disabled", "square")),
+                    (self.enable, bool(m.enabled), "success", ("Enable: on", "check-square"), ("Enable: off", "square")),
                     (self.function_mask, bool(m.function_masked), "warning",
-                     ("Function Mask set", "lock"), ("Function Mask clear", "unlock"))):
+                     ("Function Mask: set", "lock"), ("Function Mask: clear", "unlock"))):
                 description, icon = on if value else off
                 for trait, want in (("value", value), ("button_style", style if value else ""),
                                     ("description", description), ("icon", icon)):
