@@ -257,7 +257,13 @@ def _placement_findings(f: _Facts) -> Iterator[Finding]:
             offset=f.msix.offset + 4)
 
 
-CHECKS += [_table_findings, _placement_findings]
+def _health_findings(f: _Facts) -> Iterator[Finding]:
+    from .health import findings  # link, AER and DPC checks live in their own module
+
+    yield from findings(f.fn)
+
+
+CHECKS += [_table_findings, _placement_findings, _health_findings]
 
 
 def is_x86(source: Source) -> bool:
