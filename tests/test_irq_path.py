@@ -21,6 +21,7 @@ from pciexplore.msi.path import AGREES, DISAGREES, NOT_CHECKED, REMAPPED, interr
 from pciexplore.render.irqpath import paths_html
 from pciexplore.sources.fake_kernel import cpulist, write_msi_irqs, write_proc
 from pciexplore.sources.fake_sysfs import build_tree
+from tests.conftest import CORPUS
 
 LIVE = Path("/sys/bus/pci/devices")
 NIC = "0000:00:02.0"
@@ -73,6 +74,9 @@ def test_this_hosts_paths_against_its_files() -> None:
             count = int(re.search(r"MSI-X: Enable\+ Count=(\d+)", out)[1])
             entries = [p.entry for p in paths.vectors if p.function == bdf]
             assert len(set(entries)) == len(entries) and all(0 <= e < count for e in entries)
+    for bdf in {p.function for p in paths.vectors if p.mode == "msix"}:  # the sysfs `irq` pitfall, per function
+        irq = int((LIVE / bdf / "irq").read_text())
+        assert f"{bdf}: sysfs irq {irq} is its INTx IRQ, not an MSI-X vector's" in "\n".join(paths.notes)
     if not any((LIVE / p.function / "resource0").exists() for p in paths.vectors):
         assert all(p.check == NOT_CHECKED and p.address is None for p in paths.vectors)
         assert all("resource" in why for why in paths.unreadable.values())
@@ -164,3 +168,26 @@ def test_cli_path_exit_status_and_html(tmp_path: Path, capsys: pytest.CaptureFix
     assert rc == 1  # a disagreement
     assert "IRQ 53 → eth0-rx-1" in out and "[disagrees:" in out
     assert page.read_text().startswith("<!doctype html>") and "<svg" in page.read_text()
+
+
+def test_msi_message_from_config_space_and_the_irq_file(tmp_path: Path) -> None:
+    """MSI: the message is in config space, which a real host lets root read even when BARs are out of
+    reach; sysfs `irq` then holds the first MSI IRQ (sysfs-bus-pci ABI)."""
+    fn = pciexplore.open(str(CORPUS / "realworld" / "intel-57a1-nic-xxx.lspci")).functions()[0]
+    cfg = bytearray(fn.config)
+    r, cap = fn.msi.regs(), fn.cap("msi").offset
+    cfg[cap + 2] |= 1  # PCI_MSI_FLAGS_ENABLE
+    cfg[cap + 4 : cap + 8] = (0xFEE04000).to_bytes(4, "little")  # APIC 4
+    cfg[r.address_hi_at : r.address_hi_at + 4] = bytes(4)
+    cfg[r.data_at : r.data_at + 2] = (0x4025).to_bytes(2, "little")
+    devices = build_tree(tmp_path / "sys", [(fn.address, bytes(cfg))])
+    (devices / str(fn.address) / "irq").write_text("60\n")
+    write_msi_irqs(devices, fn.address, {60: "msi"})
+    write_proc(tmp_path / "sys", "           CPU0       CPU1       CPU2\n"
+               + _proc_line(60, [0, 0, 7], str(fn.address), 0, "eno1", "PCI-MSI"),
+               {60: ([0, 1, 2], [2], "eno1")}, {0: 0, 1: 1, 2: 4})
+    paths = interrupt_paths(pciexplore.open(str(devices)))
+    (p,) = paths.vectors
+    assert (p.mode, p.entry, p.address, p.data, p.dest_apic) == ("msi", 0, 0xFEE04000, 0x4025, 4)
+    assert p.check == AGREES and p.effective_apics == [4] and p.handler == "eno1" and p.total == 7
+    assert f"{fn.address}: sysfs irq 60 is its first MSI IRQ (MSI is enabled)" in "\n".join(paths.notes)

@@ -115,6 +115,16 @@ def _kernel_dirs(source: Source) -> tuple[Path, Path | None]:
     return root, proc if (proc / "interrupts").is_file() else None
 
 
+def _sysfs_irq_note(fn: Function, irqs: dict[int, str]) -> str:
+    """What this function's sysfs `irq` file holds, beside its MSI/MSI-X IRQs."""
+    info = fn.kernel
+    irq = info.irq if info is not None else None
+    listed = ",".join(map(str, irqs))
+    if "msi" in irqs.values() and irq == min(i for i, m in irqs.items() if m == "msi"):
+        return f"{fn.address}: sysfs irq {irq} is its first MSI IRQ (MSI is enabled), not an INTx line; all: {listed}"
+    return f"{fn.address}: sysfs irq {irq} is its INTx IRQ, not an MSI-X vector's; msi_irqs/: {listed}"
+
+
 class InterruptPaths:
     """Every MSI/MSI-X vector the kernel allocated on a sysfs source (live or a sysfs-like tree),
     followed to its handler.  `frame()` is a DataFrame; in Jupyter the object shows as a picture."""
@@ -152,8 +162,11 @@ class InterruptPaths:
         self.apic_ids = kernel.read_apic_ids(self.proc / "cpuinfo") if self.proc else {}
         self.vectors = []
         self.unreadable = {}
+        self.notes = [kernel.SYSFS_IRQ_NOTE]
         for fn in self.source.functions(self.selector):
             irqs = kernel.msi_irqs(self.sysfs / str(fn.address))
+            if irqs:
+                self.notes.append(_sysfs_irq_note(fn, irqs))
             messages: dict[str, Messages] = {}
             for mode in dict.fromkeys(irqs.values()):
                 messages[mode], why = _messages(fn, mode)
