@@ -191,3 +191,18 @@ def test_msi_message_from_config_space_and_the_irq_file(tmp_path: Path) -> None:
     assert (p.mode, p.entry, p.address, p.data, p.dest_apic) == ("msi", 0, 0xFEE04000, 0x4025, 4)
     assert p.check == AGREES and p.effective_apics == [4] and p.handler == "eno1" and p.total == 7
     assert f"{fn.address}: sysfs irq 60 is its first MSI IRQ (MSI is enabled)" in "\n".join(paths.notes)
+
+
+def test_widget_redraws_counts_and_rates(tmp_path: Path) -> None:
+    from pciexplore.widgets import InterruptPathView
+
+    devices, _ = nic_tree(tmp_path)
+    view = InterruptPathView(pciexplore.open(str(devices)))
+    assert "1 message(s) disagree" in view.status.value and "eth0-rx-0" in view.picture.value
+    interrupts = devices.parent / "proc" / "interrupts"
+    interrupts.write_text(interrupts.read_text().replace(
+        _proc_line(51, [10, 1, 0], NIC, 1, "eth0-rx-0"), _proc_line(51, [1010, 1, 0], NIC, 1, "eth0-rx-0")))
+    view.poll()
+    assert "1011 interrupts" in view.picture.value and view.paths.vectors[1].rate > 0
+    view.start(0.01, samples=2)
+    view.stop()

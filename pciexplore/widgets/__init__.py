@@ -14,9 +14,10 @@ from .chain import CapabilityChain
 from .doctor import DoctorPanel
 from .explorer import Explorer
 from .hexview import HexView
+from .irqpath import InterruptPathView
 from .irqplot import InterruptPlot
 from .msix import MsixTableView, PbaGrid
 from .step import Step
 
-__all__ = ["CapabilityChain", "DeviceBrowser", "DoctorPanel", "Explorer", "HexView", "InterruptPlot", "MsixTableView", "PbaGrid",
+__all__ = ["CapabilityChain", "DeviceBrowser", "DoctorPanel", "Explorer", "HexView", "InterruptPathView", "InterruptPlot", "MsixTableView", "PbaGrid",
            "Step"]
