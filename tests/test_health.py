@@ -162,3 +162,27 @@ def test_rootport_totals_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert line[4] == "UESta:0x100000,dpc"  # the health word after the driver ("-")
     assert main(["health", str(PHY32)]) == 0
     assert "speed downgraded: 50% of the bandwidth" in capsys.readouterr().out
+
+
+@pytest.mark.lspci
+@pytest.mark.skipif(not Path("/sys/bus/pci/devices").is_dir(), reason="no sysfs")
+def test_this_host_links_and_files_against_lspci(capsys: pytest.CaptureFixture[str]) -> None:
+    src = pciexplore.open(None)
+    out = subprocess.run(["lspci", "-vv", "-D"], capture_output=True, text=True).stdout
+    with_lnksta, dev = set(), None
+    for line in out.splitlines():
+        if line and not line[0].isspace():
+            dev = line.split()[0]
+        elif "LnkSta:" in line:
+            with_lnksta.add(dev)
+    ours = {str(fn.address) for fn in src.functions() if health(fn).link is not None}
+    assert ours == with_lnksta  # this Firecracker guest: conventional PCI, no link at all
+    for fn in src.functions():  # the kernel's own files, read here directly
+        d = Path("/sys/bus/pci/devices") / str(fn.address)
+        h = health(fn)
+        assert set(h.sysfs_link) == {n for n in ("current_link_speed", "current_link_width", "max_link_speed",
+                                                 "max_link_width") if (d / n).exists()}
+        assert set(h.aer) == {n for n in ("aer_dev_correctable", "aer_dev_nonfatal", "aer_dev_fatal") if (d / n).exists()}
+    assert main(["health"]) == 0
+    if not with_lnksta:
+        assert capsys.readouterr().out == f"no PCIe link or AER counters on the {len(src.functions())} functions\n"

@@ -16,6 +16,7 @@ import pytest
 
 import pciexplore
 from pciexplore.cli import main
+from pciexplore.doctor import diagnose
 from pciexplore.msi import kernel
 from pciexplore.msi.path import AGREES, DISAGREES, NOT_CHECKED, REMAPPED, interrupt_paths
 from pciexplore.render.irqpath import paths_html
@@ -125,6 +126,8 @@ def test_fake_tree_path_and_the_disagreement(tmp_path: Path) -> None:
     assert "APIC 1" in bad.why and "CPU 0" in bad.why
     assert [p.handler for p in paths.vectors][:2] == ["eth0-config", "eth0-rx-0"]
     assert paths.vectors[2].counts == [20, 2, 0] and paths.vectors[2].total == 22
+    (finding,) = [f for f in diagnose(pciexplore.open(str(devices))) if f.check == "msi_destination_mismatch"]
+    assert (finding.severity, finding.vector, finding.device) == ("error", 3, NIC) and "/proc/irq/53/" in finding.fix
     page = paths_html(paths)
     assert page.count("<rect") == 6 * 5 and "IRQ 53" in page and "#c62828" in page
 

@@ -16,7 +16,7 @@ there, not in the message, and is not cross-checked.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from ..errors import PciError
 from . import kernel, x86
 
 if TYPE_CHECKING:
+    from ..doctor import Finding
     from ..model import Function
     from ..sources.base import Source
 
@@ -254,6 +255,24 @@ class InterruptPaths:
         from ..render.irqpath import paths_html
 
         return paths_html(self)
+
+
+def findings(fn: Function) -> Iterator[Finding]:
+    """Doctor findings: each vector whose message goes to another APIC than its IRQ's effective CPU."""
+    from ..doctor import Finding
+
+    if fn.source.kind != "sysfs" or not (fn.kernel and fn.kernel.msi_irqs):
+        return
+    for p in InterruptPaths(fn.source, str(fn.address)).disagreements():
+        yield Finding(
+            "msi_destination_mismatch", "error", p.function, f"{p.mode.upper()} entry {p.entry}, IRQ {p.irq}",
+            p.why,
+            "Intel SDM vol. 3 §11.11.1: the message's destination ID names the APIC that receives it; Linux "
+            "programs it from the IRQ's effective affinity and sets the IDT vector up on that CPU only",
+            "the entry was not rewritten after an affinity change, or someone else wrote it (look for 'No irq "
+            f"handler for vector' in dmesg); write the affinity again (echo CPUS > /proc/irq/{p.irq}/"
+            "smp_affinity_list) so the kernel reprograms it; in a VM the hypervisor's copy may be stale",
+            vector=p.entry)
 
 
 def interrupt_paths(source: Source, selector: str | None = None, proc: str | Path | None = None) -> InterruptPaths:
