@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 from .regs.caps.express import DOWNSTREAM_PORTS, LINK_SPEEDS, LINKLESS, PORT_TYPES
+from .sources.kernel_files import read_kernel_file
 
 if TYPE_CHECKING:
     from .doctor import Finding
@@ -128,14 +129,6 @@ def parse_aer_counters(text: str, file: str = "aer_dev_*") -> AerCounters:
     return out
 
 
-def _read(path: str) -> str | None:
-    try:
-        with open(path, errors="surrogateescape") as f:
-            return f.read(1 << 16)
-    except OSError:
-        return None
-
-
 def _sysfs_dir(fn: Function) -> str | None:
     root = getattr(fn.source, "root", None) if fn.source.kind == "sysfs" else None
     return f"{root}/{fn.address}" if root is not None else None
@@ -170,18 +163,18 @@ def health(fn: Function) -> Health:
     if d is None:
         return h
     for name in LINK_FILES:
-        text = _read(f"{d}/{name}")
+        text = read_kernel_file(f"{d}/{name}")
         if text is not None:
             h.sysfs_link[name] = text.strip()
     for name in AER_DEV_FILES:
-        text = _read(f"{d}/{name}")
+        text = read_kernel_file(f"{d}/{name}")
         if text is not None:
             try:
                 h.aer[name] = parse_aer_counters(text, f"{d}/{name}")
             except InputError as e:
                 h.notes.append(str(e))
     for name in AER_ROOT_FILES:
-        text = _read(f"{d}/{name}")
+        text = read_kernel_file(f"{d}/{name}")
         if text is not None and text.strip().isdigit():
             h.rootport[name] = int(text)
     return h

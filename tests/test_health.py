@@ -6,6 +6,7 @@ a downgraded link, AER counters and root port totals, a triggered DPC read back 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -186,3 +187,27 @@ def test_this_host_links_and_files_against_lspci(capsys: pytest.CaptureFixture[s
     assert main(["health"]) == 0
     if not with_lnksta:
         assert capsys.readouterr().out == f"no PCIe link or AER counters on the {len(src.functions())} functions\n"
+
+
+def test_fifos_and_endless_files_in_a_tree_neither_hang_nor_grow(tmp_path: Path) -> None:
+    """A sysfs-like tree is input: a FIFO as an AER or link file, or an affinity list, is skipped."""
+    from pciexplore.msi import kernel
+    from pciexplore.sources.kernel_files import read_kernel_file
+
+    devices, fn = phy32_tree(tmp_path)
+    d = devices / str(fn.address)
+    for name in ("aer_dev_correctable", "current_link_speed"):
+        (d / name).unlink()
+        os.mkfifo(d / name)
+    h = health(pciexplore.open(str(devices)).function(fn.address))  # returns: nothing blocks on a FIFO
+    assert "aer_dev_correctable" not in h.aer and "current_link_speed" not in h.sysfs_link
+    assert h.aer["aer_dev_nonfatal"].total == 2
+    irq = tmp_path / "proc" / "irq" / "7"
+    irq.mkdir(parents=True)
+    os.mkfifo(irq / "smp_affinity_list")
+    (irq / "effective_affinity_list").symlink_to("/dev/zero")
+    assert (kernel.read_affinity(7, tmp_path / "proc").allowed, kernel.read_affinity(7, tmp_path / "proc").effective) \
+        == (None, None)
+    big = tmp_path / "big"
+    big.write_bytes(b"0," * 100_000)
+    assert len(read_kernel_file(big, 1000)) == 1000

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..address import Address
 from ..errors import InputError, NotSupported
+from ..sources.kernel_files import read_kernel_file
 
 PROC_INTERRUPTS = "/proc/interrupts"
 SYSFS_PCI = "/sys/bus/pci/devices"
@@ -260,10 +261,10 @@ def read_affinity(irq: int, proc: str | Path = "/proc") -> IrqAffinity:
     d = f"{proc}/irq/{irq}"
 
     def cpus(name: str) -> list[int] | None:
+        text = read_kernel_file(f"{d}/{name}")
         try:
-            with open(f"{d}/{name}") as f:
-                return parse_cpulist(f.read(4096))
-        except (OSError, InputError):
+            return None if text is None else parse_cpulist(text)
+        except InputError:
             return None
 
     try:
@@ -275,9 +276,8 @@ def read_affinity(irq: int, proc: str | Path = "/proc") -> IrqAffinity:
 
 def read_apic_ids(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[int, int]:
     """CPU number -> APIC ID from /proc/cpuinfo ("processor" and "apicid" lines; empty off x86)."""
-    try:
-        text = Path(cpuinfo).read_text()
-    except OSError:
+    text = read_kernel_file(cpuinfo, 1 << 26)  # ~1.5 KB a CPU: room for thousands
+    if text is None:
         return {}
     out: dict[int, int] = {}
     cpu: int | None = None

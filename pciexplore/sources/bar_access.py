@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .kernel_files import read_kernel_file
+
 #: the kernel's own files, on a live host
 LOCKDOWN = "/sys/kernel/security/lockdown"
 CMDLINE = "/proc/cmdline"
@@ -97,13 +99,14 @@ class BarAccess:
 
 
 def _text(path: str, limit: int = 1 << 16) -> str | None:
+    if not path.endswith(".gz"):
+        return read_kernel_file(path, limit)
     try:
-        if path.endswith(".gz"):
-            with gzip.open(path, "rt", errors="replace") as f:
-                return f.read(1 << 22)  # a kernel config is ~300 KB uncompressed
-        with open(path, errors="replace") as f:
+        if not os.path.isfile(path):
+            return None
+        with gzip.open(path, "rt", errors="replace") as f:
             return f.read(limit)
-    except (OSError, EOFError):
+    except (OSError, EOFError, gzip.BadGzipFile):
         return None
 
 
