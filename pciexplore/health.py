@@ -166,6 +166,7 @@ def health(fn: Function) -> Health:
         text = read_kernel_file(f"{d}/{name}")
         if text is not None:
             h.sysfs_link[name] = text.strip()
+    _compare_sysfs(h)
     for name in AER_DEV_FILES:
         text = read_kernel_file(f"{d}/{name}")
         if text is not None:
@@ -178,6 +179,33 @@ def health(fn: Function) -> Health:
         if text is not None and text.strip().isdigit():
             h.rootport[name] = int(text)
     return h
+
+
+def sysfs_speed(text: str) -> int | None:
+    """The LNKSTA_CLS encoding of a current/max_link_speed file ("16.0 GT/s PCIe"; older kernels wrote
+    "8 GT/s" or "5.0 GT/s"), or None for "Unknown" and other text."""
+    try:
+        gts = float(text.split()[0])
+    except (IndexError, ValueError):
+        return None
+    return next((code for code, value in GTS.items() if value == gts), None)
+
+
+def _compare_sysfs(h: Health) -> None:
+    """The kernel's link files read the same registers: say so when they tell another story."""
+    if h.link is None:
+        return
+    pairs = (("current_link_speed", sysfs_speed, h.link.speed), ("max_link_speed", sysfs_speed, h.link.max_speed),
+             ("current_link_width", _int, h.link.width), ("max_link_width", _int, h.link.max_width))
+    for name, parse, ours in pairs:
+        if name in h.sysfs_link and ours is not None and parse(h.sysfs_link[name]) != ours:
+            h.notes.append(f"sysfs {name} is {h.sysfs_link[name]!r} but config space says "
+                           f"{LINK_SPEEDS.get(ours, ours) if 'speed' in name else ours} (read at another moment, "
+                           "or the link retrained)")
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.strip().isdigit() else None
 
 
 def summary(fn: Function) -> str:

@@ -95,6 +95,13 @@ def test_fake_tree_link_and_aer(tmp_path: Path) -> None:
     assert (h.link.speed, h.link.max_speed, h.link.width, h.link.max_width) == (4, 5, 2, 2)
     assert h.link.speed_downgraded and not h.link.width_downgraded
     assert h.link.bandwidth_share == pytest.approx(0.5)  # same 128b/130b code at 16 and 32 GT/s
+    assert h.notes == []  # the kernel's files tell what config space tells
+    write_link(devices, fn.address, current=(3, 1), maximum=(5, 2))  # the link retrained since
+    notes = health(pciexplore.open(str(devices)).function(fn.address)).notes
+    assert notes == ["sysfs current_link_speed is '8.0 GT/s PCIe' but config space says 16GT/s (read at another "
+                     "moment, or the link retrained)",
+                     "sysfs current_link_width is '1' but config space says 2 (read at another moment, or the link "
+                     "retrained)"]
     assert (h.aer["aer_dev_correctable"].total, h.aer["aer_dev_correctable"].counts["BadTLP"]) == (4, 1)
     assert h.aer["aer_dev_nonfatal"].counts["UnsupReq"] == 2 and h.aer["aer_dev_fatal"].total == 0
     found = {f.check: f for f in diagnose(pciexplore.open(str(devices)))}
@@ -102,6 +109,14 @@ def test_fake_tree_link_and_aer(tmp_path: Path) -> None:
     assert found["link_downgraded"].offset == fn.cap("exp").offset + 0x12  # PCI_EXP_LNKSTA
     assert "UnsupReq 2" in [f for f in diagnose(pciexplore.open(str(devices))) if f.severity == "error"][0].message
     assert summary(pciexplore.open(str(devices)).function(fn.address)) == "link:16GT/sx2<32GT/sx2,cor:4,non:2"
+
+
+def test_sysfs_speed_strings() -> None:
+    from pciexplore.health import sysfs_speed
+
+    # pci_speed_string today, and the older kernels' "%s GT/s" spellings
+    assert [sysfs_speed(t) for t in ("2.5 GT/s PCIe", "5.0 GT/s PCIe", "8 GT/s", "64.0 GT/s PCIe", "Unknown",
+                                     "33 MHz PCI")] == [1, 2, 3, 6, None, None]
 
 
 def test_width_downgrade_and_share() -> None:
