@@ -15,6 +15,7 @@ kernel's AER counters, the errors latched in the AER capability, and Downstream 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -162,20 +163,24 @@ def health(fn: Function) -> Health:
     d = _sysfs_dir(fn)
     if d is None:
         return h
+    try:
+        present = set(os.listdir(d))  # one directory read instead of ten failed opens per function
+    except OSError:
+        present = set()
     for name in LINK_FILES:
-        text = read_kernel_file(f"{d}/{name}")
+        text = read_kernel_file(f"{d}/{name}") if name in present else None
         if text is not None:
             h.sysfs_link[name] = text.strip()
     _compare_sysfs(h)
     for name in AER_DEV_FILES:
-        text = read_kernel_file(f"{d}/{name}")
+        text = read_kernel_file(f"{d}/{name}") if name in present else None
         if text is not None:
             try:
                 h.aer[name] = parse_aer_counters(text, f"{d}/{name}")
             except InputError as e:
                 h.notes.append(str(e))
     for name in AER_ROOT_FILES:
-        text = read_kernel_file(f"{d}/{name}")
+        text = read_kernel_file(f"{d}/{name}") if name in present else None
         if text is not None and text.strip().isdigit():
             h.rootport[name] = int(text)
     return h
