@@ -5,6 +5,7 @@ effective affinity and a remapped one."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -171,6 +172,10 @@ def test_cli_path_exit_status_and_html(tmp_path: Path, capsys: pytest.CaptureFix
     assert rc == 1  # a disagreement
     assert "IRQ 53 → eth0-rx-1" in out and "[disagrees:" in out
     assert page.read_text().startswith("<!doctype html>") and "<svg" in page.read_text()
+    assert main(["irqs", "--path", "--json", "--sysfs", str(devices)]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["apic_ids"] == {"0": 0, "1": 1, "2": 4} and doc["cpus"] == ["CPU0", "CPU1", "CPU2"]
+    assert [(v["irq"], v["check"]) for v in doc["vectors"]][3] == (53, DISAGREES)
 
 
 def test_msi_message_from_config_space_and_the_irq_file(tmp_path: Path) -> None:
