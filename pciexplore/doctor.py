@@ -280,7 +280,15 @@ def _placement_findings(f: _Facts) -> Iterator[Finding]:
             offset=f.msix.offset + 4)
 
 
-CHECKS += [_table_findings, _placement_findings]
+def _kernel_view_findings(f: _Facts) -> Iterator[Finding]:
+    from .health import findings  # link, AER and DPC checks, and the interrupt path, in their own modules
+    from .msi import path
+
+    yield from findings(f.fn)
+    yield from path.findings(f.fn)
+
+
+CHECKS += [_table_findings, _placement_findings, _kernel_view_findings]
 
 
 def is_x86(source: Source) -> bool:

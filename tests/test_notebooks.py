@@ -118,6 +118,9 @@ def test_02_msix_explained():
 def test_03_live_host():
     out = "\n".join(run("03-live-host"))
     assert "config bytes" in out
+    # the interrupt path: one line per IRQ the kernel lists in msi_irqs/
+    irqs = sorted(int(p.name) for p in Path("/sys/bus/pci/devices").glob("*/msi_irqs/*"))
+    assert sorted(int(m) for m in re.findall(r"→ IRQ (\d+) →", out)) == irqs
     m = re.search(r"^counts (\S+) (\{.*\})$", out, re.M)
     if m is None:
         assert not list(Path("/sys/bus/pci/devices").glob("*/msi_irqs/*")), "the notebook plots the counts"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,12 +15,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--proc", default="/proc/interrupts", help="interrupts file (default /proc/interrupts)")
     p.add_argument("--sysfs", default="/sys/bus/pci/devices", help="PCI devices directory")
     p.add_argument("--json", action="store_true", help="rows as JSON")
+    p.add_argument("--path", action="store_true",
+                   help="each vector followed to its handler: message, CPU and APIC ID, affinity, cross-check")
+    p.add_argument("--html", metavar="FILE", help="with --path: also write the picture as an HTML page")
     p.set_defaults(run=run)
+
+
+def run_path(args: argparse.Namespace) -> int:
+    from .. import open_source
+    from ..capture.atomic import write_atomic
+    from ..msi.path import interrupt_paths
+    from ..render.irqpath import paths_html
+
+    proc = None if args.proc == "/proc/interrupts" else str(Path(args.proc).parent)
+    with open_source(args.sysfs) as src:
+        paths = interrupt_paths(src, args.selector, proc)
+        if args.watch is not None:
+            paths.sample(args.watch)
+        if args.html:
+            write_atomic(args.html, ("<!doctype html><meta charset='utf-8'><title>interrupt paths</title>"
+                                     + paths_html(paths)).encode())
+        if args.json:
+            json.dump(paths.to_dict(), sys.stdout, indent=1)
+            sys.stdout.write("\n")
+        else:
+            sys.stdout.write(paths.text())
+    return 1 if paths.disagreements() else 0
 
 
 def run(args: argparse.Namespace) -> int:
     from ..msi import kernel
 
+    if args.path:
+        return run_path(args)
     def read():
         return kernel.read_interrupts(args.proc)
 

@@ -1,6 +1,9 @@
-"""`pciexplore ls`: one line per function -- address, ids, class, driver, capabilities, names.
+"""`pciexplore ls`: one line per function -- address, ids, class, driver, link health, capabilities, names.
 
-    0000:00:03.0 1af4:1041 0200 virtio-pci  vndr*5,msix  Ethernet controller: Red Hat, Inc. Virtio 1.0 ...
+    0000:00:03.0 1af4:1041 0200 virtio-pci -  vndr*5,msix  Ethernet controller: Red Hat, Inc. Virtio 1.0 ...
+
+The health word (pciexplore.health.summary) is "-" without a PCIe link or AER, "ok", or what is wrong
+("link:8GT/sx4<16GT/sx16", "cor:12", "dpc").
 
 Columns are separated by blanks and never empty ("-" for no driver or no capabilities), so the output
 is easy to grep and cut; names come last because they contain blanks.
@@ -12,6 +15,7 @@ import argparse
 import sys
 
 from .. import names, open_source
+from ..health import summary
 from ..model import Function
 from ..render.lspci_header import DeviceFacts
 from ..sources.base import Source
@@ -23,7 +27,7 @@ def ls_line(fn: Function) -> str:
     keys = [c.key for c in fn.capabilities]
     caps = ",".join(k if keys.count(k) == 1 else f"{k}*{keys.count(k)}" for k in dict.fromkeys(keys)) or "-"
     problems = f" !{len(fn.problems)}" if fn.problems else ""
-    return (f"{fn.address} {d.vendor:04x}:{d.device:04x} {d.cls:04x} {d.driver or '-'}  {caps}{problems}  "
+    return (f"{fn.address} {d.vendor:04x}:{d.device:04x} {d.cls:04x} {d.driver or '-'} {summary(fn)}  {caps}{problems}  "
             f"{ids.class_text(d.cls, names.NAMES)}: {ids.vendor_device_text(d.vendor, d.device, names.NAMES)}")
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..address import Address
 from ..errors import InputError, NotSupported
+from ..sources.kernel_files import read_kernel_file
 
 PROC_INTERRUPTS = "/proc/interrupts"
 SYSFS_PCI = "/sys/bus/pci/devices"
@@ -218,4 +219,73 @@ def sample(interval: float = 1.0, count: int = 2, sysfs_root: str | Path = SYSFS
         frames.append(df.assign(time=t))
     out = pd.concat(frames, ignore_index=True)
     out["rate"] = (out.groupby("irq")["total"].diff() / out.groupby("irq")["time"].diff()).astype(float)
+    return out
+
+
+# -- where each IRQ goes: /proc/irq/N/ and /proc/cpuinfo ------------------------------------------------
+
+#: sysfs-bus-pci ABI (pci-sysfs.c irq_show): with MSI enabled `irq` holds the first MSI IRQ; with MSI-X
+#: or neither it holds the INTx IRQ (often 0 on MSI-X-only devices), never an MSI-X vector's IRQ
+SYSFS_IRQ_NOTE = ("sysfs 'irq' is the INTx IRQ unless MSI (not MSI-X) is enabled, when it is the first MSI "
+                  "IRQ; the IRQs of MSI-X vectors are only in msi_irqs/")
+
+
+def parse_cpulist(text: str) -> list[int]:
+    """A kernel CPU list ("0-3,8,10-11", bitmap_parselist's format) as CPU numbers; "" is no CPU."""
+    out: list[int] = []
+    for part in text.strip().split(","):
+        if not part:
+            continue
+        lo, dash, hi = part.partition("-")
+        try:
+            first, last = int(lo), int(hi.partition(":")[0]) if dash else int(lo)
+        except ValueError:
+            raise InputError(f"not a CPU list: {text.strip()[:60]!r}") from None
+        out.extend(range(first, last + 1))
+    return out
+
+
+@dataclass(slots=True)
+class IrqAffinity:
+    """/proc/irq/N/: the CPUs an IRQ may go to (smp_affinity_list) and the ones the interrupt controller
+    was actually programmed with (effective_affinity_list; on x86 one CPU, whose APIC ID the MSI
+    message carries)."""
+
+    irq: int
+    allowed: list[int] | None  # None when the file is absent or unreadable
+    effective: list[int] | None
+    actions: list[str] = field(default_factory=list)  # handler names: the directories /proc/irq/N/ holds
+
+
+def read_affinity(irq: int, proc: str | Path = "/proc") -> IrqAffinity:
+    d = f"{proc}/irq/{irq}"
+
+    def cpus(name: str) -> list[int] | None:
+        text = read_kernel_file(f"{d}/{name}")
+        try:
+            return None if text is None else parse_cpulist(text)
+        except InputError:
+            return None
+
+    try:
+        actions = sorted(n for n in os.listdir(d) if os.path.isdir(f"{d}/{n}"))
+    except OSError:
+        actions = []
+    return IrqAffinity(irq, cpus("smp_affinity_list"), cpus("effective_affinity_list"), actions)
+
+
+def read_apic_ids(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[int, int]:
+    """CPU number -> APIC ID from /proc/cpuinfo ("processor" and "apicid" lines; empty off x86)."""
+    text = read_kernel_file(cpuinfo, 1 << 26)  # ~1.5 KB a CPU: room for thousands
+    if text is None:
+        return {}
+    out: dict[int, int] = {}
+    cpu: int | None = None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "processor":
+            cpu = int(value) if value.strip().isdigit() else None
+        elif key == "apicid" and cpu is not None and value.strip().isdigit():
+            out[cpu] = int(value)
     return out

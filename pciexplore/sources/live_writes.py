@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..address import Address
 from ..errors import DeviceGone, NotSupported, PciError, ReadOnlyError
+from .bar_access import write_window
 
 if TYPE_CHECKING:
     from .sysfs import SysfsSource
@@ -158,11 +159,7 @@ class LiveWriter:
         except MMIOError as e:
             raise NotSupported(f"cannot map {path} for writing: {e}", device=str(addr), offset=offset) from None
         try:
-            if offset % 4 == 0 and len(data) % 4 == 0:  # DWORD accesses: what MSI-X tables accept
-                for i in range(0, len(data), 4):
-                    mmio.write32(i, int.from_bytes(data[i : i + 4], "little"))
-            else:
-                mmio.write(0, data)
+            write_window(mmio, offset, data)  # aligned DWORDs: what MSI-X tables accept
         finally:
             mmio.close()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..address import Address
 from ..errors import DeviceGone, InputError, NotSupported, ReadOnlyError
+from . import bar_access
 from .base import BarRegion, KernelInfo, Source
 
 SYSFS_PCI = "/sys/bus/pci/devices"
@@ -99,16 +100,8 @@ class SysfsSource(Source):
             wc = self._dir(addr) / f"resource{bar}_wc"
             if wc.exists():
                 return wc
-            why = (
-                "this kernel exposes no resourceN files (a VM or kernel without PCI mmap support)"
-                if not any(self._dir(addr).glob("resource[0-9]*"))
-                else f"BAR {bar} is not implemented or not a memory BAR"
-            )
-            raise NotSupported(
-                f"cannot read BAR {bar}: {path} does not exist; {why}. Use a QEMU source "
-                "(qemu:...) or a fake sysfs tree to see BAR contents",
-                device=str(addr),
-            )
+            raise NotSupported(f"cannot read BAR {bar}: {bar_access.explain(self._dir_name(addr), bar, None, self._host)}",
+                               device=str(addr))
         return path
 
     def read_bar(self, addr: Address, bar: int, offset: int, size: int) -> bytes:
@@ -129,12 +122,18 @@ class SysfsSource(Source):
         try:
             mmio = MMIO(offset, size, path=str(path))
         except MMIOError as e:
-            hint = "; run as root" if e.errno in (1, 13) else ""
-            raise NotSupported(f"cannot map {path}: {e}{hint}", device=str(addr), offset=offset) from None
+            stage = "open" if (e.strerror or "").startswith("Opening") else "mmap"  # periphery's two messages
+            why = bar_access.explain(self._dir_name(addr), bar, e.errno, self._host, stage)
+            raise NotSupported(f"cannot map {path}: {why}", device=str(addr), offset=offset) from None
         try:
-            return bytes(mmio.read(0, size))
+            return bar_access.read_window(mmio, offset, size)  # aligned DWORDs (MSI-X table and PBA rule)
         finally:
             mmio.close()
+
+    @property
+    def _host(self) -> bar_access.HostFiles:
+        """Where the kernel's state is (lockdown, cmdline, config): this host's, or files beside a tree."""
+        return bar_access.HostFiles() if self.is_live_host else bar_access.HostFiles.beside(self.root.parent)
 
     # -- writes: only after allow_writes=True; the work is in live_writes.py ------------------------
     def _live_writer(self, addr: Address | None):

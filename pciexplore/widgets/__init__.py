@@ -15,9 +15,10 @@ from .common import snapshot
 from .doctor import DoctorPanel
 from .explorer import Explorer
 from .hexview import HexView
+from .irqpath import InterruptPathView
 from .irqplot import InterruptPlot
 from .msix import MsixTableView, PbaGrid
 from .step import Step
 
-__all__ = ["CapabilityChain", "DeviceBrowser", "DoctorPanel", "Explorer", "HexView", "InterruptPlot", "MsixTableView", "PbaGrid",
-           "Step", "snapshot"]
+__all__ = ["CapabilityChain", "DeviceBrowser", "DoctorPanel", "Explorer", "HexView", "InterruptPathView", "InterruptPlot",
+           "MsixTableView", "PbaGrid", "Step", "snapshot"]
