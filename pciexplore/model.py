@@ -190,8 +190,9 @@ class Function:
     """One PCI function of a source: config bytes, header, capabilities, BARs and kernel view.
 
     Views follow it: `observe(callback)` calls `callback(function, what)` after every change the kit makes
-    to the device through any source or model verb ("write") and after `changed()` ("refresh": the device
-    changed by itself, e.g. a live host or a running guest read again)."""
+    to the device through any source or model verb ("write"), after `changed()` ("refresh": the device
+    changed by itself, e.g. a live host or a running guest read again) and when its source is closed
+    ("closed": nothing can be read any more)."""
 
     #: the observers' callbacks, made on first use (most functions of a big host have none)
     _observers: list[Any] | None = None

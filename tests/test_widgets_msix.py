@@ -288,3 +288,36 @@ def test_a_message_to_address_zero_is_shown_as_no_interrupt():
     sent = src.deliveries()
     assert [(d.vector, d.address) for d in sent] == [(2, 0)]
     assert "not an interrupt" in view.delivered.value and "1 of them not interrupts" in view.delivered.value
+
+
+def test_command_register_program_and_go_to_controls_reach_the_device():
+    """The controls a person needs to make a fresh device deliver anything, all through the page: Bus
+    Master and Memory Space (PCI_COMMAND bits 2 and 1), a vector's message from APIC ID and CPU vector
+    (Intel SDM §11.11: address 0xfee00000 | APIC ID << 12, data = vector | delivery mode << 8), go to N."""
+    src = pciexplore.open("sim:nic,vectors=64")
+    fn = src.functions()[0]
+    view = MsixTableView(fn, page_size=16)
+    assert not view.master.value and view.master.icon == "square"
+    view.master.value = True
+    view.memory.value = True
+    assert src.read_config(fn.address)[4] & 0x06 == 0x06 and view.master.button_style == "success"
+    view.program_vector.value, view.program_apic.value, view.program_cpu_vector.value = 37, 3, "0x41"
+    view.program_mode.value = 1
+    view.program.click()
+    cap = fn.cap("msix")
+    table = cap.get("PCI_MSIX_TABLE")
+    raw = src.read_bar(fn.address, table & 7, (table & ~7) + 16 * 37, 12)
+    assert int.from_bytes(raw[:8], "little") == 0xFEE03000 and int.from_bytes(raw[8:], "little") == 0x141
+    view.program_cpu_vector.value = "0x05"  # an exception vector: refused in one line, nothing written
+    view.program.click()
+    assert "0x10 to 0xfe" in view.status.value
+    assert src.read_bar(fn.address, table & 7, (table & ~7) + 16 * 37, 12) == raw
+    view.goto.value = 37
+    assert view.page == 2 and any(r.vector == 37 and "0x00000000fee03000" in r.message.value for r in view.rows)
+    # and with those, the first delivery: enable, unmask 37, trigger
+    fn.msix.enable()
+    fn.msix.unmask(37)
+    fn.msix.trigger(37)
+    assert [(d.vector, d.address, d.data) for d in src.deliveries()] == [(37, 0xFEE03000, 0x141)]
+    view.master.value = False
+    assert not src.read_config(fn.address)[4] & 0x04 and view.master.icon == "square"

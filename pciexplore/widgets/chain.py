@@ -85,9 +85,9 @@ class CapabilityChain(Follows, w.VBox):
             self.hexview.show(function)
         self.select(self.blocks[1] if len(self.blocks) > 1 else (self.blocks[0] if self.blocks else None))
 
-    def _device_changed(self, fn: Any, _what: str) -> None:
+    def _device_changed(self, fn: Any, what: str) -> None:
         """The values of the selected structure's registers changed: redraw its field table."""
-        if self.selected is not None:
+        if self.selected is not None and what != "closed":
             self.fields.value = fields_html(self.selected)
 
     def _link(self, block: Any) -> w.Button:

@@ -26,8 +26,9 @@ class DoctorPanel(w.VBox):
             fn.observe(self._device_changed)
         self.refresh()
 
-    def _device_changed(self, _fn: Any, _what: str) -> None:
-        self.refresh()
+    def _device_changed(self, _fn: Any, what: str) -> None:
+        if what != "closed":
+            self.refresh()
 
     def refresh(self) -> None:
         from ..doctor import diagnose

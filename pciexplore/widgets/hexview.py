@@ -44,8 +44,9 @@ class HexView(Follows, w.HTML):
         self.follow(function)
         self.render()
 
-    def _device_changed(self, _fn: Any, _what: str) -> None:
-        self.render()
+    def _device_changed(self, _fn: Any, what: str) -> None:
+        if what != "closed":  # a closed source has nothing new to show: keep the last bytes
+            self.render()
 
     def highlight(self, offset: int | None, length: int = 0) -> None:
         self.selection = None if offset is None else (offset, length)

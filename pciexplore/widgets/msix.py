@@ -81,8 +81,9 @@ class PbaGrid(w.HTML):
         function.observe(self._device_changed)
         self.refresh()
 
-    def _device_changed(self, _fn: Any, _what: str) -> None:
-        self.refresh()
+    def _device_changed(self, _fn: Any, what: str) -> None:
+        if what != "closed":
+            self.refresh()
 
     def refresh(self) -> None:
         try:
@@ -152,15 +153,44 @@ class MsixTableView(w.VBox):
         self.where = w.HTML()
         self.prev.on_click(lambda _b: self.show_page(self.page - 1))
         self.next.on_click(lambda _b: self.show_page(self.page + 1))
+        # the Command register beside the table: without Bus Master no message can leave the device
+        self.memory = w.ToggleButton(description="Memory Space", layout=w.Layout(width="auto"),
+                                     tooltip=_command_doc("PCI_COMMAND_MEMORY"))
+        self.master = w.ToggleButton(description="Bus Master", layout=w.Layout(width="auto"),
+                                     tooltip=_command_doc("PCI_COMMAND_MASTER"))
+        self.memory.observe(lambda ch: self._command_clicked("PCI_COMMAND_MEMORY", ch), names="value")
+        self.master.observe(lambda ch: self._command_clicked("PCI_COMMAND_MASTER", ch), names="value")
+        # program one vector's message with the x86 helper, and go to any vector of a long table
+        size = self.msix.size
+        self.program_vector = w.BoundedIntText(value=0, min=0, max=max(size - 1, 0), description="vector",
+                                               layout=w.Layout(width="140px"))
+        self.program_apic = w.BoundedIntText(value=0, min=0, max=255, description="APIC ID",
+                                             layout=w.Layout(width="150px"))
+        self.program_cpu_vector = w.Text(value="0x30", description="CPU vector", layout=w.Layout(width="170px"),
+                                         tooltip="0x10-0xfe: the IDT entry the CPU runs (data bits 7:0)")
+        self.program_mode = w.Dropdown(options=[("fixed", 0), ("lowest-priority", 1)], value=0,
+                                       description="mode", layout=w.Layout(width="190px"))
+        self.program = w.Button(description="program", icon="pencil", layout=w.Layout(width="auto"),
+                                tooltip="write the vector's Message Address, Upper Address and Data (mask it first, "
+                                        "as the spec asks)")
+        self.program.on_click(lambda _b: self._program_clicked())
+        self.goto = w.BoundedIntText(value=0, min=0, max=max(size - 1, 0), description="go to",
+                                     layout=w.Layout(width="140px"), tooltip="show the page holding this vector")
+        self.goto.observe(lambda ch: self.show_page(int(ch["new"]) // self.page_size), names="value")
         self.rows = [_Row(self) for _ in range(page_size)]
         self.pba = w.HTML()
         self.refused = w.HTML()
         self.events = w.HTML()
         self.delivered = w.HTML()
         self._refusals()
-        controls = w.HBox([self.enable, self.function_mask, self.prev, self.where, self.next])
-        super().__init__([self.summary, controls, self.refused, *(r.box for r in self.rows), self.status, self.pba, self.delivered,
-                          self.events])
+        controls = w.HBox([self.enable, self.function_mask, self.memory, self.master],
+                          layout=w.Layout(flex_flow="row wrap"))
+        paging = w.HBox([self.prev, self.where, self.next, self.goto], layout=w.Layout(flex_flow="row wrap"))
+        program = w.HBox([self.program_vector, self.program_apic, self.program_cpu_vector, self.program_mode,
+                          self.program], layout=w.Layout(flex_flow="row wrap"))
+        program.add_class("pcx-program")
+        super().__init__([self.summary, controls, self.refused, paging, *(r.box for r in self.rows), self.status,
+                          program, self.pba, self.delivered, self.events])
         self.add_class("pcx-msix")
         self._told = False  # set when the function announced a change: a click's verb did change the device
         function.observe(self._device_changed)
@@ -180,7 +210,7 @@ class MsixTableView(w.VBox):
         self._triggers = set() if source.closed else set(source.triggers(self.function.address))
         self._no_trigger = (write if source.closed else None if self._triggers else
                             f"{source.kind} source cannot make the device raise interrupts")
-        for control in (self.enable, self.function_mask):
+        for control in (self.enable, self.function_mask, self.memory, self.master, self.program):
             disable(control, write)
         said = list(dict.fromkeys(why for why in (write, self._no_trigger) if why))
         self.refused.value = "".join(f"<div class='pcx-refused'><small><i class='fa fa-lock'></i> {esc(why)}</small></div>"
@@ -218,6 +248,14 @@ class MsixTableView(w.VBox):
                 description, icon = on if value else off
                 for trait, want in (("value", value), ("button_style", style if value else ""),
                                     ("description", description), ("icon", icon)):
+                    if getattr(control, trait) != want:
+                        setattr(control, trait, want)
+                        sent += 1
+            command = self.function.read(0x04, 2) or 0
+            for control, name in ((self.memory, "PCI_COMMAND_MEMORY"), (self.master, "PCI_COMMAND_MASTER")):
+                on = bool(command & _command_field(name).mask)
+                for trait, want in (("value", on), ("button_style", "success" if on else ""),
+                                    ("icon", "check-square" if on else "square")):
                     if getattr(control, trait) != want:
                         setattr(control, trait, want)
                         sent += 1
@@ -297,6 +335,36 @@ class MsixTableView(w.VBox):
         verb = self.msix.mask_all if change["new"] else self.msix.unmask_all
         self._run(verb, done=f"Function Mask {'set' if change['new'] else 'cleared'}")
 
+    def _command_clicked(self, name: str, change: dict) -> None:
+        if self._busy:
+            return
+        from ..msi.common import write_field
+
+        f = _command_field(name)
+
+        def write() -> None:
+            current = self.function.read(0x04, 2) or 0
+            write_field(self.function, 0x04, 2, f, current, int(change["new"]))
+
+        self._run(write, done=f"{name} = {int(change['new'])} (Command register, 0x04)")
+
+    def _program_clicked(self) -> None:
+        from ..errors import InputError
+        from ..msi import x86
+
+        def program() -> None:
+            try:
+                cpu_vector = int(self.program_cpu_vector.value, 0)
+            except ValueError:
+                cpu_vector = -1
+            if not 0x10 <= cpu_vector <= 0xFE:  # 0-15 are exceptions and reserved; 0xff is spurious on Linux
+                raise InputError(f"CPU vector {self.program_cpu_vector.value!r}: give 0x10 to 0xfe (e.g. 0x30)",
+                                 **self.function.where())
+            address, data = x86.message(self.program_apic.value, cpu_vector, delivery_mode=self.program_mode.value)
+            self.msix.set_message(self.program_vector.value, address, data)
+
+        self._run(program, done=f"vector {self.program_vector.value} programmed")
+
     def _mask_clicked(self, row: _Row, change: dict) -> None:
         if self._busy or row.vector is None:
             return
@@ -315,6 +383,17 @@ class MsixTableView(w.VBox):
     def row_of(self, vector: int) -> _Row:
         self.show_page(vector // self.page_size)
         return self.rows[vector % self.page_size]
+
+
+def _command_field(name: str) -> Any:
+    from ..regs.header import COMMAND
+
+    return COMMAND.field(name)
+
+
+def _command_doc(name: str) -> str:
+    f = _command_field(name)
+    return f"{f.name}: {f.doc}"
 
 
 def _mask_tip(entry_masked: bool, held: bool) -> str:
