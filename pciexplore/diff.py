@@ -67,8 +67,11 @@ class DiffResult:
     def to_frame(self) -> pandas.DataFrame:
         import pandas
 
+        from .render.frames import hex_frame
+
         columns = ["function", "where", "name", "label", "old", "new", "offset"]
-        return pandas.DataFrame([{c: getattr(d, c) for c in columns} for d in self.differences], columns=columns)
+        frame = pandas.DataFrame([{c: getattr(d, c) for c in columns} for d in self.differences], columns=columns)
+        return hex_frame(frame, {"offset": 3})
 
     def _repr_html_(self) -> str:
         return self.to_frame()._repr_html_()

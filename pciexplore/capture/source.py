@@ -151,8 +151,12 @@ class Capture(Source):
         rows = [{"function": a.function.short if a.function.domain == 0 else str(a.function), "where": a.where,
                  "offset": a.offset, "length": a.length, "bar": a.bar, "field": a.field, "text": a.text,
                  "author": a.author, "time": a.time, "tags": ", ".join(a.tags)} for a in self.annotations]
-        return pandas.DataFrame(rows, columns=["function", "where", "offset", "length", "bar", "field", "text",
-                                               "author", "time", "tags"])
+        from ..render.frames import hex_frame
+
+        frame = pandas.DataFrame(rows, columns=["function", "where", "offset", "length", "bar", "field", "text",
+                                                "author", "time", "tags"])
+        frame["bar"] = frame["bar"].astype("Int64")  # None for config space notes: stays an integer column
+        return hex_frame(frame, {"offset": 3})
 
     def merge(self, other: Capture) -> int:
         """Take in another copy's annotations (and functions this one lacks); returns notes added.

@@ -243,7 +243,9 @@ class Msix(InterruptModel):
             "pending": pba.astype(bool),
             **x86.columns(address, data),
         })
-        return df.set_index("vector")
+        from ..render.frames import hex_frame
+
+        return hex_frame(df.set_index("vector"), {"address": 16, "data": 8, "ctrl": 8})
 
     # -- checks the kernel would never let a driver skip ---------------------------------------
     def checks(self) -> list[Check]:
