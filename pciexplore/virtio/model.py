@@ -1,0 +1,466 @@
+"""The virtio-pci transport of one function: its structures, common configuration, queues and the chain
+queue -> vector -> MSI-X entry -> message -> CPU.
+
+Every value is read from the device when asked (through the Source: BAR windows, or config space
+through the PCI_CFG access capability); nothing is kept beside it.  Per-queue registers and the upper
+feature words sit behind select registers, so reading them means writing queue_select /
+*_feature_select: on sources the kit drives (simulator, QEMU) the model selects and puts the old
+selection back; on any other source only with `select=True` (a live host also needs its writes opted
+in); otherwise it shows what the current selection lets it read and says what it did not read.  The
+ISR status clears when read: it is read only by `read_isr()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError, NotSupported, PciError
+from ..msi import x86
+from ..msi.common import EventLog
+from ..regs import virtio as V
+from ..regs.base import Layout, Register
+from ..regs.caps.vndr import PCI_CAP_ID_VNDR, VIRTIO_CFG_TYPES, VIRTIO_VENDOR, is_virtio
+from ..sources.base import ByteRange
+
+if TYPE_CHECKING:
+    from ..model import Capability, Function
+
+#: sources the kit drives itself: selecting a queue there changes nobody else's device
+DRIVEN_KINDS = ("sim", "qemu")
+_SELECTS = ("VIRTIO_PCI_COMMON_Q_SELECT", "VIRTIO_PCI_COMMON_DFSELECT", "VIRTIO_PCI_COMMON_GFSELECT")
+_CAP_BAR, _CAP_OFFSET, _CAP_LENGTH, _CAP_DATA = 4, 8, 12, 16  # struct virtio_pci_cfg_cap
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    """One virtio_pci_cap: which structure (cfg_type) lives where (BAR, offset, length)."""
+
+    cfg_type: int
+    bar: int
+    offset: int
+    length: int
+    cap_offset: int  # where the capability is in config space
+    id: int = 0
+    notify_off_multiplier: int | None = None  # notify structures only
+
+    @property
+    def name(self) -> str:
+        return VIRTIO_CFG_TYPES.get(self.cfg_type, f"type {self.cfg_type}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"cfg_type": self.cfg_type, "name": self.name, "bar": self.bar, "offset": self.offset,
+             "length": self.length, "cap_offset": self.cap_offset, "id": self.id}
+        if self.notify_off_multiplier is not None:
+            d["notify_off_multiplier"] = self.notify_off_multiplier
+        return d
+
+
+@dataclass(slots=True)
+class Queue:
+    """One virtqueue as read (None: not read, see `Virtio.unread`)."""
+
+    index: int
+    size: int | None = None
+    msix_vector: int | None = None
+    enable: int | None = None
+    notify_off: int | None = None
+    desc: int | None = None
+    driver: int | None = None
+    device: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What one read of the transport found: common configuration, features, queues, device config."""
+
+    transport: str  # "modern" (common configuration) or "legacy" (I/O BAR 0)
+    common: dict[str, int | None]  # struct field name -> value (msix_config, num_queues, device_status, ...)
+    device_features: int | None
+    driver_features: int | None
+    queues: list[Queue]
+    device_config: dict[str, int | str | None]
+    msix_enabled: bool
+    unread: list[str] = field(default_factory=list)  # what could not be read, in words
+
+
+class Virtio:
+    """virtio-pci transport of `fn`.  `snapshot()` reads it all; `queues` is the DataFrame view."""
+
+    def __init__(self, fn: Function, select: bool | None = None, pci_cfg: bool | None = None) -> None:
+        self.function = fn
+        #: may the model write queue_select / feature selects (restoring them)?  None: only on driven sources
+        self.select = select
+        #: may it reach the structures through the PCI_CFG window (writes config space)?  None: only when the
+        #: source cannot read BARs and is driven
+        self.pci_cfg = pci_cfg
+        self.log = EventLog()
+
+    @property
+    def source(self):
+        return self.function.source
+
+    # -- what the capabilities say -----------------------------------------------------------------
+    @property
+    def structures(self) -> list[Structure]:
+        """Every virtio_pci_cap of the function, in capability-list order."""
+        out = []
+        for cap in self.function.capabilities:
+            if cap.id != PCI_CAP_ID_VNDR or cap.extended or not is_virtio(cap):
+                continue
+            kind = cap.get("VIRTIO_PCI_CAP_CFG_TYPE")
+            if kind is None or (cap.get("VIRTIO_PCI_CAP_LEN") or 0) < 16:
+                continue
+            offset, length = cap.get("VIRTIO_PCI_CAP_OFFSET") or 0, cap.get("VIRTIO_PCI_CAP_LENGTH") or 0
+            if kind == V.VIRTIO_PCI_CAP_SHARED_MEMORY_CFG:
+                offset |= (cap.get("VIRTIO_PCI_CAP_OFFSET_HI") or 0) << 32
+                length |= (cap.get("VIRTIO_PCI_CAP_LENGTH_HI") or 0) << 32
+            mult = cap.get("VIRTIO_PCI_NOTIFY_CAP_MULT") if kind == V.VIRTIO_PCI_CAP_NOTIFY_CFG else None
+            out.append(Structure(kind, cap.get("VIRTIO_PCI_CAP_BAR") or 0, offset, length, cap.offset,
+                                 cap.get("VIRTIO_PCI_CAP_ID") or 0, mult))
+        return out
+
+    def structure(self, cfg_type: int) -> Structure | None:
+        """The first structure of this type: the one a driver uses (§4.1.4.1)."""
+        return next((s for s in self.structures if s.cfg_type == cfg_type), None)
+
+    @property
+    def device_type(self) -> int | None:
+        """Virtio device type (§5): 1 net, 2 block, ...; modern ids say it, transitional ones by Subsystem ID."""
+        did = self.function.device_id
+        if did >= V.MODERN_BASE:
+            return did - V.MODERN_BASE
+        return self.function.read(0x2E, 2) or V.TRANSITIONAL_IDS.get(did)
+
+    @property
+    def device_type_name(self) -> str:
+        t = self.device_type
+        return V.DEVICE_TYPES.get(t, f"type {t}") if t is not None else "?"
+
+    @property
+    def transport(self) -> str:
+        """"modern" with a common configuration structure, else "legacy" (the I/O BAR 0 layout)."""
+        return "modern" if self.structure(V.VIRTIO_PCI_CAP_COMMON_CFG) else "legacy"
+
+    @property
+    def transitional(self) -> bool:
+        """A device id below 0x1040 offers the legacy interface as well (§4.1.2.1)."""
+        return self.function.device_id < V.MODERN_BASE
+
+    # -- access ------------------------------------------------------------------------------------
+    def may_select(self) -> bool:
+        return self.select if self.select is not None else self.source.kind in DRIVEN_KINDS
+
+    def _via_pci_cfg(self) -> Structure | None:
+        """The PCI_CFG window when it is the way in: the source cannot read BARs and it is allowed."""
+        if self.source.can_read_bars:
+            return None
+        allowed = self.pci_cfg if self.pci_cfg is not None else self.source.kind in DRIVEN_KINDS
+        window = self.structure(V.VIRTIO_PCI_CAP_PCI_CFG)
+        return window if allowed and window is not None else None
+
+    def reachable(self) -> str | None:
+        """Why the structures cannot be read from this source, or None when they can."""
+        if self.source.can_read_bars or self._via_pci_cfg():
+            return None
+        if self.structure(V.VIRTIO_PCI_CAP_PCI_CFG) is not None:
+            return (f"{self.source.kind} source cannot read BARs; the PCI_CFG access capability could reach them "
+                    "but writes config space (Virtio(fn, pci_cfg=True) to allow it)")
+        return f"{self.source.kind} source cannot read BARs"
+
+    def _window(self, s: Structure, rel: int, width: int) -> int:
+        return s.offset + rel if width <= s.length - rel or s.length == 0 else self._too_far(s, rel)
+
+    def _too_far(self, s: Structure, rel: int) -> int:
+        raise InputError(f"virtio {s.name} register at 0x{rel:x} lies past its structure (0x{s.length:x} bytes "
+                         f"at BAR {s.bar} + 0x{s.offset:x})", **self.function.where(s.cap_offset))
+
+    def _read(self, s: Structure, regs: list[tuple[int, int]]) -> list[int]:
+        """Values of (offset, width) registers of structure `s`, each read with its own width (devices
+        decode virtio registers by their exact offset and size: a wide read would see only the first)."""
+        addr = self.function.address
+        window = self._via_pci_cfg()
+        if window is None:
+            ranges = [ByteRange(s.bar, self._window(s, rel, w), w) for rel, w in regs]
+            return [int.from_bytes(b, "little") for b in self.source.read_ranges(addr, ranges)]
+        out = []
+        for rel, w in regs:
+            self._aim(window, s, rel, w)
+            out.append(self.function.source.read_ranges(addr, [ByteRange(None, window.cap_offset + _CAP_DATA, w)])[0])
+        return [int.from_bytes(b, "little") for b in out]
+
+    def _aim(self, window: Structure, s: Structure, rel: int, width: int) -> None:
+        """Point the PCI_CFG window at `width` bytes at `rel` of `s` (§4.1.4.9: bar, offset, length)."""
+        at = window.cap_offset
+        src, addr = self.source, self.function.address
+        src.write_config(addr, at + _CAP_BAR, bytes([s.bar]))
+        src.write_config(addr, at + _CAP_OFFSET, self._window(s, rel, width).to_bytes(4, "little"))
+        src.write_config(addr, at + _CAP_LENGTH, width.to_bytes(4, "little"))
+
+    def _write(self, s: Structure, rel: int, width: int, value: int) -> None:
+        data = value.to_bytes(width, "little")
+        window = self._via_pci_cfg()
+        if window is None:
+            self.source.write_bar(self.function.address, s.bar, self._window(s, rel, width), data)
+        else:
+            self._aim(window, s, rel, width)
+            self.source.write_config(self.function.address, window.cap_offset + _CAP_DATA, data)
+        self.function.refresh()
+
+    def _common(self) -> Structure:
+        s = self.structure(V.VIRTIO_PCI_CAP_COMMON_CFG)
+        if s is None:
+            raise NotSupported("no virtio common configuration structure (a legacy-only device)",
+                               **self.function.where())
+        return s
+
+    def _regs(self, s: Structure, layout: Layout, names: tuple[str, ...] | None = None) -> dict[str, int]:
+        decls = [r for r in layout.registers if names is None or r.name in names]
+        plan: list[tuple[Register, int, int]] = []
+        for r in decls:  # 64-bit fields as two DWORDs, as drivers access them (§4.1.3.1)
+            plan += [(r, r.offset, 4), (r, r.offset + 4, 4)] if r.width == 8 else [(r, r.offset, r.width)]
+        values = self._read(s, [(off, w) for _, off, w in plan])
+        out: dict[str, int] = {}
+        for (r, off, _), v in zip(plan, values, strict=True):
+            out[r.label or r.name] = out.get(r.label or r.name, 0) | v << 8 * (off - r.offset)
+        return out
+
+    def _sel_write(self, name: str, value: int) -> None:
+        decl = V.COMMON.register(name)
+        self._write(self._common(), decl.offset, decl.width, value)
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _msix_enabled(self) -> bool:
+        cap = self.function.cap("msix")
+        return bool(cap and cap.get("PCI_MSIX_FLAGS", "PCI_MSIX_FLAGS_ENABLE"))
+
+    def snapshot(self) -> Snapshot:
+        """Everything readable now, in as few exchanges as the selects allow; selections put back."""
+        self.function.refresh()
+        why = self.reachable()
+        if why is not None:
+            raise NotSupported(why, **self.function.where())
+        if self.transport == "legacy":
+            return self._legacy_snapshot()
+        s = self._common()
+        common = self._regs(s, V.COMMON)
+        unread: list[str] = []
+        n = common["num_queues"]
+        queues = [Queue(q) for q in range(n)]
+        features: dict[str, int | None] = {"device_feature": None, "driver_feature": None}
+        if self.may_select():
+            for sel, word in (("VIRTIO_PCI_COMMON_DFSELECT", "device_feature"),
+                              ("VIRTIO_PCI_COMMON_GFSELECT", "driver_feature")):
+                value = 0
+                for half in (0, 1):
+                    self._sel_write(sel, half)
+                    value |= self._regs(s, V.COMMON, (V.COMMON.register(sel.replace("SELECT", "")).name,))[word] << 32 * half
+                self._sel_write(sel, common[V.COMMON.register(sel).label])
+                features[word] = value
+            for q in queues:
+                self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", q.index)
+                self._fill(q, self._regs(s, V.QUEUE))
+            self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", common["queue_select"])
+        else:
+            for word, sel in (("device_feature", "device_feature_select"), ("driver_feature", "driver_feature_select")):
+                if common[sel] == 0:  # the low word is what a driver needs first; the high one needs a select
+                    features[word] = common[word]
+            unread.append("feature bits 32-63 and other queues than the selected one: they need select writes, "
+                          "which this source does not allow (select=True to allow)")
+            if common["queue_select"] < n:
+                self._fill(queues[common["queue_select"]], self._regs(s, V.QUEUE))
+        return Snapshot("modern", common, features["device_feature"], features["driver_feature"], queues,
+                        self._device_config(), self._msix_enabled(), unread)
+
+    @staticmethod
+    def _fill(q: Queue, regs: dict[str, int]) -> None:
+        q.size, q.msix_vector, q.enable = regs["queue_size"], regs["queue_msix_vector"], regs["queue_enable"]
+        q.notify_off, q.desc = regs["queue_notify_off"], regs["queue_desc"]
+        q.driver, q.device = regs["queue_driver"], regs["queue_device"]
+
+    def _device_config(self) -> dict[str, int | str | None]:
+        layout = V.DEVICE_CONFIGS.get(self.device_type or 0)
+        if layout is None:
+            return {}
+        if self.transport == "legacy":
+            s = self._legacy_bar()
+            base = V.LEGACY_CONFIG_OFF[self._msix_enabled()]
+            s = Structure(V.VIRTIO_PCI_CAP_DEVICE_CFG, s.bar, s.offset + base, max(s.length - base, 0), -1)
+        else:
+            s = self.structure(V.VIRTIO_PCI_CAP_DEVICE_CFG)
+        if s is None:
+            return {}
+        regs = [r for r in layout.registers if s.length == 0 or r.offset + r.width <= s.length]
+        values = self._read(s, [(r.offset + i, 1) for r in regs if r.width == 6 for i in range(6)]
+                            + [(r.offset, r.width) for r in regs if r.width != 6])
+        out: dict[str, int | str | None] = {}
+        for r in [r for r in regs if r.width == 6]:  # a MAC address, as people write it
+            out[r.name] = ":".join(f"{b:02x}" for b in values[:6])
+            values = values[6:]
+        for r, v in zip([r for r in regs if r.width != 6], values, strict=True):
+            out[r.name] = v
+        return out
+
+    # -- the legacy interface (I/O BAR 0 of legacy and transitional devices) -----------------------
+    def _legacy_bar(self) -> Structure:
+        regions = self.source.bar_regions(self.function.address) or {}
+        size = regions[0].size if 0 in regions else 0
+        return Structure(0, 0, 0, size, -1)
+
+    def legacy(self) -> Snapshot:
+        """The legacy interface of a transitional device (the same device state seen through BAR 0)."""
+        self.function.refresh()
+        return self._legacy_snapshot()
+
+    def _legacy_snapshot(self) -> Snapshot:
+        s = self._legacy_bar()
+        msix = self._msix_enabled()
+        names = tuple(r.name for r in V.LEGACY.registers if r.name != "VIRTIO_PCI_ISR"
+                      and (msix or r.name not in V.LEGACY_MSIX_REGS))
+        regs = self._regs(s, V.LEGACY, names)
+        common = {"msix_config": regs.get("config_msix_vector"), "device_status": regs["device_status"],
+                  "queue_select": regs["queue_select"], "num_queues": None}
+        queues: list[Queue] = []
+        unread = [] if msix else ["MSI-X vector registers: the legacy layout has them only while MSI-X is enabled"]
+        if self.may_select():
+            q = 0
+            while q < 1024:  # legacy has no num_queues: queues run until the first of size 0
+                self._write(s, V.LEGACY.register("VIRTIO_PCI_QUEUE_SEL").offset, 2, q)
+                r = self._regs(s, V.LEGACY, ("VIRTIO_PCI_QUEUE_NUM", "VIRTIO_PCI_QUEUE_PFN", *(
+                    ("VIRTIO_MSI_QUEUE_VECTOR",) if msix else ())))
+                if not r["queue_size"]:
+                    break
+                queues.append(Queue(q, r["queue_size"], r.get("queue_msix_vector"), int(bool(r["queue_address"])),
+                                    None, r["queue_address"] << 12))
+                q += 1
+            self._write(s, V.LEGACY.register("VIRTIO_PCI_QUEUE_SEL").offset, 2, regs["queue_select"])
+            common["num_queues"] = len(queues)
+        else:
+            unread.append("queues: each needs a queue_select write, which this source does not allow")
+        return Snapshot("legacy", common, regs["device_features"], regs["driver_features"], queues,
+                        self._device_config(), msix, unread)
+
+    # -- the chain to the interrupt ----------------------------------------------------------------
+    def _entries(self) -> dict[int, Any]:
+        m = self.function.msix
+        try:
+            return {e.vector: e for e in m.entries} if m is not None else {}
+        except PciError:
+            return {}
+
+    @property
+    def queues(self):
+        """pandas DataFrame, one row per queue: its registers and the MSI-X entry its vector names
+        (address, data, masked, pending, x86 meaning); NaN where not read (see `snapshot().unread`)."""
+        import pandas as pd
+
+        snap = self.snapshot()
+        rows = [chain_row(q.to_dict(), self._entries(), snap.msix_enabled) for q in snap.queues]
+        df = pd.DataFrame(rows, columns=["index", "size", "enable", "msix_vector", "notify_off", "desc", "driver",
+                                         "device", "bound", "address", "data", "masked", "pending", "meaning"])
+        return df.rename(columns={"index": "queue"}).set_index("queue")
+
+    # -- verbs -------------------------------------------------------------------------------------
+    def _common_reg(self, name: str) -> Register:
+        return V.COMMON.register(name) if name in V.COMMON._by_name else V.QUEUE.register(name)
+
+    def _readback(self, name: str) -> int:
+        decl = self._common_reg(name)
+        return self._read(self._common(), [(decl.offset, decl.width)])[0]
+
+    def set_status(self, status: int) -> int:
+        """Write device_status (0: reset, which unbinds every vector, §4.1.4.3.1); returns what it reads back."""
+        self._sel_write("VIRTIO_PCI_COMMON_STATUS", status)
+        got = self._readback("VIRTIO_PCI_COMMON_STATUS")
+        names = "+".join(V.status_names(status)) or "0 (reset)"
+        self.log.add("set_status()", f"set_status({names}): reads back 0x{got:02x}")
+        return got
+
+    def reset(self) -> int:
+        return self.set_status(0)
+
+    def set_config_vector(self, vector: int) -> int:
+        """Write msix_config and return the device's answer (NO_VECTOR: it refused, §4.1.5.1.2)."""
+        self._sel_write("VIRTIO_PCI_COMMON_MSIX", vector)
+        got = self._readback("VIRTIO_PCI_COMMON_MSIX")
+        self.log.add("set_config_vector()", f"msix_config ← 0x{vector:x}: reads back 0x{got:x}"
+                     + (" (refused)" if got != vector else ""))
+        return got
+
+    def set_queue_vector(self, queue: int, vector: int) -> int:
+        """Select `queue`, write queue_msix_vector, read the answer back (Linux's vp_modern_queue_vector);
+        queue_select is put back."""
+        old = self._readback("VIRTIO_PCI_COMMON_Q_SELECT")
+        self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", queue)
+        self._sel_write("VIRTIO_PCI_COMMON_Q_MSIX", vector)
+        got = self._readback("VIRTIO_PCI_COMMON_Q_MSIX")
+        self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", old)
+        self.log.add("set_queue_vector()", f"queue {queue} queue_msix_vector ← 0x{vector:x}: reads back 0x{got:x}"
+                     + (" (refused)" if got != vector else ""))
+        return got
+
+    def read_isr(self) -> int:
+        """Read the ISR status.  This CLEARS it (and deasserts INTx, §4.1.4.5): only when you mean it."""
+        if self.transport == "legacy":
+            s, rel = self._legacy_bar(), V.LEGACY.register("VIRTIO_PCI_ISR").offset
+        else:
+            s, rel = self.structure(V.VIRTIO_PCI_CAP_ISR_CFG), 0
+            if s is None:
+                raise NotSupported("no virtio ISR structure", **self.function.where())
+        value = self._read(s, [(rel, 1)])[0]
+        self.log.add("read_isr()", f"ISR read (and cleared): 0x{value:02x}")
+        return value
+
+    # -- showing -----------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON (docs/json-schema.md, `virtio` object)."""
+        out: dict[str, Any] = {"device_type": self.device_type, "device_type_name": self.device_type_name,
+                               "transitional": self.transitional, "transport": self.transport,
+                               "structures": [s.to_dict() for s in self.structures]}
+        why = self.reachable()
+        if why is not None:
+            out["unread"] = [why]
+            return out
+        snap = self.snapshot()
+        entries = self._entries()
+        out.update({k: snap.common.get(k) for k in ("device_status", "msix_config", "num_queues", "queue_select",
+                                                     "config_generation")})
+        out["device_status_names"] = V.status_names(snap.common["device_status"] or 0)
+        out["msix_enabled"] = snap.msix_enabled
+        out["features"] = {
+            "device": snap.device_features, "driver": snap.driver_features,
+            "device_names": None if snap.device_features is None else V.feature_names(self.device_type, snap.device_features),
+            "driver_names": None if snap.driver_features is None else V.feature_names(self.device_type, snap.driver_features)}
+        out["config_vector"] = chain_row({"msix_vector": snap.common.get("msix_config")}, entries, snap.msix_enabled)
+        out["queues"] = [chain_row(q.to_dict(), entries, snap.msix_enabled) for q in snap.queues]
+        out["device_config"] = snap.device_config
+        out["isr"] = None  # never read here: reading clears it
+        out["unread"] = snap.unread + ["ISR status: reading it clears it (read_isr() when you mean it)"]
+        return out
+
+    def __repr__(self) -> str:
+        return (f"<virtio {self.device_type_name} ({self.transport}{', transitional' if self.transitional else ''}) "
+                f"at {self.function.address}: {len(self.structures)} structures>")
+
+
+def chain_row(q: dict[str, Any], entries: dict[int, Any], msix_enabled: bool) -> dict[str, Any]:
+    """A queue's (or the config vector's) registers with the MSI-X entry its vector names: `bound` says
+    whether the vector leads to an entry at all (NO_VECTOR and vectors past the table do not)."""
+    v = q.get("msix_vector")
+    e = entries.get(v) if v is not None else None
+    row = dict(q)
+    row["bound"] = e is not None
+    row.update({"address": e.address if e else None, "data": e.data if e else None,
+                "masked": e.masked if e else None, "pending": e.pending if e else None,
+                "meaning": (x86.describe(e.address, e.data) if msix_enabled else "MSI-X disabled: INTx and ISR")
+                if e else None})
+    return row
+
+
+def is_virtio_function(fn: Function) -> bool:
+    """1af4:1000-107f with a vendor capability or a legacy I/O BAR: a virtio-pci function."""
+    caps: list[Capability] = [c for c in fn.capabilities if c.id == PCI_CAP_ID_VNDR and not c.extended]
+    return fn.vendor_id == VIRTIO_VENDOR and 0x1000 <= fn.device_id < 0x1080 and (bool(caps) or fn.device_id < 0x1040)
