@@ -214,3 +214,28 @@ def status_names(status: int) -> list[str]:
     """The device_status bits that are set, by their spec names (ACKNOWLEDGE, DRIVER, ...)."""
     return [f.label for f in _STATUS_FIELDS if status >> f.lo & 1]
 
+
+
+def driver_writes(wanted: int, queues: int, vectors: int, area_of) -> list[tuple[int, int, int]]:
+    """The common-configuration writes (offset, width, value) a virtio 1.x driver makes after reset,
+    ACKNOWLEDGE and DRIVER (§3.1.1): the features it wants, FEATURES_OK, the config vector 0, each queue
+    i with 16 entries at `area_of(i)` (descriptors, driver area +0x1000, device area +0x2000) on vector
+    i + 1 (the last vector shared when there are fewer), enabled; then DRIVER_OK."""
+    c, q = COMMON.register, QUEUE.register
+    status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK
+    out = []
+    for half in (0, 1):
+        out += [(c("VIRTIO_PCI_COMMON_GFSELECT").offset, 4, half),
+                (c("VIRTIO_PCI_COMMON_GF").offset, 4, (wanted >> 32 * half) & 0xFFFF_FFFF)]
+    out += [(c("VIRTIO_PCI_COMMON_STATUS").offset, 1, status), (c("VIRTIO_PCI_COMMON_MSIX").offset, 2, 0)]
+    last = max(vectors - 1, 0)
+    for i in range(queues):
+        area = area_of(i)
+        out += [(c("VIRTIO_PCI_COMMON_Q_SELECT").offset, 2, i), (q("VIRTIO_PCI_COMMON_Q_SIZE").offset, 2, 16),
+                (q("VIRTIO_PCI_COMMON_Q_MSIX").offset, 2, min(i + 1, last))]
+        for name, at in (("VIRTIO_PCI_COMMON_Q_DESCLO", area), ("VIRTIO_PCI_COMMON_Q_AVAILLO", area + 0x1000),
+                         ("VIRTIO_PCI_COMMON_Q_USEDLO", area + 0x2000)):
+            out += [(q(name).offset, 4, at & 0xFFFF_FFFF), (q(name).offset + 4, 4, at >> 32)]
+        out.append((q("VIRTIO_PCI_COMMON_Q_ENABLE").offset, 2, 1))
+    out.append((c("VIRTIO_PCI_COMMON_STATUS").offset, 1, status | VIRTIO_CONFIG_S_DRIVER_OK))
+    return out
