@@ -155,16 +155,16 @@ class Virtio:
         return self.select if self.select is not None else self.source.kind in DRIVEN_KINDS
 
     def _via_pci_cfg(self) -> Structure | None:
-        """The PCI_CFG window when it is the way in: the source cannot read BARs and it is allowed."""
-        if self.source.can_read_bars:
-            return None
-        allowed = self.pci_cfg if self.pci_cfg is not None else self.source.kind in DRIVEN_KINDS
+        """The PCI_CFG window when it is the way in: asked for (pci_cfg=True), or the source cannot read
+        BARs and drives the device itself."""
         window = self.structure(V.VIRTIO_PCI_CAP_PCI_CFG)
-        return window if allowed and window is not None else None
+        if window is None or self.pci_cfg is False or (self.pci_cfg is None and self.source.can_read_bars):
+            return None
+        return window if self.pci_cfg or self.source.kind in DRIVEN_KINDS else None
 
     def reachable(self) -> str | None:
         """Why the structures cannot be read from this source, or None when they can."""
-        if self.source.can_read_bars or self._via_pci_cfg():
+        if self._via_pci_cfg() or self.source.can_read_bars:
             return None
         if self.structure(V.VIRTIO_PCI_CAP_PCI_CFG) is not None:
             return (f"{self.source.kind} source cannot read BARs; the PCI_CFG access capability could reach them "
@@ -420,11 +420,11 @@ class Virtio:
         out: dict[str, Any] = {"device_type": self.device_type, "device_type_name": self.device_type_name,
                                "transitional": self.transitional, "transport": self.transport,
                                "structures": [s.to_dict() for s in self.structures]}
-        why = self.reachable()
-        if why is not None:
-            out["unread"] = [why]
+        try:
+            snap = self.snapshot()
+        except PciError as e:  # the structures cannot be reached from this source, or are cut short
+            out["unread"] = [e.message]
             return out
-        snap = self.snapshot()
         entries = self._entries()
         out.update({k: snap.common.get(k) for k in ("device_status", "msix_config", "num_queues", "queue_select",
                                                      "config_generation")})
