@@ -257,7 +257,13 @@ def _placement_findings(f: _Facts) -> Iterator[Finding]:
             offset=f.msix.offset + 4)
 
 
-CHECKS += [_table_findings, _placement_findings]
+def _virtio_findings(f: _Facts) -> Iterator[Finding]:
+    from .virtio.doctor import findings  # the virtio rules live with the virtio model
+
+    return findings(f)
+
+
+CHECKS += [_table_findings, _placement_findings, _virtio_findings]
 
 
 def is_x86(source: Source) -> bool:

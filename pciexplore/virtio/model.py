@@ -98,6 +98,8 @@ class Virtio:
         #: source cannot read BARs and is driven
         self.pci_cfg = pci_cfg
         self.log = EventLog()
+        #: vectors the device refused through our verbs and still does not hold: queue (None: config) -> asked
+        self.refused: dict[int | None, int] = {}
 
     @property
     def source(self):
@@ -229,7 +231,7 @@ class Virtio:
         return out
 
     def _sel_write(self, name: str, value: int) -> None:
-        decl = V.COMMON.register(name)
+        decl = self._common_reg(name)
         self._write(self._common(), decl.offset, decl.width, value)
 
     # -- reading -----------------------------------------------------------------------------------
@@ -374,6 +376,8 @@ class Virtio:
     def set_status(self, status: int) -> int:
         """Write device_status (0: reset, which unbinds every vector, §4.1.4.3.1); returns what it reads back."""
         self._sel_write("VIRTIO_PCI_COMMON_STATUS", status)
+        if status == 0:
+            self.refused.clear()  # a reset unbinds everything: nothing asked for stands any more
         got = self._readback("VIRTIO_PCI_COMMON_STATUS")
         names = "+".join(V.status_names(status)) or "0 (reset)"
         self.log.add("set_status()", f"set_status({names}): reads back 0x{got:02x}")
@@ -386,6 +390,7 @@ class Virtio:
         """Write msix_config and return the device's answer (NO_VECTOR: it refused, §4.1.5.1.2)."""
         self._sel_write("VIRTIO_PCI_COMMON_MSIX", vector)
         got = self._readback("VIRTIO_PCI_COMMON_MSIX")
+        self._answer(None, vector, got)
         self.log.add("set_config_vector()", f"msix_config ← 0x{vector:x}: reads back 0x{got:x}"
                      + (" (refused)" if got != vector else ""))
         return got
@@ -398,9 +403,16 @@ class Virtio:
         self._sel_write("VIRTIO_PCI_COMMON_Q_MSIX", vector)
         got = self._readback("VIRTIO_PCI_COMMON_Q_MSIX")
         self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", old)
+        self._answer(queue, vector, got)
         self.log.add("set_queue_vector()", f"queue {queue} queue_msix_vector ← 0x{vector:x}: reads back 0x{got:x}"
                      + (" (refused)" if got != vector else ""))
         return got
+
+    def _answer(self, queue: int | None, asked: int, got: int) -> None:
+        if got == V.VIRTIO_MSI_NO_VECTOR and asked != got:
+            self.refused[queue] = asked
+        else:
+            self.refused.pop(queue, None)
 
     def read_isr(self) -> int:
         """Read the ISR status.  This CLEARS it (and deasserts INTx, §4.1.4.5): only when you mean it."""
