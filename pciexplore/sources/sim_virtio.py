@@ -36,7 +36,7 @@ PCI_COMMAND_IO = 0x1
 IORESOURCE_IO = 0x100
 QUEUE_MAX = 1024  # VIRTIO_QUEUE_MAX: queue_select takes values below it
 QUEUES = ("rx0", "tx0", "ctrl")
-QUEUE_SIZE = 256
+QUEUE_SIZES = (256, 256, 64)  # QEMU's virtio-net: rx and tx 256 entries, the control queue 64
 MAC = bytes.fromhex("525400123456")
 HOST_FEATURES = sum(1 << b for b in (V.VIRTIO_NET_F_STATUS, V.VIRTIO_NET_F_CTRL_VQ, 5, 15, 28, 29, V.VIRTIO_F_VERSION_1))
 LEGACY_ONLY_FEATURES = (1 << 24) | (1 << 27)  # NOTIFY_ON_EMPTY, ANY_LAYOUT: offered on the legacy interface only
@@ -50,7 +50,7 @@ PROFILES = {
 
 @dataclass
 class VirtQueue:
-    size: int = QUEUE_SIZE
+    size: int
     vector: int = V.VIRTIO_MSI_NO_VECTOR
     enable: int = 0
     desc: int = 0
@@ -66,7 +66,7 @@ class VirtioNetFunction(SimFunction):
         self.transitional = transitional
         self.io_base = io_base
         self.dfselect = self.gfselect = 0
-        self.queues = [VirtQueue() for _ in QUEUES]
+        self.queues = [VirtQueue(n) for n in QUEUE_SIZES]
         self._reset_state()
         super().__init__(profile, address, vectors, bar_base, has_msix, send)
 
@@ -78,7 +78,7 @@ class VirtioNetFunction(SimFunction):
         self.config_vector = V.VIRTIO_MSI_NO_VECTOR
         self.queue_sel = 0
         self.generation = getattr(self, "generation", 0)
-        self.queues = [VirtQueue() for _ in QUEUES]
+        self.queues = [VirtQueue(n) for n in QUEUE_SIZES]
         self.link_up = getattr(self, "link_up", True)
 
     # -- config space --------------------------------------------------------------------------------

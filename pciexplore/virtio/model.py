@@ -267,11 +267,10 @@ class Virtio:
                 self._fill(q, self._regs(s, V.QUEUE))
             self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", common["queue_select"])
         else:
-            for word, sel in (("device_feature", "device_feature_select"), ("driver_feature", "driver_feature_select")):
-                if common[sel] == 0:  # the low word is what a driver needs first; the high one needs a select
-                    features[word] = common[word]
-            unread.append("feature bits 32-63 and other queues than the selected one: they need select writes, "
-                          "which this source does not allow (select=True to allow)")
+            # the selected feature words are in `common` (device_feature with device_feature_select); whole
+            # 64-bit words need select writes
+            unread.append("the 64-bit feature words and the queues other than the selected one: they need select "
+                          "writes, which this source does not allow (select=True to allow)")
             if common["queue_select"] < n:
                 self._fill(queues[common["queue_select"]], self._regs(s, V.QUEUE))
         return Snapshot("modern", common, features["device_feature"], features["driver_feature"], queues,

@@ -1,0 +1,245 @@
+"""The virtio-pci transport model against outside references: QEMU's own device models over qtest, and
+what QEMU reports of itself over QMP (`x-query-virtio-status`, `x-query-virtio-queue-status`); the
+virtio 1.2 rules (§4.1.5.1.2 MSI-X Vector Configuration, §4.1.4.3.1 reset, §4.1.4.5 ISR) stated where
+they are checked; and the simulator's virtio-net doing what QEMU's does in the same scenario."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import pciexplore
+from pciexplore.cli import main
+from pciexplore.doctor import diagnose
+from pciexplore.regs import virtio as V
+from pciexplore.sources.qemu import Machine
+from pciexplore.virtio import Virtio
+
+NO_VECTOR = 0xFFFF
+#: virtio 1.2 §6.3 (Legacy Interface: Reserved Feature Bits: NOTIFY_ON_EMPTY 24, ANY_LAYOUT 27, bit 30) and
+#: the devices' legacy-only bits (§5.1.3.2 net GSO 6; §5.2.3.1 blk BARRIER 0, SCSI 7): offered only on
+#: the legacy interface, so a modern device_feature never shows them
+LEGACY_ONLY = {None: (1 << 24) | (1 << 27) | (1 << 30), 1: 1 << 6, 2: (1 << 0) | (1 << 7)}
+QMP_ALIASES = {"VHOST_USER_F_PROTOCOL_FEATURES": 30}  # QEMU's name for bit 30
+
+DEVICES = ["virtio-net-pci", "virtio-blk-pci", "virtio-scsi-pci", "virtio-rng-pci", "virtio-balloon-pci"]
+
+
+def _machine(driver: str, modern_only: bool) -> Machine:
+    m = Machine()
+    props = {"disable-legacy": "on"} if modern_only else {"disable-legacy": "off", "disable-modern": "off"}
+    if driver == "virtio-blk-pci":
+        m.extra_args += ["-blockdev", "driver=null-co,node-name=d0,size=67108864"]
+        props["drive"] = "d0"
+    m.add(driver, **props)
+    return m
+
+
+def _virtio_fn(src):
+    (fn,) = [f for f in src.functions() if f.virtio is not None]
+    return fn
+
+
+def _bits(names: list[str], unknown: int = 0) -> int:
+    table = {n: b for t in (V.TRANSPORT_FEATURES, *V.DEVICE_FEATURES.values()) for b, n in t.items()}
+    table.update(QMP_ALIASES)
+    out = unknown
+    for entry in names:
+        out |= 1 << table[entry.split(":")[0]]  # a name QEMU knows and we do not fails here
+    return out
+
+
+def _qmp_features(part: dict) -> int:
+    return _bits(part.get("dev-features", []) + part.get("transports", []), part.get("unknown-dev-features", 0))
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("modern_only", [True, False], ids=["modern", "transitional"])
+@pytest.mark.parametrize("driver", DEVICES)
+def test_what_the_kit_shows_is_what_qemu_reports_of_itself(driver: str, modern_only: bool) -> None:
+    with _machine(driver, modern_only).start() as src:
+        fn = _virtio_fn(src)
+        v = fn.virtio
+        assert v.transitional is not modern_only  # modern-only ids are 0x1040 + type (§4.1.2.1)
+        (path,) = [d["path"] for d in src.qmp.execute("x-query-virtio")]
+        info = v.to_dict()
+        qmp = src.qmp.execute("x-query-virtio-status", path=path)
+        assert info["device_type"] == qmp["device-id"]
+        assert set(info["device_status_names"]) == {s.split(":")[0].removeprefix("VIRTIO_CONFIG_S_")
+                                                    for s in qmp["status"]["statuses"]}
+        assert info["num_queues"] == qmp["num-vqs"]
+        assert info["queue_select"] == qmp["queue-sel"]  # our selects were put back
+        host = _qmp_features(qmp["host-features"])
+        legacy_only = LEGACY_ONLY[None] | LEGACY_ONLY.get(info["device_type"], 0)
+        assert info["features"]["device"] == host & ~legacy_only
+        assert info["features"]["driver"] == _qmp_features(qmp["guest-features"])
+        for q in info["queues"]:
+            qs = src.qmp.execute("x-query-virtio-queue-status", path=path, queue=q["index"])
+            assert (q["size"], q["desc"], q["driver"], q["device"]) == (
+                qs["vring-num"], qs["vring-desc"], qs["vring-avail"], qs["vring-used"])
+        if v.transitional:  # the legacy interface shows the same device: its 32 feature bits include legacy ones
+            legacy = v.legacy()
+            assert legacy.device_features == host & 0xFFFF_FFFF
+            assert legacy.common["device_status"] == info["device_status"]
+            assert [q.size for q in legacy.queues] == [q["size"] for q in info["queues"]]
+
+
+@pytest.mark.qemu
+def test_the_isr_is_read_only_when_asked_and_then_clears() -> None:
+    """§4.1.4.5: reading the ISR status clears it.  QEMU reports the ISR over QMP without touching it."""
+    with _machine("virtio-net-pci", True).start() as src:
+        fn = _virtio_fn(src)
+        (path,) = [d["path"] for d in src.qmp.execute("x-query-virtio")]
+        src.trigger(fn.address, "config")  # MSI-X is disabled: the device sets ISR bit 1 and raises INTx
+        isr = src.qmp.execute("x-query-virtio-status", path=path)["isr"]
+        assert isr & V.VIRTIO_PCI_ISR_CONFIG
+        info = fn.virtio.to_dict()
+        assert info["isr"] is None
+        assert src.qmp.execute("x-query-virtio-status", path=path)["isr"] == isr  # untouched by the model
+        assert fn.virtio.read_isr() == isr
+        assert src.qmp.execute("x-query-virtio-status", path=path)["isr"] == 0
+
+
+@pytest.mark.qemu
+def test_the_pci_cfg_window_reaches_the_same_structures() -> None:
+    """§4.1.4.9: the PCI_CFG access capability reads the common configuration through config space."""
+    with _machine("virtio-net-pci", True).start() as src:
+        fn = _virtio_fn(src)
+        through_bars = fn.virtio.snapshot()
+        through_cfg = Virtio(fn, pci_cfg=True).snapshot()
+        assert through_cfg.common == through_bars.common
+        assert through_cfg.queues == through_bars.queues
+        assert through_cfg.device_config == through_bars.device_config
+
+
+def _scenario(src) -> list:
+    """The same steps on QEMU and on the simulator; what each step reads back."""
+    fn = _virtio_fn(src)
+    v = fn.virtio
+    size = fn.msix.size
+    fn.msix.enable()
+    out = [("start", _state(v))]
+    out.append(("queue 0 past the table", v.set_queue_vector(0, size)))
+    out.append(("queue 0 last entry", v.set_queue_vector(0, size - 1)))
+    out.append(("config 0x7ff", v.set_config_vector(0x7FF)))
+    out.append(("config 0", v.set_config_vector(0)))
+    out.append(("legacy", [q.msix_vector for q in v.legacy().queues] if v.transitional else None))
+    out.append(("after", _state(v)))
+    out.append(("reset", v.reset()))
+    out.append(("after reset", _state(v)))
+    return out
+
+
+def _state(v) -> dict:
+    s = v.snapshot()
+    return {"status": s.common["device_status"], "msix_config": s.common["msix_config"],
+            "queue_select": s.common["queue_select"],
+            "queues": [(q.size, q.enable, q.msix_vector, q.notify_off) for q in s.queues]}
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("transitional", [False, True], ids=["modern", "transitional"])
+def test_simulator_and_qemu_agree_on_vectors_refusals_and_reset(transitional: bool) -> None:
+    """§4.1.5.1.2: a vector the device cannot map reads back NO_VECTOR; §4.1.4.3.1 / §2.4: writing 0 to
+    device_status resets the device, which unmaps every event (all vectors NO_VECTOR)."""
+    with _machine("virtio-net-pci", not transitional).start() as src:
+        qemu = _scenario(src)
+    sim = _scenario(pciexplore.open("sim:virtio-net,driver" + (",transitional" if transitional else "")))
+    assert sim == qemu
+    steps = dict(qemu)
+    assert steps["queue 0 past the table"] == NO_VECTOR  # refused
+    assert steps["queue 0 last entry"] == 3 and steps["config 0x7ff"] == NO_VECTOR
+    assert steps["after"]["queues"][0][2] == 3 and steps["after"]["queue_select"] == steps["start"]["queue_select"]
+    assert steps["after reset"]["msix_config"] == NO_VECTOR
+    assert {q[2] for q in steps["after reset"]["queues"]} == {NO_VECTOR}
+    assert steps["after reset"]["status"] == 0
+    if transitional:  # §4.1.4.10: with MSI-X enabled the legacy layout shows the same vectors
+        assert steps["legacy"] == [3, 2, 3]
+
+
+def test_sim_queue_chain_and_a_read_only_view() -> None:
+    src = pciexplore.open("sim:virtio-net,driver")
+    fn = _virtio_fn(src)
+    df = fn.virtio.queues
+    table = fn.msix.table
+    for _, row in df.iterrows():  # queue -> vector -> the MSI-X entry it names, as the MSI-X model reads it
+        e = table.loc[row["msix_vector"]]
+        assert (row["address"], row["data"], row["masked"], row["pending"]) == (
+            e["address"], e["data"], e["masked"], e["pending"])
+    # a source that must not be written: only the queue queue_select names is read, the rest said
+    ro = Virtio(fn, select=False)
+    writes = []
+    src.write_bar = lambda *a: writes.append(a)  # any write would land here
+    snap = ro.snapshot()
+    assert writes == []
+    sel = snap.common["queue_select"]
+    assert [q.msix_vector for q in snap.queues] == [3 if i == sel else None for i in range(3)]
+    assert snap.device_features is None and any("select" in u for u in snap.unread)
+
+
+def test_sim_queue_interrupts_follow_the_vector() -> None:
+    src = pciexplore.open("sim:virtio-net,driver")
+    fn = _virtio_fn(src)
+    src.trigger(fn.address, "ctrl")
+    assert [d.vector for d in src.deliveries()] == [3]
+    fn.virtio.set_queue_vector(2, NO_VECTOR)  # unmapped: with MSI-X on nothing is signalled, not even INTx
+    src.trigger(fn.address, "ctrl")
+    assert len(src.deliveries()) == 1 and not fn.read(0x06, 2) & 0x8
+
+
+def _checks(src) -> set[str]:
+    return {x.check for x in diagnose(src)}
+
+
+def test_doctor_virtio_rules() -> None:
+    src = pciexplore.open("sim:virtio-net,driver")
+    fn = _virtio_fn(src)
+    v = fn.virtio
+    assert _checks(src) == set()  # a complete driver set-up
+    v.set_queue_vector(1, 0x40)
+    assert "virtio_vector_refused" in _checks(src)
+    v.set_queue_vector(1, 3)
+    assert {"virtio_shared_vector"} == _checks(src)  # allowed: info only
+    v.set_config_vector(NO_VECTOR)
+    assert "virtio_config_no_vector" in _checks(src)
+    fn.msix.mask(3)
+    assert "virtio_vector_masked" in _checks(src)
+    v.reset()
+    v.set_status(0x0F)  # DRIVER_OK straight after reset: no vector at all
+    assert "virtio_driver_ok_before_vectors" in _checks(src)
+    fn.msix.disable()
+    v.set_queue_vector(0, 1)
+    assert "virtio_vectors_while_msix_disabled" in _checks(src)
+
+
+def test_cli_json_and_text(capsys) -> None:
+    assert main(["virtio", "--json", "sim:virtio-net,driver+nic"]) == 0
+    (info,) = json.loads(capsys.readouterr().out)
+    v = info["virtio"]
+    assert (info["vendor_id"], info["device_id"], v["device_type"]) == (0x1AF4, 0x1041, 1)
+    assert [q["msix_vector"] for q in v["queues"]] == [1, 2, 3] and v["msix_config"] == 0
+    assert "VIRTIO_F_VERSION_1" in v["features"]["driver_names"] and v["isr"] is None
+    assert main(["virtio", "sim:virtio-net,transitional"]) == 0
+    out = capsys.readouterr().out
+    assert "msix_config NO_VECTOR" in out and "[1af4:1000] virtio net (modern, transitional)" in out
+
+
+@pytest.mark.lspci
+@pytest.mark.skipif(shutil.which("lspci") is None, reason="lspci not installed")
+def test_lspci_reads_the_simulated_virtio_function(tmp_path) -> None:
+    from tests.test_sim_config import dump_text
+
+    src = pciexplore.open("sim:virtio-net,transitional")
+    path = tmp_path / "virtio.lspci"
+    path.write_text(dump_text(src))
+    text = subprocess.run(["lspci", "-F", str(path), "-vvv"], capture_output=True, text=True, check=True).stdout
+    assert "Virtio network device" in text and "Region 0: I/O ports at c000" in text
+    assert "[50] Vendor Specific Information: VirtIO: CommonCfg" in text
+    assert "BAR=4 offset=00003000 size=0000000c multiplier=00000004" in text
+    ours = subprocess.run([sys.executable, "-m", "pciexplore", "show", "-vvv", str(path)], capture_output=True, text=True,
+                          check=True).stdout
+    assert ours == text
