@@ -216,10 +216,10 @@ def status_names(status: int) -> list[str]:
 
 
 
-def driver_writes(wanted: int, queues: int, vectors: int, area_of) -> list[tuple[int, int, int]]:
+def driver_writes(wanted: int, queues: int, vectors: int, area_of, size: int = 16) -> list[tuple[int, int, int]]:
     """The common-configuration writes (offset, width, value) a virtio 1.x driver makes after reset,
     ACKNOWLEDGE and DRIVER (§3.1.1): the features it wants, FEATURES_OK, the config vector 0, each queue
-    i with 16 entries at `area_of(i)` (descriptors, driver area +0x1000, device area +0x2000) on vector
+    i with `size` entries at `area_of(i)` (descriptors, driver area +0x1000, device area +0x2000) on vector
     i + 1 (the last vector shared when there are fewer), enabled; then DRIVER_OK."""
     c, q = COMMON.register, QUEUE.register
     status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK
@@ -231,7 +231,7 @@ def driver_writes(wanted: int, queues: int, vectors: int, area_of) -> list[tuple
     last = max(vectors - 1, 0)
     for i in range(queues):
         area = area_of(i)
-        out += [(c("VIRTIO_PCI_COMMON_Q_SELECT").offset, 2, i), (q("VIRTIO_PCI_COMMON_Q_SIZE").offset, 2, 16),
+        out += [(c("VIRTIO_PCI_COMMON_Q_SELECT").offset, 2, i), (q("VIRTIO_PCI_COMMON_Q_SIZE").offset, 2, size),
                 (q("VIRTIO_PCI_COMMON_Q_MSIX").offset, 2, min(i + 1, last))]
         for name, at in (("VIRTIO_PCI_COMMON_Q_DESCLO", area), ("VIRTIO_PCI_COMMON_Q_AVAILLO", area + 0x1000),
                          ("VIRTIO_PCI_COMMON_Q_USEDLO", area + 0x2000)):
