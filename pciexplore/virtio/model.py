@@ -12,7 +12,10 @@ ISR status clears when read: it is read only by `read_isr()`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, NotSupported, PciError
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 #: sources the kit drives itself: selecting a queue there changes nobody else's device
 DRIVEN_KINDS = ("sim", "qemu")
 _SELECTS = ("VIRTIO_PCI_COMMON_Q_SELECT", "VIRTIO_PCI_COMMON_DFSELECT", "VIRTIO_PCI_COMMON_GFSELECT")
+QUEUE_MAX = 1024  # VIRTIO_QUEUE_MAX in QEMU: queue_select values a device may take
 _CAP_BAR, _CAP_OFFSET, _CAP_LENGTH, _CAP_DATA = 4, 8, 12, 16  # struct virtio_pci_cfg_cap
 
 
@@ -174,25 +178,41 @@ class Virtio:
         return f"{self.source.kind} source cannot read BARs"
 
     def _window(self, s: Structure, rel: int, width: int) -> int:
-        return s.offset + rel if width <= s.length - rel or s.length == 0 else self._too_far(s, rel)
+        """BAR offset of `width` bytes at `rel` of structure `s` (the length 0 of a PCI_CFG structure: unchecked)."""
+        if s.length and rel + width > s.length:
+            raise InputError(f"virtio {s.name} register at 0x{rel:x} lies past its structure (0x{s.length:x} "
+                             f"bytes at BAR {s.bar} + 0x{s.offset:x})", **self.function.where(s.cap_offset))
+        return s.offset + rel
 
-    def _too_far(self, s: Structure, rel: int) -> int:
-        raise InputError(f"virtio {s.name} register at 0x{rel:x} lies past its structure (0x{s.length:x} bytes "
-                         f"at BAR {s.bar} + 0x{s.offset:x})", **self.function.where(s.cap_offset))
-
-    def _read(self, s: Structure, regs: list[tuple[int, int]]) -> list[int]:
+    def _read(self, s: Structure, regs: list[tuple[int, int]], action: Callable[[], None] | None = None) -> list[int]:
         """Values of (offset, width) registers of structure `s`, each read with its own width (devices
-        decode virtio registers by their exact offset and size: a wide read would see only the first)."""
+        decode virtio registers by their exact offset and size: a wide read would see only the first);
+        after `action` when given (QEMU reads them in the action's own exchange)."""
         addr = self.function.address
-        window = self._via_pci_cfg()
+        window = self._via_pci_cfg() if s.cap_offset >= 0 else None  # the legacy BAR has no window
         if window is None:
             ranges = [ByteRange(s.bar, self._window(s, rel, w), w) for rel, w in regs]
-            return [int.from_bytes(b, "little") for b in self.source.read_ranges(addr, ranges)]
-        out = []
-        for rel, w in regs:
-            self._aim(window, s, rel, w)
-            out.append(self.function.source.read_ranges(addr, [ByteRange(None, window.cap_offset + _CAP_DATA, w)])[0])
+            raw = (self.source.read_ranges(addr, ranges) if action is None
+                   else self.source.act_then_read(addr, action, ranges))
+            return [int.from_bytes(b, "little") for b in raw]
+        if action is not None:
+            action()
+        with self._aimed(window):
+            out = []
+            for rel, w in regs:
+                self._aim(window, s, rel, w)
+                out.append(self.source.read_ranges(addr, [ByteRange(None, window.cap_offset + _CAP_DATA, w)])[0])
         return [int.from_bytes(b, "little") for b in out]
+
+    @contextmanager
+    def _aimed(self, window: Structure) -> Iterator[None]:
+        """Put the PCI_CFG window's bar, offset and length back as they were once done with it."""
+        addr, at = self.function.address, window.cap_offset + _CAP_BAR
+        (saved,) = self.source.read_ranges(addr, [ByteRange(None, at, _CAP_DATA - _CAP_BAR)])
+        try:
+            yield
+        finally:
+            self.source.write_config(addr, at, saved)
 
     def _aim(self, window: Structure, s: Structure, rel: int, width: int) -> None:
         """Point the PCI_CFG window at `width` bytes at `rel` of `s` (§4.1.4.9: bar, offset, length)."""
@@ -204,13 +224,13 @@ class Virtio:
 
     def _write(self, s: Structure, rel: int, width: int, value: int) -> None:
         data = value.to_bytes(width, "little")
-        window = self._via_pci_cfg()
+        window = self._via_pci_cfg() if s.cap_offset >= 0 else None
         if window is None:
             self.source.write_bar(self.function.address, s.bar, self._window(s, rel, width), data)
-        else:
+            return
+        with self._aimed(window):
             self._aim(window, s, rel, width)
             self.source.write_config(self.function.address, window.cap_offset + _CAP_DATA, data)
-        self.function.refresh()
 
     def _common(self) -> Structure:
         s = self.structure(V.VIRTIO_PCI_CAP_COMMON_CFG)
@@ -219,12 +239,14 @@ class Virtio:
                                **self.function.where())
         return s
 
-    def _regs(self, s: Structure, layout: Layout, names: tuple[str, ...] | None = None) -> dict[str, int]:
+    def _regs(self, s: Structure, layout: Layout, names: tuple[str, ...] | None = None,
+              action: Callable[[], None] | None = None) -> dict[str, int]:
+        """Declared registers of `layout` in structure `s` by label (after `action`, see `_read`)."""
         decls = [r for r in layout.registers if names is None or r.name in names]
         plan: list[tuple[Register, int, int]] = []
         for r in decls:  # 64-bit fields as two DWORDs, as drivers access them (§4.1.3.1)
             plan += [(r, r.offset, 4), (r, r.offset + 4, 4)] if r.width == 8 else [(r, r.offset, r.width)]
-        values = self._read(s, [(off, w) for _, off, w in plan])
+        values = self._read(s, [(off, w) for _, off, w in plan], action)
         out: dict[str, int] = {}
         for (r, off, _), v in zip(plan, values, strict=True):
             out[r.label or r.name] = out.get(r.label or r.name, 0) | v << 8 * (off - r.offset)
@@ -233,6 +255,10 @@ class Virtio:
     def _sel_write(self, name: str, value: int) -> None:
         decl = self._common_reg(name)
         self._write(self._common(), decl.offset, decl.width, value)
+
+    def _selected(self, select: str, value: int, layout: Layout, names: tuple[str, ...] | None = None) -> dict[str, int]:
+        """Write a select register, then read registers it selects (one exchange on QEMU)."""
+        return self._regs(self._common(), layout, names, lambda: self._sel_write(select, value))
 
     # -- reading -----------------------------------------------------------------------------------
     def _msix_enabled(self) -> bool:
@@ -256,15 +282,11 @@ class Virtio:
         if self.may_select():
             for sel, word in (("VIRTIO_PCI_COMMON_DFSELECT", "device_feature"),
                               ("VIRTIO_PCI_COMMON_GFSELECT", "driver_feature")):
-                value = 0
-                for half in (0, 1):
-                    self._sel_write(sel, half)
-                    value |= self._regs(s, V.COMMON, (V.COMMON.register(sel.replace("SELECT", "")).name,))[word] << 32 * half
+                names = (sel.replace("SELECT", ""),)  # VIRTIO_PCI_COMMON_DF / _GF
+                features[word] = sum(self._selected(sel, half, V.COMMON, names)[word] << 32 * half for half in (0, 1))
                 self._sel_write(sel, common[V.COMMON.register(sel).label])
-                features[word] = value
             for q in queues:
-                self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", q.index)
-                self._fill(q, self._regs(s, V.QUEUE))
+                self._fill(q, self._selected("VIRTIO_PCI_COMMON_Q_SELECT", q.index, V.QUEUE))
             self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", common["queue_select"])
         else:
             # the selected feature words are in `common` (device_feature with device_feature_select); whole
@@ -327,17 +349,15 @@ class Virtio:
         queues: list[Queue] = []
         unread = [] if msix else ["MSI-X vector registers: the legacy layout has them only while MSI-X is enabled"]
         if self.may_select():
-            q = 0
-            while q < 1024:  # legacy has no num_queues: queues run until the first of size 0
-                self._write(s, V.LEGACY.register("VIRTIO_PCI_QUEUE_SEL").offset, 2, q)
-                r = self._regs(s, V.LEGACY, ("VIRTIO_PCI_QUEUE_NUM", "VIRTIO_PCI_QUEUE_PFN", *(
-                    ("VIRTIO_MSI_QUEUE_VECTOR",) if msix else ())))
+            sel = V.LEGACY.register("VIRTIO_PCI_QUEUE_SEL").offset
+            names = ("VIRTIO_PCI_QUEUE_NUM", "VIRTIO_PCI_QUEUE_PFN", *(("VIRTIO_MSI_QUEUE_VECTOR",) if msix else ()))
+            for q in range(QUEUE_MAX):  # legacy has no num_queues: queues run until the first of size 0
+                r = self._regs(s, V.LEGACY, names, partial(self._write, s, sel, 2, q))
                 if not r["queue_size"]:
                     break
                 queues.append(Queue(q, r["queue_size"], r.get("queue_msix_vector"), int(bool(r["queue_address"])),
                                     None, r["queue_address"] << 12))
-                q += 1
-            self._write(s, V.LEGACY.register("VIRTIO_PCI_QUEUE_SEL").offset, 2, regs["queue_select"])
+            self._write(s, sel, 2, regs["queue_select"])
             common["num_queues"] = len(queues)
         else:
             unread.append("queues: each needs a queue_select write, which this source does not allow")
@@ -374,10 +394,9 @@ class Virtio:
 
     def set_status(self, status: int) -> int:
         """Write device_status (0: reset, which unbinds every vector, §4.1.4.3.1); returns what it reads back."""
-        self._sel_write("VIRTIO_PCI_COMMON_STATUS", status)
+        got = self._selected("VIRTIO_PCI_COMMON_STATUS", status, V.COMMON, ("VIRTIO_PCI_COMMON_STATUS",))["device_status"]
         if status == 0:
             self.refused.clear()  # a reset unbinds everything: nothing asked for stands any more
-        got = self._readback("VIRTIO_PCI_COMMON_STATUS")
         names = "+".join(V.status_names(status)) or "0 (reset)"
         self.log.add("set_status()", f"set_status({names}): reads back 0x{got:02x}")
         return got
@@ -387,8 +406,7 @@ class Virtio:
 
     def set_config_vector(self, vector: int) -> int:
         """Write msix_config and return the device's answer (NO_VECTOR: it refused, §4.1.5.1.2)."""
-        self._sel_write("VIRTIO_PCI_COMMON_MSIX", vector)
-        got = self._readback("VIRTIO_PCI_COMMON_MSIX")
+        got = self._selected("VIRTIO_PCI_COMMON_MSIX", vector, V.COMMON, ("VIRTIO_PCI_COMMON_MSIX",))["msix_config"]
         self._answer(None, vector, got)
         self.log.add("set_config_vector()", f"msix_config ← 0x{vector:x}: reads back 0x{got:x}"
                      + (" (refused)" if got != vector else ""))
@@ -399,8 +417,7 @@ class Virtio:
         queue_select is put back."""
         old = self._readback("VIRTIO_PCI_COMMON_Q_SELECT")
         self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", queue)
-        self._sel_write("VIRTIO_PCI_COMMON_Q_MSIX", vector)
-        got = self._readback("VIRTIO_PCI_COMMON_Q_MSIX")
+        got = self._selected("VIRTIO_PCI_COMMON_Q_MSIX", vector, V.QUEUE, ("VIRTIO_PCI_COMMON_Q_MSIX",))["queue_msix_vector"]
         self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", old)
         self._answer(queue, vector, got)
         self.log.add("set_queue_vector()", f"queue {queue} queue_msix_vector ← 0x{vector:x}: reads back 0x{got:x}"
