@@ -351,8 +351,8 @@ class VirtioNetFunction(SimFunction):
         """The link flips (as QMP set_link does to QEMU's): generation moves on, the config vector fires."""
         self.link_up = not self.link_up
         self.generation += 1
-        if self.status & V.VIRTIO_CONFIG_S_DRIVER_OK:
-            self._virtio_notify(self.config_vector, V.VIRTIO_PCI_ISR_CONFIG)
+        if self.status & V.VIRTIO_CONFIG_S_DRIVER_OK:  # QEMU's virtio_notify_config sets both ISR bits
+            self._virtio_notify(self.config_vector, V.VIRTIO_PCI_ISR_CONFIG | V.VIRTIO_PCI_ISR_QUEUE)
 
     def causes(self) -> dict[str, str]:
         out = {"config": "link flip: configuration change on msix_config's vector"}
