@@ -292,3 +292,23 @@ def test_simulator_and_qemu_signal_the_same_vectors() -> None:
     # QEMU sets ISR bits with MSI-X on too (a configuration change sets both, as virtio_notify_config does)
     assert steps["isr so far"] == V.VIRTIO_PCI_ISR_QUEUE | V.VIRTIO_PCI_ISR_CONFIG
     assert steps["ctrl INTx"] == ([], True, V.VIRTIO_PCI_ISR_QUEUE, False)  # reading the ISR deasserts INTx
+
+
+def test_virtio_tab_shows_queues_and_picks_their_msix_entry() -> None:
+    from pciexplore.widgets.explorer import Explorer
+    from pciexplore.widgets.virtio import HIGHLIGHT
+
+    src = pciexplore.open("sim:virtio-net,driver+nic")
+    ex = Explorer(src)
+    ex.show(src.function("00:02.0"))
+    view = ex.virtio
+    assert view is not None and ex.tabs.get_title(3) == "Virtio"
+    assert view.table.value.count("pcx-virtio-queue'") == 3 and "0xfee01000 &larr; 0x00004024" in view.table.value
+    assert view.pick(2) == 3  # queue 2 -> vector 3 (its queue_msix_vector)
+    assert HIGHLIGHT in ex.msix.row_of(3).box._dom_classes and HIGHLIGHT not in ex.msix.row_of(1).box._dom_classes
+    fn = src.function("00:02.0")
+    fn.virtio.set_queue_vector(2, NO_VECTOR)
+    view.refresh()
+    assert view.pick(2) is None and "no MSI-X entry" in view.table.value
+    ex.show(src.function("00:03.0"))
+    assert ex.virtio is None
