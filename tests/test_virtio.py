@@ -312,3 +312,42 @@ def test_virtio_tab_shows_queues_and_picks_their_msix_entry() -> None:
     assert view.pick(2) is None and "no MSI-X entry" in view.table.value
     ex.show(src.function("00:03.0"))
     assert ex.virtio is None
+
+
+def _without_reads(info: dict) -> dict:
+    return {k: v for k, v in info.items() if k != "unread"}
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("modern_only", [True, False], ids=["modern", "transitional"])
+def test_a_capture_of_qemu_shows_what_qemu_showed(tmp_path, modern_only: bool) -> None:
+    """The capture keeps each queue's and feature half's registers as their selects showed them, read
+    register by register (QEMU answers a wide read of the common configuration with its first register
+    only), and never the ISR."""
+    from pciexplore.capture.take import take
+
+    with _machine("virtio-net-pci", modern_only).start() as src:
+        fn = _virtio_fn(src)
+        live = fn.virtio.to_dict()
+        path = take(src).save(tmp_path / "virtio.json")
+    cap = pciexplore.open(path)
+    captured = cap.function(fn.address)
+    assert _without_reads(captured.virtio.to_dict()) == _without_reads(live)
+    whats = {w.what for w in cap.windows(fn.address)}
+    assert {"virtio-common", "virtio-queue:0", "virtio-queue:2", "virtio-feature:1", "virtio-device"} <= whats
+    isr = captured.virtio.structure(V.VIRTIO_PCI_CAP_ISR_CFG)
+    assert not any(w.bar == isr.bar and w.offset <= isr.offset < w.end for w in cap.windows(fn.address))
+
+
+def test_diff_names_virtio_fields(tmp_path) -> None:
+    from pciexplore.capture.take import take
+    from pciexplore.diff import diff
+
+    src = pciexplore.open("sim:virtio-net,driver")
+    before = take(src).save(tmp_path / "a.json")
+    v = _virtio_fn(src).virtio
+    v.set_queue_vector(1, 0x40)  # refused: reads back NO_VECTOR
+    v.set_status(0x0B)  # DRIVER_OK taken back
+    lines = str(diff(before, take(src).save(tmp_path / "b.json"))).splitlines()
+    assert "00:02.0 queue 1 msix_vector: 0x2 → 0xffff" in lines
+    assert "00:02.0 device_status DRIVER_OK: 1 → 0" in lines

@@ -289,20 +289,72 @@ class Virtio:
                 self._fill(q, self._selected("VIRTIO_PCI_COMMON_Q_SELECT", q.index, V.QUEUE))
             self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", common["queue_select"])
         else:
-            # the selected feature words are in `common` (device_feature with device_feature_select); whole
-            # 64-bit words need select writes
-            unread.append("the 64-bit feature words and the queues other than the selected one: they need select "
-                          "writes, which this source does not allow (select=True to allow)")
+            captured = self._captured_selects()
             if common["queue_select"] < n:
                 self._fill(queues[common["queue_select"]], self._regs(s, V.QUEUE))
+            for q in queues:  # a capture taken where selects were allowed holds every queue's registers
+                window = captured.get(f"virtio-queue:{q.index}")
+                if window is not None and q.size is None:
+                    self._fill(q, unpack(V.QUEUE, window, QUEUE_WINDOW_AT))
+            halves = [captured.get(f"virtio-feature:{half}") for half in (0, 1)]
+            if all(halves):
+                words = [unpack(V.COMMON, h, 0) for h in halves]
+                features = {w: words[0][w] | words[1][w] << 32 for w in ("device_feature", "driver_feature")}
+            missing = [q.index for q in queues if q.size is None]
+            if features["device_feature"] is None or missing:
+                # the selected feature words are in `common` (device_feature with device_feature_select)
+                unread.append("the 64-bit feature words" * (features["device_feature"] is None)
+                              + " and " * (features["device_feature"] is None and bool(missing))
+                              + (f"queues {missing}" if missing else "") + ": they need select writes, which this "
+                              "source does not allow (select=True to allow)")
         return Snapshot("modern", common, features["device_feature"], features["driver_feature"], queues,
                         self._device_config(), self._msix_enabled(), unread)
 
     @staticmethod
     def _fill(q: Queue, regs: dict[str, int]) -> None:
-        q.size, q.msix_vector, q.enable = regs["queue_size"], regs["queue_msix_vector"], regs["queue_enable"]
-        q.notify_off, q.desc = regs["queue_notify_off"], regs["queue_desc"]
-        q.driver, q.device = regs["queue_driver"], regs["queue_device"]
+        for label, attr in QUEUE_FIELDS.items():
+            setattr(q, attr, regs[label])
+
+    def _captured_selects(self) -> dict[str, bytes]:
+        """Windows a capture holds of registers behind selects ("virtio-queue:N", "virtio-feature:K")."""
+        windows = getattr(self.source, "windows", None)
+        if windows is None:
+            return {}
+        return {w.what: w.data for w in windows(self.function.address) if w.what.startswith("virtio-")}
+
+    def windows(self) -> list[tuple[str, int, int, bytes]]:
+        """(what, bar, offset, bytes) of the structures as read register by register now, for a capture: the
+        common configuration as selected ("virtio-common"), each queue's registers ("virtio-queue:N") and
+        each feature half ("virtio-feature:K") as their selects show them, the device configuration
+        ("virtio-device").  Never the ISR (reading it clears it).  Modern transport only."""
+        if self.transport != "modern":
+            return []
+        snap = self.snapshot()
+        s = self._common()
+        out: list[tuple[str, int, int, bytes]] = []
+        sel = snap.common["queue_select"]
+        selected = snap.queues[sel] if sel < len(snap.queues) else None
+        queue_values = queue_regs(selected) if selected is not None and selected.size is not None else {}
+        out.append(("virtio-common", s.bar, s.offset, pack(V.COMMON, snap.common, 0)
+                    + (pack(V.QUEUE, queue_values, QUEUE_WINDOW_AT) if queue_values else b"")))
+        for q in snap.queues:
+            if q.size is not None:
+                out.append((f"virtio-queue:{q.index}", s.bar, s.offset + QUEUE_WINDOW_AT,
+                            pack(V.QUEUE, queue_regs(q), QUEUE_WINDOW_AT)))
+        if snap.device_features is not None and snap.driver_features is not None:
+            for half in (0, 1):
+                values = {"device_feature_select": half, "device_feature": snap.device_features >> 32 * half,
+                          "driver_feature_select": half, "driver_feature": snap.driver_features >> 32 * half}
+                out.append((f"virtio-feature:{half}", s.bar, s.offset,
+                            pack(V.COMMON, values, 0)[: V.COMMON.register("VIRTIO_PCI_COMMON_MSIX").offset]))
+        device = self.structure(V.VIRTIO_PCI_CAP_DEVICE_CFG)
+        layout = V.DEVICE_CONFIGS.get(self.device_type or 0)
+        if device is not None and layout is not None and layout.length:
+            size = min(layout.length, device.length) if device.length else layout.length
+            values = {k: bytes.fromhex(v.replace(":", "")) if isinstance(v, str) else v
+                      for k, v in snap.device_config.items()}
+            out.append(("virtio-device", device.bar, device.offset, pack(layout, values, 0)[:size]))
+        return out
 
     def _device_config(self) -> dict[str, int | str | None]:
         layout = V.DEVICE_CONFIGS.get(self.device_type or 0)
@@ -472,6 +524,36 @@ class Virtio:
     def __repr__(self) -> str:
         return (f"<virtio {self.device_type_name} ({self.transport}{', transitional' if self.transitional else ''}) "
                 f"at {self.function.address}: {len(self.structures)} structures>")
+
+
+#: struct field of each per-queue register -> its Queue attribute
+QUEUE_FIELDS = {"queue_size": "size", "queue_msix_vector": "msix_vector", "queue_enable": "enable",
+                "queue_notify_off": "notify_off", "queue_desc": "desc", "queue_driver": "driver",
+                "queue_device": "device"}
+QUEUE_WINDOW_AT = V.QUEUE.registers[0].offset  # where the per-queue registers start in the common structure
+
+
+def queue_regs(q: Queue) -> dict[str, int | None]:
+    return {label: getattr(q, attr) for label, attr in QUEUE_FIELDS.items()}
+
+
+def pack(layout: Layout, values: dict[str, Any], base: int) -> bytes:
+    """The bytes of `layout`'s registers from `base` on, from their values by label (absent: zero; an
+    integer too wide for its register keeps its low bytes, a bytes value is taken as it is)."""
+    out = bytearray(layout.length - base)
+    for r in layout.registers:
+        v = values.get(r.label or r.name)
+        if v is None:
+            continue
+        raw = v if isinstance(v, bytes) else (v & ((1 << 8 * r.width) - 1)).to_bytes(r.width, "little")
+        out[r.offset - base : r.offset - base + r.width] = raw[: r.width]
+    return bytes(out)
+
+
+def unpack(layout: Layout, data: bytes, base: int) -> dict[str, int]:
+    """Register values by label out of bytes that start at `base` of `layout`."""
+    return {r.label or r.name: int.from_bytes(data[r.offset - base : r.offset - base + r.width], "little")
+            for r in layout.registers if r.offset >= base and r.offset + r.width - base <= len(data)}
 
 
 def chain_row(q: dict[str, Any], entries: dict[int, Any], msix_enabled: bool) -> dict[str, Any]:
