@@ -111,13 +111,13 @@ def findings(f: _Facts) -> Iterator:
                 f"{_VECTORS} maps the event to the table entry; PCIe Base 6.0 §6.1.4: the entry's address and "
                 "data are the message (Intel SDM vol. 3 §11.11.1: 0xFEExxxxx)",
                 "program the entry's address and data before binding a queue to it", vector=vec)
-        elif e.masked:
+        elif e.entry_masked:  # (a Function Mask or MSI-X off is the MSI-X rules' finding, for every vector)
             yield finding(
                 "virtio_vector_masked", "warning", queue,
-                f"{who} is bound to MSI-X entry {vec}, which is masked: its events only set the pending bit"
+                f"{who} is bound to MSI-X entry {vec}, whose mask bit is set: its events only set the pending bit"
                 + (" (pending now)" if e.pending else ""),
                 f"{_VECTORS} maps the event to the entry; PCIe Base 6.0 §6.1.4.2: a masked vector does not send",
-                "unmask the entry (and the Function Mask) once it is programmed", vector=vec)
+                "unmask the entry once it is programmed (Linux: pci_msix_unmask)", vector=vec)
 
     if not msix and f.msix and bound and driver_ok:
         yield finding(
