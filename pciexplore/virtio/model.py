@@ -13,7 +13,7 @@ ISR status clears when read: it is read only by `read_isr()`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -211,8 +211,11 @@ class Virtio:
         (saved,) = self.source.read_ranges(addr, [ByteRange(None, at, _CAP_DATA - _CAP_BAR)])
         try:
             yield
-        finally:
-            self.source.write_config(addr, at, saved)
+        except PciError:
+            with suppress(PciError):  # the first error is the one to tell (a refused write refuses this too)
+                self.source.write_config(addr, at, saved)
+            raise
+        self.source.write_config(addr, at, saved)
 
     def _aim(self, window: Structure, s: Structure, rel: int, width: int) -> None:
         """Point the PCI_CFG window at `width` bytes at `rel` of `s` (§4.1.4.9: bar, offset, length)."""
@@ -504,6 +507,10 @@ class Virtio:
             snap = self.snapshot()
         except PciError as e:  # the structures cannot be reached from this source, or are cut short
             out["unread"] = [e.message]
+            if isinstance(e, NotSupported) and self._via_pci_cfg() is None and self.structure(V.VIRTIO_PCI_CAP_PCI_CFG):
+                out["unread"].append("the PCI_CFG access capability reaches the same registers through config space: "
+                                     "Virtio(fn, pci_cfg=True) on a source open for writes (it writes the window's "
+                                     "bar/offset/length registers, and puts them back)")
             return out
         entries = self._entries()
         out.update({k: snap.common.get(k) for k in ("device_status", "msix_config", "num_queues", "queue_select",
