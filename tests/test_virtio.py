@@ -351,3 +351,14 @@ def test_diff_names_virtio_fields(tmp_path) -> None:
     lines = str(diff(before, take(src).save(tmp_path / "b.json"))).splitlines()
     assert "00:02.0 queue 1 msix_vector: 0x2 → 0xffff" in lines
     assert "00:02.0 device_status DRIVER_OK: 1 → 0" in lines
+
+
+def test_a_device_that_reads_all_ones_is_said_not_to_answer() -> None:
+    """Memory decoding off: the BAR answers all ones (as the simulator's BARs do, PCIe Unsupported
+    Request); num_queues 0xffff must not become 65535 queue selects."""
+    src = pciexplore.open("sim:virtio-net,driver")
+    fn = _virtio_fn(src)
+    fn.write(0x04, bytes(2))
+    (why, *_) = fn.virtio.to_dict()["unread"]
+    assert "reads all ones" in why and "PCI_CFG" not in " ".join(fn.virtio.to_dict()["unread"])
+    assert not any(x.check.startswith("virtio") for x in diagnose(src))

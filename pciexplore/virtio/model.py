@@ -279,7 +279,13 @@ class Virtio:
         s = self._common()
         common = self._regs(s, V.COMMON)
         unread: list[str] = []
+        if common["device_status"] == 0xFF and common["num_queues"] == 0xFFFF:
+            raise PciError("the virtio common configuration reads all ones: the device does not answer "
+                               "(memory decoding off, or the device is gone)", **self.function.where(s.cap_offset))
         n = common["num_queues"]
+        if n > QUEUE_MAX:  # more than any device model offers: read the first QUEUE_MAX, say so
+            unread.append(f"queues {QUEUE_MAX}-{n - 1} of the {n} num_queues claims")
+            n = QUEUE_MAX
         queues = [Queue(q) for q in range(n)]
         features: dict[str, int | None] = {"device_feature": None, "driver_feature": None}
         if self.may_select():
