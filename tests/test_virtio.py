@@ -362,3 +362,49 @@ def test_a_device_that_reads_all_ones_is_said_not_to_answer() -> None:
     (why, *_) = fn.virtio.to_dict()["unread"]
     assert "reads all ones" in why and "PCI_CFG" not in " ".join(fn.virtio.to_dict()["unread"])
     assert not any(x.check.startswith("virtio") for x in diagnose(src))
+
+
+def _legacy_pitfall(src, fn, v) -> list:
+    """A legacy driver's vector writes before and after enabling MSI-X (virtio 1.2 §4.1.4.10: the two
+    vector registers exist only while MSI-X is enabled; before, offset 0x14 is the device configuration)."""
+    from pciexplore.errors import InputError
+
+    out = []
+    with pytest.raises(InputError, match="MSI-X is disabled"):
+        v.set_config_vector(0)  # the model refuses to do what the bug does
+    src.write_bar(fn.address, 0, 0x14, bytes(2))  # what the bug does: "config vector 0" at I/O BAR 0 + 0x14
+    # QEMU applies a configuration write over its copy of the configuration as the last read left it, zeros
+    # when nothing read it yet: the whole MAC address goes
+    out.append(("mac after the early write", v.snapshot().device_config["mac"]))
+    out.append(("reset", v.reset()))  # QEMU's virtio_net_reset takes the MAC back from the NIC's configuration
+    out.append(("mac after reset", v.snapshot().device_config["mac"]))  # this read loads the copy
+    src.write_bar(fn.address, 0, 0x14, bytes(2))
+    out.append(("mac after a read and the write", v.snapshot().device_config["mac"]))
+    fn.msix.enable()
+    out.append(("config vector", v.set_config_vector(0)))
+    out.append(("queue 0 vector", v.set_queue_vector(0, 1)))
+    out.append(("queue 1 past the table", v.set_queue_vector(1, fn.msix.size)))
+    snap = v.snapshot()
+    out.append(("queues", [(q.size, q.msix_vector) for q in snap.queues]))
+    out.append(("mac now", snap.device_config["mac"]))  # the device configuration moved to 0x18
+    return out
+
+
+@pytest.mark.qemu
+def test_legacy_vectors_exist_only_with_msix_enabled_on_qemu_and_the_simulator() -> None:
+    m = Machine().add("virtio-net-pci", **{"disable-modern": "on", "disable-legacy": "off"})
+    with m.start() as src:
+        fn = _virtio_fn(src)
+        assert fn.virtio.transport == "legacy" and fn.virtio.structures == []
+        qemu = _legacy_pitfall(src, fn, fn.virtio)
+        (rx,) = src.qmp.execute("query-rx-filter", name=src.qdev_id(fn.address))
+        assert rx["main-mac"] == dict(qemu)["mac now"]  # QEMU's own word on the MAC the early write changed
+    sim = pciexplore.open("sim:virtio-net,transitional")
+    sfn = _virtio_fn(sim)
+    assert _legacy_pitfall(sim, sfn, Virtio(sfn, legacy=True)) == qemu
+    steps = dict(qemu)
+    assert steps["mac after the early write"] == "00:00:00:00:00:00"
+    assert steps["mac after reset"] == "52:54:00:12:34:56"
+    assert steps["mac after a read and the write"] == "00:00:00:12:34:56"
+    assert steps["config vector"] == 0 and steps["queue 0 vector"] == 1 and steps["queue 1 past the table"] == NO_VECTOR
+    assert steps["queues"] == [(256, 1), (256, NO_VECTOR), (64, NO_VECTOR)]

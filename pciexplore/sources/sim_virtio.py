@@ -65,6 +65,9 @@ class VirtioNetFunction(SimFunction):
                  transitional: bool = False, io_base: int = 0xC000) -> None:
         self.transitional = transitional
         self.io_base = io_base
+        #: QEMU's vdev->config: the device configuration as the last read of it loaded it (zeros before);
+        #: a driver's write lands in this copy, which is then applied whole (virtio_config_write*)
+        self.config_copy = bytes(NET_CONFIG_LEN)
         self.dfselect = self.gfselect = 0
         self.queues = [VirtQueue(n) for n in QUEUE_SIZES]
         self._reset_state()
@@ -80,6 +83,7 @@ class VirtioNetFunction(SimFunction):
         self.generation = getattr(self, "generation", 0)
         self.queues = [VirtQueue(n) for n in QUEUE_SIZES]
         self.link_up = getattr(self, "link_up", True)
+        self.mac = MAC  # QEMU's virtio_net_reset takes the MAC address back from the NIC's configuration
 
     # -- config space --------------------------------------------------------------------------------
     def _build_config(self, bar_base: int) -> None:
@@ -238,7 +242,7 @@ class VirtioNetFunction(SimFunction):
 
     def _net_config(self) -> bytes:
         """struct virtio_net_config as far as this device has it, all ones past that."""
-        return (MAC + (V.VIRTIO_NET_S_LINK_UP if self.link_up else 0).to_bytes(2, "little")).ljust(0x1000, b"\xff")
+        return (self.mac + (V.VIRTIO_NET_S_LINK_UP if self.link_up else 0).to_bytes(2, "little")).ljust(0x1000, b"\xff")
 
     # -- BAR access -------------------------------------------------------------------------------------
     def read_bar(self, bar: int, offset: int, size: int) -> bytes:
@@ -251,6 +255,8 @@ class VirtioNetFunction(SimFunction):
             out = bytes(self._legacy_image()[offset : offset + size])
             if offset <= V.LEGACY.register("VIRTIO_PCI_ISR").offset < offset + size:
                 self._isr_read()
+            if offset + size > V.LEGACY_CONFIG_OFF[self.msix_enabled()]:
+                self.config_copy = self._net_config()[:NET_CONFIG_LEN]  # a read loads the device's copy
             return out
         out = bytearray()
         for at in range(offset, offset + size):  # byte by byte through the structures, as the device decodes
@@ -263,6 +269,7 @@ class VirtioNetFunction(SimFunction):
         if at == ISR_AT:
             return bytes([self._isr_read()])
         if DEVICE_AT <= at < DEVICE_AT + 0x1000:
+            self.config_copy = self._net_config()[:NET_CONFIG_LEN]  # a read loads the device's copy
             return self._net_config()[at - DEVICE_AT : at - DEVICE_AT + 1]
         return b"\0"
 
@@ -293,6 +300,8 @@ class VirtioNetFunction(SimFunction):
             self._legacy_write(offset, len(data), value)
         elif COMMON_AT <= offset < COMMON_AT + 0x40:
             self._modern_common_write(offset - COMMON_AT, data)
+        elif DEVICE_AT <= offset < DEVICE_AT + NET_CONFIG_LEN:
+            self._config_write(offset - DEVICE_AT, data)
         elif NOTIFY_AT <= offset < NOTIFY_AT + NOTIFY_MULT * len(QUEUES):
             self.notify_queue((offset - NOTIFY_AT) // NOTIFY_MULT)
 
@@ -307,7 +316,23 @@ class VirtioNetFunction(SimFunction):
                 self._common_write(r.name, int.from_bytes(data[: r.width], "little"))
                 return
 
+    def _config_write(self, rel: int, data: bytes) -> None:
+        """A write to struct virtio_net_config: the MAC address takes it as long as neither VERSION_1 nor
+        CTRL_MAC_ADDR was negotiated (QEMU's virtio_net_set_config); the rest is read-only."""
+        if rel + len(data) > NET_CONFIG_LEN:
+            return  # past the configuration: QEMU drops the write
+        copy = bytearray(self.config_copy)
+        copy[rel : rel + len(data)] = data
+        self.config_copy = bytes(copy)
+        features = self.guest_features[0] | self.guest_features[1] << 32
+        if not features & ((1 << V.VIRTIO_F_VERSION_1) | (1 << 23)):
+            self.mac = self.config_copy[:6]
+
     def _legacy_write(self, offset: int, width: int, value: int) -> None:
+        base = V.LEGACY_CONFIG_OFF[self.msix_enabled()]
+        if offset >= base:  # the device configuration (where the vectors are while MSI-X is on)
+            self._config_write(offset - base, value.to_bytes(width, "little"))
+            return
         regs = {off: name for name, off, _ in self._legacy_regs()}
         name = regs.get(offset)
         q = self.queues[self.queue_sel] if self.queue_sel < len(self.queues) else None

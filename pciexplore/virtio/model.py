@@ -94,8 +94,11 @@ class Snapshot:
 class Virtio:
     """virtio-pci transport of `fn`.  `snapshot()` reads it all; `queues` is the DataFrame view."""
 
-    def __init__(self, fn: Function, select: bool | None = None, pci_cfg: bool | None = None) -> None:
+    def __init__(self, fn: Function, select: bool | None = None, pci_cfg: bool | None = None,
+                 legacy: bool = False) -> None:
         self.function = fn
+        #: drive a transitional device through its legacy interface (I/O BAR 0), as a legacy driver does
+        self.legacy_interface = legacy
         #: may the model write queue_select / feature selects (restoring them)?  None: only on driven sources
         self.select = select
         #: may it reach the structures through the PCI_CFG window (writes config space)?  None: only when the
@@ -148,8 +151,10 @@ class Virtio:
 
     @property
     def transport(self) -> str:
-        """"modern" with a common configuration structure, else "legacy" (the I/O BAR 0 layout)."""
-        return "modern" if self.structure(V.VIRTIO_PCI_CAP_COMMON_CFG) else "legacy"
+        """"modern" with a common configuration structure (unless asked for legacy), else "legacy" (I/O BAR 0)."""
+        if self.legacy_interface or not self.structure(V.VIRTIO_PCI_CAP_COMMON_CFG):
+            return "legacy"
+        return "modern"
 
     @property
     def transitional(self) -> bool:
@@ -445,17 +450,34 @@ class Virtio:
                                          "device", "bound", "address", "data", "masked", "pending", "meaning"])
         return df.rename(columns={"index": "queue"}).set_index("queue")
 
-    # -- verbs -------------------------------------------------------------------------------------
+    # -- verbs (through the common configuration, or the legacy I/O BAR of a legacy-only device) ----------
     def _common_reg(self, name: str) -> Register:
         return V.COMMON.register(name) if name in V.COMMON._by_name else V.QUEUE.register(name)
 
-    def _readback(self, name: str) -> int:
-        decl = self._common_reg(name)
-        return self._read(self._common(), [(decl.offset, decl.width)])[0]
+    def _verb_reg(self, what: str) -> tuple[Structure, Layout, Register]:
+        """Where a verb's register is on this transport (the legacy vector registers only with MSI-X on)."""
+        modern, legacy = VERB_REGISTERS[what]
+        if self.transport == "modern":
+            return self._common(), V.COMMON if modern in V.COMMON._by_name else V.QUEUE, self._common_reg(modern)
+        if legacy in V.LEGACY_MSIX_REGS and not self._msix_enabled():
+            at = V.LEGACY.register(legacy).offset
+            raise InputError(f"the legacy interface has no {legacy} while MSI-X is disabled: a write at I/O BAR 0 "
+                             f"+ 0x{at:x} would land in the device configuration (virtio 1.2 §4.1.4.10); enable "
+                             "MSI-X first", **self.function.where())
+        return self._legacy_bar(), V.LEGACY, V.LEGACY.register(legacy)
+
+    def _write_read(self, what: str, value: int) -> int:
+        """Write a verb's register and read the device's answer back (one exchange on QEMU)."""
+        s, layout, r = self._verb_reg(what)
+        return self._regs(s, layout, (r.name,), lambda: self._write(s, r.offset, r.width, value))[r.label or r.name]
+
+    def _read_one(self, what: str) -> int:
+        s, layout, r = self._verb_reg(what)
+        return self._regs(s, layout, (r.name,))[r.label or r.name]
 
     def set_status(self, status: int) -> int:
         """Write device_status (0: reset, which unbinds every vector, §4.1.4.3.1); returns what it reads back."""
-        got = self._selected("VIRTIO_PCI_COMMON_STATUS", status, V.COMMON, ("VIRTIO_PCI_COMMON_STATUS",))["device_status"]
+        got = self._write_read("status", status)
         if status == 0:
             self.refused.clear()  # a reset unbinds everything: nothing asked for stands any more
         names = "+".join(V.status_names(status)) or "0 (reset)"
@@ -467,7 +489,7 @@ class Virtio:
 
     def set_config_vector(self, vector: int) -> int:
         """Write msix_config and return the device's answer (NO_VECTOR: it refused, §4.1.5.1.2)."""
-        got = self._selected("VIRTIO_PCI_COMMON_MSIX", vector, V.COMMON, ("VIRTIO_PCI_COMMON_MSIX",))["msix_config"]
+        got = self._write_read("config_vector", vector)
         self._answer(None, vector, got)
         self.log.add("set_config_vector()", f"msix_config ← 0x{vector:x}: reads back 0x{got:x}"
                      + (" (refused)" if got != vector else ""))
@@ -476,10 +498,11 @@ class Virtio:
     def set_queue_vector(self, queue: int, vector: int) -> int:
         """Select `queue`, write queue_msix_vector, read the answer back (Linux's vp_modern_queue_vector);
         queue_select is put back."""
-        old = self._readback("VIRTIO_PCI_COMMON_Q_SELECT")
-        self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", queue)
-        got = self._selected("VIRTIO_PCI_COMMON_Q_MSIX", vector, V.QUEUE, ("VIRTIO_PCI_COMMON_Q_MSIX",))["queue_msix_vector"]
-        self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", old)
+        self._verb_reg("queue_vector")  # a legacy device without MSI-X has no such register: say so first
+        old = self._read_one("queue_select")
+        self._write_read("queue_select", queue)
+        got = self._write_read("queue_vector", vector)
+        self._write_read("queue_select", old)
         self._answer(queue, vector, got)
         self.log.add("set_queue_vector()", f"queue {queue} queue_msix_vector ← 0x{vector:x}: reads back 0x{got:x}"
                      + (" (refused)" if got != vector else ""))
@@ -539,6 +562,11 @@ class Virtio:
                 f"at {self.function.address}: {len(self.structures)} structures>")
 
 
+#: a verb's register: (in the common configuration, in the legacy layout)
+VERB_REGISTERS = {"status": ("VIRTIO_PCI_COMMON_STATUS", "VIRTIO_PCI_STATUS"),
+                  "config_vector": ("VIRTIO_PCI_COMMON_MSIX", "VIRTIO_MSI_CONFIG_VECTOR"),
+                  "queue_select": ("VIRTIO_PCI_COMMON_Q_SELECT", "VIRTIO_PCI_QUEUE_SEL"),
+                  "queue_vector": ("VIRTIO_PCI_COMMON_Q_MSIX", "VIRTIO_MSI_QUEUE_VECTOR")}
 #: struct field of each per-queue register -> its Queue attribute
 QUEUE_FIELDS = {"queue_size": "size", "queue_msix_vector": "msix_vector", "queue_enable": "enable",
                 "queue_notify_off": "notify_off", "queue_desc": "desc", "queue_driver": "driver",
