@@ -557,6 +557,13 @@ class Virtio:
         out["unread"] = snap.unread + ["ISR status: reading it clears it (read_isr() when you mean it)"]
         return out
 
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from .html import queues_html
+
+        return f"<div><b>{escape(repr(self))}</b>{queues_html(self.to_dict())}</div>"
+
     def __repr__(self) -> str:
         return (f"<virtio {self.device_type_name} ({self.transport}{', transitional' if self.transitional else ''}) "
                 f"at {self.function.address}: {len(self.structures)} structures>")
