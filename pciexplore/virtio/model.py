@@ -62,7 +62,7 @@ class Structure:
 
 @dataclass(slots=True)
 class Queue:
-    """One virtqueue as read (None: not read, see `Virtio.unread`)."""
+    """One virtqueue as read (None: not read, see `Snapshot.unread`)."""
 
     index: int
     size: int | None = None
@@ -315,12 +315,12 @@ class Virtio:
                 words = [unpack(V.COMMON, h, 0) for h in halves]
                 features = {w: words[0][w] | words[1][w] << 32 for w in ("device_feature", "driver_feature")}
             missing = [q.index for q in queues if q.size is None]
-            if features["device_feature"] is None or missing:
-                # the selected feature words are in `common` (device_feature with device_feature_select)
-                unread.append("the 64-bit feature words" * (features["device_feature"] is None)
-                              + " and " * (features["device_feature"] is None and bool(missing))
-                              + (f"queues {missing}" if missing else "") + ": they need select writes, which this "
-                              "source does not allow (select=True to allow)")
+            # (the selected feature words are in `common`: device_feature with device_feature_select)
+            parts = (["the 64-bit feature words"] if features["device_feature"] is None else []) + (
+                [f"queues {', '.join(map(str, missing))}"] if missing else [])
+            if parts:
+                unread.append(f"{' and '.join(parts)}: they need select writes, which this source does not allow "
+                              "(select=True to allow)")
         return Snapshot("modern", common, features["device_feature"], features["driver_feature"], queues,
                         self._device_config(), self._msix_enabled(), unread)
 
