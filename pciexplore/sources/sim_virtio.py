@@ -104,7 +104,7 @@ class VirtioNetFunction(SimFunction):
         self._put(PM_CAP + 1, 1, COMMON_CAP)
         self._vcap(COMMON_CAP, ISR_CAP, V.VIRTIO_PCI_CAP_COMMON_CFG, COMMON_AT, 0x38)
         self._vcap(ISR_CAP, EXP_CAP, V.VIRTIO_PCI_CAP_ISR_CFG, ISR_AT, 1)
-        self._put(MSIX_CAP + 1, 1, NOTIFY_CAP)
+        self._put((MSIX_CAP if self.has_msix else EXP_CAP) + 1, 1, NOTIFY_CAP)
         self._vcap(NOTIFY_CAP, DEVICE_CAP, V.VIRTIO_PCI_CAP_NOTIFY_CFG, NOTIFY_AT, NOTIFY_MULT * len(QUEUES), 20)
         self._put(NOTIFY_CAP + 16, 4, NOTIFY_MULT)
         self._vcap(DEVICE_CAP, PCI_CFG_CAP, V.VIRTIO_PCI_CAP_DEVICE_CFG, DEVICE_AT, NET_CONFIG_LEN)
