@@ -459,3 +459,39 @@ def test_shared_memory_and_pci_cfg_capabilities(tmp_path) -> None:
     theirs = subprocess.run(["lspci", "-F", str(dump), "-vvv"], capture_output=True, text=True, check=True).stdout
     ours = render_source(pciexplore.open(dump), LspciOptions(verbose=3))
     assert "[e0] Vendor Specific Information: VirtIO: <unknown>" in theirs and ours == theirs
+
+
+def _doctor_story(src) -> list:
+    fn = _virtio_fn(src)
+    v, m = fn.virtio, fn.msix
+    if not m.enabled:  # QEMU's start-up leaves MSI-X off; program it as the simulator's driver option does
+        for vec in range(m.size):
+            m.set_message(vec, 0xFEE00000 | (vec % 2) << 12, 0x4021 + vec)
+            m.unmask(vec)
+        m.enable()
+
+    def seen() -> list:
+        return sorted((x.check, x.where, x.vector) for x in diagnose(src) if x.check.startswith("virtio"))
+
+    out = [("two vectors", seen())]
+    v.set_queue_vector(0, 2)  # past a two-entry table
+    out.append(("refused", seen()))
+    v.reset()
+    v.set_status(0x0F)
+    out.append(("DRIVER_OK at once", seen()))
+    return out
+
+
+@pytest.mark.qemu
+def test_doctor_says_the_same_of_qemu_and_the_simulator() -> None:
+    """With two MSI-X vectors the start-up puts every queue on vector 1: sharing is allowed (§4.1.5.1.2,
+    info only); a vector past the table is refused and the doctor says so; DRIVER_OK without any vector
+    (§3.1.1: vectors are per-bus set-up, before DRIVER_OK) is an error."""
+    m = Machine().add("virtio-net-pci", **{"disable-legacy": "on", "vectors": "2"})
+    with m.start() as src:
+        qemu = _doctor_story(src)
+    assert _doctor_story(pciexplore.open("sim:virtio-net,driver,vectors=2")) == qemu
+    steps = dict(qemu)
+    assert steps["two vectors"] == [("virtio_shared_vector", "MSI-X entry 1", 1)]
+    assert ("virtio_vector_refused", "queue 0 queue_msix_vector (common cfg 0x1a)", 2) in steps["refused"]
+    assert [c for c, _, _ in steps["DRIVER_OK at once"]] == ["virtio_driver_ok_before_vectors"]

@@ -48,8 +48,8 @@ def findings(f: _Facts) -> Iterator:
         bound.append((None, config))
 
     def finding(check: str, severity: str, queue: int | None, message: str, rule: str, fix: str,
-                vector: int | None = None) -> Finding:
-        return Finding(check, severity, f.device, _where(queue), message, rule, fix, vector=vector)
+                vector: int | None = None, where: str | None = None) -> Finding:
+        return Finding(check, severity, f.device, where or _where(queue), message, rule, fix, vector=vector)
 
     now = {q.index: q.msix_vector for q in queues} | {None: config}
     refused = {q: asked for q, asked in v.refused.items() if now.get(q) == NO_VECTOR}
@@ -139,7 +139,8 @@ def findings(f: _Facts) -> Iterator:
                 f"vector {vec} is shared by {', '.join(who)}: allowed, its handler must look at each of them",
                 f"{_VECTORS}: the device MUST support mapping any event type to any valid vector; sharing is "
                 "what Linux does when it has fewer vectors than queues",
-                "nothing to fix; give each its own vector if the table has room", vector=vec)
+                "nothing to fix; give each its own vector if the table has room", vector=vec,
+                where=f"MSI-X entry {vec}")
 
 
 def _enabled(snap, queue: int) -> bool:
