@@ -296,7 +296,7 @@ def test_simulator_and_qemu_signal_the_same_vectors() -> None:
 
 def test_virtio_tab_shows_queues_and_picks_their_msix_entry() -> None:
     from pciexplore.widgets.explorer import Explorer
-    from pciexplore.widgets.virtio import HIGHLIGHT
+    from pciexplore.widgets.msix import HIGHLIGHT
 
     src = pciexplore.open("sim:virtio-net,driver+nic")
     ex = Explorer(src)
@@ -306,6 +306,9 @@ def test_virtio_tab_shows_queues_and_picks_their_msix_entry() -> None:
     assert view.table.value.count("pcx-virtio-queue'") == 3 and "0xfee01000 &larr; 0x00004024" in view.table.value
     assert view.pick(2) == 3  # queue 2 -> vector 3 (its queue_msix_vector)
     assert HIGHLIGHT in ex.msix.row_of(3).box._dom_classes and HIGHLIGHT not in ex.msix.row_of(1).box._dom_classes
+    ex.msix.page_size = 2  # (re-paged: rows now show other vectors) the highlight follows vector 3, not a row
+    ex.msix.show_page(0)
+    assert not any(HIGHLIGHT in r.box._dom_classes for r in ex.msix.rows if r.vector != 3)
     fn = src.function("00:02.0")
     fn.virtio.set_queue_vector(2, NO_VECTOR)
     view.refresh()

@@ -8,7 +8,7 @@ from typing import Any
 _STYLE = """<style>
 .pcx-virtio-queues{border-collapse:collapse;font-size:12px}
 .pcx-virtio-queues td,.pcx-virtio-queues th{padding:1px 6px;border-bottom:1px solid #eee;text-align:left}
-.pcx-virtio-entry{background:#fff3c4;outline:2px solid #f9a825}
+.pcx-highlight{background:#fff3c4;outline:2px solid #f9a825}
 </style>"""
 
 

@@ -11,8 +11,6 @@ import ipywidgets as w
 from ..virtio.html import queues_html, vector_text
 from .common import esc
 
-HIGHLIGHT = "pcx-virtio-entry"  # CSS class put on the MSI-X row of the picked queue's vector
-
 
 class VirtioView(w.VBox):
     """`VirtioView(fn, msix_view=None)`: the queues of `fn.virtio`; `pick(queue)` highlights its entry."""
@@ -44,14 +42,14 @@ class VirtioView(w.VBox):
         self.table.value = queues_html(info)  # with what was not read, and why
 
     def pick(self, queue: int | None) -> int | None:
-        """Highlight the MSI-X entry queue `queue`'s vector names; returns that vector (None: no entry)."""
-        if self.msix_view is not None:
-            for r in self.msix_view.rows:
-                r.box.remove_class(HIGHLIGHT)
+        """Highlight the MSI-X entry queue `queue`'s vector names (its page shown); returns that vector
+        (None: the queue has no entry)."""
         row = next((q for q in self.info.get("queues", []) if q["index"] == queue), None)
-        if row is None or not row["bound"]:
-            return None
-        vector = row["msix_vector"]
+        vector = row["msix_vector"] if row is not None and row["bound"] else None
         if self.msix_view is not None:
-            self.msix_view.row_of(vector).box.add_class(HIGHLIGHT)
+            self.msix_view.highlighted = vector
+            if vector is None:
+                self.msix_view.refresh()
+            else:
+                self.msix_view.row_of(vector)
         return vector
