@@ -36,7 +36,7 @@ class Difference:
 
     @property
     def title(self) -> str:
-        if self.where in ("MSI-X table", "MSI-X PBA"):
+        if self.where in ("MSI-X table", "MSI-X PBA", "virtio"):
             return self.label
         return f"{self.name} ({self.label})" if self.label else self.name
 
@@ -139,6 +139,7 @@ def _compare_function(out: list[Difference], notes: list[str], name: str, a: Fun
 
     _compare_bytes(out, name, a.config, b.config, covered)
     _compare_msix(out, notes, name, a, b)
+    _compare_virtio(out, notes, name, a, b)
     _compare_kernel(out, name, a, b)
 
 
@@ -248,6 +249,15 @@ def _compare_msix(out: list[Difference], notes: list[str], name: str, a: Functio
         if x != y:
             out.append(Difference(name, "MSI-X PBA", "PBA", f"MSI-X entry {n} Pending", "yes" if x else "no",
                                   "yes" if y else "no", pba_offset + n // 8))
+
+
+def _compare_virtio(out: list[Difference], notes: list[str], name: str, a: Function, b: Function) -> None:
+    from .virtio.diff import compare
+
+    found, why = compare(a, b)
+    if why:
+        notes.append(f"{name}: virtio transport not compared: {why if len(why) <= 160 else why[:159] + '…'}")
+    out += [Difference(name, "virtio", n, label, old, new) for n, label, old, new in found]
 
 
 def _compare_kernel(out: list[Difference], name: str, a: Function, b: Function) -> None:

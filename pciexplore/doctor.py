@@ -288,7 +288,13 @@ def _kernel_view_findings(f: _Facts) -> Iterator[Finding]:
     yield from path.findings(f.fn)
 
 
-CHECKS += [_table_findings, _placement_findings, _kernel_view_findings]
+def _virtio_findings(f: _Facts) -> Iterator[Finding]:
+    from .virtio.doctor import findings  # the virtio rules live with the virtio model
+
+    return findings(f)
+
+
+CHECKS += [_table_findings, _placement_findings, _kernel_view_findings, _virtio_findings]
 
 
 def is_x86(source: Source) -> bool:

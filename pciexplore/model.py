@@ -332,6 +332,13 @@ class Function:
 
         return msi_of(self)
 
+    @property
+    def virtio(self) -> Any:
+        """virtio-pci transport model (`pciexplore.virtio.Virtio`: queues, vectors, verbs), or None."""
+        from .virtio import virtio_of
+
+        return virtio_of(self)
+
     # -- kernel and BARs ------------------------------------------------------------------------
     @cached_property
     def kernel(self) -> KernelInfo | None:

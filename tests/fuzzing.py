@@ -187,6 +187,9 @@ def exercise(path: Path) -> str:
                 if model is not None:
                     model.checks()
                     repr(model)
+            if fn.virtio is not None:  # the virtio structures' pointers over hostile bytes
+                json.dumps(fn.virtio.to_dict())
+                repr(fn.virtio)
     except PciError as e:
         _check_error(e, path)
         return "rejected"

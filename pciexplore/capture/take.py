@@ -109,6 +109,7 @@ def _take_function(source: Source, fn: Function, extra: list[tuple[int, int, int
                 cf.windows.append(BarWindow(bar, offset, source.read_bar(fn.address, bar, offset, size), what))
             except PciError as e:
                 cf.missing.append(MissingWindow(bar, offset, size, what, e.message))
+    _virtio_windows(cf, fn)
     vpd = source.read_vpd(fn.address) if hasattr(source, "read_vpd") else None
     cf.vpd = vpd[: fmt.MAX_VPD] if vpd is not None else None
     kernel = source.kernel_info(fn.address)
@@ -118,6 +119,21 @@ def _take_function(source: Source, fn: Function, extra: list[tuple[int, int, int
         if interrupts_text is not None and irqs:
             cf.interrupts = _interrupt_rows(interrupts_text, irqs)
     return cf
+
+
+def _virtio_windows(cf: CapturedFunction, fn: Function) -> None:
+    """The virtio structures as the virtio model reads them, register by register (a bulk read of them
+    would see only the first register of each DWORD); never the ISR, which clears when read."""
+    v = fn.virtio
+    if v is None:
+        return
+    try:
+        windows = v.windows()
+    except PciError as e:
+        cf.missing.append(MissingWindow(0, 0, 0, "virtio", e.message))
+        return
+    for what, bar, offset, data in windows[: max(fmt.MAX_WINDOWS - len(cf.windows), 0)]:
+        cf.windows.append(BarWindow(bar, offset, data, what))
 
 
 def _plain(value):

@@ -9,6 +9,8 @@ lives only in the config bytes, the table and the PBA, and is derived from them 
 Spec: "sim:" then devices joined by "+", each "KIND[,vectors=N][,driver][,msix=0]":
   nic     an e1000e-like NIC: ICR/ICS/IMS/IMC/IVAR registers route causes (rx0, tx0, ...) to vectors
   nvme    an NVMe-like controller: completion queue N signals vector N
+  virtio-net  virtio-net over PCI with QEMU's common-configuration rules (sources/sim_virtio.py);
+          ",transitional" adds the legacy I/O BAR 0
   vectors MSI-X table size (1..2048); driver: start as a Linux driver leaves it (Bus Master on,
   MSI-X enabled, every vector programmed and unmasked); msix=0: no MSI-X capability (MSI only).
 """
@@ -182,6 +184,10 @@ class SimFunction:
         self._put(AER_CAP + 24, 4, 0x000000A0, 0x00000140)  # ECRC gen/check capable; enables RW
 
     # -- little helpers ---------------------------------------------------------------------------
+    def config_bytes(self) -> bytes:
+        """Config space as a read sees it now."""
+        return bytes(self.config)
+
     def cfg(self, offset: int, width: int) -> int:
         return int.from_bytes(self.config[offset : offset + width], "little")
 
@@ -477,26 +483,39 @@ class SimSource(Source):
         if len(parts) > MAX_DEVICES:  # each device gets a 4 MiB window below 4 GiB, from 0xFC000000/0xFD000000
             raise InputError(f"{len(parts)} simulated devices; at most {MAX_DEVICES} fit in the 32-bit BAR window",
                              file=self.name)
+        from .sim_virtio import PROFILES as VIRTIO_PROFILES
+        from .sim_virtio import VirtioNetFunction
+
+        known = {**PROFILES, **VIRTIO_PROFILES}
         for i, part in enumerate(parts):
             kind, *opts = [t.strip() for t in part.split(",")]
-            if kind not in PROFILES:
-                raise InputError(f"unknown simulated device {kind!r}; known: {', '.join(PROFILES)}",
+            if kind not in known:
+                raise InputError(f"unknown simulated device {kind!r}; known: {', '.join(known)}",
                                  file=self.name)
-            profile = PROFILES[kind]
+            profile = known[kind]
             options = {}
             for opt in opts:
                 key, eq, value = opt.partition("=")
-                if key not in ("vectors", "driver", "msix") or (key == "vectors" and not eq):
-                    raise InputError(f"unknown option {opt!r}; options: vectors=N, driver, msix=0", file=self.name)
+                if key not in ("vectors", "driver", "msix", "transitional") or (key == "vectors" and not eq) \
+                        or (key == "transitional" and kind not in VIRTIO_PROFILES):
+                    raise InputError(f"unknown option {opt!r}; options: vectors=N, driver, msix=0"
+                                     + (", transitional" if kind in VIRTIO_PROFILES else ""), file=self.name)
                 options[key] = value
             try:
                 vectors = int(options.get("vectors", str(profile.vectors)), 0)
             except ValueError:
                 raise InputError(f"vectors={options['vectors']!r} is not a number", file=self.name) from None
             addr = Address(0, 0, 2 + i, 0)
-            fn = SimFunction(profile, addr, vectors, 0xFC000000 + i * 0x00400000 if not profile.wide_bars
-                             else 0xFD000000 + i * 0x00400000, options.get("msix", "1") != "0", self._record)
-            fn.write_config(PCI_COMMAND, PCI_COMMAND_MEMORY.to_bytes(2, "little"))  # firmware enabled decoding
+            base = 0xFC000000 + i * 0x00400000 if not profile.wide_bars else 0xFD000000 + i * 0x00400000
+            has_msix = options.get("msix", "1") != "0"
+            command = PCI_COMMAND_MEMORY
+            if kind in VIRTIO_PROFILES:
+                fn: SimFunction = VirtioNetFunction(profile, addr, vectors, base, has_msix, self._record,
+                                                    "transitional" in options, 0xC000 + 0x40 * i)
+                command |= 0x1 if "transitional" in options else 0  # PCI_COMMAND_IO for the legacy BAR
+            else:
+                fn = SimFunction(profile, addr, vectors, base, has_msix, self._record)
+            fn.write_config(PCI_COMMAND, command.to_bytes(2, "little"))  # firmware enabled decoding
             if "driver" in options:
                 fn.driver_setup()
             self.devices[addr] = fn
@@ -514,7 +533,7 @@ class SimSource(Source):
         return list(self.devices)
 
     def read_config(self, addr: Address) -> bytes:
-        return bytes(self._dev(addr).config)
+        return self._dev(addr).config_bytes()
 
     @contextmanager
     def _named(self) -> Iterator[None]:

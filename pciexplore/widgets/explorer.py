@@ -13,6 +13,7 @@ from .common import esc, function_label, msix_model
 from .hexview import HexView
 from .irqplot import InterruptPlot
 from .msix import MsixTableView
+from .virtio import VirtioView
 
 
 def config_notes(source: Any, fn: Any) -> list[tuple[int, int, str]]:
@@ -39,6 +40,8 @@ class Explorer(w.VBox):
         self.heading = w.HTML()
         self.msix_box = w.VBox()
         self.irq_box = w.VBox()
+        self.virtio_box = w.VBox()
+        self.virtio: VirtioView | None = None
         # the chain's field table scrolls beside the hex view, so a selected field and its bytes are both seen;
         # it shrinks down to its narrowest form (the meaning column wraps) and, where even that does not fit
         # beside the hex view, the hex view moves below it instead of running over it
@@ -47,10 +50,9 @@ class Explorer(w.VBox):
         self.chain.children = [c for c in self.chain.children if c is not self.chain.fields]
         self.hexview.layout = w.Layout(max_height="520px", overflow="auto", flex="0 0 auto", min_width="440px")
         self.tabs = w.Tab([w.VBox([self.chain, w.HBox([self.chain.fields, self.hexview],
-                                                                     layout=w.Layout(flex_flow="row wrap"))]),
-                               self.msix_box,
-                           self.irq_box])
-        for i, title in enumerate(("Capabilities", "MSI-X", "Interrupts")):
+                                                      layout=w.Layout(flex_flow="row wrap"))]),
+                           self.msix_box, self.irq_box, self.virtio_box])
+        for i, title in enumerate(("Capabilities", "MSI-X", "Interrupts", "Virtio")):
             self.tabs.set_title(i, title)
         # the device list is as wide as its longest line, whatever the font measures it at; the tabs take the
         # rest and need about 820 px (an MSI-X row), so where both do not fit the list moves above the tabs
@@ -74,6 +76,8 @@ class Explorer(w.VBox):
             self.msix = MsixTableView(fn, page_size=self.page_size)
             self.msix_box.children = [self.msix]
         self._show_interrupts(fn)
+        self.virtio = VirtioView(fn, self.msix) if fn.virtio is not None else None
+        self.virtio_box.children = [self.virtio or w.HTML("<i>This function is not virtio-pci.</i>")]
 
     def _show_interrupts(self, fn: Any) -> None:
         """The live kernel's counts per vector, for functions of this host that have MSI/MSI-X IRQs."""

@@ -17,6 +17,7 @@ from .common import StatusLine, disable, esc, msix_model, write_refusal
 
 _LIT = ("<span class='pcx-pending pcx-lit' title='PBA bit set: an event waits for the vector to be unmasked'"
         " style='color:#d50000;font-size:16px'>&#9679;</span>")
+HIGHLIGHT = "pcx-highlight"  # the row of `MsixTableView.highlighted`
 _DARK = "<span class='pcx-pending' title='PBA bit clear' style='color:#bbb;font-size:16px'>&#9675;</span>"
 
 
@@ -138,6 +139,7 @@ class MsixTableView(w.VBox):
         self.page_size = page_size
         self.page = 0
         self.updates = 0  # widget values sent by refreshes: what "only what changed" is measured by
+        self.highlighted: int | None = None  # a vector another view points at (the Virtio tab's picked queue)
         self._busy = False
         self.status = StatusLine()
         self.summary = w.HTML()
@@ -283,6 +285,7 @@ class MsixTableView(w.VBox):
                     continue
                 row = table.iloc[v]
                 r.vector = v
+                (r.box.add_class if v == self.highlighted else r.box.remove_class)(HIGHLIGHT)
                 sent += r.set("visible", "")
                 sent += r.set("label", f"<b>#{v}</b>")
                 refusal = self._trigger_refusal(v)

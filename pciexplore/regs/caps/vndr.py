@@ -29,6 +29,15 @@ def is_virtio_notify(block: Any) -> bool:
     return is_virtio(block) and block.get("VIRTIO_PCI_CAP_CFG_TYPE") == 2
 
 
+def is_virtio_pci_cfg(block: Any) -> bool:
+    return is_virtio(block) and block.get("VIRTIO_PCI_CAP_CFG_TYPE") == 5
+
+
+def is_virtio_cap64(block: Any) -> bool:
+    """struct virtio_pci_cap64 (shared memory regions): offset and length have high DWORDs."""
+    return is_virtio(block) and block.get("VIRTIO_PCI_CAP_CFG_TYPE") == 8
+
+
 VNDR = layout(
     "vndr", "Vendor Specific Information", PCI_CAP_ID_VNDR,
     reg("VIRTIO_PCI_CAP_LEN", 0x02, 1, label="Len",
@@ -42,6 +51,11 @@ VNDR = layout(
     reg("VIRTIO_PCI_CAP_LENGTH", 0x0C, 4, label="size", when=is_virtio, doc="Length of the structure"),
     reg("VIRTIO_PCI_NOTIFY_CAP_MULT", 0x10, 4, label="multiplier", when=is_virtio_notify,
         doc="Queue notify address = offset + queue_notify_off * multiplier"),
+    reg("VIRTIO_PCI_CFG_DATA", 0x10, 4, label="pci_cfg_data", when=is_virtio_pci_cfg,
+        doc="PCI_CFG access window: BAR, offset and length set above, then the data moves through here "
+            "(virtio 1.2 §4.1.4.9); writing the window's registers is a write to the device"),
+    reg("VIRTIO_PCI_CAP_OFFSET_HI", 0x10, 4, label="offset_hi", when=is_virtio_cap64),
+    reg("VIRTIO_PCI_CAP_LENGTH_HI", 0x14, 4, label="length_hi", when=is_virtio_cap64),
 )
 
 LAYOUTS: list[Layout] = [VNDR]

@@ -17,6 +17,8 @@ import time
 from typing import TYPE_CHECKING
 
 from ...decode import walk_standard
+from ...regs import virtio as V
+from ...regs.caps.vndr import PCI_CAP_ID_VNDR
 from .qtest import QemuError, read_cmd, write_cmd
 
 if TYPE_CHECKING:
@@ -364,34 +366,16 @@ class Nvme(DeviceModel):
 
 
 # -- virtio-net (virtio 1.x over PCI, modern interface) -------------------------------------------
-VIRTIO_PCI_CAP_VNDR = 0x09
-VIRTIO_PCI_CAP_COMMON_CFG = 1
-VIRTIO_PCI_CAP_NOTIFY_CFG = 2
-VIRTIO_PCI_CAP_DEVICE_CFG = 4
-# struct virtio_pci_common_cfg offsets
-VIRTIO_PCI_COMMON_DFSELECT = 0x00
-VIRTIO_PCI_COMMON_DF = 0x04
-VIRTIO_PCI_COMMON_GFSELECT = 0x08
-VIRTIO_PCI_COMMON_GF = 0x0C
-VIRTIO_PCI_COMMON_MSIX = 0x10
-VIRTIO_PCI_COMMON_STATUS = 0x14
-VIRTIO_PCI_COMMON_Q_SELECT = 0x16
-VIRTIO_PCI_COMMON_Q_SIZE = 0x18
-VIRTIO_PCI_COMMON_Q_MSIX = 0x1A
-VIRTIO_PCI_COMMON_Q_ENABLE = 0x1C
-VIRTIO_PCI_COMMON_Q_NOFF = 0x1E
-VIRTIO_PCI_COMMON_Q_DESCLO = 0x20
-VIRTIO_PCI_COMMON_Q_AVAILLO = 0x28
-VIRTIO_PCI_COMMON_Q_USEDLO = 0x30
-VIRTIO_CONFIG_S_ACKNOWLEDGE = 1
-VIRTIO_CONFIG_S_DRIVER = 2
-VIRTIO_CONFIG_S_DRIVER_OK = 4
-VIRTIO_CONFIG_S_FEATURES_OK = 8
-VIRTIO_F_VERSION_1 = 32
-VIRTIO_NET_F_STATUS = 16
-VIRTIO_NET_F_CTRL_VQ = 17
-VIRTIO_NET_S_LINK_UP = 1
-VIRTIO_MSI_NO_VECTOR = 0xFFFF
+# register offsets and bits from the one declaration (pciexplore/regs/virtio.py)
+VIRTIO_PCI_CAP_VNDR = PCI_CAP_ID_VNDR
+_COMMON = {r.name: r.offset for r in (*V.COMMON.registers, *V.QUEUE.registers)}
+VIRTIO_PCI_COMMON_DFSELECT = _COMMON["VIRTIO_PCI_COMMON_DFSELECT"]
+VIRTIO_PCI_COMMON_DF = _COMMON["VIRTIO_PCI_COMMON_DF"]
+VIRTIO_PCI_COMMON_MSIX = _COMMON["VIRTIO_PCI_COMMON_MSIX"]
+VIRTIO_PCI_COMMON_STATUS = _COMMON["VIRTIO_PCI_COMMON_STATUS"]
+VIRTIO_PCI_COMMON_Q_SELECT = _COMMON["VIRTIO_PCI_COMMON_Q_SELECT"]
+VIRTIO_PCI_COMMON_Q_MSIX = _COMMON["VIRTIO_PCI_COMMON_Q_MSIX"]
+VIRTIO_PCI_COMMON_Q_NOFF = _COMMON["VIRTIO_PCI_COMMON_Q_NOFF"]
 VRING_DESC_F_NEXT = 1
 VRING_DESC_F_WRITE = 2
 VIRTQ_SIZE = 16
@@ -417,7 +401,7 @@ class VirtioPci(DeviceModel):
     CONFIG = ""  # description of the config-change cause, "" when the model has none
 
     def setup(self, ctx: DeviceContext) -> None:
-        if VIRTIO_PCI_CAP_COMMON_CFG in self._caps(ctx):  # legacy-only devices (disable-modern=on) have none
+        if V.VIRTIO_PCI_CAP_COMMON_CFG in self._caps(ctx):  # legacy-only devices (disable-modern=on) have none
             self._driver(ctx)
 
     def config_change(self, ctx: DeviceContext) -> None:
@@ -436,7 +420,7 @@ class VirtioPci(DeviceModel):
         return ctx.state["caps"]
 
     def _common(self, ctx: DeviceContext, reg: int) -> int:
-        bar, off, _ = self._caps(ctx)[VIRTIO_PCI_CAP_COMMON_CFG]
+        bar, off, _ = self._caps(ctx)[V.VIRTIO_PCI_CAP_COMMON_CFG]
         return ctx.bar_address(bar, off + reg)
 
     def _rd(self, ctx: DeviceContext, reg: int, width: int) -> int:
@@ -446,7 +430,7 @@ class VirtioPci(DeviceModel):
         return write_cmd("mem", self._common(ctx, reg), width, value)
 
     def device_config(self, ctx: DeviceContext, offset: int, size: int) -> bytes:
-        bar, off, _ = self._caps(ctx)[VIRTIO_PCI_CAP_DEVICE_CFG]
+        bar, off, _ = self._caps(ctx)[V.VIRTIO_PCI_CAP_DEVICE_CFG]
         return ctx.source.qtest.read(ctx.bar_address(bar, off + offset), size)
 
     def _queue_area(self, ctx: DeviceContext, q: int) -> int:
@@ -460,38 +444,24 @@ class VirtioPci(DeviceModel):
         for cause, (q, _, _, _) in self.REQUESTS.items():
             ctx.source.qtest.command(self._wr(ctx, VIRTIO_PCI_COMMON_Q_SELECT, 2, q))
             out[cause] = self._rd(ctx, VIRTIO_PCI_COMMON_Q_MSIX, 2)
-        return {c: v for c, v in out.items() if v != VIRTIO_MSI_NO_VECTOR}
+        return {c: v for c, v in out.items() if v != V.VIRTIO_MSI_NO_VECTOR}
 
     def _driver(self, ctx: DeviceContext) -> None:
         qt = ctx.source.qtest
         qt.command(self._wr(ctx, VIRTIO_PCI_COMMON_STATUS, 1, 0))
         ctx.wait_for("reset", lambda: self._rd(ctx, VIRTIO_PCI_COMMON_STATUS, 1) == 0)
-        status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER
+        status = V.VIRTIO_CONFIG_S_ACKNOWLEDGE | V.VIRTIO_CONFIG_S_DRIVER
         qt.command(self._wr(ctx, VIRTIO_PCI_COMMON_STATUS, 1, status))
         offered = 0
         for half in (0, 1):
             qt.command(self._wr(ctx, VIRTIO_PCI_COMMON_DFSELECT, 4, half))
             offered |= self._rd(ctx, VIRTIO_PCI_COMMON_DF, 4) << (32 * half)
-        wanted = offered & ((1 << VIRTIO_F_VERSION_1) | self.FEATURES)
-        cmds = []
-        for half in (0, 1):
-            cmds += [self._wr(ctx, VIRTIO_PCI_COMMON_GFSELECT, 4, half),
-                     self._wr(ctx, VIRTIO_PCI_COMMON_GF, 4, (wanted >> (32 * half)) & 0xFFFF_FFFF)]
-        status |= VIRTIO_CONFIG_S_FEATURES_OK
-        cmds += [self._wr(ctx, VIRTIO_PCI_COMMON_STATUS, 1, status), self._wr(ctx, VIRTIO_PCI_COMMON_MSIX, 2, 0)]
-        last = max(ctx.source.msix_count(ctx.address) - 1, 0)
+        wanted = offered & ((1 << V.VIRTIO_F_VERSION_1) | self.FEATURES)
         for q in range(len(self.QUEUES)):
-            area = self._queue_area(ctx, q)
-            qt.memset(area, 0x4000, 0)
-            cmds += [self._wr(ctx, VIRTIO_PCI_COMMON_Q_SELECT, 2, q), self._wr(ctx, VIRTIO_PCI_COMMON_Q_SIZE, 2, VIRTQ_SIZE),
-                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_MSIX, 2, min(q + 1, last)),
-                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_DESCLO, 4, area), self._wr(ctx, VIRTIO_PCI_COMMON_Q_DESCLO + 4, 4, 0),
-                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_AVAILLO, 4, area + 0x1000),
-                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_AVAILLO + 4, 4, 0),
-                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_USEDLO, 4, area + 0x2000),
-                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_USEDLO + 4, 4, 0),
-                     self._wr(ctx, VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1)]
-        cmds.append(self._wr(ctx, VIRTIO_PCI_COMMON_STATUS, 1, status | VIRTIO_CONFIG_S_DRIVER_OK))
+            qt.memset(self._queue_area(ctx, q), 0x4000, 0)
+        writes = V.driver_writes(wanted, len(self.QUEUES), ctx.source.msix_count(ctx.address),
+                                 lambda q: self._queue_area(ctx, q), VIRTQ_SIZE)
+        cmds = [self._wr(ctx, rel, width, value) for rel, width, value in writes]
         qt.batch(cmds)
         ctx.state["ready"] = True
 
@@ -526,7 +496,7 @@ class VirtioPci(DeviceModel):
     def _notify_address(self, ctx: DeviceContext, q: int) -> int:
         key = ("notify", q)
         if key not in ctx.state:
-            bar, off, cap = self._caps(ctx)[VIRTIO_PCI_CAP_NOTIFY_CFG]
+            bar, off, cap = self._caps(ctx)[V.VIRTIO_PCI_CAP_NOTIFY_CFG]
             mult = int.from_bytes(ctx.source.config.read_ecam(ctx.address, 0x100)[cap + 16 : cap + 20], "little")
             ctx.source.qtest.command(self._wr(ctx, VIRTIO_PCI_COMMON_Q_SELECT, 2, q))
             ctx.state[key] = ctx.bar_address(bar, off + self._rd(ctx, VIRTIO_PCI_COMMON_Q_NOFF, 2) * mult)
@@ -558,19 +528,19 @@ class VirtioPci(DeviceModel):
 
 class VirtioNet(VirtioPci):
     """virtio-net: `config` flips the link through QMP set_link (the device updates
-    VIRTIO_NET_S_LINK_UP and signals a configuration change); `ctrl` sends a control-queue command of a
+    V.VIRTIO_NET_S_LINK_UP and signals a configuration change); `ctrl` sends a control-queue command of a
     class the device does not know (answered VIRTIO_NET_ERR, nothing changes).  rx/tx need moving
     packets, which a stopped VM does not do."""
 
     name = "virtio-net"
     ids = ((0x1AF4, 0x1000), (0x1AF4, 0x1041))
-    FEATURES = (1 << VIRTIO_NET_F_STATUS) | (1 << VIRTIO_NET_F_CTRL_VQ)
+    FEATURES = (1 << V.VIRTIO_NET_F_STATUS) | (1 << V.VIRTIO_NET_F_CTRL_VQ)
     QUEUES = ("rx0", "tx0", "ctrl")  # without multiqueue (virtio 1.x 5.1.2)
     REQUESTS = {"ctrl": (2, b"\xff\xff", 1, "control-queue command (class 0xff) used by the device")}
     CONFIG = "link flip (QMP set_link) -> configuration change"
 
     def config_change(self, ctx: DeviceContext) -> None:
-        up = self.device_config(ctx, 6, 2)[0] & VIRTIO_NET_S_LINK_UP  # struct virtio_net_config.status
+        up = self.device_config(ctx, 6, 2)[0] & V.VIRTIO_NET_S_LINK_UP  # struct virtio_net_config.status
         ctx.source.qmp.execute("set_link", name=ctx.source.qdev_id(ctx.address), up=not up)
 
 
