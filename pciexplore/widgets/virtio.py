@@ -27,7 +27,12 @@ class VirtioView(w.VBox):
         super().__init__([self.summary, w.HBox([self.picker, self.refresh_button]), self.table])
         self.add_class("pcx-virtio")
         self.info: dict[str, Any] = {}
+        function.observe(self._device_changed)  # a vector the driver (or a verb) writes shows at once
         self.refresh()
+
+    def _device_changed(self, _fn: Any, what: str) -> None:
+        if what != "closed":
+            self.refresh()
 
     def refresh(self) -> None:
         self.info = info = self.function.virtio.to_dict()
