@@ -183,3 +183,20 @@ def test_every_view_of_a_function_follows_a_write_made_through_the_source():
     assert re.search(r"PCI_MSIX_FLAGS_MASKALL</td><td>bit 14</td><td><code>Masked\+", chain.fields.value)
     assert any(f.check == "msix_function_masked" for f in doctor.findings)
     assert explorer.msix.function_mask.description == "Function Mask: set"
+
+
+def test_explorer_has_a_doctor_tab_for_the_function_and_lets_go_of_the_views_it_replaces():
+    from pciexplore.doctor import diagnose
+    from pciexplore.widgets import Explorer
+
+    src = pciexplore.open("sim:nic")  # as firmware leaves it: MSI-X offered, nothing set up
+    fn = src.functions()[0]
+    explorer = Explorer(src)
+    titles = [explorer.tabs.get_title(i) for i in range(len(explorer.tabs.children))]
+    assert titles[-1] == "Doctor"
+    expected = [f.check for f in diagnose(src, str(fn.address))]
+    assert [f.check for f in explorer.doctor.findings] == expected
+    for _ in range(5):  # picking the function again and again must not pile up observers
+        explorer.show(fn)
+    alive = [r for r in fn._observers if r() is not None]
+    assert len(alive) == 4, alive  # field table, hex view, MSI-X table and doctor: not four more per pick

@@ -51,6 +51,14 @@ class Follows:
         raise NotImplementedError
 
 
+def stop_following(view: Any, *functions: Any) -> None:
+    """Close a view that observes `functions`: it is told nothing more and the page lets it go."""
+    for fn in functions:
+        if fn is not None:
+            fn.unobserve(view._device_changed)
+    view.close()
+
+
 def disable(control: w.DOMWidget, reason: str | None) -> None:
     """Disable `control` when `reason` is given, and make the reason its tooltip."""
     control.disabled = reason is not None

@@ -22,7 +22,8 @@ class DoctorPanel(w.VBox):
         self.table = w.HTML()
         self.findings: list[Any] = []
         super().__init__([self.button, self.table])
-        for fn in source.functions(selector):  # the findings follow every change to the functions checked
+        self.functions = source.functions(selector)
+        for fn in self.functions:  # the findings follow every change to the functions checked
             fn.observe(self._device_changed)
         self.refresh()
 

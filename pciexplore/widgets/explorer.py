@@ -9,7 +9,8 @@ import ipywidgets as w
 
 from .browser import DeviceBrowser
 from .chain import CapabilityChain
-from .common import esc, function_label, msix_model
+from .common import esc, function_label, msix_model, stop_following
+from .doctor import DoctorPanel
 from .hexview import HexView
 from .irqplot import InterruptPlot
 from .msix import MsixTableView
@@ -52,7 +53,10 @@ class Explorer(w.VBox):
         self.tabs = w.Tab([w.VBox([self.chain, w.HBox([self.chain.fields, self.hexview],
                                                       layout=w.Layout(flex_flow="row wrap"))]),
                            self.msix_box, self.irq_box, self.virtio_box])
-        for i, title in enumerate(("Capabilities", "MSI-X", "Interrupts", "Virtio")):
+        self.doctor: DoctorPanel | None = None
+        self.doctor_box = w.VBox()
+        self.tabs.children = [*self.tabs.children, self.doctor_box]
+        for i, title in enumerate(("Capabilities", "MSI-X", "Interrupts", "Virtio", "Doctor")):
             self.tabs.set_title(i, title)
         # the device list is as wide as its longest line, whatever the font measures it at; the tabs take the
         # rest and need about 820 px (an MSI-X row), so where both do not fit the list moves above the tabs
@@ -66,6 +70,10 @@ class Explorer(w.VBox):
             self.show(self.browser.selected)
 
     def show(self, fn: Any) -> None:
+        # the views of the function shown before stop following it (else each pick adds observers)
+        for view in (self.msix, self.virtio, self.doctor):
+            if view is not None:
+                stop_following(view, *(getattr(view, "functions", None) or [view.function]))
         self.heading.value = f"<b>{esc(function_label(fn))}</b>"
         self.chain.show(fn)
         self.hexview.annotate(config_notes(self.source, fn))
@@ -78,6 +86,8 @@ class Explorer(w.VBox):
         self._show_interrupts(fn)
         self.virtio = VirtioView(fn, self.msix) if fn.virtio is not None else None
         self.virtio_box.children = [self.virtio or w.HTML("<i>This function is not virtio-pci.</i>")]
+        self.doctor = DoctorPanel(self.source, str(fn.address))
+        self.doctor_box.children = [self.doctor]
 
     def _show_interrupts(self, fn: Any) -> None:
         """The live kernel's counts per vector, for functions of this host that have MSI/MSI-X IRQs."""
