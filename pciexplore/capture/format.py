@@ -401,11 +401,12 @@ def check_annotation(a: Annotation) -> None:
     _annotation(_Checker(None), _annotation_json(a), "annotation")
 
 
-def _resource(c: _Checker, v: Any, path: str) -> tuple[int, int, int]:
+def _resource(c: _Checker, v: Any, path: str) -> list[int]:
     items = c.list(v, path, 3)
     if len(items) != 3:
         raise c.fail(path, "expected [start, end, flags]")
-    return (c.int(items[0], f"{path}[0]"), c.int(items[1], f"{path}[1]"), c.int(items[2], f"{path}[2]"))
+    # a list, as JSON has it: the validated document is validated again before each save
+    return [c.int(items[0], f"{path}[0]"), c.int(items[1], f"{path}[1]"), c.int(items[2], f"{path}[2]")]
 
 
 def _annotation(c: _Checker, v: Any, path: str) -> Annotation:

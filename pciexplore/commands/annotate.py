@@ -36,11 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cap = open_capture(args.file)
-    changed = False
+    done: list[str] = []  # printed only once the file is saved: on a full disk nothing was noted
     for other in args.merge:
         added = cap.merge(open_capture(other))
-        print(f"{other}: {added} annotations merged")
-        changed = True
+        done.append(f"{other}: {added} annotations merged")
     if args.text is not None:
         if not args.function:
             raise InputError("say which function the note is about with -s BDF")
@@ -49,13 +48,13 @@ def run(args: argparse.Namespace) -> int:
         target = args.field if args.field is not None else (args.offset, args.length)
         fn = cap.function(args.function)
         note = cap.annotate(fn, target, args.text, author=args.author, tags=args.tags, bar=args.bar)
-        print(f"{fn.address} {note.where}: noted")
-        changed = True
+        done.append(f"{fn.address} {note.where}: noted")
     elif args.field is not None or args.offset is not None:
         raise InputError("give the note's text with -m TEXT")
-    if changed:
+    if done:
         cap.save()
-    if args.list or not changed:
+        print("\n".join(done))
+    if args.list or not done:
         for a in cap.annotations:
             tags = f" [{', '.join(a.tags)}]" if a.tags else ""
             print(f"{a.function} {a.where}{tags} {a.author} {a.time}: {a.text}")
