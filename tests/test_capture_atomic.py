@@ -91,7 +91,7 @@ def test_annotate_on_a_full_disk_does_not_say_noted(tmp_path, monkeypatch, capsy
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
-    status = cli.main(["annotate", str(target), "-s", "00:03.0", "--field", "PCI_COMMAND", "-m", "a note"])
+    status = cli.main(["annotate", str(target), "-s", "00:03.0", "--field", "PCI_COMMAND", "--text", "a note"])
     out, err = capsys.readouterr()
     assert status == 1
     assert "noted" not in out

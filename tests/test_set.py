@@ -199,7 +199,7 @@ def test_write_is_journaled_and_undo_reverts_it(tmp_path: Path) -> None:
     assert configs(tree) != before
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        assert cli.main(["undo", str(tree / "devices"), "-n", "2", "--journal", str(journal)]) == 0
+        assert cli.main(["undo", str(tree / "devices"), "--steps", "2", "--journal", str(journal)]) == 0
     assert out.getvalue() == "2 writes undone\n"
     assert configs(tree) == before
 
@@ -238,7 +238,7 @@ def test_annotate_takes_msix_entry_names(tmp_path: Path, capsys) -> None:
     sim = pciexplore.open("sim:nic,vectors=8,driver")
     path = take(sim).save(tmp_path / "c.json")
     regs = sim.functions()[0].msix.regs()
-    assert cli.main(["annotate", str(path), "-s", "02.0", "--field", "MSIX[3].MASKBIT", "-m", "masked here"]) == 0
+    assert cli.main(["annotate", str(path), "-s", "02.0", "--field", "MSIX[3].MASKBIT", "--text", "masked here"]) == 0
     assert capsys.readouterr().out == (f"0000:00:02.0 BAR {regs.table_bir} 0x{regs.table_offset + 0x3c:x} "
                                        "(MSIX[3].CTRL_MASKBIT): noted\n")
     [note] = pciexplore.open(str(path)).annotations

@@ -212,7 +212,7 @@ def parse_document(raw: bytes, name: str) -> dict:
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except json.JSONDecodeError as e:
-        raise InputError(f"not JSON: {e.msg}", file=name, line=e.lineno) from None
+        raise InputError(f"broken JSON, not a capture: {e.msg}", file=name, line=e.lineno) from None
     except RecursionError:
         raise InputError("not a capture: JSON nested too deeply", file=name) from None
     except ValueError as e:  # duplicate keys, NaN/Infinity, integers with thousands of digits

@@ -13,6 +13,7 @@ from ..address import Address
 from ..errors import InputError, NotSupported, ReadOnlyError
 from ..locate import resolve
 from ..sources.base import BarRegion, KernelInfo, Source
+from ..words import plural
 from . import format as fmt
 from .atomic import directory_lock, write_atomic
 from .format import Annotation, CapturedFunction
@@ -214,7 +215,7 @@ class Capture(Source):
     # -- looks ------------------------------------------------------------------------------------------
     def __repr__(self) -> str:
         title = self.metadata.get("title") or self.name
-        return f"<Capture {title!r}: {len(self._captured)} functions, {len(self.annotations)} annotations>"
+        return f"<Capture {title!r}: {plural(len(self._captured), 'function')}, {plural(len(self.annotations), 'annotation')}>"
 
     def _repr_html_(self) -> str:
         e = html.escape

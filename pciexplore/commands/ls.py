@@ -9,9 +9,11 @@ is easy to grep and cut; names come last because they contain blanks.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from .. import names, open_source
+from ..cli import selected
 from ..model import Function
 from ..render.lspci_header import DeviceFacts
 from ..sources.base import Source
@@ -31,14 +33,30 @@ def ls_text(source: Source, selector: str | None = None) -> str:
     return "".join(ls_line(fn) + "\n" for fn in source.functions(selector))
 
 
+def ls_record(fn: Function) -> dict:
+    """What one ls line says, as data (JSON)."""
+    d = DeviceFacts(fn)
+    ids = names.default()
+    return {"address": str(fn.address), "vendor_id": d.vendor, "device_id": d.device, "class": d.cls,
+            "driver": d.driver, "capabilities": [c.key for c in fn.capabilities],
+            "problems": [str(p) for p in fn.problems], "class_name": ids.class_text(d.cls, names.NAMES),
+            "name": ids.vendor_device_text(d.vendor, d.device, names.NAMES)}
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ls", help="one line per function: address, ids, class, driver, capabilities, names")
     p.add_argument("-s", dest="selector", metavar="[[DOM:]BUS:]DEV.FN", help="only matching functions")
+    p.add_argument("--json", action="store_true", help="one object per function")
     p.add_argument("source", nargs="?", help="dump file, raw config, capture, sysfs dir, sim:..., qemu:...")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     with open_source(args.source) as src:
-        sys.stdout.write(ls_text(src, args.selector))
+        fns = selected(src, args.selector)
+        if args.json:
+            json.dump([ls_record(fn) for fn in fns], sys.stdout, indent=1, ensure_ascii=False)
+            sys.stdout.write("\n")
+        else:
+            sys.stdout.write("".join(ls_line(fn) + "\n" for fn in fns))
     return 0

@@ -12,7 +12,7 @@ from ..errors import NotSupported
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("undo", help="revert the last journaled writes to the live host or a sysfs tree")
     p.add_argument("source", nargs="?", help="the live host (default) or a sysfs-like tree")
-    p.add_argument("-n", dest="steps", type=int, default=1, metavar="N", help="how many writes (default 1)")
+    p.add_argument("--steps", type=int, default=1, metavar="N", help="how many writes (default 1)")
     p.add_argument("--force", action="store_true", help="write the old value even where the bytes changed since")
     p.add_argument("--journal", metavar="FILE", help="the journal (default ~/.local/state/pciexplore/live-writes.jsonl)")
     p.set_defaults(run=run)
