@@ -378,6 +378,8 @@ class Runner:
             kind = "extended capability" if extended else "capability"
             if op.number >= len(hits):
                 have = f"it has {len(hits)}" if hits else "it has none"
+                if fn.address in (getattr(self.source, "limited", None) or {}):
+                    have = "not readable: only the first 64 bytes of config space are, run as root"
                 raise InputError(f"{op.text}: no {kind} 0x{cap_id:02x} number {op.number} ({have})",
                                  device=dev)
             addr = hits[op.number]

@@ -245,3 +245,20 @@ def test_annotate_takes_msix_entry_names(tmp_path: Path, capsys) -> None:
     # the spec's entry layout: 16 bytes per vector, Vector Control at +12, its Mask Bit in the first byte
     assert (note.bar, note.offset, note.length) == (regs.table_bir, regs.table_offset + 3 * 16 + 12, 1)
     assert note.field == "MSIX[3].CTRL_MASKBIT"
+
+
+def test_reads_past_what_a_user_may_read_say_why(tmp_path: Path) -> None:
+    dump = first_dump_with(lambda fn: fn.cap("msix") is not None and len(fn.config) >= 256)
+    src = pciexplore.open(str(dump))
+    fn = next(f for f in src.functions() if f.cap("msix") is not None and len(f.config) >= 256)
+    devices = build_tree(tmp_path / "t", [(fn.address, fn.config)])
+    sysfs = pciexplore.open(str(devices))
+    sysfs.limited[fn.address] = 4096  # what SysfsSource records when the kernel gives a non-root user 64 bytes
+    (devices / str(fn.address) / "config").write_bytes(fn.config[:64])
+    out: list[str] = []
+    from pciexplore.setpci import Runner, parse_words
+
+    Runner(sysfs, False, out.append).run(parse_words(["-s", str(fn.address), "40.L"]))
+    assert out == ["ffffffff"]  # what libpci gives setpci for bytes it cannot read
+    with pytest.raises(pciexplore.PciError, match="not readable: only the first 64 bytes .* run as root"):
+        Runner(sysfs, False, out.append).run(parse_words(["-s", str(fn.address), "CAP_MSIX.W"]))

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from .. import open_source
+from ..cli import limited, limited_note
 from ..errors import InputError, ReadOnlyError
 
 USAGE = ("pciexplore set [--source SPEC] [--write] [--journal FILE] [-f] "
@@ -97,4 +98,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(line + "\n")
 
         Runner(src, opts["write"], out).run(groups, opts["force"])
+        cut = limited(src, src.functions())
+        if cut:  # setpci prints ff for what it cannot read; say why (a refusal above says it in its one line)
+            sys.stdout.flush()
+            print(limited_note(cut, "reads past them show as ff"), file=sys.stderr)
     return 0
