@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from .address import Selector
 from .errors import InputError
 from .locate import is_kit_name, resolve
+from .words import plural
 
 #: setpci's named registers: name, offset, width, the header types that have it ("" = every type);
 #: the same names, offsets and widths as `setpci --dumpregs` prints
@@ -303,7 +304,7 @@ class Write:
 
     def __str__(self) -> str:
         d = 2 * self.width
-        return (f"{self.device} {self.where} offset 0x{self.offset:x} ({self.width} bytes, {self.name}): "
+        return (f"{self.device} {self.where} offset 0x{self.offset:x} ({plural(self.width, 'byte')}, {self.name}): "
                 f"0x{self.old:0{d}x} → 0x{self.new:0{d}x}")
 
 
@@ -397,11 +398,12 @@ class Runner:
         if not op.values:
             self.out(f"{self._read(fn, addr, width):0{2 * width}x}")
             return
-        for v in op.values:
+        name = op.reg_name or op.text.partition("=")[0]
+        for i, v in enumerate(op.values):
             old = self._read(fn, addr, width)
             full = _MAX[width]
             new = (v.value if v.mask & full == full else (old & ~v.mask) | v.value) & full
-            self._write(fn, "config", None, addr, width, old, new, op.reg_name or op.text.partition("=")[0])
+            self._write(fn, "config", None, addr, width, old, new, f"{name}+{i * width:x}" if i else name)
             addr += width
 
     def _run_kit_op(self, fn, op: Op) -> None:

@@ -262,3 +262,31 @@ def test_reads_past_what_a_user_may_read_say_why(tmp_path: Path) -> None:
     assert out == ["ffffffff"]  # what libpci gives setpci for bytes it cannot read
     with pytest.raises(pciexplore.PciError, match="not readable: only the first 64 bytes .* run as root"):
         Runner(sysfs, False, out.append).run(parse_words(["-s", str(fn.address), "CAP_MSIX.W"]))
+
+
+COMMAND_LINES = [
+    ["-s", "00:02.0", "COMMAND", "-s", "00:03.0", "STATUS", "VENDOR_ID"],
+    ["-s", "0:0:02.0", "COMMAND"], ["-s", "02.0", "COMMAND"], ["-s", "2", "COMMAND"], ["-s00:02.0", "COMMAND"],
+    ["-s=00:02.0", "COMMAND"], ["-s", "00:02.0", "-s", "00:03.0", "COMMAND"], ["-s", "zz", "COMMAND"],
+    ["COMMAND"], ["-d", "zzzz:", "COMMAND"], ["-d", "1af4:1041", "ECAP_DSN.L"], ["-x"], ["-s"],
+    ["-d", "1af4:", "COMMAND=0400:0400", "LATENCY_TIMER=20"],  # a write to several functions
+    ["-s", "00:02.0", "COMMAND.B=1,2,3", "4.L"], ["-s", "01:00.0", "CAP_EXP+8.W=2000:7000", "CAP_EXP+8.W"],
+]
+
+
+@pytest.mark.parametrize("words", COMMAND_LINES, ids=[" ".join(w) for w in COMMAND_LINES])
+def test_whole_command_lines_against_setpci(words: list[str], tmp_path: Path) -> None:
+    q35 = next((d for d in DUMPS if d.name == "q35-e1000e-nvme-virtio.lspci"), None) or pytest.skip("no q35 dump")
+    a, b = make_tree(q35, tmp_path / "a"), make_tree(q35, tmp_path / "b")
+    want_rc, want_out = setpci(a, *words)
+    rc, out, err = ours(b, *words, journal=tmp_path / "j.jsonl")
+    assert (rc != 0, out) == (want_rc != 0, want_out), err
+    assert configs(b) == configs(a)
+
+
+def test_dumpregs_prints_setpcis_table() -> None:
+    want = subprocess.run(["setpci", "--dumpregs"], capture_output=True, text=True, check=True).stdout
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["set", "--dumpregs"]) == 0
+    assert out.getvalue() == want

@@ -10,7 +10,7 @@ from .. import open_source
 from ..cli import limited, limited_note
 from ..errors import InputError, ReadOnlyError
 
-USAGE = ("pciexplore set [--source SPEC] [--write] [--journal FILE] [-f] "
+USAGE = ("pciexplore set [--source SPEC] [--write] [--journal FILE] [-f] [--dumpregs] "
          "(-s [[DOM:]BUS:]DEV.FN | -d [VENDOR]:[DEVICE])+ EXPR[=VALUE[:MASK][,VALUE...]]...")
 HELP = f"""usage: {USAGE}
 
@@ -25,6 +25,7 @@ MSIX[3].DATA). Values are hex. A read prints the value as setpci does; a write i
                   `pciexplore undo` reverts)
   --journal FILE  the journal of live writes (default ~/.local/state/pciexplore/live-writes.jsonl)
   -f              a group that selects no function is skipped, not refused
+  --dumpregs      the setpci register names, as setpci --dumpregs prints them
 """
 
 
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(words: list[str]) -> tuple[dict, list[str]]:
-    opts: dict = {"source": None, "write": False, "journal": None, "force": False}
+    opts: dict = {"source": None, "write": False, "journal": None, "force": False, "dumpregs": False}
     rest: list[str] = []
     i = 0
     while i < len(words):
@@ -64,6 +65,8 @@ def _options(words: list[str]) -> tuple[dict, list[str]]:
             opts["write"] = True
         elif w == "-f":
             opts["force"] = True
+        elif w == "--dumpregs":
+            opts["dumpregs"] = True
         elif w.startswith("--"):
             raise InputError(f"set: unknown option {w}")
         else:
@@ -91,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
     from ..setpci import Runner, parse_words
 
     opts, words = _options(args.words)
+    if opts["dumpregs"]:
+        from ..setpci import dumpregs
+
+        sys.stdout.write(dumpregs())
+        return 0
     groups = parse_words(words)  # everything is checked before anything is read or written
     writes = any(op.writes for g in groups for op in g.ops)
     with open_for(opts["source"], opts["write"] and writes, opts["journal"]) as src:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from ..address import Address
 from ..capture.atomic import fsync_dir
 from ..errors import DeviceGone, NotSupported, PciError, ReadOnlyError
+from ..words import plural
 
 if TYPE_CHECKING:
     from .sysfs import SysfsSource
@@ -63,7 +64,7 @@ class LiveWrite:
         old = int.from_bytes(bytes.fromhex(self.old), "little")
         new = int.from_bytes(bytes.fromhex(self.new), "little")
         what = f"undo #{self.undoes}: " if self.undoes is not None else ""
-        return (f"{what}write {self.device} {where} offset 0x{self.offset:x} ({width} bytes): "
+        return (f"{what}write {self.device} {where} offset 0x{self.offset:x} ({plural(width, 'byte')}): "
                 f"0x{old:0{2 * width}x} → 0x{new:0{2 * width}x}")
 
 
