@@ -53,6 +53,54 @@ class Target:
         return "config" if self.bar is None else f"BAR {self.bar}"
 
 
+def encode(fn: Function, target: Target, old: int, value: int, mask: int | None = None) -> int:
+    """The register's new value: `value` encoded into the field's bits with the rest of `old` kept, or
+    the whole register (only the bits of `mask`, when given)."""
+    full = (1 << 8 * target.width) - 1
+    f = target.field
+    if f is None:
+        if not 0 <= value <= full or (mask is not None and not 0 <= mask <= full):
+            raise InputError(f"0x{value:x} does not fit {target.name} ({target.width} bytes)", **fn.where())
+        keep = full if mask is None else mask
+        return (old & ~keep) | (value & keep)
+    if mask is not None:
+        raise InputError(f"{target.name} is a field: give its value without a mask", **fn.where())
+    if not 0 <= value <= f.low_mask:
+        raise InputError(f"0x{value:x} does not fit {target.name} ({f.width} bits)", **fn.where())
+    return (old & ~f.mask) | (value << f.lo)
+
+
+def read(fn: Function, target: Target) -> int:
+    """The whole register's value now (config: read again from the source; BAR: read from it)."""
+    if target.bar is None:
+        cfg = fn.source.read_config(fn.address)[target.offset : target.offset + target.width]
+        if len(cfg) < target.width:
+            raise InputError(f"{target.name} is past the {target.offset} bytes of config space this source has",
+                             **fn.where(target.offset))
+        return int.from_bytes(cfg, "little")
+    return int.from_bytes(fn.source.read_bar(fn.address, target.bar, target.offset, target.width), "little")
+
+
+def write(fn: Function, target: Target, value: int) -> None:
+    """Write the whole register through the source (which decides whether that is allowed)."""
+    data = value.to_bytes(target.width, "little")
+    if target.bar is None:
+        fn.source.write_config(fn.address, target.offset, data)
+    else:
+        fn.source.write_bar(fn.address, target.bar, target.offset, data)
+    fn.refresh()
+
+
+def assign(fn: Function, name: str, value: int) -> tuple[int, int]:
+    """Set register or field `name` of `fn` to `value` (a field keeps the rest of its register): returns
+    the register's (old, new) value."""
+    target = resolve(fn, name)
+    old = read(fn, target)
+    new = encode(fn, target, old, value)
+    write(fn, target, new)
+    return old, new
+
+
 def is_kit_name(text: str) -> bool:
     """True for the names this module resolves (setpci's own names never start with PCI_ or MSIX[)."""
     return text.upper().startswith("PCI_") or MSIX_NAME.fullmatch(text) is not None

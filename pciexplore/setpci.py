@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import locate
 from .address import Selector
 from .errors import InputError
 from .locate import is_kit_name, resolve
@@ -53,6 +54,7 @@ _ECAPS = ("1 AER 2 VC 3 DSN 4 PB 5 RCLINK 6 RCILINK 7 RCEC 8 MFVC 9 VC2 a RBCB b
 WIDTHS = {"B": 1, "W": 2, "L": 4}
 _MAX = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: (1 << 64) - 1}
 U32 = 0xFFFFFFFF
+KIT_NO_MASK = (1 << 64) - 1  # a kit name's value given without ":MASK"
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +238,7 @@ def _parse_kit_op(text: str, name: str, value: str | None) -> Op:
     if parsed is None or (parsed[1] and parsed[1][0] != ":"):
         raise _err(f"{text}: {value!r} is not a hex value")
     number, rest = parsed
-    mask = (1 << 64) - 1
+    mask = KIT_NO_MASK
     if rest:
         m = _hex_whole(rest[1:])
         if m is None:
@@ -409,32 +411,16 @@ class Runner:
     def _run_kit_op(self, fn, op: Op) -> None:
         fn.refresh()  # a name is resolved on what the function holds now
         target = resolve(fn, op.kit_name)
-        width, full = target.width, _MAX[target.width]
-        if target.bar is None:
-            old = self._read(fn, target.offset, width)
-        else:
-            old = int.from_bytes(self.source.read_bar(fn.address, target.bar, target.offset, width), "little")
+        old = self._read(fn, target.offset, target.width) if target.bar is None else locate.read(fn, target)
         f = target.field
         if not op.values:
             value = old if f is None else f.extract(old)
-            digits = 2 * width if f is None else (f.width + 3) // 4
+            digits = 2 * target.width if f is None else (f.width + 3) // 4
             self.out(f"{value:0{digits}x}")
             return
         v = op.values[0]
-        if f is None:
-            if v.value > full or (v.mask != (1 << 64) - 1 and v.mask > full):
-                raise InputError(f"{op.text}: value does not fit {target.name} ({width} bytes)",
-                                 device=str(fn.address))
-            mask = v.mask & full
-            new = (old & ~mask) | (v.value & mask)
-        else:
-            if v.mask != (1 << 64) - 1:
-                raise InputError(f"{op.text}: a field takes a value without a mask", device=str(fn.address))
-            if v.value > f.low_mask:
-                raise InputError(f"{op.text}: 0x{v.value:x} does not fit {target.name} ({f.width} bits)",
-                                 device=str(fn.address))
-            new = (old & ~f.mask) | (v.value << f.lo)
-        self._write(fn, target.where, target.bar, target.offset, width, old, new, target.name)
+        new = locate.encode(fn, target, old, v.value, None if v.mask == KIT_NO_MASK else v.mask)
+        self._write(fn, target.where, target.bar, target.offset, target.width, old, new, target.name)
 
     def _write(self, fn, where: str, bar: int | None, offset: int, width: int, old: int, new: int,
                name: str) -> None:

@@ -290,3 +290,17 @@ def test_dumpregs_prints_setpcis_table() -> None:
     with contextlib.redirect_stdout(out):
         assert cli.main(["set", "--dumpregs"]) == 0
     assert out.getvalue() == want
+
+
+def test_function_set_writes_what_setpci_writes(tmp_path: Path) -> None:
+    dump = first_dump_with(lambda fn: fn.cap("exp") is not None and fn.header_type == 0)
+    a, b = make_tree(dump, tmp_path / "a"), make_tree(dump, tmp_path / "b")
+    src = pciexplore.open(str(b / "devices"), allow_writes=True, journal=tmp_path / "j", announce=lambda s: None)
+    fn = next(f for f in src.functions() if f.cap("exp") is not None and f.header_type == 0)
+    assert setpci(a, "-s", str(fn.address), "CAP_EXP+8.W=3000:7000", "COMMAND=0:4")[0] == 0
+    old, new = fn.set("PCI_EXP_DEVCTL_READRQ", 3)
+    assert new == (old & ~0x7000) | 0x3000
+    fn.set("PCI_COMMAND_MASTER", 0)
+    assert configs(b) == configs(a)
+    with pytest.raises(pciexplore.PciError, match="does not fit PCI_EXP_DEVCTL_READRQ"):
+        fn.set("PCI_EXP_DEVCTL_READRQ", 8)
