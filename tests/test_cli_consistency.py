@@ -166,3 +166,20 @@ def test_unprivileged_never_an_all_clear(command: str) -> None:
     assert "looks sound" not in proc.stdout and "no function has" not in proc.stdout
     [note] = proc.stderr.splitlines()
     assert "64 bytes" in note and "run as root" in note and f"for {len(devices)} function" in note
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path(SYSTEM_PYTHON).exists() or not Path("/usr/sbin/runuser").exists(),
+                    reason="needs root (to become nobody), runuser and a system python3 that nobody may run")
+def test_unprivileged_ls_says_capabilities_are_unknown_not_absent() -> None:
+    devices = {d.name for d in Path("/sys/bus/pci/devices").iterdir() if (d / "config").stat().st_size > 64}
+    if not devices:
+        pytest.skip("no function with more than 64 bytes of config space")
+    proc = subprocess.run(["/usr/sbin/runuser", "-u", "nobody", "--", SYSTEM_PYTHON, "-m", "pciexplore", "ls"],
+                          capture_output=True, text=True, cwd="/", env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for line in proc.stdout.splitlines():
+        address, _, _, _, caps = line.split()[:5]
+        if address in devices:
+            assert caps == "?", line
+    assert "run as root" in proc.stderr and len(proc.stderr.splitlines()) == 1

@@ -2,8 +2,9 @@
 
     0000:00:03.0 1af4:1041 0200 virtio-pci  vndr*5,msix  Ethernet controller: Red Hat, Inc. Virtio 1.0 ...
 
-Columns are separated by blanks and never empty ("-" for no driver or no capabilities), so the output
-is easy to grep and cut; names come last because they contain blanks.
+Columns are separated by blanks and never empty ("-" for no driver or no capabilities, "?" for
+capabilities that could not be read), so the output is easy to grep and cut; names come last because
+they contain blanks.
 """
 
 from __future__ import annotations
@@ -13,17 +14,23 @@ import json
 import sys
 
 from .. import names, open_source
-from ..cli import selected
+from ..cli import limited, limited_note, selected
 from ..model import Function
 from ..render.lspci_header import DeviceFacts
 from ..sources.base import Source
+
+
+def _unreadable(fn: Function) -> bool:
+    """Config space read only in part (not root): the capabilities are unknown, not absent."""
+    return fn.address in (getattr(fn.source, "limited", None) or {})
 
 
 def ls_line(fn: Function) -> str:
     d = DeviceFacts(fn)
     ids = names.default()
     keys = [c.key for c in fn.capabilities]
-    caps = ",".join(k if keys.count(k) == 1 else f"{k}*{keys.count(k)}" for k in dict.fromkeys(keys)) or "-"
+    caps = ",".join(k if keys.count(k) == 1 else f"{k}*{keys.count(k)}" for k in dict.fromkeys(keys)) or (
+        "?" if _unreadable(fn) else "-")
     problems = f" !{len(fn.problems)}" if fn.problems else ""
     return (f"{fn.address} {d.vendor:04x}:{d.device:04x} {d.cls:04x} {d.driver or '-'}  {caps}{problems}  "
             f"{ids.class_text(d.cls, names.NAMES)}: {ids.vendor_device_text(d.vendor, d.device, names.NAMES)}")
@@ -38,7 +45,8 @@ def ls_record(fn: Function) -> dict:
     d = DeviceFacts(fn)
     ids = names.default()
     return {"address": str(fn.address), "vendor_id": d.vendor, "device_id": d.device, "class": d.cls,
-            "driver": d.driver, "capabilities": [c.key for c in fn.capabilities],
+            "driver": d.driver,
+            "capabilities": None if _unreadable(fn) and not fn.capabilities else [c.key for c in fn.capabilities],
             "problems": [str(p) for p in fn.problems], "class_name": ids.class_text(d.cls, names.NAMES),
             "name": ids.vendor_device_text(d.vendor, d.device, names.NAMES)}
 
@@ -59,4 +67,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
         else:
             sys.stdout.write("".join(ls_line(fn) + "\n" for fn in fns))
+        cut = limited(src, fns)
+        if cut:
+            sys.stdout.flush()
+            print(limited_note(cut, 'their capabilities are unknown ("?")'), file=sys.stderr)
     return 0
