@@ -341,10 +341,13 @@ class Runner:
     """Runs parsed groups over a source: prints reads, and writes (or lists the writes when `commit` is
     false).  `out` receives each printed line."""
 
-    def __init__(self, source, commit: bool, out: Callable[[str], None]) -> None:
+    def __init__(self, source, commit: bool, out: Callable[[str], None],
+                 announce: Callable[[str], None] | None = None) -> None:
         self.source = source
         self.commit = commit
         self.out = out
+        #: says each write done on a source that does not say so itself (the live writer does, journaled)
+        self.announce = announce
         self.writes: list[Write] = []
         self._caps: dict = {}
 
@@ -435,3 +438,5 @@ class Runner:
         else:
             self.source.write_bar(fn.address, bar, offset, data)
         fn.refresh()
+        if self.announce is not None and self.source.kind != "sysfs":
+            self.announce(f"wrote {w}")

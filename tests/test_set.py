@@ -304,3 +304,17 @@ def test_function_set_writes_what_setpci_writes(tmp_path: Path) -> None:
     assert configs(b) == configs(a)
     with pytest.raises(pciexplore.PciError, match="does not fit PCI_EXP_DEVCTL_READRQ"):
         fn.set("PCI_EXP_DEVCTL_READRQ", 8)
+
+
+@pytest.mark.qemu
+def test_writes_reach_qemus_device_model() -> None:
+    """On QEMU the read-back is the device model's own answer: Bus Master cleared in PCI_COMMAND, and
+    vector 0's mask bit cleared in the MSI-X table QEMU keeps (hw/pci/msix.c)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main(["set", "--write", "--source", "qemu:e1000e", "-s", "01.0", "PCI_COMMAND_MASTER=0",
+                           "PCI_COMMAND_MASTER", "MSIX[0].MASKBIT=0", "MSIX[0].VECTOR_CTRL", "MSIX[0].MASKBIT=1",
+                           "MSIX[0].VECTOR_CTRL"])
+    assert status == 0, err.getvalue()
+    assert out.getvalue() == "0\n00000000\n00000001\n"
+    assert err.getvalue().count("pciexplore: wrote 0000:00:01.0 ") == 3  # each write said

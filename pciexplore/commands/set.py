@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         def out(line: str) -> None:
             sys.stdout.write(line + "\n")
 
-        Runner(src, opts["write"], out).run(groups, opts["force"])
+        Runner(src, opts["write"], out, lambda line: print(f"pciexplore: {line}", file=sys.stderr)).run(
+            groups, opts["force"])
         cut = limited(src, src.functions())
         if cut:  # setpci prints ff for what it cannot read; say why (a refusal above says it in its one line)
             sys.stdout.flush()
