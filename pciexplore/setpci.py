@@ -18,12 +18,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import locate
 from .address import Selector
 from .errors import InputError
 from .locate import is_kit_name, resolve
 from .words import plural
+
+if TYPE_CHECKING:
+    from .model import Function
+    from .sources.base import Source
 
 #: setpci's named registers: name, offset, width, the header types that have it ("" = every type);
 #: the same names, offsets and widths as `setpci --dumpregs` prints
@@ -341,7 +346,7 @@ class Runner:
     """Runs parsed groups over a source: prints reads, and writes (or lists the writes when `commit` is
     false).  `out` receives each printed line."""
 
-    def __init__(self, source, commit: bool, out: Callable[[str], None],
+    def __init__(self, source: Source, commit: bool, out: Callable[[str], None],
                  announce: Callable[[str], None] | None = None) -> None:
         self.source = source
         self.commit = commit
@@ -366,12 +371,12 @@ class Runner:
                     self.run_op(fn, op)
 
     # config access with libpci's answer past what can be read: all ones
-    def _read(self, fn, offset: int, width: int) -> int:
+    def _read(self, fn: Function, offset: int, width: int) -> int:
         cfg = self.source.read_config(fn.address)
         data = cfg[offset : offset + width]
         return int.from_bytes(data, "little") if len(data) == width else _MAX[width]
 
-    def run_op(self, fn, op: Op) -> None:
+    def run_op(self, fn: Function, op: Op) -> None:
         if op.kit_name is not None:
             return self._run_kit_op(fn, op)
         dev = str(fn.address)
@@ -411,7 +416,7 @@ class Runner:
             self._write(fn, "config", None, addr, width, old, new, f"{name}+{i * width:x}" if i else name)
             addr += width
 
-    def _run_kit_op(self, fn, op: Op) -> None:
+    def _run_kit_op(self, fn: Function, op: Op) -> None:
         fn.refresh()  # a name is resolved on what the function holds now
         target = resolve(fn, op.kit_name)
         old = self._read(fn, target.offset, target.width) if target.bar is None else locate.read(fn, target)
@@ -425,7 +430,7 @@ class Runner:
         new = locate.encode(fn, target, old, v.value, None if v.mask == KIT_NO_MASK else v.mask)
         self._write(fn, target.where, target.bar, target.offset, target.width, old, new, target.name)
 
-    def _write(self, fn, where: str, bar: int | None, offset: int, width: int, old: int, new: int,
+    def _write(self, fn: Function, where: str, bar: int | None, offset: int, width: int, old: int, new: int,
                name: str) -> None:
         w = Write(str(fn.address), where, offset, width, old, new, name)
         self.writes.append(w)
