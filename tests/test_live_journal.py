@@ -183,3 +183,14 @@ def test_a_torn_last_record_is_dropped_not_glued(tmp_path: Path) -> None:
     assert len(Journal(journal).entries()) == 1
     src.write_config(addr, 0x60, b"\x08")
     assert [e.new for e in Journal(journal).entries()] == ["07", "08"]
+
+
+def test_no_journal_no_write(tmp_path: Path) -> None:
+    root, _ = tree_from_sim(tmp_path)
+    (tmp_path / "file").write_text("")
+    src = open_rw(root, tmp_path / "file" / "w.jsonl")  # the journal cannot be made: under a plain file
+    before = config(root)
+    with pytest.raises(PciError, match="cannot open the journal's lock") as e:
+        src.write_config(src.functions()[0].address, 0x60, b"\x01")
+    assert "\n" not in str(e.value)
+    assert config(root) == before

@@ -92,9 +92,9 @@ class Journal:
             finally:
                 self._depth -= 1
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock = self.path.with_name(self.path.name + ".lock")
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
             raise PciError(f"cannot open the journal's lock: {e.strerror}", file=str(lock)) from None
