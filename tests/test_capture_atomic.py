@@ -18,7 +18,8 @@ from pciexplore.capture.atomic import write_atomic
 REPO = Path(__file__).resolve().parents[1]
 
 # A child that writes two big captures (A and B, ~10 MB each) as references, then saves them
-# alternately over the same target forever; it prints "ready" once the target exists.
+# alternately over the same target forever; it prints "ready" once the target exists, then the tag of
+# each version once it is saved.
 CHILD = r"""
 import sys
 from pciexplore.address import Address
@@ -34,7 +35,9 @@ version("A").save(out)
 print("ready", flush=True)
 while True:
     version("B").save(out)
+    print("B", flush=True)
     version("A").save(out)
+    print("A", flush=True)
 """
 
 
@@ -48,6 +51,8 @@ def test_sigkill_mid_save_leaves_old_or_new_file(tmp_path):
                                  text=True)
         try:
             assert child.stdout.readline().strip() == "ready"
+            if round_ % 3 == 2:  # on a busy machine a save outlasts the sleep: wait until B is saved once
+                assert child.stdout.readline().strip() == "B"
             time.sleep(rng.uniform(0.0, 0.3))
             if round_ % 2:  # every other round, wait until a temporary file is being written, then kill
                 deadline = time.monotonic() + 20
