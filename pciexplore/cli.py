@@ -11,9 +11,16 @@ import importlib
 import os
 import pkgutil
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import commands
-from .errors import PciError
+from .errors import InputError, PciError
+from .words import plural
+
+if TYPE_CHECKING:
+    from .model import Function
+    from .sources.base import Source
 
 
 def command_names() -> list[str]:
@@ -21,10 +28,43 @@ def command_names() -> list[str]:
     return sorted(info.name for info in pkgutil.iter_modules(commands.__path__))
 
 
+def selected(src: Source, selector: str | None = None,
+             wanted: Callable[[Function], bool] | None = None) -> list[Function]:
+    """The functions a command works on; a one-line error when the source holds none (a directory that
+    is no PCI tree) or the filter matches none, so no command reports on nothing as if all were well."""
+    every = src.functions()
+    if not every:
+        what = "directory holds no PCI functions (want one laid out like /sys/bus/pci/devices)" \
+            if src.kind == "sysfs" else "source holds no PCI functions"
+        raise InputError(f"this {what}", file=src.name)
+    fns = src.functions(selector)
+    if wanted is not None:
+        fns = [fn for fn in fns if wanted(fn)]
+    if not fns:
+        raise InputError("no function matches the selection (-s/-d)", file=src.name)
+    return fns
+
+
+def limited(src: Source, fns: list[Function]) -> list[Function]:
+    """Those of `fns` whose config space the live host let us read only in part (not root)."""
+    cut = getattr(src, "limited", None) or {}
+    return [fn for fn in fns if fn.address in cut]
+
+
+def limited_note(fns: list[Function], consequence: str) -> str:
+    """One line for stderr naming the functions read only in part, what that hides, and why."""
+    some = ", ".join(str(fn.address) for fn in fns[:3]) + (", ..." if len(fns) > 3 else "")
+    return (f"pciexplore: note: only the first 64 bytes of config space were readable for "
+            f"{plural(len(fns), 'function')} ({some}); {consequence} -- run as root to read all")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with `only` naming a command, just that command's module is imported (so
     `pciexplore show` does not pay for the capture, QEMU and dashboard modules)."""
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="pciexplore", description="Explore PCI/PCIe devices and their interrupts.")
+    parser.add_argument("--version", action="version", version=f"pciexplore {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in [only] if only else command_names():
         importlib.import_module(f"{commands.__name__}.{name}").register(sub)

@@ -349,6 +349,14 @@ class Function:
         self.source.write_config(self.address, offset, data)
         self.refresh()  # also when this object is not one of its source's listed functions
 
+    def set(self, name: str, value: int) -> tuple[int, int]:
+        """Set a register or field by name ("PCI_COMMAND_MASTER", "PCI_EXP_DEVCTL_READRQ",
+        "MSIX[3].VECTOR_CTRL"): a field's value is encoded into its bits and the rest of the register
+        kept.  Returns the register's (old, new) value.  See pciexplore/locate.py."""
+        from .locate import assign
+
+        return assign(self, name, value)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "address": str(self.address),

@@ -286,7 +286,7 @@ def test_bad_field_is_named(q35_capture, tmp_path, mutate, message):
     (b"{\"format\": 1" + b"1" * 5000 + b"}", "not a valid capture"),
     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     (b"{\"format\": \"\xff\"}", "not UTF-8 text (byte 12)"),
-    (b"{\"format\": ", "not JSON"),
+    (b"{\"format\": ", "broken JSON"),
     (b"[1, 2]", "(top level): expected an object, got a list"),
     (b"[" + b"0," * 4_000_001 + b"0]", "more than 4000000 JSON values"),
 ])
@@ -339,7 +339,7 @@ def test_cli_capture_annotate_list(corpus, tmp_path):
                               cwd=REPO, timeout=60)
 
     assert cli("capture", str(corpus / Q35), "-o", str(out), "--title", "q35").returncode == 0
-    run = cli("annotate", str(out), "-s", "01:00.0", "--field", "PCI_MSIX_FLAGS_MASKALL", "-m", "mask", "--tag", "x",
+    run = cli("annotate", str(out), "-s", "01:00.0", "--field", "PCI_MSIX_FLAGS_MASKALL", "--text", "mask", "--tag", "x",
               "--author", "me")
     assert run.returncode == 0, run.stderr
     run = cli("annotate", str(out), "--list")
@@ -402,7 +402,7 @@ def test_cli_merge(q35_capture, tmp_path):
     theirs.save(other)
     assert main(["annotate", str(q35_capture), "--merge", str(other)]) == 0
     assert [a.text for a in open_capture(q35_capture).annotations] == ["65 vectors"]
-    assert main(["annotate", str(q35_capture), "-s", "01:00.0", "--field", "PCI_NOPE", "-m", "x"]) == 1
+    assert main(["annotate", str(q35_capture), "-s", "01:00.0", "--field", "PCI_NOPE", "--text", "x"]) == 1
 
 
 def test_unplugged_and_cut_short_functions_are_reported(corpus, tmp_path):
@@ -415,7 +415,7 @@ def test_unplugged_and_cut_short_functions_are_reported(corpus, tmp_path):
     cap = take(src)
     assert cap.addresses() == [first, third]
     assert cap.metadata["extra"]["gone"].startswith(f"could not be read while capturing: {second} (")
-    assert "1 function(s) was cut short" in cap.metadata["extra"]["limited"]
+    assert "1 function was cut short" in cap.metadata["extra"]["limited"]
 
 
 def test_capture_of_a_capture_keeps_its_notes(q35_capture, tmp_path):

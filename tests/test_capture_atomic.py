@@ -11,12 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+from pciexplore import cli
 from pciexplore.capture import open_capture
+from pciexplore.capture.atomic import write_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 
 # A child that writes two big captures (A and B, ~10 MB each) as references, then saves them
-# alternately over the same target forever; it prints "ready" once the target exists.
+# alternately over the same target forever; it prints "ready" once the target exists, then the tag of
+# each version once it is saved.
 CHILD = r"""
 import sys
 from pciexplore.address import Address
@@ -69,9 +72,34 @@ def test_sigkill_mid_save_leaves_old_or_new_file(tmp_path):
         assert open_capture(target).metadata["title"] == match[0]
         temps = list(tmp_path.glob(".state.json.*.tmp"))
         torn_temps += bool(temps)
-        for t in temps:
-            t.unlink()
+        write_atomic(target, data)  # the next save cleans up what the killed one left
+        assert list(tmp_path.glob(".state.json.*.tmp")) == []
     # kills did land while a temporary file was being written, and both versions were seen, so the test
     # exercised what it claims to
     assert torn_temps >= 3
-    assert seen["A"] and seen["B"]
+    assert seen["A"] and seen["B"], seen
+
+
+def test_a_live_writers_temporary_file_is_kept(tmp_path):
+    target = tmp_path / "state.json"
+    live = tmp_path / f".state.json.{os.getpid()}.abcd.tmp"  # ours: a save in progress in this process
+    live.write_bytes(b"x")
+    write_atomic(target, b"{}")
+    assert live.exists()
+
+
+def test_annotate_on_a_full_disk_does_not_say_noted(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "c.json"
+    target.write_bytes((REPO / "data" / "default.json").read_bytes())
+    before = target.read_bytes()
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    status = cli.main(["annotate", str(target), "-s", "00:03.0", "--field", "PCI_COMMAND", "--text", "a note"])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "noted" not in out
+    assert err.strip() == f"pciexplore: {target}: cannot save: No space left on device"
+    assert target.read_bytes() == before and list(tmp_path.iterdir()) == [target]

@@ -167,12 +167,12 @@ def test_cpulist_round_trip() -> None:
 def test_cli_path_exit_status_and_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     devices, _ = nic_tree(tmp_path)
     page = tmp_path / "p.html"
-    rc = main(["irqs", "--path", "--sysfs", str(devices), "--html", str(page)])
+    rc = main(["irqs", "--path", str(devices), "--html", str(page)])
     out = capsys.readouterr().out
     assert rc == 1  # a disagreement
     assert "IRQ 53 → eth0-rx-1" in out and "[disagrees:" in out
     assert page.read_text().startswith("<!doctype html>") and "<svg" in page.read_text()
-    assert main(["irqs", "--path", "--json", "--sysfs", str(devices)]) == 1
+    assert main(["irqs", "--path", "--json", str(devices)]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["apic_ids"] == {"0": 0, "1": 1, "2": 4} and doc["cpus"] == ["CPU0", "CPU1", "CPU2"]
     assert [(v["irq"], v["check"]) for v in doc["vectors"]][3] == (53, DISAGREES)

@@ -139,7 +139,7 @@ def test_irqs_command_on_fake_host(tmp_path: Path, capsys) -> None:
     proc = tmp_path / "interrupts"
     proc.write_text("   CPU0\n 140: 7 PCI-MSIX-0000:00:02.0 0-edge eth0-rx\n 141: 1 PCI-MSIX-0000:00:02.0 1-edge eth0-tx\n")
     root, _ = fake_host(tmp_path, [])
-    assert main(["irqs", "--proc", str(proc), "--sysfs", str(root)]) == 0
+    assert main(["irqs", "--proc", str(proc), str(root)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["function", "mode", "entry", "irq", "name", "total", "CPU0"]
     assert out[1].split() == ["0000:00:02.0", "msix", "0", "140", "eth0-rx", "7", "7"]

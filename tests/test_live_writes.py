@@ -72,9 +72,12 @@ def test_write_is_shown_journaled_and_undone(tmp_path: Path) -> None:
     assert shown[-1] == "write 0000:00:02.0 config offset 0xb2 (2 bytes): 0x8004 → 0xc004"
     assert (root / "0000:00:02.0" / "config").read_bytes()[0xB2:0xB4] == b"\x04\xc0"
     lines = [json.loads(x) for x in journal.read_text().splitlines()]
-    assert [(e["seq"], e["space"], e["offset"], e["old"], e["new"]) for e in lines] == [
+    assert [(e["seq"], e["space"], e["offset"], e["old"], e["new"]) for e in lines if "device" in e] == [
         (0, "bar", 0x2C, "00000000", "01000000"), (1, "config", 0xB2, "0480", "04c0")]
-    assert list(journal.parent.iterdir()) == [journal]  # no temporary file left behind
+    # each write's outcome is recorded after it
+    assert [(e["seq"], e["outcome"]) for e in lines if "device" not in e] == [(0, "done"), (1, "done")]
+    assert {e.get("root") for e in lines if "device" in e} == {str(root.resolve())}
+    assert sorted(p.name for p in journal.parent.iterdir()) == ["writes.jsonl", "writes.jsonl.lock"]
     src.undo(2)
     assert (root / "0000:00:02.0" / "config").read_bytes()[0xB2:0xB4] == b"\x04\x80"
     assert resource(root, 3).read_bytes()[0x2C:0x30] == bytes(4)

@@ -516,7 +516,7 @@ def test_cli_lists_causes_and_reports_messages_and_pending_bits(capsys):
     from pciexplore.cli import main
 
     rc = main(["qemu", "e1000e+virtio-net-pci@root-port", "--driver", "--mask", "01:00.0=3",
-               "-t", "00:01.0=txq0", "-t", "01:00.0=ctrl", "-t", "01:00.0=vector:0"])
+               "--trigger", "00:01.0=txq0", "--trigger", "01:00.0=ctrl", "--trigger", "01:00.0=vector:0"])
     out = capsys.readouterr().out.splitlines()
     assert rc == 0
     assert "00:01.0 [8086:10d3] MSI-X 5 vectors, enabled" in out
@@ -524,7 +524,7 @@ def test_cli_lists_causes_and_reports_messages_and_pending_bits(capsys):
     assert out[-3:] == ["trigger 00:01.0 txq0: vector 2 -> 0xfee00000 <- 0x4022",
                         "trigger 01:00.0 ctrl: no message; pending [3]",
                         "trigger 01:00.0 vector:0: vector 0 -> 0xfee00000 <- 0x4020; pending [3]"]
-    assert main(["qemu", "e1000e", "-t", "00:01.0=bogus"]) == 1
+    assert main(["qemu", "e1000e", "--trigger", "00:01.0=bogus"]) == 1
     assert "cannot raise 'bogus'" in capsys.readouterr().err
 
 

@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,8 +30,10 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         mode = 0o666 & ~umask
     except OSError as e:
         raise InputError(f"cannot save: {e.strerror}", file=str(path)) from None
+    remove_stale_temps(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+        # the pid in the name lets a later save tell a dead writer's leftover from a live writer's file
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     except OSError as e:
         raise InputError(f"cannot save: {e.strerror}", file=str(path)) from None
     try:
@@ -46,10 +49,47 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         if isinstance(e, OSError):
             raise InputError(f"cannot save: {e.strerror}", file=str(path)) from None
         raise
-    _fsync_dir(directory)
+    fsync_dir(directory)
 
 
-def _fsync_dir(directory: Path) -> None:
+def remove_stale_temps(path: Path, older_than: float = 600.0) -> list[Path]:
+    """Remove the temporary files that saves of `path` killed mid-write left behind: those whose writer
+    (the pid in the name) is gone, and unnamed ones older than `older_than` seconds.  Returns them."""
+    removed = []
+    prefix = f".{path.name}."
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        names = [n for n in os.listdir(directory) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return removed
+    for name in names:
+        pid_text = name[len(prefix):].split(".", 1)[0]
+        temp = directory / name
+        try:
+            if pid_text.isdigit():
+                if _alive(int(pid_text)):
+                    continue
+            elif time.time() - temp.stat().st_mtime < older_than:
+                continue  # a writer without a pid in its names (an older version) may still be at it
+            temp.unlink()
+            removed.append(temp)
+        except OSError:
+            continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def fsync_dir(directory: Path) -> None:
+    """fsync a directory, so that a file created or renamed in it survives a power cut."""
     try:
         dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:

@@ -212,7 +212,7 @@ def parse_document(raw: bytes, name: str) -> dict:
     try:
         doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except json.JSONDecodeError as e:
-        raise InputError(f"not JSON: {e.msg}", file=name, line=e.lineno) from None
+        raise InputError(f"broken JSON, not a capture: {e.msg}", file=name, line=e.lineno) from None
     except RecursionError:
         raise InputError("not a capture: JSON nested too deeply", file=name) from None
     except ValueError as e:  # duplicate keys, NaN/Infinity, integers with thousands of digits
@@ -401,11 +401,12 @@ def check_annotation(a: Annotation) -> None:
     _annotation(_Checker(None), _annotation_json(a), "annotation")
 
 
-def _resource(c: _Checker, v: Any, path: str) -> tuple[int, int, int]:
+def _resource(c: _Checker, v: Any, path: str) -> list[int]:
     items = c.list(v, path, 3)
     if len(items) != 3:
         raise c.fail(path, "expected [start, end, flags]")
-    return (c.int(items[0], f"{path}[0]"), c.int(items[1], f"{path}[1]"), c.int(items[2], f"{path}[2]"))
+    # a list, as JSON has it: the validated document is validated again before each save
+    return [c.int(items[0], f"{path}[0]"), c.int(items[1], f"{path}[1]"), c.int(items[2], f"{path}[2]")]
 
 
 def _annotation(c: _Checker, v: Any, path: str) -> Annotation:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import getpass
 import hashlib
 import html
@@ -12,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..address import Address
 from ..errors import InputError, NotSupported, ReadOnlyError
+from ..locate import resolve
 from ..sources.base import BarRegion, KernelInfo, Source
+from ..words import plural
 from . import format as fmt
 from .atomic import directory_lock, write_atomic
 from .format import Annotation, CapturedFunction
@@ -111,9 +112,9 @@ class Capture(Source):
         field_name = None
         if isinstance(target, str):
             if bar is not None:
-                raise InputError("a register name locates bytes in config space; give (offset, length) with bar=")
-            offset, length = locate(self.function(addr), target)
-            field_name = target
+                raise InputError("a register name says where its bytes are; give (offset, length) with bar=")
+            place = resolve(self.function(addr), target)  # config, or a captured MSI-X table entry's BAR
+            (offset, length), bar, field_name = place.byte_range, place.bar, place.name
         elif isinstance(target, int) and not isinstance(target, bool):
             offset, length = target, 1
         elif isinstance(target, tuple) and len(target) == 2 and all(isinstance(t, int) for t in target):
@@ -218,7 +219,7 @@ class Capture(Source):
     # -- looks ------------------------------------------------------------------------------------------
     def __repr__(self) -> str:
         title = self.metadata.get("title") or self.name
-        return f"<Capture {title!r}: {len(self._captured)} functions, {len(self.annotations)} annotations>"
+        return f"<Capture {title!r}: {plural(len(self._captured), 'function')}, {plural(len(self.annotations), 'annotation')}>"
 
     def _repr_html_(self) -> str:
         e = html.escape
@@ -246,19 +247,10 @@ def _address_of(fn: Any) -> Address:
 
 def locate(fn: Function, name: str) -> tuple[int, int]:
     """(offset, length) of the config bytes holding a declared register or field, by its pci_regs.h name."""
-    known: list[str] = []
-    for block in [fn.header, *fn.capabilities]:
-        for rv in block.registers():
-            if rv.decl.name == name:
-                return rv.offset, rv.decl.width
-            for f in rv.decl.fields:
-                if f.name == name:
-                    return rv.offset + f.lo // 8, f.hi // 8 - f.lo // 8 + 1
-            known += [rv.decl.name, *(f.name for f in rv.decl.fields)]
-    close = difflib.get_close_matches(name, known, n=3)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise InputError(f"no register or field {name} in this function's header or capabilities{hint}",
-                     **fn.where())
+    target = resolve(fn, name)
+    if target.bar is not None:
+        raise InputError(f"{name} is in BAR {target.bar}, not in config space", **fn.where())
+    return target.byte_range
 
 
 def open_capture(path: str | Path, **options: Any) -> Capture:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DeviceGone, PciError
 from ..regs.caps.msix import PCI_MSIX_ENTRY_SIZE
+from ..words import plural
 from . import format as fmt
 from .format import BarWindow, CapturedFunction, InterruptSample, MissingWindow
 from .source import Capture, now
@@ -75,7 +76,7 @@ def take(source: Source, selector: str | None = None, *, bars: Iterable[tuple[in
         extra_notes["gone"] = f"could not be read while capturing: {', '.join(gone)}"
     limited = [a for a in getattr(source, "limited", {}) if a in seen]
     if limited:
-        extra_notes["limited"] = (f"config space of {len(limited)} function(s) was cut short (the kernel gives "
+        extra_notes["limited"] = (f"config space of {plural(len(limited), 'function')} was cut short (the kernel gives "
                                   "non-root users the first 64 bytes): capture as root for all of it")
     if extra_notes:
         metadata["extra"] = extra_notes

@@ -8,6 +8,7 @@ import sys
 
 from .. import open_source
 from ..errors import InputError
+from ..words import plural
 
 
 def parse_window(text: str) -> tuple[int, int, int]:
@@ -55,6 +56,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"pciexplore: warning: {cap.metadata['extra']['repeated']}", file=sys.stderr)
     windows = sum(len(cap.windows(a)) for a in cap.addresses())
     missing = sum(len(cap.captured(a).missing) for a in cap.addresses())
-    print(f"{path}: {len(cap)} functions, {windows} BAR windows captured"
+    print(f"{path}: {plural(len(cap), 'function')}, {plural(windows, 'BAR window')} captured"
           + (f", {missing} not readable (see 'missing' in the file)" if missing else ""))
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import open_source
 from ..errors import InputError
+from ..words import plural
 
 NOTEBOOK = "pciexplore-dashboard.ipynb"
 
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     with open_source(args.source) as src:
         # the server runs the notebook in its own directory: a relative file name must not depend on that
         spec = str(Path(args.source).resolve()) if args.source and Path(args.source).exists() else args.source
-        summary = f"{src.kind} {src.name!r}, {len(src.functions())} functions"
+        summary = f"{src.kind} {src.name!r}, {plural(len(src.functions()), 'function')}"
     port = args.port or free_port()
     token = args.token or secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="pciexplore-dashboard-") as tmp:

@@ -4,9 +4,11 @@ self-contained HTML page."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from .. import open_source
+from ..cli import selected
 from ..errors import InputError
 
 if TYPE_CHECKING:
@@ -17,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write lspci -xxxx text (for lspci -F) and/or a static HTML report")
     p.add_argument("source", nargs="?", help="capture (or any source: dump, raw, sysfs, sim:..., qemu:...)")
     p.add_argument("-s", dest="selector", metavar="[[DOM:]BUS:]DEV.FN", help="only matching functions")
-    p.add_argument("--lspci", metavar="FILE", help="lspci -xxxx text")
-    p.add_argument("--html", metavar="FILE", help="one self-contained HTML page")
+    p.add_argument("--lspci", metavar="FILE", help="lspci -xxxx text (- for standard output)")
+    p.add_argument("--html", metavar="FILE", help="one self-contained HTML page (- for standard output)")
     p.add_argument("--title", help="title of the HTML page")
     p.set_defaults(run=run)
 
@@ -40,19 +42,33 @@ def lspci_text(source: Source, selector: str | None = None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..capture.atomic import write_atomic
-
     if not args.lspci and not args.html:
         raise InputError("nothing to do: give --lspci FILE and/or --html FILE")
+    if args.lspci == "-" and args.html == "-":
+        raise InputError("only one of --lspci and --html can go to standard output (-)")
     with open_source(args.source) as src:
-        if not src.functions(args.selector):
-            raise InputError("no function matched")
+        selected(src, args.selector)
         if args.lspci:
-            write_atomic(args.lspci, lspci_text(src, args.selector).encode())
-            print(f"{args.lspci}: lspci -xxxx text")
+            _write(args.lspci, lspci_text(src, args.selector).encode(), "lspci -xxxx text")
         if args.html:
             from ..render.html import render_html
 
-            write_atomic(args.html, render_html(src, args.selector, args.title).encode())
-            print(f"{args.html}: HTML report")
+            _write(args.html, render_html(src, args.selector, args.title).encode(), "HTML report")
     return 0
+
+
+def _write(target: str, data: bytes, what: str) -> None:
+    """To a file (atomically, then one line saying so) or, for "-", to standard output as it is."""
+    from ..capture.atomic import write_atomic
+
+    if target == "-":
+        sys.stdout.flush()
+        raw = getattr(sys.stdout, "buffer", None)  # the bytes as they are; a text-only stream gets text
+        if raw is not None:
+            raw.write(data)
+        else:
+            sys.stdout.write(data.decode("utf-8", "surrogateescape"))
+        sys.stdout.flush()
+        return
+    write_atomic(target, data)
+    print(f"{target}: {what}")

@@ -8,7 +8,9 @@ import sys
 from typing import Any
 
 from .. import open_source
+from ..cli import limited, limited_note, selected
 from ..errors import PciError
+from ..words import plural
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,7 +63,7 @@ def render(info: dict[str, Any]) -> str:
     if "msix" in info:
         m = info["msix"]
         lines.append(f"\tMSI-X @0x{m['offset']:02x}: Enable{_flag(m['enabled'])} Masked{_flag(m['function_masked'])}"
-                     f" {m['size']} vectors, table BAR {m['table_bir']} offset 0x{m['table_offset']:x},"
+                     f" {plural(m['size'], 'vector')}, table BAR {m['table_bir']} offset 0x{m['table_offset']:x},"
                      f" PBA BAR {m['pba_bir']} offset 0x{m['pba_offset']:x}")
     if "msi" in info:
         m = info["msi"]
@@ -89,10 +91,20 @@ def render(info: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     with open_source(args.source) as src:
-        infos = [i for i in (describe(fn) for fn in src.functions(args.selector)) if i]
+        fns = selected(src, args.selector)
+        infos = [i for i in (describe(fn) for fn in fns) if i]
+        cut = limited(src, fns)
         if args.json:
             json.dump(infos, sys.stdout, indent=1)
             sys.stdout.write("\n")
-        else:
-            sys.stdout.write("\n\n".join(render(i) for i in infos) + ("\n" if infos else "no function has MSI or MSI-X\n"))
-    return 0
+        elif infos:
+            sys.stdout.write("\n\n".join(render(i) for i in infos) + "\n")
+        elif not cut:
+            sys.stdout.write("no function has MSI or MSI-X\n")
+        if cut:  # their capabilities were not read: never say they have none
+            irqs = sum(len(fn.kernel.msi_irqs) for fn in cut if fn.kernel is not None)
+            kernel = f" (the kernel has {plural(irqs, 'MSI/MSI-X IRQ')} for them: pciexplore irqs)" if irqs else ""
+            sys.stdout.flush()
+            print(limited_note(cut, f"their MSI and MSI-X capabilities could not be read{kernel}"),
+                  file=sys.stderr)
+    return 1 if cut and len(cut) == len(fns) else 0

@@ -2,8 +2,8 @@
 trigger causes and print the messages seen, all in one QEMU session.
 
     pciexplore qemu e1000e+nvme@root-port                       # functions and their interrupt causes
-    pciexplore qemu e1000e --driver -t 00:01.0=rxq0 -t 00:01.0=vector:4
-    pciexplore qemu virtio-net-pci --driver --mask 00:01.0=3 -t 00:01.0=ctrl   # held: pending bit
+    pciexplore qemu e1000e --driver --trigger 00:01.0=rxq0 --trigger 00:01.0=vector:4
+    pciexplore qemu virtio-net-pci --driver --mask 00:01.0=3 --trigger 00:01.0=ctrl   # held: pending bit
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from ..errors import InputError
+from ..words import plural
 
 MSI_ADDRESS = 0xFEE0_0000  # x86: local APIC 0
 
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--driver", action="store_true",
                    help="program every MSI-X vector (0xfee00000, data 0x4020+N), enable MSI-X, unmask all")
     p.add_argument("--mask", action="append", default=[], metavar="BDF=N", help="mask MSI-X vector N (after --driver)")
-    p.add_argument("-t", "--trigger", action="append", default=[], metavar="BDF=CAUSE",
+    p.add_argument("--trigger", action="append", default=[], metavar="BDF=CAUSE",
                    help="make the device raise CAUSE (a name from the list, or vector:N); repeatable, in order")
     p.set_defaults(run=run)
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         for fn in src.functions():
             causes = src.triggers(fn.address)
             m = fn.msix
-            state = f"MSI-X {m.size} vectors, {'enabled' if m.enabled else 'disabled'}" if m else ""
+            state = f"MSI-X {plural(m.size, 'vector')}, {'enabled' if m.enabled else 'disabled'}" if m else ""
             out.write(f"{fn.address.short} [{fn.vendor_id:04x}:{fn.device_id:04x}] {state}\n")
             for cause, what in causes.items():
                 if not cause.startswith("vector:"):

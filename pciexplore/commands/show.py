@@ -7,7 +7,10 @@ import json
 import sys
 
 from .. import open_source
+from ..cli import limited, selected
+from ..cli import limited_note as limited_note_for
 from ..render.lspci import LspciOptions, render_source
+from ..render.lspci_header import function_filter
 from ..sources.base import Source
 
 
@@ -31,16 +34,13 @@ def limited_note(src: Source) -> str | None:
     """One line for stderr when the live host let us read only the first 64 bytes (not root)."""
     # the source records it where the file was longer than what it gave (a 64-byte config file in a copied
     # or fake tree is simply short, and lspci shows it the same way)
-    limited = dict(getattr(src, "limited", {}) or {})
-    if not limited:
-        return None
-    some = ", ".join(str(a) for a in sorted(limited)[:3]) + (", ..." if len(limited) > 3 else "")
-    return (f"pciexplore: note: only the first 64 bytes of config space were readable for {len(limited)} "
-            f"function(s) ({some}); capabilities beyond them show as <access denied> -- run as root to read all")
+    cut = limited(src, src.functions())
+    return limited_note_for(cut, "capabilities beyond them show as <access denied>") if cut else None
 
 
 def run(args: argparse.Namespace) -> int:
     with open_source(args.source) as src:
+        selected(src, args.selector, function_filter(None, args.ids))
         if args.json:
             from ..render.json import source_to_json
 

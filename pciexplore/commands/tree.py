@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from .. import open_source
+from ..cli import selected
 from ..render.lspci_header import function_filter
-from ..render.tree import tree_text
+from ..render.tree import tree_json, tree_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,11 +18,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", dest="numeric", action="count", default=0, help="numeric IDs (-nn: names and numbers)")
     p.add_argument("-s", dest="selector", metavar="[[DOM:]BUS:]DEV.FN", help="only branches leading to these")
     p.add_argument("-d", dest="ids", metavar="[VENDOR]:[DEVICE][:CLASS[:PROGIF]]", help="only these ids")
+    p.add_argument("--json", action="store_true", help="the tree as nested objects: buses, devices, bridges")
     p.add_argument("source", nargs="?", help="dump file, raw config, capture, sysfs dir, sim:..., qemu:...")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     with open_source(args.source) as src:
-        sys.stdout.write(tree_text(src, function_filter(args.selector, args.ids), bool(args.verbose), args.numeric))
+        wanted = function_filter(args.selector, args.ids)
+        selected(src, None, wanted)
+        if args.json:
+            json.dump(tree_json(src, wanted), sys.stdout, indent=1, ensure_ascii=False)
+            sys.stdout.write("\n")
+        else:
+            sys.stdout.write(tree_text(src, wanted, bool(args.verbose), args.numeric))
     return 0

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..regs.caps.msix import MSIX, MSIX_ENTRY, PCI_MSIX_ENTRY_SIZE
 from ..sources.base import ByteRange
+from ..words import plural
 from . import x86
 from .common import (
     BAR_PROBLEMS,
@@ -387,6 +388,6 @@ class Msix(InterruptModel):
 
     def __repr__(self) -> str:
         r = self.regs()
-        return (f"<MSI-X @0x{self.offset:02x} of {self.function.address}: {r.size} vectors, "
+        return (f"<MSI-X @0x{self.offset:02x} of {self.function.address}: {plural(r.size, 'vector')}, "
                 f"{'enabled' if r.enabled else 'disabled'}{', function masked' if r.function_masked else ''}, "
                 f"table BAR {r.table_bir}+0x{r.table_offset:x}, PBA BAR {r.pba_bir}+0x{r.pba_offset:x}>")

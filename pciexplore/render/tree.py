@@ -190,6 +190,29 @@ def tree_text(source: Source, wanted: Callable[[Function], bool] | None = None, 
     return "".join(line + "\n" for line in drawing.lines)
 
 
+def tree_json(source: Source, wanted: Callable[[Function], bool] | None = None) -> list[dict]:
+    """The same tree as data: each bus with its devices, each bridge with the buses behind it (and the
+    secondary and subordinate numbers it claims); `wanted` keeps the branches `tree_text` would draw."""
+    fns = source.functions()
+    host, by_device = grow_tree(fns)
+    drawing = _Drawing(host, by_device, wanted, False, 0)
+
+    def device(fn: Function) -> dict:
+        d = DeviceFacts(fn)
+        out: dict = {"address": str(fn.address), "vendor_id": d.vendor, "device_id": d.device, "class": d.cls}
+        br = by_device.get(id(fn))
+        if br is not None:
+            out.update(secondary=br.secondary, subordinate=br.subordinate,
+                       buses=[bus(u) for u in br.buses if drawing.bus_wanted(u)])
+        return out
+
+    def bus(u: _Bus) -> dict:
+        return {"domain": u.domain, "bus": u.number,
+                "devices": [device(fn) for fn in u.devices if drawing.dev_wanted(fn)]}
+
+    return [bus(u) for u in host.buses if drawing.bus_wanted(u)]
+
+
 def bridge_paths(fns: list[Function], buses: int = 1) -> dict[int, str]:
     """id(function) -> its name with the path of bridges above it, as lspci -P (buses=2: -PP) prints it."""
     host, _ = grow_tree(fns)

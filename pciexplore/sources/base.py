@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..address import Address, Selector
 from ..errors import InputError, NotSupported, ReadOnlyError, SourceClosed
+from ..words import plural
 
 if TYPE_CHECKING:
     from ..model import Function
@@ -264,7 +265,7 @@ class Source:
                 matches = self.functions(text)
                 if len(matches) == 1:
                     return matches[0]
-                raise InputError(f"{len(matches)} functions match {text!r}", file=self.name)
+                raise InputError(f"{plural(len(matches), 'function')} match {text!r}", file=self.name)
         for fn in self.functions():
             if fn.address == addr:
                 return fn
@@ -289,4 +290,5 @@ class Source:
 
     def __repr__(self) -> str:
         n = len(self._functions) if self._functions is not None else "?"
-        return f"<{type(self).__name__} {self.name!r}: {n} functions>"
+        count = plural(n, "function") if isinstance(n, int) else f"{n} functions"
+        return f"<{type(self).__name__} {self.name!r}: {count}>"

@@ -7,6 +7,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from ..words import plural
 from .browser import DeviceBrowser
 from .chain import CapabilityChain
 from .common import esc, function_label, msix_model, stop_following
@@ -34,7 +35,7 @@ class Explorer(w.VBox):
         self.msix: MsixTableView | None = None
         self.plot: InterruptPlot | None = None
         self.title = w.HTML(f"<h3 style='margin:4px 0'>pciexplore &mdash; {esc(source.name)} "
-                            f"<small>({esc(source.kind)}, {len(source.functions())} functions)</small></h3>")
+                            f"<small>({esc(source.kind)}, {plural(len(source.functions()), 'function')})</small></h3>")
         self.browser = DeviceBrowser(source)
         self.hexview = HexView()
         self.chain = CapabilityChain(hexview=self.hexview)
