@@ -39,6 +39,7 @@ import shutil
 import socket
 import stat
 import tempfile
+import time
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -99,13 +100,21 @@ def connect(path: str, spec: str, timeout: float) -> QmpChannel:
         raise InputError(f"cannot stat: {e.strerror}", file=spec) from None
     if not stat.S_ISSOCK(mode):
         raise InputError("not a Unix socket (give the path of QEMU's -qmp unix: socket)", file=spec)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(path)
-    except OSError as e:
-        sock.close()
-        raise InputError(f"cannot connect: {e.strerror or e} (is QEMU still running?)", file=spec) from None
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+            break
+        except ConnectionRefusedError:  # bound but not yet listening (QEMU starting), or QEMU gone
+            sock.close()
+            if time.monotonic() > deadline:
+                raise InputError("connection refused (is QEMU still running?)", file=spec) from None
+            time.sleep(0.05)
+        except OSError as e:
+            sock.close()
+            raise InputError(f"cannot connect: {e.strerror or e} (is QEMU still running?)", file=spec) from None
     channel = QmpChannel(sock, timeout, spec)
     try:
         greeting = channel.exchange(b"", 1)[0]
