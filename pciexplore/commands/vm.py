@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     sock = workdir / "qmp.sock"
     print(f"pciexplore vm: added {shlex.join(extra)}", file=sys.stderr, flush=True)
     proc: subprocess.Popen | None = None
+    # SIGTERM ends us through `finally` (QEMU stopped, directory removed), not by the default instant exit
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         proc = _LAUNCHER.submit(subprocess.Popen, [*cmd, *extra], stdout=subprocess.PIPE,
                                 preexec_fn=_die_with_parent).result()

@@ -315,6 +315,22 @@ class QmpSource(Source):
                                offset=offset)
         return r.base + offset, size
 
+    def _pieces(self, addr: Address, r: ByteRange) -> list[tuple[int, int]]:
+        """Guest-physical (address, size) reads making up BAR range `r`.  Over the virtio common configuration
+        each field is read at its own width: QEMU's virtio_pci_common_read answers a 4-byte read at
+        queue_size with queue_size alone, so a wider read would show 0 for queue_msix_vector beside it."""
+        at, size = self._bar_piece(addr, r.bar, r.offset, r.size)
+        common = self._common(addr)
+        if common is None or common[0] != r.bar or not (common[1] < r.offset + r.size and r.offset < common[1] + 0x38):
+            return [(at, size)]
+        from .timeline import VIRTIO_COMMON
+
+        base = at - r.offset
+        bounds = sorted({r.offset, r.offset + r.size} | {common[1] + o for o, (_, w, _) in VIRTIO_COMMON.items()}
+                        | {common[1] + o + w for o, (_, w, _) in VIRTIO_COMMON.items()})
+        cuts = [b for b in bounds if r.offset <= b <= r.offset + r.size]
+        return [(base + lo, hi - lo) for lo, hi in zip(cuts, cuts[1:], strict=False)]
+
     def read_bar(self, addr: Address, bar: int, offset: int, size: int) -> bytes:
         return self.read_ranges(addr, [ByteRange(bar, offset, size)])[0]
 
@@ -322,7 +338,8 @@ class QmpSource(Source):
         """Config ranges from one read of the function's ECAM page, BAR ranges by guest-physical reads: all
         in one pipelined exchange (the config bytes first, when a BAR range needs the virtio layout)."""
         self._device(addr)
-        pieces = [self._bar_piece(addr, r.bar, r.offset, r.size) for r in ranges if r.bar is not None]
+        split = [self._pieces(addr, r) for r in ranges if r.bar is not None]
+        pieces = [p for ps in split for p in ps]
         want_config = any(r.bar is None for r in ranges)
         if want_config and self.ecam is not None:
             pieces.append((self._ecam_page(addr), 0x1000))
@@ -330,7 +347,11 @@ class QmpSource(Source):
         config = self._trim_config(addr, got.pop()) if want_config and self.ecam is not None else None
         if want_config and config is None:
             config = self._header_from_qemu(addr)
-        bars = iter(got)
+        joined, at = [], 0
+        for ps in split:
+            joined.append(b"".join(got[at:at + len(ps)]))
+            at += len(ps)
+        bars = iter(joined)
         out = []
         for r in ranges:
             if r.bar is None:
