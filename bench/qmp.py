@@ -88,7 +88,7 @@ def main() -> int:
             print(f"  the same through qtest: msix.entries {qmodel:.1f} ms (qmp {model / qmodel:.1f}x), "
                   f"MsixTableView.refresh() {qwidget:.1f} ms (qmp {widget / qwidget:.1f}x)")
             before = src.qmp.exchanges
-            net.msix.entries
+            assert net.msix.entries
             print(f"  QMP exchanges per msix.entries: {src.qmp.exchanges - before} (capability registers; table + PBA)")
 
             ecam = src._ecam_page(net.address)
@@ -97,7 +97,12 @@ def main() -> int:
                            10)
             print(f"4 KiB of ECAM: pmemsave {pmem:.2f} ms, HMP xp {xp:.2f} ms = {xp / pmem:.2f}x")
             rt = median_ms(lambda: src.qmp.execute("query-status"), 20)
-            print(f"QMP round trip (query-status) {rt:.2f} ms")
+            with pciexplore.open(vm.spec, hold=True) as held:
+                held_rt = median_ms(lambda: held.qmp.execute("query-status"), 20)
+                hnet = held.function(net.address)
+                held_model = median_ms(lambda: hnet.msix.entries, 10)
+            print(f"QMP request (query-status): {rt:.2f} ms with a connection each (the default), {held_rt:.2f} ms "
+                  f"held (hold=True); msix.entries held {held_model:.1f} ms = {1e3 / held_model:.0f}/s")
     finally:
         vm.stop()
     return 0

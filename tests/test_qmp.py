@@ -44,8 +44,8 @@ def vm():
         g.stop()
 
 
-@pytest.fixture
-def src(vm):  # per test: QEMU serves one QMP client at a time, and the command-line tests attach themselves
+@pytest.fixture(scope="module")
+def src(vm):
     with pciexplore.open(vm.spec) as s:
         yield s
 
@@ -178,10 +178,10 @@ def test_timeline_diff(src):
     assert missing and all(line.startswith("-") for line in missing) and len(missing) == len(tl) - cut - 1
 
 
-def test_commands_work_on_a_running_vm(vm, tmp_path):
-    with pciexplore.open(vm.spec) as src:
-        addresses = {fn.address for fn in src.functions()}
-        recording = [s.text for s in src.timeline()]
+def test_commands_work_on_a_running_vm(vm, src, tmp_path):
+    # the open source leaves the monitor free between its requests, so the commands can attach too
+    addresses = {fn.address for fn in src.functions()}
+    recording = [s.text for s in src.timeline()]
     show = _cli("show", "-vv", vm.spec)
     assert show.returncode == 0 and "Virtio network device" in show.stdout and "MSI-X: Enable+" in show.stdout
     msix = _cli("msix", "-s", "00:03.0", vm.spec)
@@ -196,6 +196,10 @@ def test_commands_work_on_a_running_vm(vm, tmp_path):
     recorded = captured.timeline()
     assert recorded is not None and len(recorded) > 100
     assert [s.text for s in recorded][: len(recording)] == recording
+    with pciexplore.open(vm.spec, hold=True) as held:  # a held monitor makes other clients wait, then say so
+        r = _cli("show", vm.spec, timeout=60)
+        assert r.returncode == 1 and "another client holds this monitor" in r.stderr
+        assert held.function("00:01.0").config == src.function("00:01.0").config
 
 
 # -- bad input and faults (no guest needed) ---------------------------------------------------------

@@ -19,8 +19,9 @@ guest: a virtio ISR status read clears it (virtio 1.x, 4.1.4.5), so ranges over 
 are refused; I/O BARs are refused (QEMU's `i` command is port I/O from outside).  A PBA read is not
 entirely passive under vhost: QEMU's msix_pba_mmio_read first polls the vectors' notifiers
 (msix_vector_poll), which may set pending bits the guest would have seen set a little later anyway.
-QEMU serves one QMP client at a time; a second one waits in the listen queue, so an attach gives up after
-`timeout` seconds and says so.
+QEMU serves one QMP client at a time: the source connects for each request (see QmpLink), so several
+sources and tools can share a monitor; a client that holds it makes the others wait, and they give up
+after `timeout` seconds and say so.
 
 Virtio queue bindings.  A queue's fields in the common configuration are visible only for the queue the
 *guest* last selected (queue_select).  The source never writes that register; instead a write of
@@ -90,8 +91,10 @@ class QmpChannel(LineChannel):
         return self.run([(command, arguments)])[0]
 
 
-def connect(path: str, spec: str, timeout: float) -> QmpChannel:
-    """Connect and negotiate; every way this can fail is one line naming the spec."""
+def connect(path: str, spec: str, timeout: float, negotiate: bool = True, wait: bool = True) -> QmpChannel:
+    """Connect, read the greeting and (with `negotiate`) leave capabilities negotiation; every way this
+    can fail is one line naming the spec.  `wait`: a refused connection is retried until `timeout` (a QEMU
+    that has bound its socket but not yet listens on it)."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -109,7 +112,7 @@ def connect(path: str, spec: str, timeout: float) -> QmpChannel:
             break
         except ConnectionRefusedError:  # bound but not yet listening (QEMU starting), or QEMU gone
             sock.close()
-            if time.monotonic() > deadline:
+            if not wait or time.monotonic() > deadline:
                 raise InputError("connection refused (is QEMU still running?)", file=spec) from None
             time.sleep(0.05)
         except OSError as e:
@@ -131,8 +134,56 @@ def connect(path: str, spec: str, timeout: float) -> QmpChannel:
     if not ok:
         sock.close()
         raise InputError(f"not a QMP socket: it said {greeting[:60]!r}", file=spec)
-    channel.execute("qmp_capabilities")
+    if negotiate:
+        channel.execute("qmp_capabilities")
     return channel
+
+
+class QmpLink:
+    """The QMP monitor of one VM.  QEMU serves one client at a time, so by default every request has a
+    connection of its own (greeting, then qmp_capabilities pipelined with the commands: one round trip
+    more than a held connection) and the monitor is free between requests for other tools: a dashboard
+    left open on a VM does not lock out `pciexplore capture` or the user's own QMP client.  `hold=True`
+    keeps one connection for the source's life."""
+
+    def __init__(self, path: str, spec: str, timeout: float, hold: bool = False) -> None:
+        self.path, self.spec, self.timeout, self.hold = path, spec, timeout, hold
+        self.channel: QmpChannel | None = None
+        self.exchanges = 0  # requests answered
+        self._attached = False
+
+    def run(self, commands: Sequence[tuple[str, dict]]) -> list[object]:
+        channel = self.channel
+        fresh = channel is None
+        if channel is None:
+            try:
+                channel = connect(self.path, self.spec, self.timeout, negotiate=False, wait=not self._attached)
+            except InputError as e:
+                if not self._attached:
+                    raise
+                raise QemuError(f"the VM exited ({e.message})", file=self.spec) from None
+            self._attached = True
+        try:
+            out = channel.run([("qmp_capabilities", {}), *commands] if fresh else commands)
+        except BaseException:
+            channel.sock.close()
+            self.channel = None
+            raise
+        self.exchanges += 1
+        if self.hold:
+            self.channel = channel
+        else:
+            channel.sock.close()
+        return out[1:] if fresh else out
+
+    def execute(self, command: str, **arguments: object) -> object:
+        return self.run([(command, arguments)])[0]
+
+    def close(self) -> None:
+        if self.channel is not None:
+            with contextlib.suppress(OSError):
+                self.channel.sock.close()
+            self.channel = None
 
 
 def ecam_base(mtree: str) -> int | None:
@@ -163,23 +214,24 @@ class QmpSource(Source):
     kind = "qmp"
     writable = False
 
-    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 5.0, hold: bool = False) -> None:
         self.path = str(path)
         super().__init__(f"qmp:{self.path}")
-        self.qmp = connect(self.path, self.name, timeout)
+        self.qmp = QmpLink(self.path, self.name, timeout, hold)
         self._tmp = tempfile.mkdtemp(prefix="pciexplore-qmp-")
         self._finalizer = weakref.finalize(self, _close, self.qmp, self._tmp)
         try:
             self._devices: dict[Address, dict] = {}
-            self._walk(self.qmp.execute("query-pci"))
-            self.ecam = ecam_base(str(self.qmp.execute("human-monitor-command", **{"command-line": "info mtree"})))
+            pci, mtree = self.qmp.run([("query-pci", {}), ("human-monitor-command", {"command-line": "info mtree"})])
+            self._walk(pci)
+            self.ecam = ecam_base(str(mtree))
             #: functions whose config space is only QEMU's query-pci header (ECAM off): address -> bytes
             self.limited: dict[Address, int] = {} if self.ecam is not None else dict.fromkeys(self._devices, 64)
             self._structs: dict[Address, dict[int, tuple[int, int, int]]] = {}
             #: config size of each function once read (a device model's capability list never changes)
             self._cfg_size: dict[Address, int] = {}
             self._selected: dict[Address, int] = {}  # queue_select as set through write_bar, never sent
-            self._timeline: Timeline | None = None
+            self._timeline: tuple[tuple[int, int] | None, Timeline] | None = None  # (trace size and mtime, decoded)
             self.vm_info = self._vm_info()
         except BaseException:
             self.close()
@@ -438,18 +490,25 @@ class QmpSource(Source):
 
     # -- the recorded bring-up ------------------------------------------------------------------
     def timeline(self) -> Timeline | None:
-        """The guest's bring-up as recorded by `pciexplore vm` (re-read on every call: the VM goes on);
-        None when this VM was not started that way."""
+        """The guest's bring-up as recorded by `pciexplore vm` (decoded again whenever the trace has grown:
+        the VM goes on); None when this VM was not started that way."""
         if self.vm_info is None:
             return None
         from .timeline import Timeline
 
-        return Timeline.from_trace(Path(self.vm_info["trace"]), self)
+        trace = Path(self.vm_info["trace"])
+        try:
+            st = trace.stat()
+            stamp = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            stamp = None
+        if self._timeline is None or stamp is None or self._timeline[0] != stamp:  # decoded again once QEMU wrote more
+            self._timeline = (stamp, Timeline.from_trace(trace, self))
+        return self._timeline[1]
 
 
-def _close(channel: QmpChannel, tmp: str) -> None:
-    with contextlib.suppress(OSError):
-        channel.sock.close()
+def _close(link: QmpLink, tmp: str) -> None:
+    link.close()
     shutil.rmtree(tmp, ignore_errors=True)
 
 
