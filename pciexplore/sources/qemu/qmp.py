@@ -54,7 +54,7 @@ from .firmware import IORESOURCE_IO, IORESOURCE_MEM, IORESOURCE_MEM_64, IORESOUR
 from .qtest import LineChannel, QemuError
 
 if TYPE_CHECKING:
-    from .timeline import Timeline
+    from .timeline import Timeline, TraceReader
 
 PCI_CAP_ID_EXP = 0x10
 PCI_CAP_ID_VNDR = 0x09
@@ -231,7 +231,7 @@ class QmpSource(Source):
             #: config size of each function once read (a device model's capability list never changes)
             self._cfg_size: dict[Address, int] = {}
             self._selected: dict[Address, int] = {}  # queue_select as set through write_bar, never sent
-            self._timeline: tuple[tuple[int, int] | None, Timeline] | None = None  # (trace size and mtime, decoded)
+            self._trace: TraceReader | None = None  # decodes the recording as QEMU appends to it
             self.vm_info = self._vm_info()
         except BaseException:
             self.close()
@@ -490,21 +490,15 @@ class QmpSource(Source):
 
     # -- the recorded bring-up ------------------------------------------------------------------
     def timeline(self) -> Timeline | None:
-        """The guest's bring-up as recorded by `pciexplore vm` (decoded again whenever the trace has grown:
-        the VM goes on); None when this VM was not started that way."""
+        """The guest's bring-up as recorded by `pciexplore vm`, up to now (each call decodes only what QEMU
+        traced since the last); None when this VM was not started that way."""
         if self.vm_info is None:
             return None
-        from .timeline import Timeline
+        from .timeline import TraceReader
 
-        trace = Path(self.vm_info["trace"])
-        try:
-            st = trace.stat()
-            stamp = (st.st_size, st.st_mtime_ns)
-        except OSError:
-            stamp = None
-        if self._timeline is None or stamp is None or self._timeline[0] != stamp:  # decoded again once QEMU wrote more
-            self._timeline = (stamp, Timeline.from_trace(trace, self))
-        return self._timeline[1]
+        if self._trace is None:
+            self._trace = TraceReader(self.vm_info["trace"], self)
+        return self._trace.read()
 
 
 def _close(link: QmpLink, tmp: str) -> None:

@@ -138,12 +138,7 @@ class Timeline:
     @classmethod
     def from_trace(cls, path: str | Path, source: Source) -> Timeline:
         """Decode QEMU's trace log at `path` with the register layout `source` (the attached VM) shows."""
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                lines = f.read().splitlines()
-        except OSError as e:
-            raise InputError(f"cannot read the trace: {e.strerror}", file=str(path)) from None
-        return _Decoder(source, str(path)).run(lines)
+        return TraceReader(path, source).read()
 
     # -- views ------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -253,8 +248,15 @@ class _Decoder:
         self.steps.append(Step(len(self.steps), bdf, self.devices.get(bdf, "?"), kind, register, index, value, old,
                                f"{bdf} {text}"))
 
-    def run(self, lines: list[str]) -> Timeline:
+    def feed(self, lines: list[str]) -> None:
         for line in lines:
+            if line.startswith("memory_region_ops_write") or "@" in line[:24] and "memory_region_ops_write" in line:
+                if "name 'msix-table'" not in line and "name 'virtio-pci-common-" not in line:
+                    continue  # nearly all of the trace: APIC, serial port, other BARs
+                m = _MMIO.match(line)
+                if m and int(m[1]) >= 0:  # cpu -1: QEMU itself, not the guest
+                    self.mmio(int(m[2], 16), int(m[3], 16), int(m[4]), m[5])
+                continue
             m = _CFG.match(line)
             if m:
                 self.config(m)
@@ -262,11 +264,12 @@ class _Decoder:
             m = _MSIX.match(line)
             if m:
                 self.msix(m)
-                continue
-            m = _MMIO.match(line)
-            if m and int(m[1]) >= 0:  # cpu -1: QEMU itself (our own reads never write, but firmware loaders may)
-                self.mmio(int(m[2], 16), int(m[3], 16), int(m[4]), m[5])
-        return Timeline(self.steps, self.queues, self.written, self.name)
+
+    def timeline(self) -> Timeline:
+        """What was decoded so far (copies: feeding more lines later does not change it)."""
+        return Timeline(list(self.steps), {k: bytearray(v) for k, v in self.queues.items()},
+                        {k: set(v) for k, v in self.written.items()}, self.name)
+
 
     def config(self, m: re.Match) -> None:
         bdf = f"{int(m[2], 16):02x}:{int(m[3], 16):02x}.{m[4]}"
@@ -370,3 +373,24 @@ class _Decoder:
         shown = _status_names(value) if name == "device_status" else \
             "VIRTIO_MSI_NO_VECTOR" if name == "msix_config" and value == VIRTIO_MSI_NO_VECTOR else f"{value:#x}"
         self.add(bdf, "virtio", name, None, value, old, f"{model} {name} ← {shown}")
+
+
+class TraceReader:
+    """Decodes a trace QEMU is still writing: each `read()` takes only the complete lines added since."""
+
+    def __init__(self, path: str | Path, source: Source) -> None:
+        self.path = str(path)
+        self.decoder = _Decoder(source, self.path)
+        self.offset = 0
+
+    def read(self) -> Timeline:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError as e:
+            raise InputError(f"cannot read the trace: {e.strerror}", file=self.path) from None
+        end = data.rfind(b"\n") + 1  # a line QEMU is half-way through writing waits for the next read
+        self.offset += end
+        self.decoder.feed(data[:end].decode("utf-8", "replace").splitlines())
+        return self.decoder.timeline()
