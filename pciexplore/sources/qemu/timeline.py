@@ -163,9 +163,12 @@ class Timeline:
         return pd.DataFrame([asdict(s) for s in self.steps],
                             columns=list(Step.__dataclass_fields__)).set_index("step")
 
-    def select(self, function: str | None = None, kind: str | None = None) -> list[Step]:
+    def select(self, function: str | None = None, kind: str | None = None, device: str | None = None) -> Timeline:
+        """The steps of one function, kind of step or QEMU device model, as a timeline of their own."""
         want = _short(function) if function else None
-        return [s for s in self.steps if (want is None or s.function == want) and (kind is None or s.kind == kind)]
+        return Timeline([s for s in self.steps if (want is None or s.function == want)
+                         and (kind is None or s.kind == kind) and (device is None or s.device == device)],
+                        name=self.name)
 
     def queue_fields(self, addr: Address, queue: int) -> bytes | None:
         """The per-queue fields (queue_size .. queue_device_hi, 0x20 bytes) the driver wrote for `queue` of
@@ -192,10 +195,15 @@ class Timeline:
         df = pd.DataFrame(rows, columns=["function", "queue", "queue_msix_vector", "queue_size", "queue_enable"])
         return df.astype({c: "Int64" for c in ("queue_msix_vector", "queue_size", "queue_enable")})
 
-    def diff(self, other: Timeline, bdf: bool = True) -> list[str]:
-        """Steps only in one of the two, in order ('-' this one, '+' the other); with `bdf` False the
-        functions' addresses are left out, so the same OS on two machines compares by device model."""
+    def diff(self, other: Timeline, bdf: bool = True, values: bool = True) -> list[str]:
+        """Steps only in one of the two, in order ('-' this one, '+' the other).  With `bdf` False a step
+        names its device model instead of its address, and with `values` False only which register was
+        written counts (BAR and ring addresses differ from machine to machine): the same OS on two
+        machines then compares step for step."""
         def key(s: Step) -> str:
+            if not values:
+                where = s.function if bdf else s.device
+                return f"{where} {s.kind} {s.register}" + (f" [{s.index}]" if s.index is not None else "")
             return s.text if bdf else s.text.replace(s.function, s.device, 1)
 
         out = []
