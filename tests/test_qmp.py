@@ -169,6 +169,24 @@ def test_virtio_bindings_equal_what_linux_wrote(vm, src):
     assert vm.view(ask=True).config == vm.boot_view.config  # the guest's queue_select was never touched
 
 
+def test_timeline_scrubbed_to_a_step_shows_what_was_written_by_then(src):
+    """The state at a step is the last write of each register up to it, as the trace has them."""
+    from pciexplore.widgets import TimelineView
+
+    tl = src.timeline()
+    bind = next(s for s in tl if s.function == "00:01.0" and s.register == "queue_msix_vector" and s.index == 1)
+    def vector_at(n: int):
+        st = tl.state(n, "00:01.0")
+        hit = st[(st.register == "queue_msix_vector") & (st["index"] == 1)]
+        return None if hit.empty else int(hit.value.iloc[0])
+    assert vector_at(bind.step - 1) is None and vector_at(bind.step) == bind.value == 2
+    view = TimelineView(tl, "00:01.0")
+    view.slider.value = bind.step
+    assert "queue 1 queue_msix_vector ← 0x2</b>" in view.steps.value and "queue_msix_vector" in view.table.value
+    view.slider.value = bind.step - 1
+    assert "<b>" in view.steps.value and f"by step {bind.step - 1}" in view.table.value
+
+
 def test_timeline_diff(src):
     tl = src.timeline()
     assert tl.diff(tl) == []

@@ -17,6 +17,7 @@ from .hexview import HexView
 from .irqplot import InterruptPlot
 from .msix import MsixTableView, PbaGrid
 from .step import Step
+from .timeline import TimelineView
 
 __all__ = ["CapabilityChain", "DeviceBrowser", "DoctorPanel", "Explorer", "HexView", "InterruptPlot", "MsixTableView", "PbaGrid",
-           "Step"]
+           "Step", "TimelineView"]

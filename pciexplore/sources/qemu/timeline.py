@@ -170,6 +170,24 @@ class Timeline:
                          and (kind is None or s.kind == kind) and (device is None or s.device == device)],
                         name=self.name)
 
+    def state(self, step: int, function: str | None = None) -> pd.DataFrame:
+        """What the driver had written by step `step` (inclusive): the last value of every register, MSI-X
+        entry field and virtio queue field, with the step that wrote it; the device as the trace shows it then."""
+        import pandas as pd
+
+        want = _short(function) if function else None
+        last: dict[tuple[str, str, str, int | None], Step] = {}
+        for s in self.steps:
+            if s.step > step:
+                break
+            if want is None or s.function == want:
+                last[(s.function, s.kind, s.register, s.index)] = s
+        rows = [{"function": s.function, "kind": s.kind, "register": s.register, "index": s.index,
+                 "value": s.value, "step": s.step} for s in last.values()]
+        df = pd.DataFrame(rows, columns=["function", "kind", "register", "index", "value", "step"])
+        return df.astype({"index": "Int64"}).sort_values(["function", "kind", "index", "register"],
+                                                         na_position="first").reset_index(drop=True)
+
     def queue_fields(self, addr: Address, queue: int) -> bytes | None:
         """The per-queue fields (queue_size .. queue_device_hi, 0x20 bytes) the driver wrote for `queue` of
         `addr` since the device's last reset; bytes it never wrote (queue_notify_off) read 0.  None when
