@@ -187,6 +187,21 @@ def test_timeline_scrubbed_to_a_step_shows_what_was_written_by_then(src):
     assert "<b>" in view.steps.value and f"by step {bind.step - 1}" in view.table.value
 
 
+def test_explorer_follows_the_running_guest(src):
+    from pciexplore.widgets import Explorer
+
+    ex = Explorer(src)
+    ex.show(src.function("00:03.0"))
+    live = ex.msix_box.children[0]
+    assert live.description.startswith("live")
+    live.value = True
+    deadline = time.monotonic() + 30
+    while ex.live_refreshes < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    live.value = False
+    assert ex.live_refreshes >= 3
+
+
 def test_timeline_diff(src):
     tl = src.timeline()
     assert tl.diff(tl) == []

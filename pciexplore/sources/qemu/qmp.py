@@ -213,6 +213,8 @@ def _flags(region: dict) -> int:
 class QmpSource(Source):
     kind = "qmp"
     writable = False
+    #: the guest reprograms its devices while we look (the explorer offers a live refresh)
+    is_running_guest = True
 
     def __init__(self, path: str | Path, *, timeout: float = 5.0, hold: bool = False) -> None:
         self.path = str(path)
