@@ -50,20 +50,21 @@ from ...address import Address
 from ...decode import walk_standard
 from ...errors import InputError, NotSupported, ReadOnlyError
 from ..base import BarRegion, ByteRange, Source
-from .firmware import IORESOURCE_IO, IORESOURCE_MEM, IORESOURCE_MEM_64, IORESOURCE_PREFETCH
+from .firmware import IORESOURCE_IO, Bar
 from .qtest import LineChannel, QemuError
+from .timeline import (
+    QUEUE_FIELDS,
+    VIRTIO_COMMON,
+    VIRTIO_PCI_CAP_COMMON_CFG,
+    VIRTIO_PCI_CAP_ISR_CFG,
+    VIRTIO_PCI_COMMON_Q_SELECT,
+    virtio_structs,
+)
 
 if TYPE_CHECKING:
     from .timeline import Timeline, TraceReader
 
 PCI_CAP_ID_EXP = 0x10
-PCI_CAP_ID_VNDR = 0x09
-#: virtio_pci_cap cfg_type (virtio 1.x, 4.1.4)
-VIRTIO_PCI_CAP_COMMON_CFG = 1
-VIRTIO_PCI_CAP_ISR_CFG = 3
-#: struct virtio_pci_common_cfg offsets (virtio 1.x, 4.1.4.3; include/uapi/linux/virtio_pci.h)
-VIRTIO_PCI_COMMON_Q_SELECT = 0x16
-VIRTIO_PCI_COMMON_Q_FIELDS = (0x18, 0x38)  # queue_size .. queue_device_hi: per selected queue
 #: the description `pciexplore vm` leaves beside the socket it adds
 VM_INFO = "pciexplore-vm.json"
 
@@ -200,14 +201,9 @@ def ecam_base(mtree: str) -> int | None:
 
 
 def _flags(region: dict) -> int:
-    if region.get("type") == "io":
-        return IORESOURCE_IO
-    f = IORESOURCE_MEM
-    if region.get("prefetch"):
-        f |= IORESOURCE_PREFETCH
-    if region.get("mem_type_64"):
-        f |= IORESOURCE_MEM_64
-    return f
+    """IORESOURCE_* of a query-pci region, as the qtest back-end's firmware derives them."""
+    return Bar(region["bar"], region.get("type") == "io", bool(region.get("mem_type_64")),
+               bool(region.get("prefetch")), region["size"]).flags
 
 
 class QmpSource(Source):
@@ -335,22 +331,12 @@ class QmpSource(Source):
                 for r in self._device(addr).get("regions", []) if r.get("address", -1) >= 0}
 
     def _virtio_structs(self, addr: Address) -> dict[int, tuple[int, int, int]]:
-        """virtio cfg_type -> (bar, offset, length) from the vendor capabilities (virtio 1.x, 4.1.4); read
-        once per function: a device model's capability layout never changes."""
+        """virtio cfg_type -> (bar, offset, length); read once per function: a device model's capability
+        layout never changes."""
         found = self._structs.get(addr)
-        if found is not None:
-            return found
-        out: dict[int, tuple[int, int, int]] = {}
-        self._structs[addr] = out
-        cfg = self.read_config(addr)
-        if int.from_bytes(cfg[0:2], "little") != 0x1AF4:
-            return out
-        for cap in walk_standard(cfg[:0x100])[0]:
-            o = cap.offset
-            if cap.cap_id == PCI_CAP_ID_VNDR and o + 16 <= len(cfg):
-                out.setdefault(cfg[o + 3], (cfg[o + 4], int.from_bytes(cfg[o + 8:o + 12], "little"),
-                                            int.from_bytes(cfg[o + 12:o + 16], "little")))
-        return out
+        if found is None:
+            found = self._structs[addr] = virtio_structs(self.function(addr))
+        return found
 
     def _bar_piece(self, addr: Address, bar: int, offset: int, size: int) -> tuple[int, int]:
         regions = self.bar_regions(addr)
@@ -379,8 +365,6 @@ class QmpSource(Source):
         common = self._common(addr)
         if common is None or common[0] != r.bar or not (common[1] < r.offset + r.size and r.offset < common[1] + 0x38):
             return [(at, size)]
-        from .timeline import VIRTIO_COMMON
-
         base = at - r.offset
         bounds = sorted({r.offset, r.offset + r.size} | {common[1] + o for o, (_, w, _) in VIRTIO_COMMON.items()}
                         | {common[1] + o + w for o, (_, w, _) in VIRTIO_COMMON.items()})
@@ -454,7 +438,7 @@ class QmpSource(Source):
         if common is None or common[0] != r.bar:
             return data
         base = common[1]
-        lo, hi = max(r.offset, base + VIRTIO_PCI_COMMON_Q_SELECT), min(r.offset + r.size, base + VIRTIO_PCI_COMMON_Q_FIELDS[1])
+        lo, hi = max(r.offset, base + VIRTIO_PCI_COMMON_Q_SELECT), min(r.offset + r.size, base + QUEUE_FIELDS[1])
         if lo >= hi:
             return data
         live = bytes(data)
@@ -474,7 +458,7 @@ class QmpSource(Source):
             if rel < VIRTIO_PCI_COMMON_Q_SELECT + 2:
                 out[pos - r.offset] = (sel >> 8 * (rel - VIRTIO_PCI_COMMON_Q_SELECT)) & 0xFF
             elif fields is not None:
-                out[pos - r.offset] = fields[rel - VIRTIO_PCI_COMMON_Q_FIELDS[0]]
+                out[pos - r.offset] = fields[rel - QUEUE_FIELDS[0]]
         return bytes(out)
 
     def write_bar(self, addr: Address, bar: int, offset: int, data: bytes) -> None:

@@ -45,10 +45,10 @@ _MMIO = re.compile(_PREFIX + r"memory_region_ops_write cpu (-?\d+) mr \S+ addr 0
                    r"size (\d+) name '(msix-table|virtio-pci-common-[^']*)'")
 
 # pci_regs.h
-PCI_CAP_ID_MSIX = 0x11
 PCI_CAP_ID_VNDR = 0x09
-PCI_MSIX_FLAGS = 2
-PCI_MSIX_FLAGS_QSIZE = 0x7FF
+#: virtio_pci_cap cfg_type (virtio 1.x 4.1.4)
+VIRTIO_PCI_CAP_COMMON_CFG = 1
+VIRTIO_PCI_CAP_ISR_CFG = 3
 PCI_MSIX_ENTRY_FIELDS = {0: "PCI_MSIX_ENTRY_LOWER_ADDR", 4: "PCI_MSIX_ENTRY_UPPER_ADDR", 8: "PCI_MSIX_ENTRY_DATA",
                          12: "PCI_MSIX_ENTRY_VECTOR_CTRL"}
 #: struct virtio_pci_common_cfg (virtio 1.x 4.1.4.3): offset -> (name, width, per queue)
@@ -60,7 +60,8 @@ VIRTIO_COMMON = {0x00: ("device_feature_select", 4, False), 0x04: ("device_featu
                  0x1E: ("queue_notify_off", 2, True), 0x20: ("queue_desc_lo", 4, True), 0x24: ("queue_desc_hi", 4, True),
                  0x28: ("queue_driver_lo", 4, True), 0x2C: ("queue_driver_hi", 4, True),
                  0x30: ("queue_device_lo", 4, True), 0x34: ("queue_device_hi", 4, True)}
-QUEUE_FIELDS = (0x18, 0x38)
+VIRTIO_PCI_COMMON_Q_SELECT = 0x16
+QUEUE_FIELDS = (0x18, 0x38)  # queue_size .. queue_device_hi: the fields of the selected queue
 #: device_status bits (virtio 1.x 2.1)
 VIRTIO_STATUS = {1: "ACKNOWLEDGE", 2: "DRIVER", 4: "DRIVER_OK", 8: "FEATURES_OK", 0x40: "DEVICE_NEEDS_RESET", 0x80: "FAILED"}
 VIRTIO_MSI_NO_VECTOR = 0xFFFF
@@ -107,21 +108,26 @@ class _Layout:
         self.bar_offsets = {0x10 + 4 * i: i for i in range(6)}
         regions = source.bar_regions(addr) or {}
         self.bars = {i: (r.base, r.size, bool(r.flags & 0x100), bool(r.flags & 0x0010_0000)) for i, r in regions.items()}
-        cfg = fn.config
-        self.msix = None  # (cap, bar, table offset, entries)
-        self.common = None  # (bar, offset, length)
-        cap = fn.cap("msix")
-        if cap is not None:
-            table = int.from_bytes(cfg[cap.offset + 4:cap.offset + 8], "little")
-            count = (int.from_bytes(cfg[cap.offset + 2:cap.offset + 4], "little") & PCI_MSIX_FLAGS_QSIZE) + 1
-            self.msix = (cap.offset, table & 7, table & ~7, count)
-        if cfg[0:2] == b"\xf4\x1a":
-            for c in fn.capabilities:
-                o = c.offset
-                if c.id == PCI_CAP_ID_VNDR and o + 16 <= len(cfg) and cfg[o + 3] == 1:
-                    self.common = (cfg[o + 4], int.from_bytes(cfg[o + 8:o + 12], "little"),
-                                   int.from_bytes(cfg[o + 12:o + 16], "little"))
-                    break
+        self.msix = None  # (bar, table offset, entries)
+        if fn.msix is not None:
+            r = fn.msix.regs()
+            self.msix = (r.table_bir, r.table_offset, r.size)
+        self.common = virtio_structs(fn).get(VIRTIO_PCI_CAP_COMMON_CFG)  # (bar, offset, length)
+
+
+def virtio_structs(fn: Any) -> dict[int, tuple[int, int, int]]:
+    """virtio_pci_cap cfg_type -> (bar, offset, length) of a virtio function's vendor capabilities
+    (virtio 1.x 4.1.4); the first of each type, as Linux's virtio_pci_find_capability takes it."""
+    cfg = fn.config
+    out: dict[int, tuple[int, int, int]] = {}
+    if cfg[0:2] != b"\xf4\x1a":
+        return out
+    for c in fn.capabilities:
+        o = c.offset
+        if c.id == PCI_CAP_ID_VNDR and not c.extended and o + 16 <= len(cfg):
+            out.setdefault(cfg[o + 3], (cfg[o + 4], int.from_bytes(cfg[o + 8:o + 12], "little"),
+                                        int.from_bytes(cfg[o + 12:o + 16], "little")))
+    return out
 
 
 class Timeline:
@@ -349,7 +355,7 @@ class _Decoder:
             lay = self.layout(bdf)
             if lay is None:
                 continue
-            where = lay.msix[1:3] + (lay.msix[3] * 16,) if kind == "msix-table" and lay.msix else \
+            where = (lay.msix[0], lay.msix[1], lay.msix[2] * 16) if kind == "msix-table" and lay.msix else \
                 lay.common if kind == "virtio" else None
             if where is None or where[0] not in lay.bars:
                 continue
