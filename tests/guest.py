@@ -113,6 +113,13 @@ class Guest:
             lines.append(line)
         return View.parse(lines)
 
+    def run(self, command: str, timeout: float = BOOT_TIMEOUT) -> None:
+        """Run a shell command in the guest (its init's `run CMD`) and wait until it is done."""
+        self.proc.stdin.write(f"run {command}\n".encode())
+        self.proc.stdin.flush()
+        while self.readline(timeout) != "PCIEXPLORE-RAN":
+            pass
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):

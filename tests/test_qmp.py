@@ -351,6 +351,44 @@ def test_vm_command_errors_leave_nothing():
     assert set(Path(tempfile.gettempdir()).glob("pciexplore-vm-*")) == before
 
 
+def test_guest_reprograms_while_it_is_read(vm, src):
+    """Linux unbinds and binds virtio-blk again (tearing down and setting up MSI-X) while a thread reads the
+    function over and over: every read gives bytes or a one-line error, none hangs; afterwards the kit sees
+    what the guest sees, and the recording shows the second bring-up."""
+    bdf = "00:02.0"
+    fn = src.function(bdf)
+    stop, reads, errors = threading.Event(), [0], []
+
+    def reader():
+        while not stop.is_set():
+            try:
+                fn.refresh()
+                assert len(fn.config) == 256
+                assert len(fn.msix.entries) == 2
+                reads[0] += 1
+            except PciError as e:
+                errors.append(str(e))
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    try:
+        vm.run(f"echo 0000:{bdf} > /sys/bus/pci/drivers/virtio-pci/unbind; "
+               f"echo 0000:{bdf} > /sys/bus/pci/drivers/virtio-pci/bind")
+        view = vm.view(ask=True)
+    finally:
+        stop.set()
+        t.join(timeout=30)
+    print(f"{reads[0]} reads, {len(errors)} one-line errors while the guest rebound {bdf}: {errors[:2]}")
+    assert not t.is_alive() and reads[0] > 0
+    assert all("\n" not in e and bdf in e for e in errors), errors
+    fn.refresh()
+    assert fn.config == view.config[bdf]
+    table = fn.msix.table
+    assert len(table[~table["masked"]]) == len(view.msi_irqs[bdf])
+    ok = [s for s in src.timeline().select(bdf) if s.register == "device_status" and s.value == 0xF]
+    assert len(ok) >= 2  # the bring-up at boot and the one after bind
+
+
 def test_zz_vm_ends_with_nothing_left(vm):
     """Last in the module: SIGTERM to `pciexplore vm` alone stops QEMU and removes the socket and trace."""
     workdir = Path(vm.spec[4:]).parent
