@@ -402,3 +402,11 @@ def test_zz_vm_ends_with_nothing_left(vm):
         time.sleep(0.1)
     assert not Path(f"/proc/{info['pid']}").exists()
     assert not workdir.exists()
+
+
+def test_guest_kernel_script_fails_in_one_line_without_apt(tmp_path):
+    """What the fixture turns into a skip reason when the kernel cannot be fetched."""
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "guest-kernel"), "--cache", str(tmp_path)],
+                       capture_output=True, text=True, env={"PATH": str(tmp_path)}, timeout=60)
+    assert r.returncode == 1 and r.stderr.strip() == "guest-kernel: apt-get not found (a Debian host is needed)"
+    assert not any(tmp_path.iterdir())
