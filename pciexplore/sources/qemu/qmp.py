@@ -33,6 +33,7 @@ live fields, when the guest's own queue_select is that queue).  Any other write 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -217,6 +218,7 @@ class QmpSource(Source):
         super().__init__(f"qmp:{self.path}")
         self.qmp = QmpLink(self.path, self.name, timeout, hold)
         self._tmp = tempfile.mkdtemp(prefix="pciexplore-qmp-")
+        self._requests = itertools.count()
         self._finalizer = weakref.finalize(self, _close, self.qmp, self._tmp)
         try:
             self._devices: dict[Address, dict] = {}
@@ -274,7 +276,8 @@ class QmpSource(Source):
 
     def _read_phys(self, pieces: Sequence[tuple[int, int]]) -> list[bytes]:
         """Guest-physical bytes of each (address, size), in one pipelined exchange of pmemsave commands."""
-        files = [os.path.join(self._tmp, f"r{i}") for i in range(len(pieces))]
+        request = next(self._requests)  # file names of their own: threads (the explorer's live refresh) read at once
+        files = [os.path.join(self._tmp, f"r{request}-{i}") for i in range(len(pieces))]
         commands = [("pmemsave", {"val": at, "size": size, "filename": f})
                     for (at, size), f in zip(pieces, files, strict=True) if size]
         if commands:
