@@ -41,6 +41,7 @@ import shutil
 import socket
 import stat
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Sequence
@@ -232,6 +233,7 @@ class QmpSource(Source):
             self._cfg_size: dict[Address, int] = {}
             self._selected: dict[Address, int] = {}  # queue_select as set through write_bar, never sent
             self._trace: TraceReader | None = None  # decodes the recording as QEMU appends to it
+            self._trace_lock = threading.Lock()
             self.vm_info = self._vm_info()
         except BaseException:
             self.close()
@@ -485,9 +487,10 @@ class QmpSource(Source):
             return None
         from .timeline import TraceReader
 
-        if self._trace is None:
-            self._trace = TraceReader(self.vm_info["trace"], self)
-        return self._trace.read()
+        with self._trace_lock:  # the reader's decoder and file offset move together
+            if self._trace is None:
+                self._trace = TraceReader(self.vm_info["trace"], self)
+            return self._trace.read()
 
 
 def _close(link: QmpLink, tmp: str) -> None:
