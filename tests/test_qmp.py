@@ -215,7 +215,7 @@ def test_timeline_diff(src):
     assert missing and all(line.startswith("-") for line in missing) and len(missing) == len(tl) - cut - 1
 
 
-def test_same_driver_on_another_machine_diffs_empty(src):
+def test_same_driver_on_another_machine_diffs_empty(src, tmp_path):
     """A second boot with the virtio-net alone, in another slot (other BAR addresses, other rings): Linux's
     virtio-net bring-up is the same register for register; the values (addresses) are not."""
     kernel, _ = guest.build()
@@ -224,6 +224,7 @@ def test_same_driver_on_another_machine_diffs_empty(src):
         other.view()
         with pciexplore.open(other.spec) as there:
             theirs = there.timeline().select(device="virtio-net-pci")
+            take(there).save(tmp_path / "other.json")
     finally:
         other.stop()
     ours = src.timeline().select(device="virtio-net-pci")
@@ -235,6 +236,14 @@ def test_same_driver_on_another_machine_diffs_empty(src):
     machine_values = ("PCI_MSIX_ENTRY_DATA", "PCI_MSIX_ENTRY_LOWER_ADDR", "queue_desc_", "queue_driver_",
                       "queue_device_", "PCI_BASE_ADDRESS_", "PCI_ROM_ADDRESS", "PCI_INTERRUPT_LINE")
     assert all(any(word in line for word in machine_values) for line in differ), differ
+    take(src).save(tmp_path / "this.json")
+    files = [str(tmp_path / "this.json"), str(tmp_path / "other.json")]
+    by_register = _cli("diff", "--timeline", "registers", "-s", "00:01.0", "-t", "00:05.0", *files)
+    assert (by_register.returncode, by_register.stdout, by_register.stderr) == (0, "", "")
+    whole = _cli("diff", "--timeline", "registers", *files)  # the other machine has no virtio-blk, nvme, root port
+    assert whole.returncode == 1 and "-virtio-blk-pci virtio device_status" in whole.stdout.splitlines()
+    steps = _cli("diff", "--timeline", "steps", str(tmp_path / "this.json"), str(tmp_path / "other.json"))
+    assert set(differ) <= set(steps.stdout.splitlines())
 
 
 def test_commands_work_on_a_running_vm(vm, src, tmp_path):
