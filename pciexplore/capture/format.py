@@ -34,6 +34,8 @@ MAX_LIST = 4096  # tags, modules, msi_irqs, /proc/interrupts lines
 MAX_VPD = 1 << 15  # the VPD address is 15 bits
 MAX_VALUES = 4_000_000  # commas in the file: far above what the other bounds allow, far below 128 MiB of "0,"
 MAX_BAR = 6  # BAR 0..5, 6 is the expansion ROM
+MAX_STEPS = 200_000  # steps of a recorded bring-up (a Debian boot with three devices records about 900)
+STEP_KEYS = ("step", "function", "device", "kind", "register", "index", "value", "old", "text")
 U64 = (1 << 64) - 1
 
 _HEX = re.compile(r"[0-9a-fA-F]*")
@@ -118,14 +120,18 @@ METADATA_KEYS = ("title", "description", "tool", "time", "host", "kernel", "sour
 
 
 # -- to JSON ------------------------------------------------------------------------------------------
-def to_json(functions: list[CapturedFunction], metadata: dict[str, Any], annotations: list[Annotation]) -> dict:
-    return {
+def to_json(functions: list[CapturedFunction], metadata: dict[str, Any], annotations: list[Annotation],
+            timeline: list[dict] | None = None) -> dict:
+    doc = {
         "format": FORMAT,
         "version": VERSION,
         "metadata": metadata,
         "functions": [_function_json(f) for f in functions],
         "annotations": [_annotation_json(a) for a in annotations],
     }
+    if timeline is not None:
+        doc["timeline"] = timeline
+    return doc
 
 
 def _function_json(f: CapturedFunction) -> dict:
@@ -306,7 +312,7 @@ def validate(doc: Any, name: str) -> tuple[list[CapturedFunction], dict[str, Any
     if version != VERSION:
         raise InputError(f"capture format version {version!r} is not supported (this pciexplore reads "
                          f"version {VERSION})", file=name)
-    c.obj(doc, "", ("format", "version", "functions"), ("metadata", "annotations"))
+    c.obj(doc, "", ("format", "version", "functions"), ("metadata", "annotations", "timeline"))
     metadata = c.obj(doc.get("metadata", {}), "metadata", (), METADATA_KEYS + ("extra",))
     for k in METADATA_KEYS:
         if k in metadata:
@@ -420,3 +426,23 @@ def _annotation(c: _Checker, v: Any, path: str) -> Annotation:
                       c.str(v["text"], f"{path}.text", MAX_TEXT), c.str(v.get("author", ""), f"{path}.author", 256),
                       c.str(v.get("time", ""), f"{path}.time", 64), tags,
                       c.opt_str(v.get("field"), f"{path}.field"), bar)
+
+
+def validate_timeline(doc: dict, name: str) -> list[dict] | None:
+    """The recorded bring-up of a running VM (`pciexplore vm`), when the document has one: a list of steps."""
+    if "timeline" not in doc:
+        return None
+    c = _Checker(name)
+    steps = []
+    for i, step in enumerate(c.list(doc["timeline"], "timeline", MAX_STEPS)):
+        path = f"timeline[{i}]"
+        c.obj(step, path, STEP_KEYS)
+        for k in ("step", "value"):
+            c.int(step[k], f"{path}.{k}")
+        for k in ("index", "old"):
+            if step[k] is not None:
+                c.int(step[k], f"{path}.{k}")
+        for k in ("function", "device", "kind", "register", "text"):
+            c.str(step[k], f"{path}.{k}")
+        steps.append({k: step[k] for k in STEP_KEYS})
+    return steps

@@ -40,8 +40,11 @@ class Capture(Source):
     kind = "capture"
 
     def __init__(self, name: str, functions: list[CapturedFunction], metadata: dict[str, Any] | None = None,
-                 annotations: list[Annotation] | None = None, path: str | Path | None = None) -> None:
+                 annotations: list[Annotation] | None = None, path: str | Path | None = None,
+                 timeline: list[dict] | None = None) -> None:
         super().__init__(name)
+        #: steps of a running VM's recorded bring-up (`pciexplore vm`), as Timeline.to_list() gives them
+        self.steps = timeline
         self.path = Path(path) if path is not None else None
         self.metadata: dict[str, Any] = dict(metadata or {})
         self.annotations: list[Annotation] = list(annotations or [])
@@ -189,7 +192,15 @@ class Capture(Source):
 
     # -- saving -----------------------------------------------------------------------------------------
     def to_json(self) -> dict:
-        return fmt.to_json(list(self._captured.values()), self.metadata, self.annotations)
+        return fmt.to_json(list(self._captured.values()), self.metadata, self.annotations, self.steps)
+
+    def timeline(self) -> Any:
+        """The recorded bring-up of the VM this capture was taken of, or None."""
+        if self.steps is None:
+            return None
+        from ..sources.qemu.timeline import Timeline
+
+        return Timeline.from_list(self.steps, name=self.name)
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the capture atomically (old or new file, never a torn one); returns the path.
@@ -261,7 +272,8 @@ def open_capture(path: str | Path, **options: Any) -> Capture:
     if set(options) - {"allow_writes"}:
         raise InputError(f"a capture takes no options (got {', '.join(sorted(options))})", file=name)
     raw = fmt.read_bytes(path)
-    functions, metadata, annotations = fmt.validate(fmt.parse_document(raw, name), name)
-    cap = Capture(name, functions, metadata, annotations, path=path)
+    doc = fmt.parse_document(raw, name)
+    functions, metadata, annotations = fmt.validate(doc, name)
+    cap = Capture(name, functions, metadata, annotations, path=path, timeline=fmt.validate_timeline(doc, name))
     cap._digest = hashlib.sha256(raw).digest()
     return cap

@@ -82,7 +82,9 @@ def take(source: Source, selector: str | None = None, *, bars: Iterable[tuple[in
         metadata["extra"] = extra_notes
     # a capture of a capture (e.g. one function cut out of a bug report) keeps the notes on what it holds
     notes = [a for a in source.annotations if a.function in seen] if isinstance(source, Capture) else []
-    return Capture(f"capture of {source.name}", functions, metadata, notes)
+    timeline = source.timeline() if callable(getattr(source, "timeline", None)) else None
+    return Capture(f"capture of {source.name}", functions, metadata, notes,
+                   timeline=timeline.to_list() if timeline is not None else None)
 
 
 def _take_function(source: Source, fn: Function, extra: list[tuple[int, int, int]],

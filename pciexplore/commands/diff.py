@@ -16,11 +16,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-t", dest="other_selector", metavar="[[DOM:]BUS:]DEV.FN",
                    help="functions of B to compare (default: as -s); with one function on each side, compares them")
     p.add_argument("--json", action="store_true", help="the differences as a JSON list")
+    p.add_argument("--timeline", choices=("steps", "registers"),
+                   help="compare the recorded bring-ups instead (captures of VMs run by 'pciexplore vm', or qmp:): "
+                        "step for step with values, or register for register; functions named by device model")
     p.set_defaults(run=run)
+
+
+def run_timeline(args: argparse.Namespace) -> int:
+    from .. import open_source
+    from ..errors import InputError
+
+    timelines = []
+    for spec, selector in ((args.a, args.selector), (args.b, args.other_selector or args.selector)):
+        with open_source(spec) as src:
+            tl = src.timeline() if callable(getattr(src, "timeline", None)) else None
+        if tl is None:
+            raise InputError("has no recorded bring-up (capture a VM started by 'pciexplore vm')", file=spec)
+        timelines.append(tl.select(selector) if selector else tl)
+    lines = timelines[0].diff(timelines[1], bdf=False, values=args.timeline == "steps")
+    for line in lines:
+        print(line)
+    return 1 if lines else 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Exit status like diff(1): 0 when nothing differs, 1 when something does."""
+    if args.timeline:
+        return run_timeline(args)
     from ..diff import diff
 
     result = diff(args.a, args.b, args.selector, args.other_selector)

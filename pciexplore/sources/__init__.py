@@ -14,6 +14,7 @@ __all__ = ["BarRegion", "KernelInfo", "Source", "open_source"]
 PREFIXES = {
     "sim": "pciexplore.sources.sim:open_spec",
     "qemu": "pciexplore.sources.qemu:open_spec",
+    "qmp": "pciexplore.sources.qemu.qmp:open_spec",
     "capture": "pciexplore.capture:open_capture",
     "dump": "pciexplore.sources.dump:DumpSource",
     "raw": "pciexplore.sources.raw:RawSource",
@@ -27,7 +28,8 @@ def _load(target: str):
 
 
 def open_source(spec: str | Path | Source | None = None, **options) -> Source:
-    """Open `spec`: None or "sysfs" (this host), "sysfs:DIR", "sim:...", "qemu:...", or a file path
+    """Open `spec`: None or "sysfs" (this host), "sysfs:DIR", "sim:...", "qemu:...", "qmp:SOCKET"
+    (a running VM, read-only), or a file path
     (lspci dump, raw config binary, or capture JSON; the kind is recognised from the content)."""
     if isinstance(spec, Source):
         return spec

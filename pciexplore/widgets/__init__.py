@@ -19,6 +19,7 @@ from .irqpath import InterruptPathView
 from .irqplot import InterruptPlot
 from .msix import MsixTableView, PbaGrid
 from .step import Step
+from .timeline import TimelineView
 
 __all__ = ["CapabilityChain", "DeviceBrowser", "DoctorPanel", "Explorer", "HexView", "InterruptPathView", "InterruptPlot",
-           "MsixTableView", "PbaGrid", "Step", "snapshot"]
+           "MsixTableView", "PbaGrid", "Step", "TimelineView", "snapshot"]

@@ -3,6 +3,7 @@ the left; the chosen function's capability chain with its hex view, and its MSI-
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import ipywidgets as w
@@ -26,6 +27,9 @@ def config_notes(source: Any, fn: Any) -> list[tuple[int, int, str]]:
     return [(a.offset, a.length, a.text) for a in notes(fn) if a.bar is None]
 
 
+LIVE_INTERVAL = 0.2  # seconds between refreshes of a table that changes by itself (goal: 5 per second)
+
+
 class Explorer(w.VBox):
     """`Explorer(source)`; `.browser`, `.chain`, `.hexview` and `.msix` (None when the function has none)."""
 
@@ -34,6 +38,8 @@ class Explorer(w.VBox):
         self.page_size = page_size
         self.msix: MsixTableView | None = None
         self.plot: InterruptPlot | None = None
+        self.live_refreshes = 0  # MSI-X table refreshes done by the live toggle
+        self._live_stop: threading.Event | None = None
         self.title = w.HTML(f"<h3 style='margin:4px 0'>pciexplore &mdash; {esc(source.name)} "
                             f"<small>({esc(source.kind)}, {plural(len(source.functions()), 'function')})</small></h3>")
         self.browser = DeviceBrowser(source)
@@ -83,12 +89,45 @@ class Explorer(w.VBox):
             self.msix_box.children = [w.HTML("<i>This function has no MSI-X capability.</i>")]
         else:
             self.msix = MsixTableView(fn, page_size=self.page_size)
-            self.msix_box.children = [self.msix]
+            self.msix_box.children = [self._live_toggle(fn), self.msix] if self._changes_by_itself() else [self.msix]
         self._show_interrupts(fn)
         self.virtio = VirtioView(fn, self.msix) if fn.virtio is not None else None
         self.virtio_box.children = [self.virtio or w.HTML("<i>This function is not virtio-pci.</i>")]
         self.doctor = DoctorPanel(self.source, str(fn.address))
         self.doctor_box.children = [self.doctor]
+
+    def _changes_by_itself(self) -> bool:
+        """A running guest (qmp:) or this host's kernel reprograms tables while we look; a file never does."""
+        return bool(getattr(self.source, "is_running_guest", False) or getattr(self.source, "is_live_host", False))
+
+    def _live_toggle(self, fn: Any) -> w.ToggleButton:
+        self.stop_live()
+        live = w.ToggleButton(description=f"live ({1 / LIVE_INTERVAL:g}/s)", icon="play",
+                              tooltip="read the table again and again, as the guest's driver changes it")
+        live.observe(lambda ch: self.start_live(fn) if ch["new"] else self.stop_live(), names="value")
+        return live
+
+    def start_live(self, fn: Any, interval: float | None = None) -> None:
+        """Refresh the MSI-X view of `fn` every `interval` seconds in a thread until stop_live()."""
+        self.stop_live()
+        stop = self._live_stop = threading.Event()
+        view = self.msix
+
+        def loop() -> None:
+            while not stop.wait(interval or LIVE_INTERVAL):
+                try:
+                    fn.refresh()
+                    view.refresh()
+                except Exception:  # noqa: BLE001 - a VM that exited: the view keeps its last state
+                    return
+                self.live_refreshes += 1
+
+        threading.Thread(target=loop, name="pciexplore-live-msix", daemon=True).start()
+
+    def stop_live(self) -> None:
+        if self._live_stop is not None:
+            self._live_stop.set()
+            self._live_stop = None
 
     def _show_interrupts(self, fn: Any) -> None:
         """The live kernel's counts per vector, for functions of this host that have MSI/MSI-X IRQs."""
