@@ -350,7 +350,7 @@ def test_cli_capture_annotate_list(corpus, tmp_path):
     assert isinstance(pciexplore.open(f"capture:{out}"), Capture)
 
 
-@pytest.mark.parametrize("name", ["default.json", "q35-e1000e-nvme.json"])
+@pytest.mark.parametrize("name", ["default.json", "virtio-msix-only-host.json", "q35-e1000e-nvme.json"])
 def test_bundled_captures_open_and_teach(name):
     path = REPO / "data" / name
     if not path.exists():

@@ -179,7 +179,7 @@ def test_unprivileged_ls_says_capabilities_are_unknown_not_absent() -> None:
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     for line in proc.stdout.splitlines():
-        address, _, _, _, caps = line.split()[:5]
+        address, _, _, _, _health, caps = line.split()[:6]  # address ids class driver health caps
         if address in devices:
             assert caps == "?", line
     assert "run as root" in proc.stderr and len(proc.stderr.splitlines()) == 1

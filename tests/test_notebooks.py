@@ -79,11 +79,23 @@ def test_notebooks_are_stored_without_outputs():
     assert len(list(NOTEBOOKS.glob("*.ipynb"))) == 5
 
 
-def test_01_tour():
+@pytest.mark.lspci
+def test_01_tour(tmp_path):
+    """The chain the tour walks and the vector count it prints are what lspci reads from the same bytes."""
+    import subprocess
+    import sys
+
     out = "\n".join(run("01-tour"))
-    # the chain of the virtio NIC in the bundled capture, as lspci -vvv shows it: five vendor caps, MSI-X
-    assert re.search(r"\[98\] id 0x11 MSI-X\s+next -> 0x00", out)
-    assert "vectors: 3" in out
+    dump = tmp_path / "default.lspci"
+    subprocess.run([sys.executable, "-m", "pciexplore", "export", "--lspci", str(dump),
+                    str(NOTEBOOKS.parent / "data" / "default.json")], check=True, cwd=NOTEBOOKS.parent)
+    lspci = subprocess.run(["lspci", "-F", str(dump), "-vvv", "-s", "00:03.0"], capture_output=True, text=True,
+                           check=True).stdout
+    offsets = re.findall(r"Capabilities: \[([0-9a-f]+)\]", lspci)
+    walked = re.findall(r"^\[([0-9a-f]+)\] id 0x", out, re.M)
+    assert walked and walked == offsets
+    count = re.search(r"MSI-X: Enable\+ Count=(\d+)", lspci)
+    assert count and f"vectors: {count[1]}" in out
 
 
 def test_02_after_run_all_each_step_shows_its_own_moment():

@@ -170,6 +170,9 @@ def test_virtio_bindings_equal_what_linux_wrote(vm, src):
             raw = src.read_bar(fn.address, bar, off + 0x16, 6)
             assert int.from_bytes(raw[0:2], "little") == queue
             assert int.from_bytes(raw[4:6], "little") == vector
+        # and the virtio model over it, as `pciexplore virtio qmp:...` shows it: the same bindings
+        model = fn.virtio.queues["msix_vector"]
+        assert {q: int(model[q]) for q in rows.dropna().index} == {q: int(v) for q, v in rows.dropna().items()}
     assert vm.view(ask=True).config == vm.boot_view.config  # the guest's queue_select was never touched
 
 

@@ -163,7 +163,9 @@ class Virtio:
 
     # -- access ------------------------------------------------------------------------------------
     def may_select(self) -> bool:
-        return self.select if self.select is not None else self.source.kind in DRIVEN_KINDS
+        # a running VM's source selects a queue in itself, not in the guest (QmpSource.selects_virtually)
+        return self.select if self.select is not None else (self.source.kind in DRIVEN_KINDS or
+                                                            getattr(self.source, "selects_virtually", False))
 
     def _via_pci_cfg(self) -> Structure | None:
         """The PCI_CFG window when it is the way in: asked for (pci_cfg=True), or the source cannot read
@@ -294,11 +296,17 @@ class Virtio:
         queues = [Queue(q) for q in range(n)]
         features: dict[str, int | None] = {"device_feature": None, "driver_feature": None}
         if self.may_select():
-            for sel, word in (("VIRTIO_PCI_COMMON_DFSELECT", "device_feature"),
-                              ("VIRTIO_PCI_COMMON_GFSELECT", "driver_feature")):
+            # a running VM's source selects queues in itself (its recording knows each queue), but the feature
+            # selects would be the guest's own registers: there only the word the guest selected is shown
+            virtual = getattr(self.source, "selects_virtually", False)
+            for sel, word in () if virtual else (("VIRTIO_PCI_COMMON_DFSELECT", "device_feature"),
+                                                 ("VIRTIO_PCI_COMMON_GFSELECT", "driver_feature")):
                 names = (sel.replace("SELECT", ""),)  # VIRTIO_PCI_COMMON_DF / _GF
                 features[word] = sum(self._selected(sel, half, V.COMMON, names)[word] << 32 * half for half in (0, 1))
                 self._sel_write(sel, common[V.COMMON.register(sel).label])
+            if virtual:
+                unread.append("the 64-bit feature words: their select registers are the guest's, so only the "
+                              "selected words are shown")
             for q in queues:
                 self._fill(q, self._selected("VIRTIO_PCI_COMMON_Q_SELECT", q.index, V.QUEUE))
             self._sel_write("VIRTIO_PCI_COMMON_Q_SELECT", common["queue_select"])

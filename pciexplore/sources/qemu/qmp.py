@@ -210,6 +210,8 @@ def _flags(region: dict) -> int:
 
 class QmpSource(Source):
     kind = "qmp"
+    #: a queue_select "write" selects the queue in this source only: the virtio model may select freely
+    selects_virtually = True
     writable = False
     #: the guest reprograms its devices while we look (the explorer offers a live refresh)
     is_running_guest = True
