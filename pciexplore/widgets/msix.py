@@ -212,7 +212,8 @@ class MsixTableView(w.VBox):
         self._triggers = set() if source.closed else set(source.triggers(self.function.address))
         self._no_trigger = (write if source.closed else None if self._triggers else
                             f"{source.kind} source cannot make the device raise interrupts")
-        for control in (self.enable, self.function_mask, self.memory, self.master, self.program):
+        for control in (self.enable, self.function_mask, self.memory, self.master, self.program, self.program_vector,
+                        self.program_apic, self.program_cpu_vector, self.program_mode):
             disable(control, write)
         said = list(dict.fromkeys(why for why in (write, self._no_trigger) if why))
         self.refused.value = "".join(f"<div class='pcx-refused'><small><i class='fa fa-lock'></i> {esc(why)}</small></div>"
