@@ -62,11 +62,12 @@ def _get(buf: bytearray | bytes, offset: int, width: int) -> int:
     return int.from_bytes(buf[offset : offset + width], "little")
 
 
-def host_capture(index: int, tpls: list[_Template], seed: int = 0) -> tuple[dict, list[tuple[str, str]]]:
+def host_capture(index: int, tpls: list[_Template], seed: int = 0,
+                 rates: dict[str, float] | None = None) -> tuple[dict, list[tuple[str, str]]]:
     """The capture document of host `index` and the faults put into it [(fault, address)]."""
     rng = random.Random(seed * 1_000_003 + index)
     host = f"host-{index:05d}"
-    faults = [f for f in FAULTS if rng.random() < RATES[f]]
+    faults = [f for f in FAULTS if rng.random() < (rates or RATES)[f]]
     fnodes = []
     injected: list[tuple[str, str]] = []
     notes: list[Annotation] = []
@@ -125,15 +126,16 @@ def _note(t: _Template, address: str, offset: int, length: int, field: str, text
     return Annotation(t.cf.address, offset, length, text, "oncall", when, ["triage"], field)
 
 
-def fleet(folder: str | Path, hosts: int, seed: int = 0, start: int = 0) -> dict[str, list[tuple[str, str]]]:
+def fleet(folder: str | Path, hosts: int, seed: int = 0, start: int = 0,
+          rates: dict[str, float] | None = None) -> dict[str, list[tuple[str, str]]]:
     """Write captures of hosts `start`..`start + hosts - 1` into `folder` (one JSON file each); returns
-    the faults put into each host that has any."""
+    the faults put into each host that has any.  `rates`: share of hosts with each fault (RATES)."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     tpls = templates()
     faults = {}
     for i in range(start, start + hosts):
-        doc, injected = host_capture(i, tpls, seed)
+        doc, injected = host_capture(i, tpls, seed, rates)
         (out / f"host-{i:05d}.json").write_bytes(fmt.dumps(doc))
         if injected:
             faults[f"host-{i:05d}"] = injected

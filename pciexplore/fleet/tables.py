@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 _S, _I, _U, _B = pa.string(), pa.int64(), pa.uint64(), pa.bool_()
 
-#: table name -> schema; the column meanings are in docs/fleet.md
+#: table name -> schema; the column meanings are in docs/fleet.md.  No column is named after an SQL
+#: keyword (offset, check, where), so queries need no quoting.
 SCHEMAS: dict[str, pa.Schema] = {
     "captures": pa.schema([
         ("capture", _S), ("host", _S), ("title", _S), ("time", _S), ("kernel", _S), ("tool", _S),
@@ -42,7 +43,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     ]),
     "fields": pa.schema([
         ("capture", _S), ("host", _S), ("address", _S), ("capability", _S), ("cap_offset", _I),
-        ("register", _S), ("offset", _I), ("field", _S), ("value", _U),
+        ("register", _S), ("reg_offset", _I), ("field", _S), ("value", _U),
     ]),
     "msix_vectors": pa.schema([
         ("capture", _S), ("host", _S), ("address", _S), ("vector", _I), ("message_address", _U),
@@ -50,11 +51,11 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("meaning", _S),
     ]),
     "findings": pa.schema([
-        ("capture", _S), ("host", _S), ("address", _S), ("check", _S), ("severity", _S), ("where", _S),
-        ("message", _S), ("rule", _S), ("fix", _S), ("offset", _I), ("vector", _I),
+        ("capture", _S), ("host", _S), ("address", _S), ("check_id", _S), ("severity", _S), ("location", _S),
+        ("message", _S), ("rule", _S), ("fix", _S), ("byte_offset", _I), ("vector", _I),
     ]),
     "annotations": pa.schema([
-        ("capture", _S), ("host", _S), ("address", _S), ("bar", _I), ("offset", _I), ("length", _I),
+        ("capture", _S), ("host", _S), ("address", _S), ("bar", _I), ("byte_offset", _I), ("length", _I),
         ("field", _S), ("text", _S), ("author", _S), ("time", _S), ("tags", pa.list_(_S)),
     ]),
 }
@@ -252,12 +253,12 @@ class Chunk:
         for fn in fns:
             self._add_function(fn, capture, host, codes)
         for f in diagnose(src):
-            self.rows["findings"].add(capture=capture, host=host, address=f.device, check=f.check,
-                                      severity=f.severity, where=f.where, message=f.message, rule=f.rule,
-                                      fix=f.fix, offset=f.offset, vector=f.vector)
+            self.rows["findings"].add(capture=capture, host=host, address=f.device, check_id=f.check,
+                                      severity=f.severity, location=f.where, message=f.message, rule=f.rule,
+                                      fix=f.fix, byte_offset=f.offset, vector=f.vector)
         for a in notes:
             self.rows["annotations"].add(capture=capture, host=host, address=str(a.function), bar=a.bar,
-                                         offset=a.offset, length=a.length, field=a.field, text=a.text,
+                                         byte_offset=a.offset, length=a.length, field=a.field, text=a.text,
                                          author=a.author, time=a.time, tags=list(a.tags))
         self.rows["captures"].add(capture=capture, host=host, title=meta.get("title"), time=meta.get("time"),
                                   kernel=meta.get("kernel"), tool=meta.get("tool"),
