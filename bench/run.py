@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["imports", "decode", "sysfs", "msix", "qemu", "capture"]
+BENCHES = ["imports", "decode", "sysfs", "msix", "qemu", "capture", "fleet"]
 
 
 def machine() -> str:
