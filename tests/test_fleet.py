@@ -335,7 +335,7 @@ def test_dask_gives_the_same_answers(dataset, fl):
         counts = mv.groupby(["host", "address"]).vector.count().compute().to_dict()
         assert counts == {(r.host, r.address): r.masked for r in fl.ask("masked-vectors").itertuples()}
         # differs-from: fields differing from the golden host's at the same place
-        key = ["address", "capability", "cap_offset", "register", "field"]
+        key = ["address", "capability", "reg_offset", "register", "field"]
         f = fields.assign(field=fields.field.fillna(""))
         golden = f[f.host == "host-00000"][key + ["value"]].rename(columns={"value": "golden"})
         m = f[f.host != "host-00000"].merge(golden, on=key)

@@ -58,6 +58,7 @@ class Fleet:
                              file=str(self.path))
         check_manifest(self.path)
         self.con: duckdb.DuckDBPyConnection = duckdb.connect()
+        self.con.execute("SET enable_progress_bar = false")  # a query's answer, not a bar on the terminal
         for name, schema in SCHEMAS.items():
             folder = self.path / name
             if any(folder.glob("*.parquet")):

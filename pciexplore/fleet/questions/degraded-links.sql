@@ -10,7 +10,7 @@ WITH link AS (
            max(value) FILTER (WHERE field = 'PCI_EXP_LNKSTA_CLS') AS speed,
            max(value) FILTER (WHERE field = 'PCI_EXP_LNKCAP_MLW') AS max_width,
            max(value) FILTER (WHERE field = 'PCI_EXP_LNKSTA_NLW') AS width
-    FROM fields JOIN latest USING (capture, host)
+    FROM fields
     WHERE capability = 'exp'
       AND field IN ('PCI_EXP_FLAGS_TYPE', 'PCI_EXP_LNKCAP_SLS', 'PCI_EXP_LNKSTA_CLS',
                     'PCI_EXP_LNKCAP_MLW', 'PCI_EXP_LNKSTA_NLW')
@@ -19,7 +19,7 @@ WITH link AS (
 SELECT host, address, f.vendor_id, f.device_id, f.device_name, f.driver,
        speed, max_speed, width, max_width,
        speed < max_speed AS speed_downgraded, width < max_width AS width_downgraded
-FROM link JOIN functions f USING (capture, host, address)
+FROM link JOIN functions f USING (capture, host, address) JOIN latest USING (capture, host)
 WHERE (speed < max_speed OR width < max_width)
   AND port_type NOT IN (4, 6, 8)  -- PCI_EXP_TYPE_ROOT_PORT, _DOWNSTREAM, _PCIE_BRIDGE
 ORDER BY host, address
