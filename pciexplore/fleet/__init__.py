@@ -11,7 +11,7 @@ Tables and columns: docs/fleet.md.  Needs the `fleet` extra (pyarrow, duckdb).
 
 from __future__ import annotations
 
-from .build import BuildReport, build
+from .builder import BuildReport, build
 from .dataset import Fleet, question_names, question_sql
 from .dataset import open_fleet as open  # noqa: A001 - fleet.open(DATASET), like pciexplore.open
 

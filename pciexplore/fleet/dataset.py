@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from .build import MANIFEST, check_manifest
+from .builder import MANIFEST, check_manifest
 
 if TYPE_CHECKING:
     import duckdb

@@ -5,18 +5,20 @@ model's entries, the doctor's findings, a capture's metadata and notes); nothing
 itself.  Rows are gathered per chunk of captures in column form, so a chunk of 256 captures of 9
 functions (about 700,000 field rows) costs a few lists and arrays, not a Python object per row.
 
-A place is kept for `virtio_queues` (queue -> MSI-X vector): it is added to TABLES when the model
-has `fn.virtio`, which this tree does not have yet.
+`virtio_queues` (queue -> MSI-X vector) has its place marked below, beside SCHEMAS: it needs the
+virtio model (`fn.virtio`), which this tree does not have yet.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from ..errors import PciError
+from ..msi import x86
 from ..render.json import function_names
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     ]),
 }
 # "virtio_queues": (capture, host, address, queue, size, enabled, msix_vector, ...) from fn.virtio goes
-# here, with its rows in Chunk.add_function, once the virtio model is in the tree.
+# here, with its rows in Chunk._add_function, once the virtio model is in the tree.
 TABLES = tuple(SCHEMAS)
 
 
@@ -83,25 +85,25 @@ class _Coded:
 
 
 class _Rows:
-    """Rows of a small table (one per function, vector, finding, note) as plain column lists."""
+    """Rows of a small table (one per function, vector, finding, note) as tuples in schema order."""
 
     def __init__(self, schema: pa.Schema) -> None:
         self.schema = schema
-        self.columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+        self.rows: list[tuple] = []
 
     def add(self, **row: Any) -> None:
-        for name, col in self.columns.items():
-            col.append(row.get(name))
+        self.rows.append(tuple(row.get(name) for name in self.schema.names))
 
     def __len__(self) -> int:
-        return len(self.columns[self.schema.names[0]])
+        return len(self.rows)
 
     def truncate(self, n: int) -> None:
-        for col in self.columns.values():
-            del col[n:]
+        del self.rows[n:]
 
     def table(self) -> pa.Table:
-        return pa.Table.from_pydict(self.columns, schema=self.schema)
+        columns = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(self.schema)
+        return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, self.schema, strict=True)],
+                                    schema=self.schema)
 
 
 _ALL = (1 << 64) - 1
@@ -224,6 +226,12 @@ class _FieldRows:
         return pa.Table.from_arrays(cols, names=SCHEMAS["fields"].names)
 
 
+@functools.lru_cache(maxsize=65536)
+def _meaning(address: int, data: int) -> str:
+    """What a message means on x86; the same few messages recur on every host of a fleet."""
+    return x86.describe(address, data)
+
+
 def _rank(coded: _Coded, codes: np.ndarray) -> np.ndarray:
     """Each code's place in the sorted order of the values (NULL, code -1, first)."""
     rank = np.empty(len(coded.values) + 1, np.int64)
@@ -289,7 +297,7 @@ class Chunk:
         msix = self._add_vectors(fn, capture, host, address)
         kernel = fn.kernel
         names = function_names(fn)
-        subsystem = header.layout is not None and "PCI_SUBSYSTEM_VENDOR_ID" in header.layout._by_name
+        subsystem = header.layout is not None and header.layout.key == "header0"  # bridges have none
         self.rows["functions"].add(
             capture=capture, host=host, address=address, domain=fn.address.domain, bus=fn.address.bus,
             device=fn.address.device, function=fn.address.function, vendor_id=fn.vendor_id,
@@ -317,11 +325,10 @@ class Chunk:
             entries = model.entries
         except PciError:
             return out  # a dump, or a capture without the table's BAR window: config space only
-        rows = self.rows["msix_vectors"]
-        for e in entries:
-            rows.add(capture=capture, host=host, address=address, vector=e.vector, message_address=e.address,
-                     message_data=e.data, ctrl=e.ctrl, entry_masked=e.entry_masked, masked=e.masked,
-                     pending=e.pending, meaning=e.meaning)
+        # in schema order: a function has up to 2048 vectors, a fleet millions
+        self.rows["msix_vectors"].rows.extend(
+            (capture, host, address, e.vector, e.address, e.data, e.ctrl, e.entry_masked, e.masked, e.pending,
+             _meaning(e.address, e.data)) for e in entries)
         out["msix_table_captured"] = True
         return out
 

@@ -30,7 +30,7 @@ MANIFEST = "fleet.json"
 CHUNK = 256
 #: rows per Parquet row group: small enough that a query for a few fields skips most of a part
 ROW_GROUP = 32768
-MAX_INPUT_BYTES = 128 << 20  # the capture format's own bound; no dump or raw file is larger
+MAX_INPUT_BYTES = 256 << 20  # the dump reader's own bound (captures are bounded lower by theirs)
 
 
 @dataclass(frozen=True)
