@@ -63,15 +63,16 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("sizes", nargs="*", type=int, default=[1250, 2500, 5000, 10000])
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--captures", type=Path, help="a folder of captures generated before (else made anew)")
     args = p.parse_args(argv)
     sizes = sorted(args.sizes)
     load = os.getloadavg()
     print(f"{os.cpu_count()} CPUs, load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} at the start "
           f"(other work on the machine slows every figure alike); {args.jobs} worker processes")
     with tempfile.TemporaryDirectory() as tmp:
-        caps = Path(tmp) / "captures"
-        took = make_captures(caps, sizes[-1], args.jobs)
-        files = sorted(str(p) for p in caps.glob("*.json"))
+        caps = args.captures or Path(tmp) / "captures"
+        took = 0.0 if args.captures else make_captures(caps, sizes[-1], args.jobs)
+        files = sorted(str(p) for p in caps.glob("*.json"))[: sizes[-1]]
         mb = sum(os.path.getsize(f) for f in files) / 1e6
         print(f"generated {len(files)} captures of 9 functions ({mb:.0f} MB of JSON) in {took:.1f} s (not timed)")
         previous = None
