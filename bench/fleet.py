@@ -74,7 +74,8 @@ def main(argv: list[str]) -> int:
         took = 0.0 if args.captures else make_captures(caps, sizes[-1], args.jobs)
         files = sorted(str(p) for p in caps.glob("*.json"))[: sizes[-1]]
         mb = sum(os.path.getsize(f) for f in files) / 1e6
-        print(f"generated {len(files)} captures of 9 functions ({mb:.0f} MB of JSON) in {took:.1f} s (not timed)")
+        made = f"reused from {caps}" if args.captures else f"generated in {took:.1f} s (not timed)"
+        print(f"{len(files)} captures of 9 functions ({mb:.0f} MB of JSON), {made}")
         previous = None
         for n in sizes:
             out = Path(tmp) / f"ds-{n}"
