@@ -126,7 +126,8 @@ def existing_captures(dataset: Path) -> set[str]:
     return ids
 
 
-def check_manifest(dataset: Path) -> None:
+def check_manifest(dataset: Path) -> dict:
+    """The dataset's fleet.json (format, version, tables), checked."""
     try:
         doc = json.loads((dataset / MANIFEST).read_text())
     except (OSError, ValueError) as e:
@@ -136,6 +137,7 @@ def check_manifest(dataset: Path) -> None:
     if doc.get("version") != VERSION:
         raise InputError(f"fleet dataset version {doc.get('version')!r}; this pciexplore reads version {VERSION}",
                          file=str(dataset))
+    return doc
 
 
 def _write_manifest(dataset: Path) -> None:

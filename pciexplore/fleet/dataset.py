@@ -50,25 +50,25 @@ class Fleet:
     def __init__(self, path: str | os.PathLike) -> None:
         import duckdb
 
-        from .tables import SCHEMAS
-
         self.path = Path(path)
         if not (self.path / MANIFEST).is_file():
             raise InputError(f"not a fleet dataset (no {MANIFEST}; make one with `pciexplore fleet build`)",
                              file=str(self.path))
-        check_manifest(self.path)
+        #: the tables the dataset was built with (its manifest says, so opening needs no pyarrow)
+        self.tables: list[str] = [t for t in check_manifest(self.path).get("tables", []) if t.isidentifier()]
         self.con: duckdb.DuckDBPyConnection = duckdb.connect()
         self.con.execute("SET enable_progress_bar = false")  # a query's answer, not a bar on the terminal
-        for name, schema in SCHEMAS.items():
+        for name in self.tables:
             folder = self.path / name
             if any(folder.glob("*.parquet")):
                 glob = str(folder / "*.parquet").replace("'", "''")
                 self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{glob}')")
             else:  # no part yet (every input was bad): the same columns, no rows
-                self.con.register(f"_empty_{name}", schema.empty_table())
+                from .tables import SCHEMAS
+
+                self.con.register(f"_empty_{name}", SCHEMAS[name].empty_table())
                 self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM _empty_{name}")
         self.con.execute(LATEST)
-        self.tables = list(SCHEMAS)
 
     def sql(self, query: str, params: dict[str, Any] | None = None) -> pandas.DataFrame:
         """The answer to `query` (DuckDB SQL over the tables) as a DataFrame."""
