@@ -246,7 +246,6 @@ class Chunk:
     def __init__(self) -> None:
         self.fields = _FieldRows()
         self.rows = {name: _Rows(schema) for name, schema in SCHEMAS.items() if name != "fields"}
-        self.captures = 0
 
     def add_source(self, src: Source, capture: str, host: str, input_kind: str, path: str, size: int) -> int:
         """Every table's rows for one opened source (a capture, dump or raw file); returns its number of
@@ -287,7 +286,6 @@ class Chunk:
                                   source_kind=meta.get("source_kind", src.kind), source=meta.get("source", src.name),
                                   input_kind=input_kind, path=path, size=size, functions=len(fns),
                                   annotations=len(notes))
-        self.captures += 1
         return len(fns)
 
     def _add_function(self, fn: Function, capture: str, host: str, codes: tuple[int, int]) -> None:
