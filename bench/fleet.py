@@ -94,7 +94,7 @@ def main(argv: list[str]) -> int:
         n, r = previous
         ideal = r["cpu"] / args.jobs
         print(f"{n} captures: {r['wall']:.2f} s wall (goal <= 30 s), CPU / {args.jobs} workers = {ideal:.2f} s "
-              "(the wall time on an otherwise idle machine)")
+              "(the least 2 idle cores could take)")
 
         out = Path(tmp) / f"ds-{n}"
         t0 = time.perf_counter()
