@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["imports", "decode", "sysfs", "msix", "qemu", "qmp", "capture", "live", "virtio", "journal", "dashboard"]
+BENCHES = ["imports", "decode", "sysfs", "msix", "qemu", "qmp", "capture", "live", "virtio", "journal", "fleet",
+           "dashboard"]
 
 
 def machine() -> str:

@@ -76,7 +76,7 @@ def test_notebooks_are_stored_without_outputs():
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
-    assert len(list(NOTEBOOKS.glob("*.ipynb"))) == 5
+    assert len(list(NOTEBOOKS.glob("*.ipynb"))) == 6
 
 
 @pytest.mark.lspci
@@ -173,3 +173,13 @@ def test_05_annotate_and_share():
     out = "\n".join(run("05-annotate-and-share"))
     assert "nic.json" in out and "nic.html" in out
     assert "MASKALL" in out or "Function Mask" in out
+
+
+def test_06_fleet():
+    pytest.importorskip("duckdb")
+    out = "\n".join(run("06-fleet"))
+    # the broken capture is skipped and named, the 300 others built; every fault put in is found
+    assert re.search(r"skipped \S+broken\.json - not JSON", out)
+    assert "300 captures, 2700 functions written" in out and "(1 skipped)" in out
+    m = re.search(r"faults put in: (\d+) \| missed by the questions: \[\]", out)
+    assert m and int(m.group(1)) > 10

@@ -30,8 +30,18 @@ def block_to_json(block: Block) -> dict[str, Any]:
     return out
 
 
-def function_to_json(fn: Function) -> dict[str, Any]:
+def function_names(fn: Function) -> dict[str, str | None]:
+    """The vendor, device, class and programming interface names pci.ids (or udev's hwdb) gives."""
     ids = names.default()
+    vendor, cls = fn.vendor_id, fn.class_code
+    return {
+        "vendor": ids.vendor(vendor), "device": ids.device(vendor, fn.device_id),
+        "class": ids.subclass(cls >> 16, (cls >> 8) & 0xFF) or ids.base_class(cls >> 16),
+        "prog_if": ids.prog_if(cls >> 16, (cls >> 8) & 0xFF, cls & 0xFF),
+    }
+
+
+def function_to_json(fn: Function) -> dict[str, Any]:
     vendor, device = fn.vendor_id, fn.device_id
     cls = fn.class_code
     kinfo = fn.kernel
@@ -41,11 +51,7 @@ def function_to_json(fn: Function) -> dict[str, Any]:
         "function": fn.address.function,
         "vendor_id": vendor, "device_id": device, "revision": fn.revision, "class": cls,
         "header_type": fn.header_type,
-        "names": {
-            "vendor": ids.vendor(vendor), "device": ids.device(vendor, device),
-            "class": ids.subclass(cls >> 16, (cls >> 8) & 0xFF) or ids.base_class(cls >> 16),
-            "prog_if": ids.prog_if(cls >> 16, (cls >> 8) & 0xFF, cls & 0xFF),
-        },
+        "names": function_names(fn),
         "config_length": len(fn.config),
         "header": block_to_json(fn.header),
         "capabilities": [],
