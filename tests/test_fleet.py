@@ -351,3 +351,33 @@ def test_open_gives_dataframes_with_integers(fl):
     assert functions.vendor_id.isin([0x8086, 0x1B36, 0x1AF4]).any()
     assert "host" in repr(fl) or "captures" in repr(fl)
     assert fl.con.execute("SELECT count(*) FROM latest").fetchone()[0] == fl.captures.shape[0]
+
+
+def test_virtio_queues_of_a_running_linux_guest(tmp_path):
+    """The bundled capture of a Linux guest: each queue's vector is the queue_msix_vector bytes the capture
+    holds (virtio 1.2 §4.1.4.3: le16 at 0x1a of the common configuration, behind queue_select), and its
+    message is that vector's MSI-X table entry (PCIe: 16 bytes per entry, address then data)."""
+    data = Path(__file__).resolve().parents[1] / "data" / "default.json"
+    fleet_mod.build(tmp_path / "ds", [data], jobs=1)
+    with fleet_mod.open(tmp_path / "ds") as f:
+        rows = f.sql("select address, queue, msix_vector, bound, message_address, message_data from virtio_queues "
+                     "order by address, queue")
+    want = []
+    for fn in json.loads(data.read_text())["functions"]:
+        windows = {w["what"]: (w["offset"], bytes.fromhex(w["data"])) for w in fn["windows"]}
+        table = windows.get("msix-table", (0, b""))[1]
+        for what, (at, raw) in sorted(windows.items()):
+            if what.startswith("virtio-queue:"):
+                vector = int.from_bytes(raw[0x1A - at:0x1C - at], "little")
+                entry = table[16 * vector:16 * vector + 12] if vector != 0xFFFF else b""
+                want.append((fn["address"], int(what.split(":")[1]), vector, bool(entry),
+                             int.from_bytes(entry[:8], "little") if entry else None,
+                             int.from_bytes(entry[8:12], "little") if entry else None))
+    import pandas as pd
+
+    def num(v):
+        return None if pd.isna(v) else int(v)
+
+    got = [(r.address, r.queue, r.msix_vector, bool(r.bound), num(r.message_address), num(r.message_data))
+           for r in rows.itertuples()]
+    assert got == want and len(want) >= 4  # virtio-net's three queues, virtio-blk's one

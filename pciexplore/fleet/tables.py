@@ -5,8 +5,8 @@ model's entries, the doctor's findings, a capture's metadata and notes); nothing
 itself.  Rows are gathered per chunk of captures in column form, so a chunk of 256 captures of 9
 functions (about 700,000 field rows) costs a few lists and arrays, not a Python object per row.
 
-`virtio_queues` (queue -> MSI-X vector) has its place marked below, beside SCHEMAS: it needs the
-virtio model (`fn.virtio`), which this tree does not have yet.
+`virtio_queues` holds each virtio queue with the MSI-X entry its vector names (the virtio model's chain,
+`fn.virtio`), where the capture holds the virtio BAR windows.
 """
 
 from __future__ import annotations
@@ -61,8 +61,11 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("field", _S), ("text", _S), ("author", _S), ("time", _S), ("tags", pa.list_(_S)),
     ]),
 }
-# "virtio_queues": (capture, host, address, queue, size, enabled, msix_vector, ...) from fn.virtio goes
-# here, with its rows in Chunk._add_function, once the virtio model is in the tree.
+SCHEMAS["virtio_queues"] = pa.schema([
+    ("capture", _S), ("host", _S), ("address", _S), ("device_type", _S), ("device_status", _I), ("queue", _I),
+    ("size", _I), ("enable", _I), ("msix_vector", _I), ("bound", _B), ("message_address", _U),
+    ("message_data", _I), ("masked", _B), ("pending", _B), ("meaning", _S),
+])
 TABLES = tuple(SCHEMAS)
 
 
@@ -293,6 +296,7 @@ class Chunk:
         self.fields.add_function(codes[0], codes[1], self.fields.address.code(address), fn)
         header = fn.header
         msix = self._add_vectors(fn, capture, host, address)
+        self._add_queues(fn, capture, host, address)
         kernel = fn.kernel
         names = function_names(fn)
         subsystem = header.layout is not None and header.layout.key == "header0"  # bridges have none
@@ -329,6 +333,22 @@ class Chunk:
              _meaning(e.address, e.data)) for e in entries)
         out["msix_table_captured"] = True
         return out
+
+    def _add_queues(self, fn: Function, capture: str, host: str, address: str) -> None:
+        """virtio_queues rows of a virtio function whose common configuration the capture holds."""
+        if fn.virtio is None:
+            return
+        try:
+            info = fn.virtio.to_dict()
+        except PciError:
+            return  # a dump, or a capture without the virtio windows: config space only
+        for q in info.get("queues") or ():
+            self.rows["virtio_queues"].add(
+                capture=capture, host=host, address=address, device_type=info["device_type_name"],
+                device_status=info["device_status"], queue=q["index"], size=q["size"], enable=q["enable"],
+                msix_vector=q["msix_vector"], bound=q.get("bound"), message_address=q.get("address"),
+                message_data=q.get("data"), masked=q.get("masked"), pending=q.get("pending"),
+                meaning=q.get("meaning"))
 
     def tables(self) -> dict[str, pa.Table]:
         out = {name: rows.table() for name, rows in self.rows.items()}
