@@ -83,7 +83,7 @@ def test_bad_inputs_are_skipped_counted_and_named(inputs, dataset, capsys):
     _, report = dataset
     assert sorted(p for p, _ in report.skipped) == inputs["bad_files"]
     reasons = dict(report.skipped)
-    assert "not JSON" in reasons[str(inputs["bad"] / "cut.json")]
+    assert "broken JSON" in reasons[str(inputs["bad"] / "cut.json")]
     assert "not hex" in reasons[str(inputs["bad"] / "badhex.json")]
     assert "empty" in reasons[str(inputs["bad"] / "empty.json")]
     assert report.written == len(all_inputs(inputs))
@@ -95,7 +95,7 @@ def test_bad_inputs_are_skipped_counted_and_named(inputs, dataset, capsys):
     assert len(lines) == len(inputs["bad_files"])
     for line, path in zip(sorted(lines), inputs["bad_files"], strict=True):
         assert line.startswith(f"pciexplore: skipped {path}: ") and "Traceback" not in line
-    assert "1 captures" in captured.out and f"{len(inputs['bad_files'])} skipped" in captured.out
+    assert "1 capture," in captured.out and f"{len(inputs['bad_files'])} skipped" in captured.out
     # nothing but bad inputs: nothing built, exit status 1
     assert cli.main(["fleet", "build", "-o", str(inputs["root"] / "ds-bad"), str(inputs["bad"])]) == 1
 

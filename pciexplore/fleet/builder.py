@@ -22,6 +22,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from ..errors import InputError, PciError
+from ..words import plural
 
 FORMAT = "pciexplore-fleet"
 VERSION = 1
@@ -57,10 +58,10 @@ class BuildReport:
     def __str__(self) -> str:
         extra = [f"{len(self.skipped)} skipped"] if self.skipped else []
         extra += [f"{self.present} already in the dataset"] if self.present else []
-        extra += [f"{len(self.duplicates)} duplicate inputs"] if self.duplicates else []
+        extra += [plural(len(self.duplicates), "duplicate input")] if self.duplicates else []
         tail = f" ({', '.join(extra)})" if extra else ""
-        return (f"{self.dataset}: {self.written} captures, {self.functions} functions written in "
-                f"{self.parts} parts{tail}")
+        return (f"{self.dataset}: {plural(self.written, 'capture')}, {plural(self.functions, 'function')} written in "
+                f"{plural(self.parts, 'part')}{tail}")
 
 
 def walk(inputs: Iterable[str | os.PathLike]) -> Iterator[str]:
