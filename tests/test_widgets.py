@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -200,3 +201,45 @@ def test_explorer_has_a_doctor_tab_for_the_function_and_lets_go_of_the_views_it_
         explorer.show(fn)
     alive = [r for r in fn._observers if r() is not None]
     assert len(alive) == 4, alive  # field table, hex view, MSI-X table and doctor: not four more per pick
+
+
+def test_annotate_from_the_page_saves_the_capture_and_marks_the_bytes(tmp_path):
+    """Pick a field in the chain, write a note, save: the capture file on disk (read back by the capture
+    reader, not by the widget) holds the note on that field's bytes, and the hex view underlines them."""
+    import shutil
+
+    from pciexplore.widgets import Explorer
+
+    path = tmp_path / "bug.json"
+    shutil.copy(Path(__file__).resolve().parents[1] / "data" / "default.json", path)
+    src = pciexplore.open(path)
+    explorer = Explorer(src)
+    fn = src.function("00:03.0")
+    explorer.browser.select(fn)
+    chain = explorer.chain
+    chain.select(fn.cap("msix"))
+    chain.register.value = next(v for label, v in chain.register.options if label.endswith("PCI_MSIX_FLAGS_MASKALL"))
+    panel = explorer.notes
+    assert "PCI_MSIX_FLAGS_MASKALL" in panel.where.value
+    panel.text.value = "seen set after suspend on host B <script>"
+    panel.tags.value = "msix, suspend"
+    panel.save.click()
+    assert "saved to" in panel.status.value, panel.status.value
+    again = pciexplore.open(path)
+    notes = [a for a in again.notes(again.function("00:03.0")) if a.text.startswith("seen set after suspend")]
+    assert len(notes) == 1 and notes[0].tags == ["msix", "suspend"] and notes[0].offset == fn.cap("msix").offset + 3
+    assert f"data-offset='{notes[0].offset}'" in explorer.hexview.value
+    marked = re.search(rf"<td class='[^']*ann[^']*' title='([^']*)' data-offset='{notes[0].offset}'", explorer.hexview.value)
+    assert marked and "&lt;script&gt;" in marked[1]
+    panel.bytes.value = "0x9a+zz"  # a bad range: one line, nothing saved
+    before = path.read_bytes()
+    panel.text.value = "x"
+    panel.save.click()
+    assert "OFFSET+LENGTH" in panel.status.value and path.read_bytes() == before
+
+
+def test_annotate_panel_on_a_source_without_notes_says_how():
+    from pciexplore.widgets import Explorer
+
+    explorer = Explorer(pciexplore.open("sim:nic"))
+    assert explorer.notes.save.disabled and "capture it first" in explorer.notes.save.tooltip

@@ -9,6 +9,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..words import plural
+from .annotate import AnnotatePanel
 from .browser import DeviceBrowser
 from .chain import CapabilityChain
 from .common import esc, function_label, msix_model, stop_following
@@ -57,8 +58,10 @@ class Explorer(w.VBox):
                                             min_width="min-content")
         self.chain.children = [c for c in self.chain.children if c is not self.chain.fields]
         self.hexview.layout = w.Layout(max_height="520px", overflow="auto", flex="0 0 auto", min_width="440px")
+        self.notes = AnnotatePanel(source, self.chain,
+                                   on_saved=lambda fn: self.hexview.annotate(config_notes(self.source, fn)))
         self.tabs = w.Tab([w.VBox([self.chain, w.HBox([self.chain.fields, self.hexview],
-                                                      layout=w.Layout(flex_flow="row wrap"))]),
+                                                      layout=w.Layout(flex_flow="row wrap")), self.notes]),
                            self.msix_box, self.irq_box, self.virtio_box])
         self.doctor: DoctorPanel | None = None
         self.doctor_box = w.VBox()
