@@ -47,6 +47,9 @@ def pba_html(pending: list[bool], columns: int = 64) -> str:
             f"{grid}{lit}</svg></div><small>PBA: {sum(pending)} of {n} bits set</small>")
 
 
+_ICON_LOCK, _ICON_UNLOCK = "<i class='fa fa-lock'></i>", "<i class='fa fa-unlock'></i>"
+
+
 def snapshot_html(msix: Any, max_rows: int = 16) -> str:
     """The MSI-X state as it is now, as static HTML that stays as it was (a notebook step's record): the
     two switches in words, one row per vector (its mask bit, whether it can send, the pending dot, the
@@ -61,7 +64,9 @@ def snapshot_html(msix: Any, max_rows: int = 16) -> str:
     for v in range(min(len(table), max_rows)):
         row = _Columns(table).row(v)
         entry, held = row["entry_masked"], row["masked"]
-        state = ("&#128274; masked" if entry else "&#128274; unmasked, held" if held else "&#128275; unmasked")
+        # Font Awesome's lock (JupyterLab and Voila bundle it): Chromium here has no font for the emoji
+        state = (f"{_ICON_LOCK} masked" if entry else f"{_ICON_LOCK} unmasked, held by the function"
+                 if held else f"{_ICON_UNLOCK} unmasked")
         rows.append(f"<tr class='pcx-snap-row'><td><b>#{v}</b></td><td>{state}</td>"
                     f"<td>{_LIT if row['pending'] else _DARK}</td><td>{_message_html(row)}</td></tr>")
     more = f"<tr><td colspan='4'><small>and {len(table) - max_rows} more vectors</small></td></tr>" \
