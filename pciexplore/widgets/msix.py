@@ -58,8 +58,9 @@ def snapshot_html(msix: Any, max_rows: int = 16) -> str:
         table = msix.table
     except PciError as e:
         return f"<div class='pcx-snapshot'><small>Table and PBA not readable: {esc(e)}</small></div>"
+    master = (msix.function.read(0x04, 2) or 0) & _command_field("PCI_COMMAND_MASTER").mask
     head = (f"<b>MSI-X {'enabled' if msix.enabled else 'disabled'}</b>, Function Mask "
-            f"<b>{'set' if msix.function_masked else 'clear'}</b>")
+            f"<b>{'set' if msix.function_masked else 'clear'}</b>, Bus Master <b>{'on' if master else 'off'}</b>")
     rows = []
     for v in range(min(len(table), max_rows)):
         row = _Columns(table).row(v)
