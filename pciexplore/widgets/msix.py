@@ -200,6 +200,7 @@ class MsixTableView(w.VBox):
         super().__init__([self.summary, controls, self.refused, paging, *(r.box for r in self.rows), self.status,
                           program, self.pba, self.delivered, self.events])
         self.add_class("pcx-msix")
+        self._columns: _Columns | None = None  # the table as last read, for turning pages
         self._told = False  # set when the function announced a change: a click's verb did change the device
         function.observe(self._device_changed)
         self.refresh()
@@ -240,7 +241,14 @@ class MsixTableView(w.VBox):
 
     def show_page(self, page: int) -> None:
         self.page = min(max(0, page), self.pages - 1)
-        self.refresh()
+        if self._columns is None:  # nothing read yet (or the table was not readable)
+            self.refresh()
+            return
+        self._busy = True
+        try:
+            self._sent(self._draw_page())
+        finally:
+            self._busy = False
 
     def refresh(self) -> int:
         """Read table, PBA and flags again; update only widgets whose value changed.  Returns that count."""
@@ -273,44 +281,15 @@ class MsixTableView(w.VBox):
             try:
                 table = m.table
             except PciError as e:
+                self._columns = None
                 sent += _assign(self.status, f"<span class='pcx-status'>Table and PBA not readable: {esc(e)}</span>")
                 for r in self.rows:
                     sent += r.set("visible", "none")
                 for b in (self.prev, self.next):
                     disable(b, "the table is not readable from this source")
                 return self._sent(sent)
-            first = self.page * self.page_size
-            sent += _assign(self.where, f"&nbsp;vectors {first}&ndash;{min(first + self.page_size, m.size) - 1}"
-                                        f" of {m.size} (page {self.page + 1}/{self.pages})&nbsp;")
-            self.prev.disabled = self.page == 0
-            self.next.disabled = self.page >= self.pages - 1
-            columns = _Columns(table)
-            for i, r in enumerate(self.rows):
-                v = first + i
-                if v >= len(table):
-                    r.vector = None
-                    sent += r.set("visible", "none")
-                    continue
-                row = columns.row(v)
-                r.vector = v
-                (r.box.add_class if v == self.highlighted else r.box.remove_class)(HIGHLIGHT)
-                sent += r.set("visible", "")
-                sent += r.set("label", f"<b>#{v}</b>")
-                refusal = self._trigger_refusal(v)
-                sent += r.set("trigger_off", refusal is not None)
-                sent += r.set("trigger_tip", refusal or "the device signals this vector's event "
-                                                        "(while masked: its pending bit is set instead)")
-                # the button is the entry's own mask bit; its icon is whether the vector can send (a lock
-                # also while the Function Mask or a disabled MSI-X holds an unmasked entry)
-                entry, held = row["entry_masked"], row["masked"]
-                sent += r.set("mask", entry)
-                sent += r.set("mask_label", "masked" if entry else "unmasked")
-                sent += r.set("mask_style", "warning" if entry else "")
-                sent += r.set("mask_icon", "lock" if held else "unlock")
-                if self._write_refusal is None:  # else the tooltip says why the button is disabled
-                    sent += r.set("mask_tip", _mask_tip(entry, held))
-                sent += r.set("pending", _LIT if row["pending"] else _DARK)
-                sent += r.set("message", _message_html(row))
+            self._columns = _Columns(table)
+            sent += self._draw_page()
             sent += _assign(self.pba, pba_html([bool(p) for p in table["pending"]]))
             sent += _assign(self.delivered, _deliveries_html(self.function))
             events = list(m.log)[-8:]
@@ -319,6 +298,42 @@ class MsixTableView(w.VBox):
         finally:
             self._busy = False
         return self._sent(sent)
+
+    def _draw_page(self) -> int:
+        """The current page's rows from the table read last (turning a page reads nothing)."""
+        columns, sent, size = self._columns, 0, self._columns.size
+        first = self.page * self.page_size
+        sent += _assign(self.where, f"&nbsp;vectors {first}&ndash;{min(first + self.page_size, size) - 1}"
+                                    f" of {size} (page {self.page + 1}/{self.pages})&nbsp;")
+        self.prev.disabled = self.page == 0
+        self.next.disabled = self.page >= self.pages - 1
+        for i, r in enumerate(self.rows):
+            v = first + i
+            if v >= columns.size:
+                r.vector = None
+                sent += r.set("visible", "none")
+                continue
+            row = columns.row(v)
+            r.vector = v
+            (r.box.add_class if v == self.highlighted else r.box.remove_class)(HIGHLIGHT)
+            sent += r.set("visible", "")
+            sent += r.set("label", f"<b>#{v}</b>")
+            refusal = self._trigger_refusal(v)
+            sent += r.set("trigger_off", refusal is not None)
+            sent += r.set("trigger_tip", refusal or "the device signals this vector's event "
+                                                    "(while masked: its pending bit is set instead)")
+            # the button is the entry's own mask bit; its icon is whether the vector can send (a lock
+            # also while the Function Mask or a disabled MSI-X holds an unmasked entry)
+            entry, held = row["entry_masked"], row["masked"]
+            sent += r.set("mask", entry)
+            sent += r.set("mask_label", "masked" if entry else "unmasked")
+            sent += r.set("mask_style", "warning" if entry else "")
+            sent += r.set("mask_icon", "lock" if held else "unlock")
+            if self._write_refusal is None:  # else the tooltip says why the button is disabled
+                sent += r.set("mask_tip", _mask_tip(entry, held))
+            sent += r.set("pending", _LIT if row["pending"] else _DARK)
+            sent += r.set("message", _message_html(row))
+        return sent
 
     def _sent(self, n: int) -> int:
         self.updates += n
@@ -444,6 +459,7 @@ class _Columns:
 
     def __init__(self, table: Any) -> None:
         self.arrays = {c: table[c].to_numpy() for c in self.NAMES}
+        self.size = len(table)
 
     def row(self, v: int) -> dict[str, Any]:
         a = self.arrays
