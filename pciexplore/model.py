@@ -201,6 +201,11 @@ class Function:
     def config(self) -> bytes:
         return self.source.read_config(self.address)
 
+    def config_head(self, length: int) -> bytes:
+        """The first `length` config bytes: a slice of `config` once that was read, else only those bytes."""
+        cfg = self.__dict__.get("config")
+        return cfg[:length] if cfg is not None else self.source.read_config_head(self.address, length)
+
     def where(self, offset: int | None = None) -> dict[str, Any]:
         """Keyword arguments that make an error name this function: its source's file (or spec), its
         address and, when given, the config offset."""

@@ -37,11 +37,12 @@ class LspciOptions:
 class Ctx:
     """Output buffer and per-function state shared by the header and capability renderers."""
 
-    def __init__(self, fn: Function, opts: LspciOptions) -> None:
+    def __init__(self, fn: Function, opts: LspciOptions, cfg: bytes | None = None) -> None:
         self.fn = fn
         self.opts = opts
         self.verbose = opts.verbose
-        self.cfg = fn.config
+        #: the config bytes shown: all the function has, or just its header when that is all the flags show
+        self.cfg = fn.config if cfg is None else cfg
         self.chunks: list[str] = []
         #: write text, as lspci's printf (the list's own append: called for every piece of every line)
         self.p: Callable[[str], None] = self.chunks.append

@@ -90,6 +90,11 @@ class Source:
         """All config bytes the source can give for `addr` (64, 256, 4096 or any length)."""
         raise NotImplementedError
 
+    def read_config_head(self, addr: Address, length: int) -> bytes:
+        """The first `length` config bytes (fewer when the source has fewer), for output that shows only
+        the header.  Sources where every dword is a config cycle (the live host) read no more than that."""
+        return self.read_config(addr)[:length]
+
     def write_config(self, addr: Address, offset: int, data: bytes) -> None:
         raise ReadOnlyError(f"{self.kind} source is read-only", file=self.name, device=str(addr))
 
