@@ -4,7 +4,6 @@ declarations in `regs`; registers are decoded when first asked for, so listing 4
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -329,6 +328,8 @@ class Function:
                 f"{self.class_code:06x}, {len(self.capabilities)} capabilities>")
 
     def _repr_html_(self) -> str:
+        import html  # only notebooks ask, and its entity table costs every command's start-up
+
         rows = "".join(
             f"<tr><td><code>{c.offset:#05x}</code></td><td>{html.escape(c.name)}</td>"
             f"<td><code>{c.id:#x}</code></td></tr>"
