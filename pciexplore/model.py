@@ -35,7 +35,7 @@ class RegisterValue:
         v = self.value
         if v is None:
             return None
-        f = self.decl.field(field_name)
+        f = self.decl._by_name[field_name]  # Register.field() without the call: renderers ask for every field
         return (v >> f.lo) & f.low_mask
 
     def fields(self) -> dict[str, int | None]:
@@ -96,7 +96,7 @@ class Block:
     def __getitem__(self, name: str) -> RegisterValue:
         if self.layout is None:
             raise KeyError(name)
-        decl = self.layout.register(name)
+        decl = self.layout._by_name[name]  # Layout.register() without the call, as in get()
         at = self.offset + decl.offset
         end = at + decl.width
         cfg = self.function.config
@@ -106,7 +106,7 @@ class Block:
         """A register's value, or one field of it; None if not readable."""
         if self.layout is None:
             raise KeyError(reg_name)
-        decl = self.layout.register(reg_name)
+        decl = self.layout._by_name[reg_name]  # the renderers' most frequent call: no method calls inside
         at = self.offset + decl.offset
         end = at + decl.width
         cfg = self.function.config
@@ -115,7 +115,7 @@ class Block:
         value = int.from_bytes(cfg[at:end], "little")
         if field_name is None:
             return value
-        f = decl.field(field_name)
+        f = decl._by_name[field_name]
         return (value >> f.lo) & f.low_mask
 
     def registers(self) -> list[RegisterValue]:
