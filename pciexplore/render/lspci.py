@@ -97,10 +97,8 @@ PCI_CAP_ID_PCIX, PCI_CAP_ID_EXP = 0x07, 0x10
 
 
 def _capability(ctx: Ctx, offset: int, extended: bool) -> Capability:
-    """The model's capability at `offset`, or one made for it when the model's walk stopped earlier."""
-    for cap in ctx.fn.capabilities:
-        if cap.offset == offset and cap.extended == extended:
-            return cap
+    """The capability at `offset` that lspci's walk (show_caps) reached: made from its header as the model's
+    walk makes it, without running that walk too (it finds the same entries, or stops earlier)."""
     from ..model import Capability
 
     if extended:
