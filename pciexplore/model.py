@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from . import regs
 from .address import Address
 from .decode import Problem, walk_extended, walk_standard
 from .regs.base import Field, Layout, Register
 
+TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
+    from typing import Any
+
     from .sources.base import KernelInfo, Source
 
 

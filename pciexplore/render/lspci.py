@@ -9,13 +9,14 @@ function is called after "\tCapabilities: [xx] " has been written and writes the
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..model import Capability, Function
     from ..sources.base import Source
 
@@ -72,6 +73,8 @@ class Ctx:
 
 
 def _collect(package: str) -> dict[int, Callable]:
+    import pkgutil  # here, not at the top: it imports typing, which output of the header alone never needs
+
     pkg = importlib.import_module(package)
     found: dict[int, Callable] = {}
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):

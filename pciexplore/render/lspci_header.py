@@ -10,12 +10,12 @@ fact comes from the bytes (a missing byte reads as 0xff), for the live host the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from .. import names
 from ..address import IdFilter, Selector
 from .lspci import Ctx, LspciOptions, show_caps
 
+TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
     from ..model import Function
     from ..sources.base import Source
