@@ -1,6 +1,6 @@
 """Decode a dump of >= 1000 functions (corpus devices replicated at distinct addresses) to the full
 model in-process and render it as `lspci -vvv` text; compare with `lspci -vvv -F` run as a process on
-the same dump in the same run.  Goal: <= 1.0x lspci.
+the same dump in the same run.  Goal: <= 1.0x lspci; `show -vvv -n` as a whole process <= 0.7x `lspci -vvv -n`.
 
     python bench/decode.py [N_FUNCTIONS]     # default 1024; 7 rounds, each contender once per round
     python bench/decode.py --profile         # where the time goes (cProfile, top 25)
@@ -81,11 +81,12 @@ def main(argv: list[str]) -> int:
             "parse + render -vvv": lambda: parse_render(path),
             "parse + decode + render -vvv": lambda: parse_decode_render(path),
         }
-        cli, env = cli_command(["show", "-vvv", str(path)], Path(tmp) / "pycache")
-        run_process(cli, env)  # compiles the bytecode once, as installing the package would
-        rows["pciexplore show -vvv (process)"] = lambda: run_process(cli, env)
-        if lspci:
-            rows["lspci -vvv -F (process)"] = lambda: run_process([lspci, "-vvv", "-F", str(path)])
+        for flags in (["-vvv"], ["-vvv", "-n"]):
+            cli, env = cli_command(["show", *flags, str(path)], Path(tmp) / "pycache")
+            run_process(cli, env)  # compiles the bytecode once, as installing the package would
+            rows[f"pciexplore show {' '.join(flags)} (process)"] = lambda cli=cli, env=env: run_process(cli, env)
+            if lspci:
+                rows[f"lspci {' '.join(flags)} -F (process)"] = lambda f=flags: run_process([lspci, *f, "-F", str(path)])
         results = timed_rounds(rows, repeat=repeat)
         for label, (best, med, cpu) in results.items():
             print(f"{label:32s} best {best * 1e3:7.1f} ms (median {med * 1e3:7.1f}, best CPU {cpu * 1e3:7.1f}), "
@@ -97,6 +98,10 @@ def main(argv: list[str]) -> int:
                 best, med, cpu = results[label]
                 print(f"ratio {label} / lspci: best {best / lbest:.2f}x, median {med / lmed:.2f}x, "
                       f"CPU {cpu / lcpu:.2f}x (goal <= 1.0)")
+            (best, med, cpu), (lbest, lmed, lcpu) = (results["pciexplore show -vvv -n (process)"],
+                                                     results["lspci -vvv -n -F (process)"])
+            print(f"ratio pciexplore show -vvv -n (process) / lspci -vvv -n: best {best / lbest:.2f}x, "
+                  f"median {med / lmed:.2f}x, CPU {cpu / lcpu:.2f}x (goal <= 0.7)")
         else:
             print("lspci not installed: no reference timing")
     return 0

@@ -6,8 +6,8 @@ line) and record every irregularity as a `Problem` naming the pointer and where 
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
-from typing import NamedTuple
 
 PCI_STATUS = 0x06
 PCI_STATUS_CAP_LIST = 0x10
@@ -32,12 +32,12 @@ class Problem:
         return f"offset 0x{self.offset:x}: {self.message}"
 
 
-class Found(NamedTuple):  # a tuple: made for every capability of every function, so cheap to build
-    offset: int
-    cap_id: int
-    next: int
-    version: int = 0  # extended capabilities only
-    extended: bool = False
+class Found(namedtuple("Found", "offset cap_id next version extended", defaults=(0, False))):
+    """One capability a walk found (a tuple: made for every capability of every function, so cheap to build;
+    collections' namedtuple, as typing's would cost every command's start-up the typing module): offset,
+    cap_id and next pointer (ints), version (extended capabilities only) and extended (bool)."""
+
+    __slots__ = ()
 
 
 def _u8(cfg: bytes, off: int) -> int:

@@ -4,18 +4,19 @@ declarations in `regs`; registers are decoded when first asked for, so listing 4
 
 from __future__ import annotations
 
-import html
 import weakref
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from . import regs
 from .address import Address
 from .decode import Problem, walk_extended, walk_standard
 from .regs.base import Field, Layout, Register
 
+TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
+    from typing import Any
+
     from .sources.base import KernelInfo, Source
 
 
@@ -37,7 +38,7 @@ class RegisterValue:
         v = self.value
         if v is None:
             return None
-        f = self.decl.field(field_name)
+        f = self.decl._by_name[field_name]  # Register.field() without the call: renderers ask for every field
         return (v >> f.shift) & f.value_mask
 
     def fields(self) -> dict[str, int | None]:
@@ -98,7 +99,7 @@ class Block:
     def __getitem__(self, name: str) -> RegisterValue:
         if self.layout is None:
             raise KeyError(name)
-        decl = self.layout.register(name)
+        decl = self.layout._by_name[name]  # Layout.register() without the call, as in get()
         at = self.offset + decl.offset
         end = at + decl.width
         cfg = self.function.config
@@ -108,7 +109,7 @@ class Block:
         """A register's value, or one field of it; None if not readable."""
         if self.layout is None:
             raise KeyError(reg_name)
-        decl = self.layout.register(reg_name)
+        decl = self.layout._by_name[reg_name]  # the renderers' most frequent call: no method calls inside
         at = self.offset + decl.offset
         end = at + decl.width
         cfg = self.function.config
@@ -117,7 +118,7 @@ class Block:
         value = int.from_bytes(cfg[at:end], "little")
         if field_name is None:
             return value
-        f = decl.field(field_name)
+        f = decl._by_name[field_name]
         return (value >> f.shift) & f.value_mask
 
     def registers(self) -> list[RegisterValue]:
@@ -237,6 +238,11 @@ class Function:
     @cached_property
     def config(self) -> bytes:
         return self.source.read_config(self.address)
+
+    def config_head(self, length: int) -> bytes:
+        """The first `length` config bytes: a slice of `config` once that was read, else only those bytes."""
+        cfg = self.__dict__.get("config")
+        return cfg[:length] if cfg is not None else self.source.read_config_head(self.address, length)
 
     def where(self, offset: int | None = None) -> dict[str, Any]:
         """Keyword arguments that make an error name this function: its source's file (or spec), its
@@ -376,6 +382,8 @@ class Function:
                 f"{self.class_code:06x}, {len(self.capabilities)} capabilities>")
 
     def _repr_html_(self) -> str:
+        import html  # only notebooks ask, and its entity table costs every command's start-up
+
         rows = "".join(
             f"<tr><td><code>{c.offset:#05x}</code></td><td>{html.escape(c.name)}</td>"
             f"<td><code>{c.id:#x}</code></td></tr>"

@@ -29,8 +29,8 @@ _VALUE = struct.Struct("<QQQIH")
 # numeric modes, as lspci's -n count
 NAMES, NUMERIC, MIXED = 0, 1, 2
 
-_VENDOR_LINE = re.compile(rb"^([0-9a-fA-F]{4})[ \t]", re.M)
-_VENDOR_ID_LINE = re.compile(rb"\n([0-9a-f]{4})[ \t]")  # pci.ids writes vendor ids in lower case
+# the line after a vendor's block: starting with a literal newline lets the regex engine skip from line to line
+_NEXT_VENDOR_LINE = re.compile(rb"\n[0-9a-fA-F]{4}[ \t]")
 _BLOCK_LINE = re.compile(rb"^[A-Z] ", re.M)
 
 
@@ -65,7 +65,6 @@ class PciIds:
         self._blocks_at = 0
         self._memo: dict[tuple, str | None] = {}
         self._vendors: dict[int, tuple[str, int, int] | None] = {}
-        self._vendor_lines: dict[int, int] | None = None  # vendor id -> offset of its "\nvvvv" line
         self._devices: dict[tuple[int, int], tuple[int, int] | None] = {}  # (vid, did) -> _device_at
         self._classes: dict[tuple[int, ...], str] | None = None
         self._generic_subsys: dict[tuple[int, int], str] | None = None
@@ -78,9 +77,14 @@ class PciIds:
                 self._data = Path(self.path).read_bytes() if self.path else b""
             except OSError:
                 self._data = b""
-            # the vendor list ends at the first class ("C xx") or generic subsystem ("S vvvv") block
-            starts = [i + 1 for i in (self._data.find(b"\nC "), self._data.find(b"\nS ")) if i >= 0]
-            self._blocks_at = min(starts, default=len(self._data))
+            # the vendor list ends at the first class ("C xx") or generic subsystem ("S vvvv") block; those
+            # come after it, so look for them after the last vendor line (found from the end: a short way)
+            data = self._data
+            last = 0
+            for digit in b"fedcba9876543210":  # vendor ids are lower case; "C ff" is a class
+                last = max(last, data.rfind(b"\n%c" % digit, last))
+            starts = [i + 1 for i in (data.find(b"\nC ", last), data.find(b"\nS ", last)) if i >= 0]
+            self._blocks_at = min(starts, default=len(data))
         return self._data
 
     def _line(self, pos: int, skip: int) -> str:
@@ -96,17 +100,13 @@ class PciIds:
             return self._vendors[vid]
         self._vendors[vid] = None
         data = self._load()
-        if self._vendor_lines is None:  # one pass over the vendor list beats a search per vendor
-            lines: dict[int, int] = {}
-            for m in _VENDOR_ID_LINE.finditer(data, 0, self._blocks_at):
-                lines.setdefault(int(m.group(1), 16), m.start())  # first entry wins
-            self._vendor_lines = lines
-        start = self._vendor_lines.get(vid, -1)
+        # a byte search per vendor asked for (a host has few vendors): pci.ids writes vendor ids in lower case
+        start = self._find_line(b"\n%04x" % vid, 0, self._blocks_at)
         if start < 0:
             return None
         start += 1
-        nxt = _VENDOR_LINE.search(data, start + 5, self._blocks_at)
-        cached = self._vendors[vid] = (self._line(start, 5), start, nxt.start() if nxt else self._blocks_at)
+        nxt = _NEXT_VENDOR_LINE.search(data, start + 4, self._blocks_at)
+        cached = self._vendors[vid] = (self._line(start, 5), start, nxt.start() + 1 if nxt else self._blocks_at)
         return cached
 
     def _find_line(self, prefix: bytes, start: int, stop: int) -> int:

@@ -85,7 +85,8 @@ def _live_configs() -> list[tuple[Address, bytes]]:
 
 @pytest.mark.skipif(not _live(), reason="no PCI devices in /sys/bus/pci/devices")
 @pytest.mark.parametrize("readable", [None, 64], ids=["root", "unprivileged"])
-@pytest.mark.parametrize("flags", [["-vvv"], ["-vv", "-nn"], ["-v"], ["-xxx"]], ids=lambda f: "".join(f))
+@pytest.mark.parametrize("flags", [["-vvv"], ["-vv", "-nn"], ["-v"], ["-xxx"], [], ["-x"]],
+                         ids=lambda f: "".join(f) or "plain")
 def test_fake_sysfs_tree(tmp_path: Path, readable: int | None, flags: list[str]) -> None:
     """The sysfs source over a tree lspci also reads (-A linux-sysfs): same kernel view, same text."""
     devices = build_tree(tmp_path, _live_configs(), readable_config=readable)
@@ -96,6 +97,37 @@ def test_fake_sysfs_tree(tmp_path: Path, readable: int | None, flags: list[str])
             assert "\tCapabilities: <access denied>" in want.splitlines()
     assert_same(want, got, f"fake sysfs {readable} {' '.join(flags)}",
                 unrendered_capabilities(str(devices)) if want != got else None)
+
+
+def test_terse_output_reads_the_header_only_as_lspci_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """lspci's scan_device reads 64 config bytes (128 for a CardBus bridge) and the terse line and -x need no
+    more; on a live host every further dword is a config cycle.  -v reads the whole config space."""
+    from pciexplore.sources.sysfs import SysfsSource
+
+    def config(ids: str, cls: bytes, htype: int) -> bytes:
+        cfg = bytearray(256)
+        cfg[0:4], cfg[0x0A:0x0C], cfg[0x0E], cfg[6], cfg[0x34] = bytes.fromhex(ids), cls, htype, 0x10, 0x40
+        cfg[0x40:0x44] = b"\x01\x00\x03\x00"  # Power Management: past the 64 bytes of the header
+        return bytes(cfg)
+
+    fns = [(Address(0, 0, 2, 0), config("86801e15", b"\x00\x02", 0)),
+           (Address(0, 0, 0x1C, 0), config("8680109d", b"\x04\x06", 1)),
+           (Address(0, 0, 0x1F, 0), config("8680c0ac", b"\x07\x06", 2))]  # CardBus: 128 bytes
+    devices = build_tree(tmp_path, fns)
+    asked: list[int] = []
+    real = SysfsSource._read_config
+    monkeypatch.setattr(SysfsSource, "_read_config", lambda self, addr, length, note_limit:
+                        asked.append(length) or real(self, addr, length, note_limit))
+    for flags in ([], ["-x"]):
+        asked.clear()
+        with open_source(str(devices)) as src:
+            got = render_source(src, options(flags))
+        assert got == lspci_text(None, [*flags, "-A", "linux-sysfs", "-O", f"sysfs.path={tmp_path}"])
+        assert sorted(asked) == [64] * len(fns) + [128], flags
+    asked.clear()
+    with open_source(str(devices)) as src:
+        render_source(src, options(["-v"]))
+    assert asked == [4096] * len(fns)
 
 
 def test_a_short_config_file_is_shown_like_lspci_without_the_root_note(tmp_path: Path,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .. import open_source
@@ -42,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     with open_source(args.source) as src:
         selected(src, args.selector, function_filter(None, args.ids))
         if args.json:
+            import json
+
             from ..render.json import source_to_json
 
             json.dump(source_to_json(src, args.selector), sys.stdout, indent=1)

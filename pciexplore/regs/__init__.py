@@ -7,7 +7,6 @@ Each module under `caps/` (standard capabilities) and `ecaps/` (extended capabil
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from functools import cache
 
 from .base import Field, Layout, Register, bit, bits, layout, reg
@@ -17,6 +16,8 @@ __all__ = ["HEADERS", "Field", "Layout", "Register", "bit", "bits", "cap_layouts
 
 
 def _collect(package: str) -> dict[int, Layout]:
+    import pkgutil  # here, not at the top: it imports typing, which output of the header alone never needs
+
     pkg = importlib.import_module(package)
     found: dict[int, Layout] = {}
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):

@@ -9,13 +9,14 @@ function is called after "\tCapabilities: [xx] " has been written and writes the
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..model import Capability, Function
     from ..sources.base import Source
 
@@ -37,11 +38,12 @@ class LspciOptions:
 class Ctx:
     """Output buffer and per-function state shared by the header and capability renderers."""
 
-    def __init__(self, fn: Function, opts: LspciOptions) -> None:
+    def __init__(self, fn: Function, opts: LspciOptions, cfg: bytes | None = None) -> None:
         self.fn = fn
         self.opts = opts
         self.verbose = opts.verbose
-        self.cfg = fn.config
+        #: the config bytes shown: all the function has, or just its header when that is all the flags show
+        self.cfg = fn.config if cfg is None else cfg
         self.chunks: list[str] = []
         #: write text, as lspci's printf (the list's own append: called for every piece of every line)
         self.p: Callable[[str], None] = self.chunks.append
@@ -71,6 +73,8 @@ class Ctx:
 
 
 def _collect(package: str) -> dict[int, Callable]:
+    import pkgutil  # here, not at the top: it imports typing, which output of the header alone never needs
+
     pkg = importlib.import_module(package)
     found: dict[int, Callable] = {}
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
@@ -96,10 +100,8 @@ PCI_CAP_ID_PCIX, PCI_CAP_ID_EXP = 0x07, 0x10
 
 
 def _capability(ctx: Ctx, offset: int, extended: bool) -> Capability:
-    """The model's capability at `offset`, or one made for it when the model's walk stopped earlier."""
-    for cap in ctx.fn.capabilities:
-        if cap.offset == offset and cap.extended == extended:
-            return cap
+    """The capability at `offset` that lspci's walk (show_caps) reached: made from its header as the model's
+    walk makes it, without running that walk too (it finds the same entries, or stops earlier)."""
     from ..model import Capability
 
     if extended:

@@ -10,12 +10,12 @@ fact comes from the bytes (a missing byte reads as 0xff), for the live host the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from .. import names
 from ..address import IdFilter, Selector
 from .lspci import Ctx, LspciOptions, show_caps
 
+TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
     from ..model import Function
     from ..sources.base import Source
@@ -72,8 +72,8 @@ class DeviceFacts:
                  "bridge_sizes", "bridge_flags", "numa_node", "phys_slot", "iommu_group", "driver", "modules",
                  "label", "have_io_flags")
 
-    def __init__(self, fn: Function) -> None:
-        cfg = fn.config
+    def __init__(self, fn: Function, cfg: bytes | None = None) -> None:
+        cfg = fn.config if cfg is None else cfg
         self.cfg = cfg
         self.no_config = len(cfg) < 64  # lspci's scan_device reads 64 bytes or has no config access
         self.cached = 0 if self.no_config else (128 if (cfg[PCI_HEADER_TYPE] & 0x7F) == 2 and len(cfg) >= 128
@@ -635,7 +635,7 @@ def show_machine(ctx: Ctx, d: DeviceFacts) -> None:
 
 def show_device(ctx: Ctx) -> None:
     """One function, as lspci's show_device prints it (including the blank line after it)."""
-    d = DeviceFacts(ctx.fn)
+    d = DeviceFacts(ctx.fn, ctx.cfg)
     ctx.state["facts"] = d
     opts = ctx.opts
     if opts.machine:
@@ -652,6 +652,14 @@ def show_device(ctx: Ctx) -> None:
         ctx.p("\n")
 
 
+def config_header(fn: Function) -> bytes:
+    """What lspci's scan_device reads and the terse line and -x show: 64 bytes, 128 for a CardBus bridge."""
+    cfg = fn.config_head(64)
+    if len(cfg) == 64 and cfg[PCI_HEADER_TYPE] & 0x7F == 2:
+        cfg = fn.config_head(128)
+    return cfg
+
+
 def show_all(source: Source, opts: LspciOptions, selector: str | None = None) -> str:
     every = source.functions()
     wanted = function_filter(selector, opts.ids)
@@ -662,9 +670,10 @@ def show_all(source: Source, opts: LspciOptions, selector: str | None = None) ->
         from .tree import bridge_paths
 
         paths = bridge_paths(every, opts.path)
+    header_only = not (opts.verbose or opts.kernel or opts.machine or opts.hex_dump > 1 or opts.path or opts.ids)
     out = []
     for fn in fns:
-        ctx = Ctx(fn, opts)
+        ctx = Ctx(fn, opts, config_header(fn) if header_only else None)
         ctx.state["domains"] = domains
         ctx.state["paths"] = paths
         show_device(ctx)

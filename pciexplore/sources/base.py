@@ -11,13 +11,15 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from ..address import Address, Selector
 from ..errors import InputError, NotSupported, ReadOnlyError, SourceClosed
 from ..words import plural
 
+TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..model import Function
 
 
@@ -179,6 +181,11 @@ class Source:
     def read_config(self, addr: Address) -> bytes:
         """All config bytes the source can give for `addr` (64, 256, 4096 or any length)."""
         raise NotImplementedError
+
+    def read_config_head(self, addr: Address, length: int) -> bytes:
+        """The first `length` config bytes (fewer when the source has fewer), for output that shows only
+        the header.  Sources where every dword is a config cycle (the live host) read no more than that."""
+        return self.read_config(addr)[:length]
 
     def write_config(self, addr: Address, offset: int, data: bytes) -> None:
         raise ReadOnlyError(f"{self.kind} source is read-only", file=self.name, device=str(addr))

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..address import Address
 from ..errors import InputError
 from .base import Source
 
+TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
     from ..model import Function
 

@@ -67,11 +67,18 @@ class SysfsSource(Source):
         return list(self._dirs)
 
     def read_config(self, addr: Address) -> bytes:
+        return self._read_config(addr, 4096, note_limit=True)
+
+    def read_config_head(self, addr: Address, length: int) -> bytes:
+        # the kernel reads config space dword by dword (a trap to the hypervisor in a VM): ask for no more
+        return self._read_config(addr, length, note_limit=False)
+
+    def _read_config(self, addr: Address, length: int, note_limit: bool) -> bytes:
         path = f"{self._dir_name(addr)}/config"
         try:
-            with open(path, "rb") as f:
-                data = f.read(4096)
-                full = os.fstat(f.fileno()).st_size
+            with open(path, "rb", buffering=0) as f:  # unbuffered: a buffer would read 8 KiB whatever we ask
+                data = f.read(length)
+                full = os.fstat(f.fileno()).st_size if note_limit else 0
         except FileNotFoundError:
             raise DeviceGone("device vanished (hot-unplugged?)", file=path, device=str(addr)) from None
         except OSError as e:

@@ -13,13 +13,14 @@ if TYPE_CHECKING:
 
 def flag(rv: RegisterValue, name: str) -> str:
     """lspci's FLAG(): the field's label, then '+' when any of its bits is set, else '-'."""
-    f = rv.decl.field(name)
+    f = rv.decl._by_name[name]  # Register.field() without the call: this runs for every flag printed
     return f.flag_words[(rv.value or 0) >> f.lo & f.low_mask != 0]
 
 
 def flags(rv: RegisterValue, *names: str, sep: str = " ") -> str:
     """Several flags of one register, in the order given."""
-    return sep.join(flag_words(rv.value or 0, rv.decl.fields_named(names)))
+    value = rv.value or 0
+    return sep.join([f.flag_words[value >> f.lo & f.low_mask != 0] for f in rv.decl.fields_named(names)])
 
 
 def flag_words(value: int, fields: Iterable[Field]) -> list[str]:
@@ -29,5 +30,6 @@ def flag_words(value: int, fields: Iterable[Field]) -> list[str]:
 
 def meaning(rv: RegisterValue, name: str) -> str:
     """The declared meaning of a field's value (the field must declare every value it can take)."""
-    f = rv.decl.field(name)
-    return f.values[rv[name]]  # type: ignore[index]
+    f = rv.decl._by_name[name]
+    v = rv.value
+    return f.values[None if v is None else v >> f.lo & f.low_mask]  # type: ignore[index]

@@ -41,7 +41,7 @@ def flags(block: Block, reg_name: str, names: Sequence[str] | None = None, *, se
     """
     decl = _register(block, reg_name)
     chosen = decl.labeled_flags if names is None else decl.fields_named(tuple(names))
-    words = flag_words(value(block, reg_name), chosen[start:stop])
+    words = flag_words(block.get(reg_name) or 0, chosen[start:stop])
     return sep.join([f"{w[:-1]}:{w[-1]}" for w in words] if colon else words)
 
 
