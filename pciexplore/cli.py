@@ -11,9 +11,11 @@ import importlib
 import os
 import pkgutil
 import sys
+import warnings
 
 from . import commands
 from .errors import PciError
+from .render.safe import printable
 
 
 def command_names() -> list[str]:
@@ -31,6 +33,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning (a limit reached, see errors.LimitReached) as one line on stderr, like an error."""
+    print(f"pciexplore: warning: {printable(message)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     first = argv[0] if argv else None
@@ -39,10 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    for stream in (sys.stdout, sys.stderr):  # a string no encoder takes is shown escaped, never a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    warnings.showwarning = _one_line
     try:
         return int(args.run(args) or 0)
     except PciError as e:
-        print(f"pciexplore: {e}", file=sys.stderr)
+        print(f"pciexplore: {printable(e)}", file=sys.stderr)  # names files and quotes their bytes
         return 1
     except BrokenPipeError:
         return 0
@@ -51,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug of ours: one line for the user, the traceback on request
         if os.environ.get("PCIEXPLORE_DEBUG"):
             raise
-        print(f"pciexplore: internal error {type(e).__name__}: {e} (set PCIEXPLORE_DEBUG=1 for the traceback "
+        print(f"pciexplore: internal error {type(e).__name__}: {printable(e)} (set PCIEXPLORE_DEBUG=1 for the traceback "
               "and please report it)", file=sys.stderr)
         return 70
 

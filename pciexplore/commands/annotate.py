@@ -6,6 +6,7 @@ import argparse
 
 from ..capture import open_capture
 from ..errors import InputError
+from ..render.safe import printable
 
 
 def number(text: str) -> int:
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     changed = False
     for other in args.merge:
         added = cap.merge(open_capture(other))
-        print(f"{other}: {added} annotations merged")
+        print(f"{printable(other)}: {added} annotations merged")
         changed = True
     if args.text is not None:
         if not args.function:
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         target = args.field if args.field is not None else (args.offset, args.length)
         fn = cap.function(args.function)
         note = cap.annotate(fn, target, args.text, author=args.author, tags=args.tags, bar=args.bar)
-        print(f"{fn.address} {note.where}: noted")
+        print(f"{fn.address} {printable(note.where)}: noted")
         changed = True
     elif args.field is not None or args.offset is not None:
         raise InputError("give the note's text with -m TEXT")
@@ -58,5 +59,6 @@ def run(args: argparse.Namespace) -> int:
     if args.list or not changed:
         for a in cap.annotations:
             tags = f" [{', '.join(a.tags)}]" if a.tags else ""
-            print(f"{a.function} {a.where}{tags} {a.author} {a.time}: {a.text}")
+            # one line per note whatever it holds: terminal escapes, \r or \n in a shared file stay visible
+            print(printable(f"{a.function} {a.where}{tags} {a.author} {a.time}: {a.text}"))
     return 0

@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Exit status like diff(1): 0 when nothing differs, 1 when something does."""
     from ..diff import diff
+    from ..render.safe import printable
 
     result = diff(args.a, args.b, args.selector, args.other_selector)
     if args.json:
@@ -29,5 +30,5 @@ def run(args: argparse.Namespace) -> int:
                   ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(str(result))
+        sys.stdout.write(printable(result, lines=True))  # values may be text from the files compared
     return 1 if len(result) else 0

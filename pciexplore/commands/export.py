@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .. import open_source
 from ..errors import InputError
+from ..render.safe import encode_text, printable
 
 if TYPE_CHECKING:
     from ..sources.base import Source
@@ -48,11 +49,12 @@ def run(args: argparse.Namespace) -> int:
         if not src.functions(args.selector):
             raise InputError("no function matched")
         if args.lspci:
-            write_atomic(args.lspci, lspci_text(src, args.selector).encode())
-            print(f"{args.lspci}: lspci -xxxx text")
+            write_atomic(args.lspci, encode_text(lspci_text(src, args.selector)))
+            print(f"{printable(args.lspci)}: lspci -xxxx text")
         if args.html:
             from ..render.html import render_html
 
-            write_atomic(args.html, render_html(src, args.selector, args.title).encode())
-            print(f"{args.html}: HTML report")
+            # a lone surrogate shows as a visible \udcXX: the page stays UTF-8
+            write_atomic(args.html, render_html(src, args.selector, args.title).encode("utf-8", "backslashreplace"))
+            print(f"{printable(args.html)}: HTML report")
     return 0
