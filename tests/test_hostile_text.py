@@ -119,3 +119,14 @@ def test_a_capture_with_a_utf8_bom_is_read_as_a_capture(tmp_path):
     assert src.kind == "capture"
     assert [fn.config for fn in src.functions()] == [fn.config for fn in open_source(CAPTURE).functions()]
     assert json.loads(path.read_text(encoding="utf-8-sig"))["format"] == "pciexplore-capture"
+
+
+def test_irqs_shows_handler_names_from_a_file_escaped(tmp_path):
+    d = tmp_path / "devices" / "0000:00:02.0" / "msi_irqs"
+    d.mkdir(parents=True)
+    (d / "140").write_text("msix\n")
+    proc = tmp_path / "interrupts"  # kernel/irq/proc.c prints handler names as the driver gave them
+    proc.write_text("   CPU0\n 140: 7 PCI-MSIX-0000:00:02.0 0-edge eth0\x1b]0;owned\x07\n")
+    result = _pciexplore("irqs", "--proc", str(proc), "--sysfs", str(tmp_path / "devices"))
+    assert result.returncode == 0, result.stderr
+    assert b"\x1b" not in result.stdout and b"eth0\\x1b]0;owned\\x07" in result.stdout
