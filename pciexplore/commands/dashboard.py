@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import open_source
@@ -106,10 +107,16 @@ def server_env(token: str) -> dict[str, str]:
     return env
 
 
-def _die_with_parent() -> None:
-    """In the server, before exec: SIGTERM when the dashboard command dies, however it dies (Linux)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+def _die_with(parent: int) -> Callable[[], None]:
+    """What the server runs before exec: SIGTERM when the dashboard command dies, however it dies (Linux)."""
+
+    def preexec() -> None:
+        if sys.platform.startswith("linux"):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+            if os.getppid() != parent:  # the command died between fork and prctl: no signal would come
+                os._exit(1)
+
+    return preexec
 
 
 class _Stop(Exception):
@@ -153,17 +160,17 @@ def run(args: argparse.Namespace) -> int:
             server = "Voilà" if "voila" in cmd else "JupyterLab"
             print(f"pciexplore dashboard ({server}) for {summary}: {url}", flush=True)
             proc = subprocess.Popen(cmd, cwd=Path.cwd(), env=server_env(token), start_new_session=True,
-                                    preexec_fn=_die_with_parent)
+                                    preexec_fn=_die_with(os.getpid()))
             try:
                 return proc.wait()
-            except KeyboardInterrupt:
-                return 130
-            except _Stop as stop:
-                return 128 + stop.signum
             finally:
                 for sig in (signal.SIGINT, *handlers):  # a second signal must not cut the stop short
                     handlers.setdefault(sig, signal.signal(sig, signal.SIG_IGN))
                 stop_group(proc)  # before the folder it serves from goes
+    except KeyboardInterrupt:
+        return 130
+    except _Stop as stop:  # also one that came before the server started: the folder is gone all the same
+        return 128 + stop.signum
     finally:
         for sig, old in handlers.items():
             signal.signal(sig, old)
