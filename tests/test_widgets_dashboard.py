@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from pciexplore.commands.dashboard import notebook
+from pciexplore.commands.dashboard import clean_stale, notebook
 
 pytest.importorskip("jupyterlab")
 
@@ -106,8 +106,21 @@ def test_a_dashboard_ended_by_a_signal_leaves_no_server_kernel_or_folder(tmp_pat
         while tagged(tag) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert tagged(tag) == []
-        if how != signal.SIGKILL:  # SIGKILL runs no clean-up of ours: the server and kernel still go
-            assert list(tmp_path.glob("pciexplore-dashboard-*")) == []
+        left = list(tmp_path.glob("pciexplore-dashboard-*"))
+        if how == signal.SIGKILL:  # no clean-up of ours runs: the server and kernel went, the next one tidies
+            assert len(left) == 1 and clean_stale(str(tmp_path)) == left and not left[0].exists()
+        else:
+            assert left == []
     finally:
         for pid, _ in tagged(tag):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_clean_stale_removes_only_folders_whose_command_is_gone(tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    for name, pid in (("pciexplore-dashboard-dead", gone.stdout.strip()), ("pciexplore-dashboard-alive", str(os.getpid())),
+                      ("other-dead", gone.stdout.strip())):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "owner.pid").write_text(pid)
+    assert clean_stale(str(tmp_path)) == [tmp_path / "pciexplore-dashboard-dead"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other-dead", "pciexplore-dashboard-alive"]

@@ -3,7 +3,7 @@ cell, run on the server, shown without code); JupyterLab on the same notebook wh
 
 The server lives no longer than the command: it runs in its own process group, which SIGINT, SIGTERM
 and SIGHUP end before the temporary folder goes, and on Linux it gets SIGTERM from the kernel when the
-command dies any other way (PR_SET_PDEATHSIG); its kernels end when their parent does (ipykernel polls
+command dies any other way (PR_SET_PDEATHSIG), and the next dashboard removes the folder; its kernels end when their parent does (ipykernel polls
 JPY_PARENT_PID).  The token travels in the environment (JUPYTER_TOKEN), never on a command line that
 every local user can read in /proc, and requests whose Host header is not this machine are refused.
 """
@@ -16,6 +16,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -143,6 +144,33 @@ def stop_group(proc: subprocess.Popen, grace: float = 10) -> None:
             continue
 
 
+PREFIX = "pciexplore-dashboard-"
+OWNER = "owner.pid"  # in each temporary folder: the command that made it
+
+
+def clean_stale(tmp: str | None = None) -> list[Path]:
+    """Remove this user's dashboard folders whose command is gone (killed with SIGKILL, which no clean-up
+    survives; its server and kernels went with it); returns what was removed."""
+    removed = []
+    for d in Path(tmp or tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        try:
+            if d.stat().st_uid != os.geteuid():
+                continue
+            pid = int((d / OWNER).read_text())
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # still running (or the pid was reused: then the folder stays, harmless)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+    return removed
+
+
 def run(args: argparse.Namespace) -> int:
     # open the source here first: bad input is one line now, not a broken page later
     with open_source(args.source) as src:
@@ -153,8 +181,10 @@ def run(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(16)
     handlers = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        with tempfile.TemporaryDirectory(prefix="pciexplore-dashboard-") as tmp:
+        clean_stale()
+        with tempfile.TemporaryDirectory(prefix=PREFIX) as tmp:
             root = Path(tmp)
+            (root / OWNER).write_text(str(os.getpid()))
             (root / NOTEBOOK).write_text(json.dumps(notebook(spec, args.page_size), indent=1))
             cmd, url = server_command(root, port, token, not args.no_browser, args.lab)
             server = "Voilà" if "voila" in cmd else "JupyterLab"
