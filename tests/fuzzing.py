@@ -217,7 +217,7 @@ def consumers(src, path: Path, widgets: bool = True) -> None:
     if widgets:
         from pciexplore.widgets.explorer import Explorer
 
-        explorer = Explorer(src)
+        explorer = Explorer(src, page_size=2)  # a row per vector is the same code: two cover it, 16 cost 10x
         for fn in src.functions():
             explorer.show(fn)
 
