@@ -10,13 +10,15 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from . import commands
 from .errors import InputError, PciError
+from .render.safe import printable
 from .words import plural
 
+TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
     from .model import Function
     from .sources.base import Source
@@ -72,6 +74,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning (a limit reached, see errors.LimitReached) as one line on stderr, like an error."""
+    print(f"pciexplore: warning: {printable(message)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     first = argv[0] if argv else None
@@ -80,10 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    for stream in (sys.stdout, sys.stderr):  # a string no encoder takes is shown escaped, never a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    warnings.showwarning = _one_line
     try:
         return int(args.run(args) or 0)
     except PciError as e:
-        print(f"pciexplore: {e}", file=sys.stderr)
+        print(f"pciexplore: {printable(e)}", file=sys.stderr)  # names files and quotes their bytes
         return 1
     except BrokenPipeError:
         return 0
@@ -92,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug of ours: one line for the user, the traceback on request
         if os.environ.get("PCIEXPLORE_DEBUG"):
             raise
-        print(f"pciexplore: internal error {type(e).__name__}: {e} (set PCIEXPLORE_DEBUG=1 for the traceback "
+        print(f"pciexplore: internal error {type(e).__name__}: {printable(e)} (set PCIEXPLORE_DEBUG=1 for the traceback "
               "and please report it)", file=sys.stderr)
         return 70
 

@@ -52,6 +52,23 @@ def _u32(cfg: bytes, off: int) -> int:
     return int.from_bytes(cfg[off : off + 4], "little")
 
 
+KNOWN_HEADER_TYPES = (0, 1, 2)  # PCI_HEADER_TYPE_NORMAL, _BRIDGE, _CARDBUS
+
+
+def header_problem(cfg: bytes) -> Problem | None:
+    """Why nothing past the header's first 16 bytes can be decoded, or None: a function that does not
+    answer (a read of an absent or dead device returns all ones) or a header type lspci does not know
+    ("Unknown header type"; it then shows no capabilities, and neither do we)."""
+    if cfg[:2] == b"\xff\xff" and cfg.count(0xFF) == len(cfg):
+        return Problem(0, "no_answer", "the function does not answer: all 0xFF (an absent, unplugged or dead "
+                       "device)")
+    htype = cfg[PCI_HEADER_TYPE] & 0x7F if len(cfg) > PCI_HEADER_TYPE else 0
+    if htype not in KNOWN_HEADER_TYPES:
+        return Problem(PCI_HEADER_TYPE, "unknown_header", f"Unknown header type {htype:02x}: its layout is not "
+                       "known, so no capabilities are read")
+    return None
+
+
 def walk_standard(cfg: bytes) -> tuple[list[Found], list[Problem]]:
     """The standard capability list (PCI 3.0 §6.7), as lspci walks it."""
     found: list[Found] = []

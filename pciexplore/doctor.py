@@ -297,6 +297,33 @@ def _virtio_findings(f: _Facts) -> Iterator[Finding]:
 CHECKS += [_table_findings, _placement_findings, _kernel_view_findings, _virtio_findings]
 
 
+#: what the doctor says of a function whose header cannot be decoded (decode.header_problem's kinds)
+SILENT = {
+    "no_answer": ("error", "config space (0x000)",
+                  "the function does not answer: all 0xFF",
+                  "PCI 3.0 §6.1: a read of a function that does not exist returns all ones (Vendor ID 0xffff "
+                  "is invalid); a device that was there and now reads so has been unplugged, reset or has died",
+                  "check that the device is present and powered (lspci shows 'Unknown header type 7f'); after "
+                  "a surprise removal or a failed reset, rescan or reset the slot"),
+    "unknown_header": ("warning", "PCI_HEADER_TYPE (0xe)",
+                       "Unknown header type: its interrupt set-up cannot be read",
+                       "PCI 3.0 §6.2.1 and PCIe Base 6.0 §7.5.1.1.9: header types 0 (normal), 1 (bridge) and "
+                       "2 (CardBus) are defined; lspci shows no more than the first 16 bytes of others",
+                       "read config space again: a device in reset or a broken read returns such a value"),
+}
+
+
+def _silent(fn: Function) -> Finding | None:
+    """One finding for a function whose header cannot be decoded, which no other check can look at."""
+    for p in fn.problems:
+        if p.kind in SILENT:
+            severity, where, message, rule, fix = SILENT[p.kind]
+            if p.kind == "unknown_header":
+                message = f"Unknown header type {fn.header_type:02x}: its interrupt set-up cannot be read"
+            return Finding(p.kind, severity, str(fn.address), where, message, rule, fix, offset=p.offset)
+    return None
+
+
 def is_x86(source: Source) -> bool:
     """Whether the address checks (the x86 MSI window) apply: simulated and QEMU q35 devices and an x86
     live host are x86; for dumps and captures the enabled MSI addresses tell (a PowerPC host's MSI
@@ -307,6 +334,8 @@ def is_x86(source: Source) -> bool:
         return platform.machine() in ("x86_64", "i386", "i686")
     inside = outside = 0
     for fn in source.functions():
+        if _silent(fn) is not None:
+            continue
         f = _Facts(fn)
         if f.msi_on:
             if X86_MSI_BASE <= f.msi_address() <= X86_MSI_LIMIT:
@@ -317,6 +346,9 @@ def is_x86(source: Source) -> bool:
 
 
 def diagnose_function(fn: Function, x86: bool = True) -> list[Finding]:
+    silent = _silent(fn)
+    if silent is not None:
+        return [silent]
     f = _Facts(fn, x86)
     out: list[Finding] = []
     for c in CHECKS:

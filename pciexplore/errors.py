@@ -51,3 +51,15 @@ class DeviceGone(PciError):
 
 class SourceClosed(NotSupported):
     """The source was closed (its QEMU ended, its file was let go): nothing more can be read or written."""
+
+
+class LimitReached(UserWarning):
+    """A bound the kit sets on what it builds from one input (far above what a real machine gives) was
+    reached: what was decoded before it is kept, the rest is left out.  Warned, not raised."""
+
+
+def limit_reached(message: str, **where: object) -> None:
+    """Say in one line (a `LimitReached` warning naming file, device, offset) that a limit was hit."""
+    import warnings
+
+    warnings.warn(LimitReached(str(PciError(message, **where))), stacklevel=3)  # type: ignore[arg-type]

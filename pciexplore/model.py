@@ -10,7 +10,7 @@ from functools import cached_property
 
 from . import regs
 from .address import Address
-from .decode import Problem, walk_extended, walk_standard
+from .decode import Problem, header_problem, walk_extended, walk_standard
 from .regs.base import Field, Layout, Register
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
@@ -286,6 +286,10 @@ class Function:
     @cached_property
     def capabilities(self) -> list[Capability]:
         cfg = self.config
+        unknown = header_problem(cfg)
+        if unknown is not None:
+            self.__dict__["_problems"] = [unknown]
+            return []
         std, problems = walk_standard(cfg)
         caps = [Capability(self, f.offset, f.cap_id, f.next, False) for f in std]
         ext, ext_problems = walk_extended(cfg) if len(cfg) > 0x100 else ([], [])
@@ -296,7 +300,8 @@ class Function:
 
     @property
     def problems(self) -> list[Problem]:
-        """What the capability walks found wrong (pointer loops, chains cut short, ...)."""
+        """What the capability walks found wrong (pointer loops, chains cut short, ...), or why there was
+        nothing to walk (kind "no_answer": all 0xFF; "unknown_header")."""
         self.capabilities  # noqa: B018 - walking records them
         return list(self.__dict__.get("_problems", ()))
 

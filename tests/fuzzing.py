@@ -169,8 +169,11 @@ def _alarm(signum, frame):
     raise Hang()
 
 
-def exercise(path: Path) -> str:
-    """Open and fully decode `path` with every renderer; returns "decoded" or "rejected"."""
+def exercise(path: Path, widgets: bool = True) -> str:
+    """Open and fully decode `path`, then hand it to every consumer a user reaches: the lspci and JSON
+    renderers, the interrupt models, the doctor, the HTML export, a capture saved and opened again, and
+    (with `widgets`) the Explorer the dashboard serves, shown on every function.  Returns "decoded" or
+    "rejected"."""
     try:
         src = open_source(path)
     except PciError as e:
@@ -190,10 +193,36 @@ def exercise(path: Path) -> str:
             if fn.virtio is not None:  # the virtio structures' pointers over hostile bytes
                 json.dumps(fn.virtio.to_dict())
                 repr(fn.virtio)
+        consumers(src, path, widgets)
     except PciError as e:
         _check_error(e, path)
         return "rejected"
     return "decoded"
+
+
+def consumers(src, path: Path, widgets: bool = True) -> None:
+    """What sits on top of the decoders: doctor, HTML export, capture save and reopen, widgets."""
+    from pciexplore.capture import open_capture, take
+    from pciexplore.doctor import diagnose
+    from pciexplore.render.html import render_html
+
+    for finding in diagnose(src):
+        assert "\n" not in str(finding), finding
+    render_html(src)
+    saved = path.with_name(path.name + ".capture.json")
+    take(src).save(saved)
+    reopened = open_capture(saved)
+    first: dict = {}
+    for fn in src.functions():  # a capture keeps the first copy of an address a dump lists twice
+        first.setdefault(fn.address, fn.config)
+    assert {fn.address: fn.config for fn in reopened.functions()} == first, "the capture changed config bytes"
+    render_html(reopened)
+    if widgets:
+        from pciexplore.widgets.explorer import Explorer
+
+        explorer = Explorer(src, page_size=2)  # a row per vector is the same code: two cover it, 16 cost 10x
+        for fn in src.functions():
+            explorer.show(fn)
 
 
 def _check_error(e: PciError, path: Path) -> None:

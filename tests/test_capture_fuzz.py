@@ -1,5 +1,5 @@
 """Untrusted captures: any JSON a file can hold either opens or fails with one InputError line — never
-another exception — and what opens can be shown, diffed and exported."""
+another exception — and what opens can be shown, diagnosed, diffed, exported and explored."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from pciexplore.capture import open_capture
 from pciexplore.diff import diff
+from pciexplore.doctor import diagnose
 from pciexplore.errors import InputError
 from pciexplore.render.html import render_html
+from pciexplore.widgets.explorer import Explorer
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = json.loads((REPO / "data" / "q35-e1000e-nvme.json").read_text())
@@ -62,6 +64,10 @@ def test_mutated_capture_opens_or_fails_cleanly(tmp_path_factory, edits):
         assert "\n" not in str(e)
         return
     render_html(cap)
+    diagnose(cap)
+    explorer = Explorer(cap)
+    for fn in cap.functions():
+        explorer.show(fn)
     diff(cap, open_capture(REPO / "data" / "q35-e1000e-nvme.json"))
     cap.save(file)
     open_capture(file)

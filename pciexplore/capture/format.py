@@ -162,7 +162,9 @@ def _annotation_json(a: Annotation) -> dict:
 
 
 def dumps(doc: dict) -> bytes:
-    data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+    # a lone surrogate (a non-UTF-8 sysfs label read with surrogateescape, a title from a non-UTF-8 argv)
+    # becomes the JSON escape \udcXX, which reads back as the same string
+    data = (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
     if len(data) > MAX_FILE_BYTES:
         raise InputError(f"capture would be {len(data)} bytes, more than the {MAX_FILE_BYTES} a capture may have")
     return data
@@ -210,7 +212,7 @@ def _no_constants(name: str) -> Any:
 
 def parse_document(raw: bytes, name: str) -> dict:
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8").removeprefix("\ufeff")  # RFC 8259 §8.1: a parser may ignore a BOM
     except UnicodeDecodeError as e:
         raise InputError(f"not UTF-8 text (byte {e.start})", file=name) from None
     if raw.count(b",") > MAX_VALUES:  # bound the parsed objects too, not just the bytes
@@ -309,7 +311,7 @@ def validate(doc: Any, name: str) -> tuple[list[CapturedFunction], dict[str, Any
     if doc.get("format") != FORMAT:
         raise InputError(f"not a pciexplore capture (\"format\" is not {FORMAT!r})", file=name)
     version = doc.get("version")
-    if version != VERSION:
+    if type(version) is not int or version != VERSION:  # true and 1.0 equal 1 in Python, not in the format
         raise InputError(f"capture format version {version!r} is not supported (this pciexplore reads "
                          f"version {VERSION})", file=name)
     c.obj(doc, "", ("format", "version", "functions"), ("metadata", "annotations", "timeline"))
@@ -335,11 +337,18 @@ def validate(doc: Any, name: str) -> tuple[list[CapturedFunction], dict[str, Any
             raise c.fail(f"functions[{i}].address", f"{f.address} appears twice")
         seen.add(f.address)
 
+    windows = {f.address: f.windows for f in functions}
     annotations = []
     for i, a in enumerate(c.list(doc.get("annotations", []), "annotations", MAX_ANNOTATIONS)):
         ann = _annotation(c, a, f"annotations[{i}]")
         if ann.function not in seen:
             raise c.fail(f"annotations[{i}].function", f"{ann.function} is not one of the captured functions")
+        if ann.bar is not None and not any(w.bar == ann.bar and w.offset <= ann.offset and ann.offset + ann.length
+                                           <= w.end for w in windows[ann.function]):
+            # what Capture.annotate refuses to write: a note must cover captured bytes (a length of 2**63
+            # over a window once ran the HTML export out of memory)
+            raise c.fail(f"annotations[{i}]", f"BAR {ann.bar} 0x{ann.offset:x}+{ann.length} is not inside a "
+                         "captured window")
         annotations.append(ann)
     return functions, dict(metadata), annotations
 
@@ -408,10 +417,11 @@ def check_annotation(a: Annotation) -> None:
 
 
 def _resource(c: _Checker, v: Any, path: str) -> list[int]:
+    # a list, as JSON has it: save() validates the document built from what was read (a tuple here failed
+    # "expected a list" when a capture with kernel resources was annotated)
     items = c.list(v, path, 3)
     if len(items) != 3:
         raise c.fail(path, "expected [start, end, flags]")
-    # a list, as JSON has it: the validated document is validated again before each save
     return [c.int(items[0], f"{path}[0]"), c.int(items[1], f"{path}[1]"), c.int(items[2], f"{path}[2]")]
 
 

@@ -6,6 +6,7 @@ import argparse
 
 from ..capture import open_capture
 from ..errors import InputError
+from ..render.safe import printable
 from ..words import plural
 
 
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     done: list[str] = []  # printed only once the file is saved: on a full disk nothing was noted
     for other in args.merge:
         added = cap.merge(open_capture(other))
-        done.append(f"{other}: {plural(added, 'annotation')} merged")
+        done.append(f"{printable(other)}: {plural(added, 'annotation')} merged")
     if args.text is not None:
         if not args.selector:
             raise InputError("say which function the note is about with -s BDF")
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         target = args.field if args.field is not None else (args.offset, args.length)
         fn = cap.function(args.selector)
         note = cap.annotate(fn, target, args.text, author=args.author, tags=args.tags, bar=args.bar)
-        done.append(f"{fn.address} {note.where}: noted")
+        done.append(f"{fn.address} {printable(note.where)}: noted")
     elif args.field is not None or args.offset is not None:
         raise InputError("give the note's text with --text TEXT")
     if done:
@@ -58,5 +59,6 @@ def run(args: argparse.Namespace) -> int:
     if args.list or not done:
         for a in cap.annotations:
             tags = f" [{', '.join(a.tags)}]" if a.tags else ""
-            print(f"{a.function} {a.where}{tags} {a.author} {a.time}: {a.text}")
+            # one line per note whatever it holds: terminal escapes, \r or \n in a shared file stay visible
+            print(printable(f"{a.function} {a.where}{tags} {a.author} {a.time}: {a.text}"))
     return 0

@@ -8,6 +8,7 @@ import sys
 
 from .. import open_source
 from ..errors import InputError
+from ..render.safe import printable
 from ..words import plural
 
 
@@ -53,9 +54,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("no function matched: nothing captured")
     path = cap.save(args.output)
     if "repeated" in cap.metadata.get("extra", {}):
-        print(f"pciexplore: warning: {cap.metadata['extra']['repeated']}", file=sys.stderr)
+        print(f"pciexplore: warning: {printable(cap.metadata['extra']['repeated'])}", file=sys.stderr)
     windows = sum(len(cap.windows(a)) for a in cap.addresses())
     missing = sum(len(cap.captured(a).missing) for a in cap.addresses())
-    print(f"{path}: {plural(len(cap), 'function')}, {plural(windows, 'BAR window')} captured"
+    print(f"{printable(path)}: {plural(len(cap), 'function')}, {plural(windows, 'BAR window')} captured"
           + (f", {missing} not readable (see 'missing' in the file)" if missing else ""))
     return 0

@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.timeline:
         return run_timeline(args)
     from ..diff import diff
+    from ..render.safe import printable
 
     result = diff(args.a, args.b, args.selector, args.other_selector)
     if args.json:
@@ -51,5 +52,5 @@ def run(args: argparse.Namespace) -> int:
                   ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(str(result))
+        sys.stdout.write(printable(result, lines=True))  # values may be text from the files compared
     return 1 if len(result) else 0

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .. import open_source
 from ..cli import selected
 from ..errors import InputError
+from ..render.safe import encode_text, printable
 
 if TYPE_CHECKING:
     from ..sources.base import Source
@@ -49,11 +50,13 @@ def run(args: argparse.Namespace) -> int:
     with open_source(args.source) as src:
         selected(src, args.selector)
         if args.lspci:
-            _write(args.lspci, lspci_text(src, args.selector).encode(), "lspci -xxxx text")
+            _write(args.lspci, encode_text(lspci_text(src, args.selector)), "lspci -xxxx text")
         if args.html:
             from ..render.html import render_html
 
-            _write(args.html, render_html(src, args.selector, args.title).encode(), "HTML report")
+            # a lone surrogate shows as a visible \udcXX: the page stays UTF-8
+            _write(args.html, render_html(src, args.selector, args.title).encode("utf-8", "backslashreplace"),
+                   "HTML report")
     return 0
 
 
@@ -71,4 +74,4 @@ def _write(target: str, data: bytes, what: str) -> None:
         sys.stdout.flush()
         return
     write_atomic(target, data)
-    print(f"{target}: {what}")
+    print(f"{printable(target)}: {what}")

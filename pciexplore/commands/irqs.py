@@ -73,5 +73,8 @@ def run(args: argparse.Namespace) -> int:
     elif df.empty:
         sys.stdout.write("no function has MSI or MSI-X interrupts allocated by the kernel\n")
     else:
-        sys.stdout.write(df.to_string(index=False) + "\n")
+        from ..render.safe import printable
+
+        # handler and driver names come from /proc/interrupts or a copy of it (--proc FILE)
+        sys.stdout.write(printable(df.to_string(index=False), lines=True) + "\n")
     return 0

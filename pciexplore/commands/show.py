@@ -10,6 +10,7 @@ from ..cli import limited, selected
 from ..cli import limited_note as limited_note_for
 from ..render.lspci import LspciOptions, render_source
 from ..render.lspci_header import function_filter
+from ..render.safe import RAW_BYTES
 from ..sources.base import Source
 
 
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
             return 0
         if hasattr(sys.stdout, "reconfigure"):
-            sys.stdout.reconfigure(errors="surrogateescape")  # raw bytes lspci would print, e.g. %c
+            sys.stdout.reconfigure(errors=RAW_BYTES)  # raw bytes lspci would print, e.g. %c
         opts = LspciOptions(verbose=args.verbose, numeric=args.numeric, domains=args.domains,
                             kernel=args.kernel, hex_dump=args.hex_dump, machine=args.machine,
                             path=args.path, ids=args.ids)

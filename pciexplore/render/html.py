@@ -14,6 +14,7 @@ from ..errors import PciError
 from ..msi import x86
 from ..regs.caps.msix import MSIX_ENTRY, PCI_MSIX_ENTRY_SIZE
 from .lspci import LspciOptions, render_function
+from .safe import notes_per_byte, tooltip
 
 if TYPE_CHECKING:
     from ..capture.format import Annotation
@@ -160,10 +161,8 @@ def _windows(fn: Function, notes: list[Annotation], anchor: str) -> str:
 def _hex_rows(data: bytes, base: int, owner: dict[int, str], colour: dict[str, str],
               notes: list[tuple[int, Annotation]], anchor: str) -> str:
     """16 bytes a row; `owner` names the structure of a byte (absolute offsets), notes outline theirs."""
-    noted: dict[int, list[tuple[int, Annotation]]] = {}
-    for n, a in notes:
-        for b in range(a.offset, a.offset + a.length):
-            noted.setdefault(b, []).append((n, a))
+    # per byte: the first notes on it (for the link and the tooltip) and how many there are
+    noted, count = notes_per_byte(((a.offset, a.length, (n, a)) for n, a in notes), base, base + len(data))
     rows = []
     skipped = 0
     for row in range(0, len(data), 16):
@@ -183,7 +182,7 @@ def _hex_rows(data: bytes, base: int, owner: dict[int, str], colour: dict[str, s
             byte = f"{data[i]:02x}"
             if at in noted:
                 cls = " class=\"note\""
-                tips += [a.text for _, a in noted[at]]
+                tips.append(tooltip([a.text for _, a in noted[at]], count[at]))
                 byte = f"<a href=\"#{anchor}-n{noted[at][0][0]}\">{byte}</a>"
             title = f" title=\"{e(' | '.join(tips))}\"" if tips else ""
             cells.append(f"<td{cls}{style}{title}>{byte}</td>")
@@ -242,7 +241,7 @@ def _msix(fn: Function, notes: list[Annotation], anchor: str) -> str:
         address = int.from_bytes(entry[0:8], "little")  # PCI_MSIX_ENTRY_LOWER_ADDR and _UPPER_ADDR
         meaning = x86.describe(address, int.from_bytes(entry[8:12], "little"))  # PCI_MSIX_ENTRY_DATA
         rows.append(f"<tr><td>{n}</td>{''.join(cells)}<td>{'yes' if pending else 'no'}</td><td>{e(meaning)}</td>"
-                    f"<td>{'<br>'.join(e(t) for t in texts)}</td></tr>")
+                    f"<td>{e(tooltip(texts))}</td></tr>")  # in full in the list of annotations above
     return (f"<h3>MSI-X table (BAR {bar} offset 0x{offset:x}) and PBA (BAR {pba_bar} offset 0x{pba_offset:x})</h3>"
             f"<table><tr><th>entry</th>{heads}<th>Pending</th><th>message on x86</th><th>notes</th></tr>{''.join(rows)}</table>"
             f"<p>PBA bytes: <code>{pba.hex(' ')}</code></p>"

@@ -53,7 +53,8 @@ def open_source(spec: str | Path | Source | None = None, **options) -> Source:
             head = f.read(4096)
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", file=text) from None
-    if head.lstrip()[:1] in (b"{", b"[") or path.suffix.lower() == ".json":  # JSON, whole or broken
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[") or path.suffix.lower() == ".json":
+        # JSON, whole or broken (a capture maybe saved with a UTF-8 BOM)
         return _load(PREFIXES["capture"])(path, **options)
     from .raw import looks_raw
 

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from ..address import Address
-from ..errors import InputError
+from ..errors import InputError, limit_reached
 from .base import Source
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
@@ -30,6 +30,14 @@ MAX_CONFIG = 4096
 _ROW_OFFSETS = bytes(o & 0xFF for o in range(0, MAX_CONFIG, 16))
 _HIGH_FIRST_DIGITS = "".join(f"{o:03x}"[0] for o in range(0x100, MAX_CONFIG, 16))
 MAX_DUMP_BYTES = 256 << 20  # -xxxx text of 16384 functions is ~230 MB
+# what is built from the text is bounded on its own: one short line ("ff0: 00") makes 4 KiB of config,
+# so the input cap alone let a 100 MB dump grow to 6 GB; a whole PCI domain has 65536 functions
+MAX_FUNCTIONS = 65536
+MAX_CONFIG_TOTAL = 32768 * MAX_CONFIG  # 128 MiB: 32768 functions with all of their extended config space
+
+
+class _Full(Exception):
+    """Raised inside the parsers when a limit is reached; what was kept so far stays."""
 
 
 def _clean_rows(rows: str) -> bytes | None:
@@ -64,6 +72,7 @@ def _clean_rows(rows: str) -> bytes | None:
 
 class DumpSource(Source):
     kind = "dump"
+    _total = 0  # config bytes built so far (bounded by MAX_CONFIG_TOTAL)
 
     def __init__(self, path: str | Path, text: str | None = None) -> None:
         super().__init__(str(path))
@@ -79,9 +88,21 @@ class DumpSource(Source):
             text = raw.decode("utf-8", errors="replace")
         #: (address, config bytes, title) in file order; an address may appear twice (lspci shows both)
         self._entries: list[tuple[Address, bytes, str]] = []
-        if not self._parse_clean(text):
-            self._entries = []
-            self._parse(text)
+        try:
+            if not self._parse_clean(text):
+                self._entries, self._total = [], 0
+                self._parse(text)
+        except _Full as full:
+            limit_reached(f"{full}: the {len(self._entries)} functions before it are kept, the rest left out",
+                          file=self.name)
+
+    def _add(self, addr: Address, data: bytes, title: str) -> None:
+        if len(self._entries) >= MAX_FUNCTIONS:
+            raise _Full(f"more than {MAX_FUNCTIONS} functions (a whole PCI domain)")
+        self._total += len(data)
+        if self._total > MAX_CONFIG_TOTAL:
+            raise _Full(f"more than {MAX_CONFIG_TOTAL >> 20} MiB of config space")
+        self._entries.append((addr, data, title))
 
     def _parse_clean(self, text: str) -> bool:
         """Fast path for text exactly as lspci writes it; False (nothing kept) for anything else."""
@@ -95,8 +116,7 @@ class DumpSource(Source):
             if data is None or int(m.group(3), 16) > 31:
                 return False
             dom, bus, dev, fn = m.groups()
-            self._entries.append((Address(int(dom or "0", 16), int(bus, 16), int(dev, 16), int(fn)), data,
-                                  head[m.end():].strip()))
+            self._add(Address(int(dom or "0", 16), int(bus, 16), int(dev, 16), int(fn)), data, head[m.end():].strip())
         return bool(self._entries)
 
     def _parse(self, text: str) -> None:
@@ -109,7 +129,7 @@ class DumpSource(Source):
 
         def close() -> None:
             if current is not None and data is not None:
-                self._entries.append((current, bytes(data[:length]), title))
+                self._add(current, bytes(data[:length]), title)
 
         for lineno, line in enumerate(text.splitlines(), 1):
             if line[:1] == ">":

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from ..address import Address
-from ..errors import DeviceGone, InputError, NotSupported, ReadOnlyError
+from ..errors import DeviceGone, InputError, NotSupported, ReadOnlyError, limit_reached
 from . import bar_access
 from .base import BarRegion, KernelInfo, Source
 
@@ -21,6 +22,7 @@ SYSFS_PCI = "/sys/bus/pci/devices"
 _SLOT_ADDRESS = re.compile(r"\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+)")
 IORESOURCE_IO = 0x100
 IORESOURCE_MEM = 0x200
+MAX_VPD = 1 << 15  # the VPD address is 15 bits (PCI 3.0 §6.4)
 
 
 class SysfsSource(Source):
@@ -76,9 +78,9 @@ class SysfsSource(Source):
     def _read_config(self, addr: Address, length: int, note_limit: bool) -> bytes:
         path = f"{self._dir_name(addr)}/config"
         try:
-            with open(path, "rb", buffering=0) as f:  # unbuffered: a buffer would read 8 KiB whatever we ask
-                data = f.read(length)
-                full = os.fstat(f.fileno()).st_size if note_limit else 0
+            # unbuffered, regular files only (a FIFO or /dev/zero in a fake tree would hang or never end)
+            data, full = _read_regular(path, length)
+            full = full if note_limit else 0
         except FileNotFoundError:
             raise DeviceGone("device vanished (hot-unplugged?)", file=path, device=str(addr)) from None
         except OSError as e:
@@ -88,10 +90,15 @@ class SysfsSource(Source):
         return data
 
     def read_vpd(self, addr: Address) -> bytes | None:
+        path = f"{self._dir_name(addr)}/vpd"
         try:
-            return (self._dir(addr) / "vpd").read_bytes()
-        except OSError:
+            data, full = _read_regular(path, MAX_VPD)
+        except OSError:  # absent, unreadable, or not a regular file (a FIFO, /dev/zero)
             return None
+        if full > MAX_VPD:
+            limit_reached(f"vpd has {full} bytes, more than the {MAX_VPD} a VPD address reaches: the first "
+                          f"{MAX_VPD} are kept", file=path, device=str(addr))
+        return data
 
     def bar_regions(self, addr: Address) -> dict[int, BarRegion] | None:
         resources = _read_resources(f"{self._dir_name(addr)}/resource")
@@ -195,10 +202,8 @@ class SysfsSource(Source):
             for name in entries:
                 if name.startswith("."):
                     continue
-                try:
-                    m = _SLOT_ADDRESS.match((slots / name / "address").read_text())
-                except OSError:
-                    continue
+                text = _read_small(f"{slots}/{name}/address")
+                m = None if text is None else _SLOT_ADDRESS.match(text.decode("ascii", "replace"))
                 if m:  # like sscanf("%x:%x:%x"): a slot without a device has only two fields
                     names.setdefault((int(m[1], 16), int(m[2], 16), int(m[3], 16)), name)
             self._slot_names = names
@@ -216,18 +221,37 @@ def _link_name(d: str, name: str) -> str | None:
     return os.path.basename(os.path.realpath(path)) if os.path.exists(path) else None
 
 
+class _NotRegular(OSError):
+    def __init__(self) -> None:
+        super().__init__(0, "not a regular file (a FIFO or device node, not a sysfs attribute)")
+
+
+def _read_regular(path: str, limit: int) -> tuple[bytes, int]:
+    """At most `limit` bytes of a regular file and its size.  Sysfs attributes are regular files; a FIFO
+    (whose read would wait forever: opened non-blocking) or a device node such as /dev/zero (endless)
+    in a sysfs-like tree raises _NotRegular."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _NotRegular
+        out = bytearray()
+        while len(out) < limit:  # sysfs hands out at most a page per read
+            chunk = os.read(fd, limit - len(out))
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out), max(st.st_size, len(out))
+    finally:
+        os.close(fd)
+
+
 def _read_small(path: str) -> bytes | None:
     """A sysfs attribute's bytes (the kernel hands out at most a page), or None when it cannot be read."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        return _read_regular(path, 1 << 16)[0]
     except OSError:
         return None
-    try:
-        return os.read(fd, 1 << 16)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def _read_resources(path: str) -> list[tuple[int, int, int]] | None:

@@ -30,6 +30,8 @@ def _span(block: Any) -> int:
 def fields_html(block: Any) -> str:
     """Registers of a decoded block as a table; every name carries its declaration's words as a tooltip."""
     if block.layout is None:
+        if not hasattr(block, "id"):  # the header of a type lspci does not know either (fn.problems says why)
+            return f"{_STYLE}<div class='pcx-fields'><i>Unknown header type: only its bytes are shown.</i></div>"
         return (f"{_STYLE}<div class='pcx-fields'><i>No declaration for {esc(block.name)} yet: "
                 f"only its bytes are shown.</i></div>")
     rows = []

@@ -8,6 +8,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from ..render.safe import notes_per_byte, tooltip
 from .common import Follows, esc
 
 _STYLE = """<style>
@@ -76,10 +77,9 @@ class HexView(Follows, w.HTML):
             return
         data = fn.config
         n = self._rows_to_show(data)
-        notes: dict[int, list[str]] = {}
-        for off, length, text in self.annotations:
-            for i in range(off, off + max(length, 1)):
-                notes.setdefault(i, []).append(text)
+        # the first notes of each byte shown and how many there are: ranges clipped to the rows shown,
+        # tooltips bounded (render.safe.tooltip), whatever the notes claim
+        notes, count = notes_per_byte(((off, max(length, 1), text) for off, length, text in self.annotations), 0, n)
 
         def inside(i: int, span: tuple[int, int] | None) -> bool:
             return span is not None and span[0] <= i < span[0] + span[1]
@@ -95,7 +95,7 @@ class HexView(Follows, w.HTML):
                 title = f"0x{i:03x}"
                 if i in notes:
                     cls.append("ann")
-                    title += ": " + "; ".join(notes[i])
+                    title += ": " + tooltip(notes[i], count[i], "; ")
                 classes = " ".join(c for c in cls if c)
                 attr = f" class='{classes}'" if classes else ""
                 cells.append(f"<td{attr} title='{esc(title)}' data-offset='{i}'>{data[i]:02x}</td>")

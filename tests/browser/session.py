@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,38 +41,89 @@ def lab_settings(tmp: Path) -> Path:
     return root
 
 
+TAG = "PCIEXPLORE_TEST_SERVER"  # every process a test server starts inherits it: how leftovers are found
+
+
+def tagged(tag: str) -> list[tuple[int, str]]:
+    """(pid, command line) of the live processes whose environment carries TAG=tag (a server, its
+    kernels, anything they started); zombies have no environment left and do not count."""
+    mark = f"{TAG}={tag}".encode()
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if mark not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                out.append((int(pid), f.read().replace(b"\0", b" ").decode(errors="replace")))
+        except OSError:
+            continue
+    return out
+
+
+def end_all(proc: subprocess.Popen, tag: str, grace: float = 20) -> list[tuple[int, str]]:
+    """End the server's whole process group (SIGTERM, then SIGKILL), wait until no tagged process is
+    left (kernels live in sessions of their own and leave when their server does); returns the
+    processes that were still there after `grace` seconds (killed then, so no test leaves any)."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    deadline = time.monotonic() + grace
+    while (left := tagged(tag)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for pid, _ in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return left
+
+
+def server_env(tmp: Path, token: str, tag: str) -> dict[str, str]:
+    """The environment of a test server: its own Jupyter folders, the token (never on the command line,
+    where every local user reads it in /proc) and the tag that finds what it leaves behind."""
+    return dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"), JUPYTER_DATA_DIR=str(tmp / "jupyter-data"),
+                JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"), JUPYTERLAB_SETTINGS_DIR=str(lab_settings(tmp)),
+                PYTHONPATH=str(REPO), JUPYTER_TOKEN=token, **{TAG: tag})
+
+
+def wait_listening(proc: subprocess.Popen, port: int, log_path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited {proc.returncode}: {log_path.read_text()[-2000:]}")
+        try:  # listening is enough: the page itself waits for the kernel
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not answer in time") from None
+            time.sleep(0.3)
+
+
 @contextmanager
-def serve(argv: list[str], tmp: Path, timeout: float = 60, token_option: str = "--token") -> Iterator[tuple[int, str]]:
-    """Run a server (argv gets --port= and the token option appended) until the block ends; yields (port, token)."""
-    port, token = free_port(), secrets.token_hex(8)
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"), JUPYTER_DATA_DIR=str(tmp / "jupyter-data"),
-               JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"), JUPYTERLAB_SETTINGS_DIR=str(lab_settings(tmp)),
-               PYTHONPATH=str(REPO))
+def serve(argv: list[str], tmp: Path, timeout: float = 60) -> Iterator[tuple[int, str]]:
+    """Run a server (argv gets --port= appended; the token is in JUPYTER_TOKEN) until the block ends, then
+    end its whole process group and check that nothing it started is left; yields (port, token)."""
+    port, token, tag = free_port(), secrets.token_hex(8), uuid.uuid4().hex
     log_path = tmp / "server.log"
     log = log_path.open("w")
-    proc = subprocess.Popen([*argv, f"--port={port}", f"{token_option}={token}"], cwd=tmp, env=env, stdout=log,
+    proc = subprocess.Popen([*argv, f"--port={port}"], cwd=tmp, env=server_env(tmp, token, tag), stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited {proc.returncode}: {log_path.read_text()[-2000:]}")
-            try:  # listening is enough: the page itself waits for the kernel
-                with socket.create_connection(("127.0.0.1", port), timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("server did not answer in time") from None
-                time.sleep(0.3)
+        wait_listening(proc, port, log_path, timeout)
         yield port, token
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        left = end_all(proc, tag)
         log.close()
+    assert not left, f"still running after the server was ended: {left}"
 
 
 @contextmanager
@@ -85,7 +138,7 @@ def dashboard(source: str, tmp: Path, *extra: str) -> Iterator[str]:
 def voila(notebook: Path, tmp: Path) -> Iterator[str]:
     """A notebook served by Voilà (run top to bottom on the server, shown without code); yields its URL."""
     argv = [sys.executable, "-m", "voila", str(notebook), "--no-browser", "--Voila.ip=127.0.0.1",
-            "--show_tracebacks=True"]
+            "--show_tracebacks=True", "--token"]  # "--token" alone: ask for one (jupyter_server takes JUPYTER_TOKEN)
     with serve(argv, tmp) as (port, token):
         yield f"http://127.0.0.1:{port}/?token={token}"
 
@@ -98,7 +151,7 @@ def jupyterlab(root: Path, tmp: Path) -> Iterator[tuple[str, str]]:
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     if os.geteuid() == 0:
         argv.append("--allow-root")
-    with serve(argv, tmp, token_option="--IdentityProvider.token") as (port, token):
+    with serve(argv, tmp) as (port, token):
         yield f"http://127.0.0.1:{port}", token
 
 
