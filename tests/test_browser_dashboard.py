@@ -6,7 +6,9 @@ docs/screenshots/)."""
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -167,3 +169,51 @@ def test_live_host_interrupts_tab_plots_each_vector(tmp_path):
         page.wait_for_selector(".pcx-irqplot >> text=2 samples")
         expect(page.locator(".pcx-irqplot polyline")).to_have_count(len(fn.kernel.msi_irqs))
         screenshot(page, "dashboard-live-interrupts.png")
+
+
+def _kernels_of(token: str) -> int:
+    """Kernels of the server holding this token (they inherit its JUPYTER_TOKEN)."""
+    mark, n = f"JUPYTER_TOKEN={token}".encode(), 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"ipykernel_launcher" not in f.read():
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                n += mark in f.read().split(b"\0")
+        except OSError:
+            continue
+    return n
+
+
+def test_visits_leave_no_kernel_behind_and_the_page_needs_no_network(tmp_path):
+    """Five visits to the bundled capture with every request off 127.0.0.1 refused (no network): the
+    page works, its Font Awesome icons draw, and once the pages are closed their kernels end, leaving
+    the one preheated kernel that waits for the next visit."""
+    from pciexplore.commands.dashboard import CULL_AFTER, CULL_EVERY
+
+    data = Path(__file__).resolve().parents[1] / "data" / "default.json"
+    outside: list[str] = []
+    with dashboard(str(data), tmp_path) as url:
+        token = url.split("token=", 1)[1]
+        for _ in range(5):
+            with chromium_page() as page:
+                page.route(lambda u: not u.startswith("http://127.0.0.1"),
+                           lambda route: (outside.append(route.request.url), route.abort()))
+                page.goto(url)
+                page.wait_for_selector(".pcx-explorer", timeout=120_000)
+                page.locator(".pcx-device-browser select").select_option(label=page.locator(
+                    ".pcx-device-browser option", has_text="00:03.0").inner_text())
+                page.get_by_role("tab", name="MSI-X").click()
+                icon = page.locator(".pcx-msix .fa-lock, .pcx-msix .fa-unlock").first
+                icon.wait_for()
+                loaded = page.evaluate("document.fonts.ready.then(() => Array.from(document.fonts)"
+                                       ".filter(f => f.family.includes('Awesome') && f.status === 'loaded')"
+                                       ".map(f => f.family))")
+                assert loaded, "no Font Awesome face loaded from the server"
+                assert icon.evaluate("e => getComputedStyle(e, '::before').content") not in ("none", "normal", '""')
+        deadline = time.monotonic() + CULL_AFTER + 4 * CULL_EVERY + 30
+        while _kernels_of(token) > 1 and time.monotonic() < deadline:
+            time.sleep(2)
+        assert _kernels_of(token) == 1  # the pool's preheated kernel, no kernel per visit
+    assert outside == []

@@ -77,17 +77,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: seconds a kernel whose page is closed may idle before Voilà ends it, and how often it looks
+CULL_AFTER, CULL_EVERY = 20, 5
+
+
 def server_command(root: Path, port: int, token: str, open_browser: bool, lab: bool) -> tuple[list[str], str]:
     """The server to start and the URL of the dashboard on it; the token is not in the command (the
     server reads it from JUPYTER_TOKEN: `server_env`)."""
     if not lab and importlib.util.find_spec("voila") is not None:
         # Voilà turns jupyter_server's Host check off (allow_remote_access=True); its tornado_settings turn
         # it on again, from a config file (the command line gives a dict's values as strings: "False")
-        (root / "voila.json").write_text(json.dumps({"Voila": {"tornado_settings": {
-            "allow_remote_access": False, "local_hostnames": LOCAL_HOSTNAMES}}}))
+        # Voilà's culling ends the kernel of a page nobody has open any more (each visit starts one, about
+        # 115 MB, and a qemu: source's QEMU with it); a preheated kernel has the explorer drawn before the
+        # first visit, so a page opens without waiting for Python, pandas and the source
+        (root / "voila.json").write_text(json.dumps({
+            "Voila": {"tornado_settings": {"allow_remote_access": False, "local_hostnames": LOCAL_HOSTNAMES}},
+            "VoilaConfiguration": {"preheat_kernel": True, "default_pool_size": 1},
+            "MappingKernelManager": {"cull_idle_timeout": CULL_AFTER, "cull_interval": CULL_EVERY,
+                                     "cull_connected": False}}))
         # "--token" alone asks for a token, which jupyter_server's IdentityProvider takes from JUPYTER_TOKEN
         cmd = [sys.executable, "-m", "voila", str(root / NOTEBOOK), f"--port={port}", "--Voila.ip=127.0.0.1",
-               "--token", "--show_tracebacks=False", "--theme=light", f"--Voila.config_file_paths={root}"]
+               "--token", "--show_tracebacks=False", "--theme=light", f"--Voila.config_file_paths={root}",
+               "--template=pciexplore"]  # Voilà's lab template without its CDN links (share/voila/templates)
         if not open_browser:
             cmd.append("--no-browser")
         return cmd, f"http://127.0.0.1:{port}/?token={token}"
@@ -106,6 +117,9 @@ def server_command(root: Path, port: int, token: str, open_browser: bool, lab: b
 def server_env(token: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TOKEN_FILE"}
     env["JUPYTER_TOKEN"] = token
+    # the kit's Voilà template (share/voila/templates/pciexplore) is found on the Jupyter data path
+    share = str(Path(__file__).resolve().parents[1] / "share")
+    env["JUPYTER_PATH"] = os.pathsep.join(p for p in (share, env.get("JUPYTER_PATH")) if p)
     return env
 
 
