@@ -217,3 +217,48 @@ def test_visits_leave_no_kernel_behind_and_the_page_needs_no_network(tmp_path):
             time.sleep(2)
         assert _kernels_of(token) == 1  # the pool's preheated kernel, no kernel per visit
     assert outside == []
+
+
+LAYOUT_CHECK = """() => {
+    const visible = e => e.offsetParent !== null && e.getClientRects().length > 0;
+    const cut = Array.from(document.querySelectorAll('.pcx-explorer button, .pcx-explorer .pcx-fields, .pcx-explorer .pcx-hex'))
+        .filter(e => visible(e) && e.scrollWidth > e.clientWidth + 1)
+        .map(e => (e.innerText || e.className).slice(0, 40) + ` ${e.scrollWidth}>${e.clientWidth}`);
+    const overlaps = [];
+    for (const box of document.querySelectorAll('.pcx-explorer .widget-hbox')) {
+        const kids = Array.from(box.children).filter(visible).map(k => [k, k.getBoundingClientRect()]);
+        for (let i = 0; i < kids.length; i++) for (let j = i + 1; j < kids.length; j++) {
+            const [a, b] = [kids[i][1], kids[j][1]];
+            if (a.width && b.width && a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
+                overlaps.push([kids[i][0].className.slice(0, 40), kids[j][0].className.slice(0, 40)]);
+        }
+    }
+    return {cut, overlaps, page: document.documentElement.scrollWidth, view: window.innerWidth};
+}"""
+
+
+@pytest.mark.parametrize("source", ["default.json", "sim:nic,driver", "qemu:e1000e"])
+def test_every_tab_fits_at_both_sizes(tmp_path, source):
+    """What a person sees at 1280x800 and 1920x1080, in every tab of the explorer: no button or table
+    cut, no two panels of a row on top of each other, no page wider than the window."""
+    if source.startswith("qemu:") and not Path("/usr/bin/qemu-system-x86_64").exists():
+        pytest.skip("needs qemu-system-x86_64")
+    spec = str(Path(__file__).resolve().parents[1] / "data" / source) if source.endswith(".json") else source
+    with dashboard(spec, tmp_path) as url, chromium_page(1280, 800) as page:
+        page.goto(url)
+        page.wait_for_selector(".pcx-explorer", timeout=120_000)
+        select = page.locator(".pcx-device-browser select")
+        labels = select.evaluate("e => Array.from(e.options).map(o => o.text)")
+        pick = next((lab for lab in labels if "Ethernet" in lab), labels[0])
+        select.select_option(label=pick)
+        tabs = ["Capabilities", "MSI-X", "Interrupts", "Virtio", "Doctor"]
+        for width, height in ((1280, 800), (1920, 1080)):
+            page.set_viewport_size({"width": width, "height": height})
+            for tab in tabs:
+                page.get_by_role("tab", name=tab).click()
+                page.wait_for_timeout(500)
+                seen = page.evaluate(LAYOUT_CHECK)
+                where = f"{source} {width}x{height} {tab}"
+                assert seen["cut"] == [] and seen["overlaps"] == [], (where, seen)
+                assert seen["page"] <= seen["view"], (where, seen)
+                screenshot(page, f"fit-{source.split(',')[0].replace(':', '-')}-{width}-{tab}.png".replace(" ", ""))

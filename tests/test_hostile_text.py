@@ -47,7 +47,7 @@ def test_printable_escapes_controls_bidi_and_surrogates():
 def test_annotate_list_prints_every_note_on_one_harmless_line(tmp_path):
     path = _capture(tmp_path)
     fn = str(open_capture(path).functions()[0].address)
-    added = _pciexplore("annotate", str(path), "-s", fn, "--offset", "0", "-m", HOSTILE, "--author", "\x1b[31mroot",
+    added = _pciexplore("annotate", str(path), "-s", fn, "--offset", "0", "--text", HOSTILE, "--author", "\x1b[31mroot",
                         "--tag", "\x1b]52;c;eA==\x07")
     assert added.returncode == 0, added.stderr
     listed = _pciexplore("annotate", str(path), "--list")
@@ -74,7 +74,7 @@ def test_lone_surrogates_survive_capture_annotate_and_export(tmp_path):
     assert cli.main(["capture", "-o", str(out), "--title", title, str(CAPTURE)]) == 0
     assert open_capture(out).metadata["title"] == title  # \\udcXX escapes read back as the same string
     fn = str(open_capture(out).functions()[0].address)
-    assert cli.main(["annotate", str(out), "-s", fn, "--offset", "4", "-m", "note \udc80"]) == 0
+    assert cli.main(["annotate", str(out), "-s", fn, "--offset", "4", "--text", "note \udc80"]) == 0
     assert open_capture(out).annotations[-1].text == "note \udc80"
     html, text = tmp_path / "r.html", tmp_path / "r.lspci"
     assert cli.main(["export", "--html", str(html), "--lspci", str(text), str(out)]) == 0
@@ -127,6 +127,6 @@ def test_irqs_shows_handler_names_from_a_file_escaped(tmp_path):
     (d / "140").write_text("msix\n")
     proc = tmp_path / "interrupts"  # kernel/irq/proc.c prints handler names as the driver gave them
     proc.write_text("   CPU0\n 140: 7 PCI-MSIX-0000:00:02.0 0-edge eth0\x1b]0;owned\x07\n")
-    result = _pciexplore("irqs", "--proc", str(proc), "--sysfs", str(tmp_path / "devices"))
+    result = _pciexplore("irqs", "--proc", str(proc), str(tmp_path / "devices"))
     assert result.returncode == 0, result.stderr
     assert b"\x1b" not in result.stdout and b"eth0\\x1b]0;owned\\x07" in result.stdout

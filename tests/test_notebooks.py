@@ -179,7 +179,7 @@ def test_06_fleet():
     pytest.importorskip("duckdb")
     out = "\n".join(run("06-fleet"))
     # the broken capture is skipped and named, the 300 others built; every fault put in is found
-    assert re.search(r"skipped \S+broken\.json - not JSON", out)
+    assert re.search(r"skipped \S+broken\.json - broken JSON", out)
     assert "300 captures, 2700 functions written" in out and "(1 skipped)" in out
     m = re.search(r"faults put in: (\d+) \| missed by the questions: \[\]", out)
     assert m and int(m.group(1)) > 10
