@@ -21,6 +21,7 @@ from browser.session import chromium_page, dashboard  # noqa: E402
 
 
 def load(spec: str, tmp: Path) -> float:
+    tmp.mkdir(parents=True, exist_ok=True)
     with dashboard(spec, tmp) as url, chromium_page() as page:
         t0 = time.perf_counter()
         page.goto(url)
@@ -31,6 +32,7 @@ def load(spec: str, tmp: Path) -> float:
 def clicks(tmp: Path, n: int = 25) -> list[float]:
     """Mask/unmask vector 1 of the simulated NIC n times: click -> the button says the new state."""
     out = []
+    tmp.mkdir(parents=True, exist_ok=True)
     with dashboard("sim:nic,driver", tmp) as url, chromium_page() as page:
         page.goto(url)
         page.wait_for_selector(".pcx-explorer", timeout=120_000)
@@ -49,6 +51,7 @@ def clicks(tmp: Path, n: int = 25) -> list[float]:
 def pages(tmp: Path, n: int = 20) -> list[float]:
     """Next page of a 2048-vector table, 32 rows a page: click -> the first row names its vector."""
     out = []
+    tmp.mkdir(parents=True, exist_ok=True)
     with dashboard("sim:nic,vectors=2048,driver", tmp, "--page-size=32") as url, chromium_page() as page:
         page.goto(url)
         page.wait_for_selector(".pcx-explorer", timeout=120_000)
