@@ -12,9 +12,12 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterable
-from typing import TypeVar
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing's constant without importing typing: every command imports this module
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 # C0 and C1 controls, DEL, the bidirectional overrides and isolates (they reorder what a reader sees) and
 # lone surrogates (not encodable)
