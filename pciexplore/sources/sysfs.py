@@ -15,8 +15,11 @@ from pathlib import Path
 
 from ..address import Address
 from ..errors import DeviceGone, InputError, NotSupported, ReadOnlyError, limit_reached
-from . import bar_access
 from .base import BarRegion, KernelInfo, Source
+
+TYPE_CHECKING = False  # typing's constant without importing typing (every `show` imports this module)
+if TYPE_CHECKING:
+    from . import bar_access
 
 SYSFS_PCI = "/sys/bus/pci/devices"
 _SLOT_ADDRESS = re.compile(r"\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+)")
@@ -114,6 +117,8 @@ class SysfsSource(Source):
             wc = self._dir(addr) / f"resource{bar}_wc"
             if wc.exists():
                 return wc
+            from . import bar_access  # here, not at import: its ctypes, gzip and platform cost every `show`
+
             raise NotSupported(f"cannot read BAR {bar}: {bar_access.explain(self._dir_name(addr), bar, None, self._host)}",
                                device=str(addr))
         return path
@@ -133,6 +138,8 @@ class SysfsSource(Source):
             return b""
         from periphery import MMIO, MMIOError
 
+        from . import bar_access
+
         try:
             mmio = MMIO(offset, size, path=str(path))
         except MMIOError as e:
@@ -147,6 +154,8 @@ class SysfsSource(Source):
     @property
     def _host(self) -> bar_access.HostFiles:
         """Where the kernel's state is (lockdown, cmdline, config): this host's, or files beside a tree."""
+        from . import bar_access
+
         return bar_access.HostFiles() if self.is_live_host else bar_access.HostFiles.beside(self.root.parent)
 
     # -- writes: only after allow_writes=True; the work is in live_writes.py ------------------------
