@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pciexplore.commands.dashboard import stop_group
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
@@ -65,16 +67,7 @@ def end_all(proc: subprocess.Popen, tag: str, grace: float = 20) -> list[tuple[i
     """End the server's whole process group (SIGTERM, then SIGKILL), wait until no tagged process is
     left (kernels live in sessions of their own and leave when their server does); returns the
     processes that were still there after `grace` seconds (killed then, so no test leaves any)."""
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
+    stop_group(proc, grace=15)  # the dashboard command's own way of ending its server
     deadline = time.monotonic() + grace
     while (left := tagged(tag)) and time.monotonic() < deadline:
         time.sleep(0.5)
