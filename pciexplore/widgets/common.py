@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -123,3 +124,36 @@ def snapshot(thing: Any) -> Any:
     if hasattr(thing, "snapshot_html"):
         return HTML(thing.snapshot_html())
     return HTML(thing._repr_html_())
+
+
+class Poller:
+    """`poll()` every `interval` seconds in a daemon thread, `samples` times or until `stop()`: what every
+    live view (interrupt counts, the interrupt path, a running guest's table) runs.  `wait_first`: the
+    first poll comes after one interval (the caller has just drawn).  A poll that raises ends the thread
+    (a vanished device or file, a VM that exited: not the kernel) and `on_error` is told why."""
+
+    def __init__(self, name: str, poll: Callable[[], Any], interval: float, samples: int | None = None,
+                 wait_first: bool = False, on_error: Callable[[Exception], None] | None = None) -> None:
+        self._stop = threading.Event()
+
+        def loop() -> None:
+            n = 0
+            if wait_first and self._stop.wait(interval):
+                return
+            while not self._stop.is_set() and (samples is None or n < samples):
+                try:
+                    poll()
+                except Exception as e:  # noqa: BLE001 - ends the polling, says why, never the kernel
+                    if on_error is not None:
+                        on_error(e)
+                    return
+                n += 1
+                self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=loop, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)

@@ -3,7 +3,6 @@ the left; the chosen function's capability chain with its hex view, and its MSI-
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import ipywidgets as w
@@ -12,7 +11,7 @@ from ..words import plural
 from .annotate import AnnotatePanel
 from .browser import DeviceBrowser
 from .chain import CapabilityChain
-from .common import esc, function_label, msix_model, stop_following
+from .common import Poller, esc, function_label, msix_model, stop_following
 from .doctor import DoctorPanel
 from .hexview import HexView
 from .irqplot import InterruptPlot
@@ -40,7 +39,7 @@ class Explorer(w.VBox):
         self.msix: MsixTableView | None = None
         self.plot: InterruptPlot | None = None
         self.live_refreshes = 0  # MSI-X table refreshes done by the live toggle
-        self._live_stop: threading.Event | None = None
+        self._live: Poller | None = None
         self.title = w.HTML(f"<h3 style='margin:4px 0'>pciexplore &mdash; {esc(source.name)} "
                             f"<small>({esc(source.kind)}, {plural(len(source.functions()), 'function')})</small></h3>")
         self.browser = DeviceBrowser(source)
@@ -111,26 +110,21 @@ class Explorer(w.VBox):
         return live
 
     def start_live(self, fn: Any, interval: float | None = None) -> None:
-        """Refresh the MSI-X view of `fn` every `interval` seconds in a thread until stop_live()."""
+        """Read `fn` again every `interval` seconds in a thread until stop_live(): each read is announced
+        (`fn.changed()`), so every view of it follows, not only the MSI-X table.  A VM that exited ends
+        it, and the views keep their last state."""
         self.stop_live()
-        stop = self._live_stop = threading.Event()
-        view = self.msix
 
-        def loop() -> None:
-            while not stop.wait(interval or LIVE_INTERVAL):
-                try:
-                    fn.refresh()
-                    view.refresh()
-                except Exception:  # noqa: BLE001 - a VM that exited: the view keeps its last state
-                    return
-                self.live_refreshes += 1
+        def refresh() -> None:
+            fn.changed()
+            self.live_refreshes += 1
 
-        threading.Thread(target=loop, name="pciexplore-live-msix", daemon=True).start()
+        self._live = Poller("pciexplore-live", refresh, interval or LIVE_INTERVAL, wait_first=True)
 
     def stop_live(self) -> None:
-        if self._live_stop is not None:
-            self._live_stop.set()
-            self._live_stop = None
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def _show_interrupts(self, fn: Any) -> None:
         """The live kernel's counts per vector, for functions of this host that have MSI/MSI-X IRQs."""

@@ -3,13 +3,12 @@ counts and rates refreshed by `poll()` or in the background by `start(interval)`
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 import ipywidgets as w
 
-from .common import esc
+from .common import Poller, esc
 
 
 class InterruptPathView(w.VBox):
@@ -22,8 +21,7 @@ class InterruptPathView(w.VBox):
         self.picture = w.HTML()
         self.status = w.HTML()
         self._last = time.monotonic()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller: Poller | None = None
         super().__init__([self.picture, self.status])
         self.add_class("pcx-irqpath")
         self.render()
@@ -35,27 +33,19 @@ class InterruptPathView(w.VBox):
         self.render()
 
     def start(self, interval: float = 1.0, samples: int | None = None) -> None:
+        """Poll every `interval` seconds in a background thread (the first after one interval), `samples`
+        times or until stop()."""
         self.stop()
-        self._stop.clear()
+        self._poller = Poller("pciexplore-irqpath", self.poll, interval, samples, wait_first=True,
+                              on_error=self._stopped)
 
-        def loop() -> None:
-            n = 0
-            while not self._stop.wait(interval) and (samples is None or n < samples):
-                try:
-                    self.poll()
-                except Exception as e:  # a vanished device or file ends the refresh, not the kernel
-                    self.status.value = f"<small style='color:#b00020'>stopped: {esc(e)}</small>"
-                    return
-                n += 1
-
-        self._thread = threading.Thread(target=loop, name="pciexplore-irqpath", daemon=True)
-        self._thread.start()
+    def _stopped(self, e: Exception) -> None:  # a vanished device or file ends the refresh, not the kernel
+        self.status.value = f"<small style='color:#b00020'>stopped: {esc(e)}</small>"
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
 
     def render(self) -> None:
         from ..render.irqpath import paths_html

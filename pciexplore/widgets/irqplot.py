@@ -6,14 +6,13 @@ The sampler is a model's: a callable returning {label: cumulative count} (e.g. t
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as w
 
-from .common import esc
+from .common import Poller, esc
 
 _COLORS = ("#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#4e342e")
 
@@ -31,8 +30,7 @@ class InterruptPlot(w.VBox):
         self.counts: list[dict[str, int]] = []
         self.svg = w.HTML()
         self.status = w.HTML()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller: Poller | None = None
         super().__init__([self.svg, self.status])
         self.add_class("pcx-irqplot")
         self.render()
@@ -74,27 +72,15 @@ class InterruptPlot(w.VBox):
     def start(self, interval: float = 1.0, samples: int | None = None) -> None:
         """Sample every `interval` seconds in a background thread, `samples` times or until stop()."""
         self.stop()
-        self._stop.clear()
+        self._poller = Poller("pciexplore-irqplot", self.poll, interval, samples, on_error=self._stopped)
 
-        def loop() -> None:
-            n = 0
-            while not self._stop.is_set() and (samples is None or n < samples):
-                try:
-                    self.poll()
-                except Exception as e:  # a vanished device or file ends the plot, not the kernel
-                    self.status.value = f"<small style='color:#b00020'>stopped: {esc(e)}</small>"
-                    return
-                n += 1
-                self._stop.wait(interval)
-
-        self._thread = threading.Thread(target=loop, name="pciexplore-irqplot", daemon=True)
-        self._thread.start()
+    def _stopped(self, e: Exception) -> None:  # a vanished device or file ends the plot, not the kernel
+        self.status.value = f"<small style='color:#b00020'>stopped: {esc(e)}</small>"
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
 
     def render(self) -> None:
         series = self.deltas()
