@@ -61,9 +61,9 @@ def snapshot_html(msix: Any, max_rows: int = 16) -> str:
     master = (msix.function.read(0x04, 2) or 0) & _command_field("PCI_COMMAND_MASTER").mask
     head = (f"<b>MSI-X {'enabled' if msix.enabled else 'disabled'}</b>, Function Mask "
             f"<b>{'set' if msix.function_masked else 'clear'}</b>, Bus Master <b>{'on' if master else 'off'}</b>")
-    rows = []
+    rows, columns = [], _Columns(table)
     for v in range(min(len(table), max_rows)):
-        row = _Columns(table).row(v)
+        row = columns.row(v)
         entry, held = row["entry_masked"], row["masked"]
         # Font Awesome's lock (JupyterLab and Voila bundle it): Chromium here has no font for the emoji
         state = (f"{_ICON_LOCK} masked" if entry else f"{_ICON_LOCK} unmasked, held by the function"
