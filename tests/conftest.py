@@ -37,6 +37,14 @@ def corpus() -> Path:
     return CORPUS
 
 
+def corpus_file(rel: str) -> Path:
+    """A file of the shared corpus, or a skip naming it when the corpus is not beside the repository."""
+    path = CORPUS / rel
+    if not path.exists():
+        pytest.skip(f"shared corpus file not found: {path}")
+    return path
+
+
 def corpus_dumps() -> list[Path]:
     """Every lspci dump of the shared corpus (for parametrize; empty when the corpus is absent)."""
     return sorted(CORPUS.glob("*/*.lspci")) if CORPUS.is_dir() else []

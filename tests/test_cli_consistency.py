@@ -13,14 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
+from conftest import corpus_file
 from lspcicmp import lspci_text
 
 import pciexplore
 from pciexplore import cli
 
 REPO = Path(__file__).resolve().parents[1]
-Q35 = CORPUS / "qemu" / "q35-e1000e-nvme-virtio.lspci"
+Q35 = "qemu/q35-e1000e-nvme-virtio.lspci"
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -62,10 +62,10 @@ def test_a_directory_without_functions_is_a_one_line_error(command: str, tmp_pat
 
 @pytest.mark.parametrize("command", ["show", "ls", "tree", "msix", "doctor", "export --lspci -"])
 def test_a_selector_matching_nothing_is_a_one_line_error(command: str) -> None:
-    status, out, err = run(*command.split(), "-s", "7f:1f.7", str(Q35))
+    status, out, err = run(*command.split(), "-s", "7f:1f.7", str(corpus_file(Q35)))
     assert (status, out) == (1, "")
-    assert err == f"pciexplore: {Q35}: no function matches the selection (-s/-d)\n"
-    assert run("show", "-d", "dead:", str(Q35))[0] == 1
+    assert err == f"pciexplore: {corpus_file(Q35)}: no function matches the selection (-s/-d)\n"
+    assert run("show", "-d", "dead:", str(corpus_file(Q35)))[0] == 1
 
 
 @pytest.mark.parametrize("text", ["[1, 2", "not json {", '{"format": "pciexplore-capture", "version": 1, "funct'])
@@ -78,16 +78,16 @@ def test_broken_json_says_so(text: str, tmp_path: Path) -> None:
 
 def test_export_to_standard_output(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert run("export", "--html", "report.html", str(Q35))[0] == 0
-    proc = subprocess.run([sys.executable, "-m", "pciexplore", "export", "--html", "-", str(Q35)], capture_output=True,
+    assert run("export", "--html", "report.html", str(corpus_file(Q35)))[0] == 0
+    proc = subprocess.run([sys.executable, "-m", "pciexplore", "export", "--html", "-", str(corpus_file(Q35))], capture_output=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == (tmp_path / "report.html").read_bytes()
     assert not (tmp_path / "-").exists()
-    status, out, _ = run("export", "--lspci", "-", str(Q35))
+    status, out, _ = run("export", "--lspci", "-", str(corpus_file(Q35)))
     assert status == 0
     lspci = subprocess.run(["lspci", "-F", "/dev/stdin"], input=out.encode(), capture_output=True, check=True)
-    assert lspci.stdout.decode() == lspci_text(str(Q35), [])  # what lspci reads back is what it reads from the dump
+    assert lspci.stdout.decode() == lspci_text(str(corpus_file(Q35)), [])  # what lspci reads back is what it reads from the dump
 
 
 def test_did_you_mean_ranks_names_of_the_same_capability() -> None:
@@ -110,12 +110,12 @@ def test_one_function_is_singular(tmp_path: Path) -> None:
 
 
 def test_ls_json_has_the_ids_lspci_shows() -> None:
-    status, out, _ = run("ls", "--json", str(Q35))
+    status, out, _ = run("ls", "--json", str(corpus_file(Q35)))
     assert status == 0
     import json
 
     rows = json.loads(out)
-    theirs = [line.split() for line in lspci_text(str(Q35), ["-n"]).splitlines()]
+    theirs = [line.split() for line in lspci_text(str(corpus_file(Q35)), ["-n"]).splitlines()]
     assert [(r["address"][5:], f"{r['class']:04x}:", f"{r['vendor_id']:04x}:{r['device_id']:04x}") for r in rows] \
         == [(t[0], t[1], t[2]) for t in theirs]
 
@@ -123,7 +123,7 @@ def test_ls_json_has_the_ids_lspci_shows() -> None:
 def test_tree_json_has_lspci_t_bridges_and_functions() -> None:
     import json
 
-    status, out, _ = run("tree", "--json", str(Q35))
+    status, out, _ = run("tree", "--json", str(corpus_file(Q35)))
     assert status == 0
 
     def walk(buses):
@@ -133,8 +133,8 @@ def test_tree_json_has_lspci_t_bridges_and_functions() -> None:
                 yield from walk(d.get("buses", []))
 
     devices = list(walk(json.loads(out)))
-    assert sorted(d["address"] for d in devices) == sorted(str(fn.address) for fn in pciexplore.open(str(Q35)))
-    drawn = lspci_text(str(Q35), ["-t"])
+    assert sorted(d["address"] for d in devices) == sorted(str(fn.address) for fn in pciexplore.open(str(corpus_file(Q35))))
+    drawn = lspci_text(str(corpus_file(Q35)), ["-t"])
     for d in devices:
         if "secondary" in d:  # lspci -t draws a bridge as DEV.FN-[SEC] or DEV.FN-[SEC-SUB]
             sec, sub = d["secondary"], d["subordinate"]

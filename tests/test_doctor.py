@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, corpus_dumps
+from conftest import corpus_dumps, corpus_file
 
 import pciexplore
 from pciexplore.doctor import diagnose, findings_frame
@@ -59,7 +59,7 @@ def test_corpus_gives_only_the_known_finding(dump):
 
 
 def test_the_known_corpus_finding_is_the_bir_of_a_bridge():
-    path = CORPUS / "realworld" / "nvidia-turing-usb-1ad0-xxx.lspci"
+    path = corpus_file("realworld/nvidia-turing-usb-1ad0-xxx.lspci")
     if not path.exists():
         pytest.skip("corpus absent")
     fn = pciexplore.open(path).functions()[0]
@@ -146,7 +146,7 @@ def test_vector_masked_finding_names_the_vector_and_its_message():
 
 # -- mistakes neither back-end can be brought to make (both follow msix.c), shown on crafted devices --
 def _vm_function():
-    path = CORPUS / "vm" / "virtio-msix-only-vm.lspci"
+    path = corpus_file("vm/virtio-msix-only-vm.lspci")
     if not path.exists():
         pytest.skip("corpus absent")
     return pciexplore.open(path).function("00:03.0")
@@ -190,7 +190,7 @@ def test_table_in_a_reserved_bar_and_overlapping_pba(tmp_path):
 
 
 def test_non_x86_dumps_are_not_judged_by_the_x86_window():
-    path = CORPUS / "pciutils-tests" / "tree-fsl-p2020.lspci"  # a PowerPC host: MSI at 0xfff41740
+    path = corpus_file("pciutils-tests/tree-fsl-p2020.lspci")  # a PowerPC host: MSI at 0xfff41740
     if not path.exists():
         pytest.skip("corpus absent")
     src = pciexplore.open(path)

@@ -20,9 +20,9 @@ from pciexplore.errors import InputError
 from pciexplore.health import health, parse_aer_counters, summary
 from pciexplore.sources.fake_kernel import AER_CORRECTABLE, aer_text, write_aer, write_link
 from pciexplore.sources.fake_sysfs import build_tree
-from tests.conftest import CORPUS, corpus_dumps
+from tests.conftest import corpus_dumps, corpus_file
 
-PHY32 = CORPUS / "pciutils-tests" / "cap-phy32.lspci"  # NVMe endpoint: LnkCap 32GT/s x2, LnkSta 16GT/s x2
+PHY32 = "pciutils-tests/cap-phy32.lspci"  # NVMe endpoint: LnkCap 32GT/s x2, LnkSta 16GT/s x2
 
 
 def _lspci_links(path: Path) -> dict[str, tuple[str, str]]:
@@ -80,7 +80,7 @@ def test_aer_counter_format() -> None:
 
 
 def phy32_tree(tmp_path: Path) -> tuple[Path, pciexplore.Function]:
-    fn = pciexplore.open(str(PHY32)).functions()[0]
+    fn = pciexplore.open(str(corpus_file(PHY32))).functions()[0]
     devices = build_tree(tmp_path / "sys", [(fn.address, fn.config)])
     write_link(devices, fn.address, current=(4, 2), maximum=(5, 2))
     write_aer(devices, fn.address, correctable={0: 3, 6: 1}, nonfatal={20: 2})
@@ -176,7 +176,7 @@ def test_rootport_totals_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["ls", str(devices)]) == 0
     line = capsys.readouterr().out.split()
     assert line[4] == "UESta:0x100000,dpc"  # the health word after the driver ("-")
-    assert main(["health", str(PHY32)]) == 0
+    assert main(["health", str(corpus_file(PHY32))]) == 0
     assert "speed downgraded: 50% of the bandwidth" in capsys.readouterr().out
 
 

@@ -23,7 +23,7 @@ from pciexplore.msi.path import AGREES, DISAGREES, NOT_CHECKED, REMAPPED, interr
 from pciexplore.render.irqpath import paths_html
 from pciexplore.sources.fake_kernel import cpulist, write_msi_irqs, write_proc
 from pciexplore.sources.fake_sysfs import build_tree
-from tests.conftest import CORPUS
+from tests.conftest import corpus_file
 
 LIVE = Path("/sys/bus/pci/devices")
 NIC = "0000:00:02.0"
@@ -181,7 +181,7 @@ def test_cli_path_exit_status_and_html(tmp_path: Path, capsys: pytest.CaptureFix
 def test_msi_message_from_config_space_and_the_irq_file(tmp_path: Path) -> None:
     """MSI: the message is in config space, which a real host lets root read even when BARs are out of
     reach; sysfs `irq` then holds the first MSI IRQ (sysfs-bus-pci ABI)."""
-    fn = pciexplore.open(str(CORPUS / "realworld" / "intel-57a1-nic-xxx.lspci")).functions()[0]
+    fn = pciexplore.open(str(corpus_file("realworld/intel-57a1-nic-xxx.lspci"))).functions()[0]
     cfg = bytearray(fn.config)
     r, cap = fn.msi.regs(), fn.cap("msi").offset
     cfg[cap + 2] |= 1  # PCI_MSI_FLAGS_ENABLE

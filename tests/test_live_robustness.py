@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CORPUS
+from conftest import corpus_file
 
 import pciexplore
 from pciexplore.address import Address
@@ -22,7 +22,7 @@ from pciexplore.sources.sysfs import SysfsSource
 
 @pytest.fixture()
 def tree(tmp_path):
-    path = CORPUS / "vm" / "virtio-msix-only-vm.lspci"
+    path = corpus_file("vm/virtio-msix-only-vm.lspci")
     if not path.exists():
         pytest.skip("corpus absent")
     fns = [(f.address, f.config) for f in pciexplore.open(path).functions()]

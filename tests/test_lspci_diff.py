@@ -16,7 +16,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, corpus_dumps
+from conftest import corpus_dumps, corpus_file
 from fuzzing import dump_text, mutate_config
 from lspcicmp import lspci_text, options, our_text, unrendered_capabilities, without_capabilities
 
@@ -343,7 +343,7 @@ def test_generated_cases_are_varied() -> None:
     assert {0, 1, 2} <= htypes and htypes - {0, 1, 2}
     bar_kinds = {int.from_bytes(cfg[0x10:0x14], "little") & 7 for cfg in fns if cfg[0x0E] & 0x7F == 0}
     assert {0, 1, 2, 4, 6} <= bar_kinds | {b & 6 for b in bar_kinds}
-    assert any(len(cfg) == 64 for cfg in fns) and CORPUS
+    assert any(len(cfg) == 64 for cfg in fns)
 
 
 # -- pciexplore tree (lspci -t) and ls ---------------------------------------------------------------
@@ -372,7 +372,7 @@ def test_tree_draws_nested_bridges() -> None:
     """A bridge behind a bridge nests in the drawing (so the comparison above sees real trees)."""
     if not any(p.name == "tree-fsl-p2020.lspci" for p in corpus_dumps()):
         pytest.skip("shared corpus absent")
-    text = _tree(str(CORPUS / "pciutils-tests" / "tree-fsl-p2020.lspci"), [])
+    text = _tree(str(corpus_file("pciutils-tests/tree-fsl-p2020.lspci")), [])
     assert "-[05]----00.0" in text and text.count("\n") == 4
 
 

@@ -11,13 +11,13 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from conftest import CORPUS, corpus_dumps  # noqa: E402
+from conftest import corpus_dumps, corpus_file  # noqa: E402
 
 import pciexplore  # noqa: E402
 from pciexplore.widgets import CapabilityChain, DeviceBrowser, HexView  # noqa: E402
 from pciexplore.widgets.browser import tree_rows  # noqa: E402
 
-VM = CORPUS / "vm" / "virtio-msix-only-vm.lspci"
+VM = "vm/virtio-msix-only-vm.lspci"
 
 
 def lspci(*args: str) -> str:
@@ -25,10 +25,11 @@ def lspci(*args: str) -> str:
 
 
 @pytest.mark.lspci
-@pytest.mark.parametrize("dump", [CORPUS / "pciutils-tests" / "tree-fsl-p2020.lspci",
-                                  CORPUS / "qemu" / "q35-e1000e-nvme-virtio.lspci"], ids=lambda p: p.name)
-def test_tree_puts_each_function_behind_the_bridge_lspci_t_shows(corpus, dump):
+@pytest.mark.parametrize("dump", ["pciutils-tests/tree-fsl-p2020.lspci",
+                                  "qemu/q35-e1000e-nvme-virtio.lspci"], ids=lambda p: p.split("/")[1])
+def test_tree_puts_each_function_behind_the_bridge_lspci_t_shows(dump):
     # lspci -t draws "DD.F-[BB]----DD.F": the bridge DD.F forwards to bus BB, where the next function sits
+    dump = corpus_file(dump)
     text = lspci("-t", "-F", str(dump))
     expected = {}
     for line in text.splitlines():
@@ -58,7 +59,7 @@ def test_tree_lists_every_function_once(dump):
 
 
 def test_filter_keeps_matches_and_the_bridges_above_them(corpus):
-    src = pciexplore.open(CORPUS / "pciutils-tests" / "tree-fsl-p2020.lspci")
+    src = pciexplore.open(corpus_file("pciutils-tests/tree-fsl-p2020.lspci"))
     b = DeviceBrowser(src)
     assert len(b.tree.options) == len(src.functions())
     b.filter.value = "168c:003c"  # the QCA988x behind the bridge on bus 04
@@ -72,7 +73,7 @@ def test_filter_keeps_matches_and_the_bridges_above_them(corpus):
 
 
 def test_selecting_a_function_calls_back(corpus):
-    src = pciexplore.open(VM)
+    src = pciexplore.open(corpus_file(VM))
     b = DeviceBrowser(src)
     seen = []
     b.on_select(seen.append)
@@ -97,10 +98,10 @@ def test_chain_links_are_lspcis_capabilities(dump):
 
 @pytest.mark.lspci
 def test_hex_view_shows_the_bytes_lspci_dumps(corpus):
-    src = pciexplore.open(VM)
+    src = pciexplore.open(corpus_file(VM))
     for fn in src.functions():
         view = HexView(fn)
-        dump = lspci("-xxxx", "-F", str(VM), "-s", fn.address.short)
+        dump = lspci("-xxxx", "-F", str(corpus_file(VM)), "-s", fn.address.short)
         want = {}
         for line in dump.splitlines():
             m = re.match(r"^([0-9a-f]{2,3}): ((?:[0-9a-f]{2} ?){16})$", line)
@@ -114,7 +115,7 @@ def test_hex_view_shows_the_bytes_lspci_dumps(corpus):
 
 @pytest.mark.lspci
 def test_msix_link_highlights_the_capability_and_its_enable_bit(corpus):
-    src = pciexplore.open(VM)
+    src = pciexplore.open(corpus_file(VM))
     fn = src.function("00:03.0")
     hexview = HexView()
     chain = CapabilityChain(fn, hexview)
@@ -130,7 +131,7 @@ def test_msix_link_highlights_the_capability_and_its_enable_bit(corpus):
     assert re.findall(r"class='fld' title='[^']*' data-offset='(\d+)'", hexview.value) == [str(0x98 + 3)]
     # lspci says "MSI-X: Enable+ Count=3 Masked-": the field table says the same
     line = re.search(r"MSI-X: Enable([+-]) Count=(\d+) Masked([+-])",
-                     lspci("-vvv", "-F", str(VM), "-s", "00:03.0"))
+                     lspci("-vvv", "-F", str(corpus_file(VM)), "-s", "00:03.0"))
     assert f"<code>Enable{line.group(1)}</code>" in chain.fields.value
     assert f"<code>Masked{line.group(3)}</code>" in chain.fields.value
     qsize = re.search(r"PCI_MSIX_FLAGS_QSIZE</td><td>bits 10:0</td><td><code>(0x[0-9a-f]+)", chain.fields.value)
@@ -140,7 +141,7 @@ def test_msix_link_highlights_the_capability_and_its_enable_bit(corpus):
 def test_field_tooltips_come_from_the_declarations(corpus):
     from pciexplore.regs.caps.msix import MSIX
 
-    fn = pciexplore.open(VM).function("00:03.0")
+    fn = pciexplore.open(corpus_file(VM)).function("00:03.0")
     chain = CapabilityChain(fn)
     chain.select(fn.cap("msix"))
     doc = MSIX.register("PCI_MSIX_FLAGS").field("PCI_MSIX_FLAGS_MASKALL").doc
@@ -148,7 +149,7 @@ def test_field_tooltips_come_from_the_declarations(corpus):
 
 
 def test_hex_view_marks_annotations_escaped(corpus):
-    fn = pciexplore.open(VM).function("00:03.0")
+    fn = pciexplore.open(corpus_file(VM)).function("00:03.0")
     view = HexView(fn)
     view.annotate([(0x9A, 2, "Function Mask lives here <script>alert(1)</script>")])
     cells = re.findall(r"class='ann' title='([^']*)' data-offset='(\d+)'", view.value)

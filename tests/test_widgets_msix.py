@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from conftest import CORPUS  # noqa: E402
+from conftest import corpus_file  # noqa: E402
 
 import pciexplore  # noqa: E402
 from pciexplore.widgets import Explorer, InterruptPlot, MsixTableView, PbaGrid, Step  # noqa: E402
@@ -109,7 +109,7 @@ def test_2048_vectors_paginate_and_refresh_sends_only_changes():
 
 
 def test_read_only_source_disables_controls_and_says_why(corpus):
-    fn = pciexplore.open(CORPUS / "vm" / "virtio-msix-only-vm.lspci").function("00:03.0")
+    fn = pciexplore.open(corpus_file("vm/virtio-msix-only-vm.lspci")).function("00:03.0")
     view = MsixTableView(fn)
     for control in (view.enable, view.function_mask, view.rows[0].mask):
         assert control.disabled and "read-only" in control.tooltip
@@ -120,7 +120,7 @@ def test_read_only_source_disables_controls_and_says_why(corpus):
 
 
 def test_a_refused_verb_is_one_line_not_a_traceback(corpus):
-    fn = pciexplore.open(CORPUS / "vm" / "virtio-msix-only-vm.lspci").function("00:03.0")
+    fn = pciexplore.open(corpus_file("vm/virtio-msix-only-vm.lspci")).function("00:03.0")
     step = Step("Enable", fn.msix.enable, log=fn.msix.log)
     step.press()
     assert "#b00020" in step.status.value and "dump source cannot" in step.status.value
@@ -183,7 +183,7 @@ def test_interrupt_plot_draws_increments_between_samples():
 def _sources(tmp: Path) -> dict[str, str]:
     raw = tmp / "nic.bin"
     raw.write_bytes(pciexplore.open("sim:nic").functions()[0].config[:256])
-    out = {"dump": str(CORPUS / "qemu" / "q35-e1000e-nvme-virtio.lspci"), "raw": str(raw), "sim": "sim:nic+nvme",
+    out = {"dump": str(corpus_file("qemu/q35-e1000e-nvme-virtio.lspci")), "raw": str(raw), "sim": "sim:nic+nvme",
            "sysfs": "sysfs"}
     data = Path(__file__).resolve().parents[1] / "data" / "default.json"
     if data.exists():
