@@ -333,7 +333,7 @@ LANE_REGISTERS = {"secpci": "PCI_SECPCI_LE_CTRL", "pl16": "PCI_PL_16GT_LE_CTRL",
 
 
 @pytest.mark.lspci
-def test_per_lane_registers_follow_the_link_width_lspci_reports() -> None:
+def test_per_lane_registers_follow_the_link_width_lspci_reports(corpus: Path) -> None:
     checked = 0
     for path in corpus_dumps():
         text = subprocess.run([LSPCI, "-vv", "-F", str(path)], capture_output=True, text=True, timeout=60).stdout
