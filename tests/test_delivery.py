@@ -404,3 +404,86 @@ def test_bad_delivery_spec_is_a_one_line_error(spec, words):
     with pytest.raises(InputError) as e:
         pciexplore.open(spec)
     assert words in str(e.value) and "\n" not in str(e.value)
+
+
+# -- the doctor's delivery rules: they need the order of writes -------------------------------------------
+
+def _delivery_checks(src) -> list:
+    from pciexplore.doctor import diagnose
+
+    return [x for x in diagnose(src) if x.check.startswith("irqfd_")]
+
+
+def test_doctor_names_the_entry_written_unmasked_after_driver_ok_with_the_fix_and_the_hint():
+    """From the simulated function's own record of writes (replayed): works emulated, breaks under irqfd."""
+    from pciexplore.virtio.replay import play
+
+    src = pciexplore.open("sim:virtio-net")
+    play(src, "00:02.0", "hermit")
+    found = _delivery_checks(src)
+    assert [(x.check, x.vector) for x in found] == [("irqfd_entry_written_unmasked", 1), ("irqfd_entry_written_unmasked", 2)]
+    x = found[0]
+    assert x.message.startswith("works emulated, breaks under irqfd/vhost: entry 1 address and data written while "
+                                "unmasked after DRIVER_OK")
+    assert "the irqfd route still holds the old one 0x0 ← 0x0" in x.message
+    assert "mask the entry, write its address and data, unmask it" in x.fix
+    assert "try vhost=off to tell an irqfd problem from a driver problem" in x.fix
+    assert "virtio_pci_one_vector_unmask" in x.rule
+
+
+def test_doctor_is_quiet_once_the_driver_masks_writes_and_unmasks():
+    """virtio_pci_one_vector_unmask refreshes the route: mask, write, unmask leaves nothing stale."""
+    from pciexplore.virtio.replay import play, script
+
+    src = pciexplore.open("sim:virtio-net")
+    steps = script("hermit")
+    at = next(i for i, s in enumerate(steps) if s["kind"] == "msix-table" and s["register"] == "PCI_MSIX_ENTRY_LOWER_ADDR"
+              and any(t["register"] == "device_status" and t["value"] == 0xF for t in steps[:i]))
+    fixed = steps[:at]
+    for v in range(4):
+        ctrl = {"kind": "msix-table", "register": "PCI_MSIX_ENTRY_VECTOR_CTRL", "index": v}
+        fixed += [{**ctrl, "value": 1}, *[s for s in steps[at:] if s.get("index") == v], {**ctrl, "value": 0}]
+    play(src, "00:02.0", fixed)
+    assert _delivery_checks(src) == []
+
+
+def test_doctor_names_a_vector_assigned_after_driver_ok():
+    from pciexplore.virtio.replay import play, script
+
+    src = pciexplore.open("sim:virtio-net")
+    play(src, "00:02.0", script("linux") + [{"kind": "virtio", "register": "queue_select", "value": 1},
+                                            {"kind": "virtio", "register": "queue_msix_vector", "value": 3}])
+    (x,) = _delivery_checks(src)
+    assert x.check == "irqfd_vector_after_driver_ok" and "queue 1 queue_msix_vector 2 → 3 written after DRIVER_OK" in x.message
+    assert x.fix.startswith("assign vectors (msix_config, each queue_msix_vector, read back) before DRIVER_OK")
+
+
+def test_doctor_pba_rule_for_a_masked_data_queue_vector():
+    """virtio_pci_vector_poll: under vhost a masked queue's PBA bit appears only when the PBA is read."""
+    src = pciexplore.open("sim:virtio-net,driver")
+    fn = src.functions()[0]
+    fn.msix.mask(1)
+    (x,) = _delivery_checks(src)
+    assert x.check == "irqfd_pba_only_when_read" and x.severity == "info" and x.vector == 1
+    assert "read the PBA, don't rely on it" in x.fix and "vhost=off" in x.fix
+
+
+def test_doctor_linux_guest_and_a_static_capture_show_no_delivery_hazard(tmp_path):
+    """The Linux guest's recorded bring-up has none; a capture without its timeline cannot show one even of
+    the hermit order: its final table is the same bytes whether written before or after DRIVER_OK."""
+    import json
+    from pathlib import Path
+
+    from pciexplore.capture.take import take
+    from pciexplore.virtio.replay import play
+
+    assert _delivery_checks(pciexplore.open(str(Path(__file__).resolve().parents[1] / "data" / "default.json"))) == []
+    src = pciexplore.open("sim:virtio-net")
+    play(src, "00:02.0", "hermit")
+    path = tmp_path / "hermit.json"
+    take(src).save(path)
+    doc = json.loads(path.read_text())
+    assert doc.get("timeline") and len(_delivery_checks(pciexplore.open(str(path)))) == 2  # with its order
+    doc.pop("timeline")
+    path.write_text(json.dumps(doc))
+    assert _delivery_checks(pciexplore.open(str(path))) == []  # without it

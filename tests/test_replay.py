@@ -112,3 +112,19 @@ def test_cli_replay_exit_status_text_and_json(capsys):
     assert cli.main(["replay", "hermit", "--modes", "irqfd,vhost"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown delivery mode vhost" in err
+
+
+def test_hermit_fixed_masks_writes_and_unmasks_and_loses_nothing():
+    """The fix (mask, write, unmask): virtio_pci_one_vector_unmask refreshes each route on the unmask."""
+    (r,) = replay("hermit-fixed")
+    assert r.lost == [] and all(o.message == (0xFEE00000, 0x31) for o in r.outcomes if o.event.startswith("queue 0"))
+    assert any("refreshed on unmask" in (o.via or "") for o in r.outcomes if o.mode == "irqfd")
+    assert "<b>lost</b>" not in r._repr_html_() and "no write lost" in r._repr_html_()
+
+
+def test_sim_delivery_names_the_mode_and_refuses_a_non_virtio_function():
+    src = pciexplore.open("sim:virtio-net,delivery=irqfd+nic")
+    assert src.delivery("00:02.0").name == "irqfd"
+    with pytest.raises(InputError) as e:
+        src.delivery("00:03.0")
+    assert "not a simulated virtio function" in str(e.value)

@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                       "delivery; name the write each path lost")
     p.add_argument("bringup", metavar="BRING-UP",
                    help="a capture with a recorded timeline (pciexplore vm), a JSON list of steps, or a built-in "
-                        "script: hermit (entries programmed after DRIVER_OK), linux")
+                        "script: hermit (entries programmed after DRIVER_OK), hermit-fixed (masked while written), linux")
     p.add_argument("--modes", default="emulated,irqfd,cloud-hypervisor",
                    help="comma-separated delivery modes (default: all three; emulated is always the reference)")
     p.add_argument("-s", dest="selector", metavar="[[DOM:]BUS:]DEV.FN", help="only this virtio function")

@@ -18,6 +18,7 @@ Spec: "sim:" then devices joined by "+", each "KIND[,vectors=N][,driver][,msix=0
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -508,6 +509,7 @@ class SimSource(Source):
         super().__init__(f"sim:{spec}")
         self.devices: dict[Address, SimFunction] = {}
         self._deliveries: list[Delivery] = []
+        self._clock = itertools.count().__next__
         parts = [p.strip() for p in spec.split("+")] if spec.strip() else ["nic"]
         if len(parts) > MAX_DEVICES:  # each device gets a 4 MiB window below 4 GiB, from 0xFC000000/0xFD000000
             raise InputError(f"{len(parts)} simulated devices; at most {MAX_DEVICES} fit in the 32-bit BAR window",
@@ -551,6 +553,8 @@ class SimSource(Source):
                 command |= 0x1 if "transitional" in options else 0  # PCI_COMMAND_IO for the legacy BAR
             else:
                 fn = SimFunction(profile, addr, vectors, base, has_msix, self._record)
+            if isinstance(fn, VirtioNetFunction):
+                fn.clock = self._clock  # one order for the writes of every function
             fn.write_config(PCI_COMMAND, command.to_bytes(2, "little"))  # firmware enabled decoding
             if "driver" in options:
                 fn.driver_setup()
@@ -605,6 +609,24 @@ class SimSource(Source):
 
     def deliveries(self) -> list[Delivery]:
         return list(self._deliveries)
+
+    def delivery(self, addr: Address | str):  # -> sources.delivery.DeliveryMode
+        """How simulated virtio function `addr` delivers its messages: the mode's `name`, `routes()` and
+        `journal` (every route built, refreshed, released or bypassed)."""
+        fn = self._dev(addr if isinstance(addr, Address) else Address.parse(str(addr)))
+        if not hasattr(fn, "delivery"):
+            raise InputError(f"{fn.address} is not a simulated virtio function: it has no delivery mode", file=self.name)
+        return fn.delivery
+
+    def timeline(self):  # -> Timeline | None (sources/qemu/timeline.py, imported only when asked)
+        """The writes made to the virtio functions in order (from the firmware's PCI_COMMAND on), as
+        `pciexplore vm` records a guest's; None when the source has no virtio function."""
+        from .qemu.timeline import Timeline
+
+        steps = [s for fn in self.devices.values() for s in getattr(fn, "steps", ())]
+        if not any(hasattr(fn, "steps") for fn in self.devices.values()):
+            return None
+        return Timeline(sorted(steps, key=lambda s: s.step), name=self.name)
 
 
 def open_spec(rest: str = "", **options) -> SimSource:

@@ -14,6 +14,8 @@ How a message reaches the CPU ("delivery=emulated|irqfd|cloud-hypervisor") is so
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import InputError
@@ -73,6 +75,11 @@ class VirtioNetFunction(SimFunction):
         self.dfselect = self.gfselect = 0
         self.queues = [VirtQueue(n) for n in QUEUE_SIZES]
         self._reset_state()
+        #: the driver's writes in order, as `pciexplore vm` records a guest's (sources/qemu/timeline.py):
+        #: the evidence of order the delivery doctor and `replay` need; `clock` numbers them source-wide
+        self.steps: list = []
+        self.clock: Callable[[], int] = itertools.count().__next__
+        self._recording = False
         super().__init__(profile, address, vectors, bar_base, has_msix, send)
         self.delivery: D.DeliveryMode = D.make(delivery, self)
 
@@ -140,7 +147,44 @@ class VirtioNetFunction(SimFunction):
             return bytes(length)  # an ISR read through the window would clear it: show 0, read nothing
         return self.read_bar(bar, offset, length).ljust(4, b"\0")
 
+    def _record(self, kind: str, register: str, index: int | None, value: int, text: str) -> None:
+        from .qemu.timeline import Step
+
+        bdf = self.address.short
+        self.steps.append(Step(self.clock(), bdf, "virtio-net-pci (sim)", kind, register, index, value, None,
+                               f"{bdf} {text}"))
+
+    def _record_config(self, offset: int, data: bytes) -> None:
+        for name, at in (("PCI_COMMAND", PCI_COMMAND), ("PCI_MSIX_FLAGS", MSIX_CAP + 2)):
+            if offset == at and len(data) >= 2:
+                value = int.from_bytes(data[:2], "little")
+                self._record("config", name, None, value, f"{name} ← {value:#x}")
+
+    def _record_bar(self, bar: int, offset: int, data: bytes) -> None:
+        from .qemu.timeline import PCI_MSIX_ENTRY_FIELDS, VIRTIO_COMMON
+
+        if self.has_msix and bar == self.msix_bir and offset < self.vectors * 16:
+            for at in range(offset, min(offset + len(data), self.vectors * 16), 4):
+                entry, field = divmod(at, 16)
+                value = int.from_bytes(data[at - offset : at - offset + 4], "little")
+                name = PCI_MSIX_ENTRY_FIELDS[field]
+                self._record("msix-table", name, entry, value, f"MSI-X entry {entry} {name} ← {value:#x}")
+        elif bar == MODERN_BAR and COMMON_AT <= offset < COMMON_AT + 0x40:
+            at = offset - COMMON_AT
+            while at < offset - COMMON_AT + len(data) and at in VIRTIO_COMMON:
+                name, width, per_queue = VIRTIO_COMMON[at]
+                if name.endswith("_select"):  # selectors: the model's own reads write them; per-queue steps
+                    at += width  # name their queue (the feature halves do not matter to delivery)
+                    continue
+                chunk = data[at - (offset - COMMON_AT) : at - (offset - COMMON_AT) + width]
+                value = int.from_bytes(chunk, "little")
+                index = self.queue_sel if per_queue else None
+                where = f"queue {index} " if per_queue else ""
+                self._record("virtio", name, index, value, f"virtio-net {where}{name} ← {value:#x}")
+                at += width
+
     def write_config(self, offset: int, data: bytes) -> None:
+        self._record_config(offset, data)
         super().write_config(offset, data)
         if offset < PCI_CFG_CAP + 20 and offset + len(data) > PCI_CFG_CAP + 16:  # data written: to the device
             bar, at, length = self._window()
@@ -304,6 +348,8 @@ class VirtioNetFunction(SimFunction):
                              device=str(self.address), offset=offset)
 
     def write_bar(self, bar: int, offset: int, data: bytes) -> None:
+        if self._decodes(bar if bar in (MODERN_BAR, LEGACY_BAR) else MODERN_BAR):  # a write that reaches the device
+            self._record_bar(bar, offset, data)
         if bar not in (MODERN_BAR, LEGACY_BAR) or (bar == LEGACY_BAR and not self.transitional):
             super().write_bar(bar, offset, data)
             return

@@ -64,6 +64,16 @@ class Outcome:
     pending_read: tuple[int, ...]  # PBA bits a PBA read returns (irqfd: the read polls held events in)
 
 
+@dataclass(frozen=True)
+class Loss:
+    """One event a mode delivered differently from the emulated path, and the writes that caused it."""
+
+    event: str
+    mode: str
+    hazards: tuple[Hazard, ...]
+    text: str
+
+
 @dataclass
 class Replay:
     """One function's bring-up through each mode: outcomes per event, the lost writes in words."""
@@ -76,8 +86,14 @@ class Replay:
     modes: tuple[str, ...]
     outcomes: list[Outcome] = field(default_factory=list)
     hazards: list[Hazard] = field(default_factory=list)
-    lost: list[str] = field(default_factory=list)
+    losses: list[Loss] = field(default_factory=list)
     journal: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def lost(self) -> list[str]:
+        """Each loss in words: "entry 1 address written while unmasked after DRIVER_OK ...: the emulated
+        path sends the new message ..., the irqfd route still holds the old one ..."."""
+        return [x.text for x in self.losses]
 
     def outcome(self, event: str, mode: str) -> Outcome:
         return next(o for o in self.outcomes if o.event == event and o.mode == mode)
@@ -116,7 +132,16 @@ class Replay:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "lost": self.lost}
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        lost = "".join(f"<li><b>lost</b>: {escape(t)}</li>" for t in self.lost) or \
+            "<li>no write lost: every mode sends the same messages</li>"
+        return (f"<div class='pcx-replay'><p><code>{escape(self.function)}</code> {escape(self.device)}: "
+                f"{self.replayed} of {self.steps} steps replayed, then each enabled queue and a configuration "
+                f"change fired</p>{self.table.to_html(escape=True)}<ul>{lost}</ul></div>")
 
 
 # -- built-in scripts ------------------------------------------------------------------------------------
@@ -142,16 +167,23 @@ def _queues(n: int) -> list[dict]:
     return out
 
 
+SCRIPTS = ("hermit", "hermit-fixed", "linux")
+
+
 def script(name: str) -> list[dict]:
-    """A built-in bring-up: "hermit" (the origin story: entries programmed after DRIVER_OK while unmasked)
-    or "linux" (vp_find_vqs_msix's order: entries programmed and unmasked before DRIVER_OK)."""
+    """A built-in bring-up: "hermit" (the origin story: entries programmed after DRIVER_OK while unmasked),
+    "hermit-fixed" (the same order, each entry masked while its message is written, then unmasked) or
+    "linux" (vp_find_vqs_msix's order: entries programmed and unmasked before DRIVER_OK)."""
     start = [{"kind": "config", "register": "PCI_COMMAND", "index": None, "value": 0x406},
              _virtio("device_status", 0), _virtio("device_status", 3), _virtio("driver_feature_select", 1),
              _virtio("driver_feature", 1), _virtio("device_status", 0xB)]
     msix_on = [{"kind": "config", "register": "PCI_MSIX_FLAGS", "index": None, "value": 0x8003}]
-    if name == "hermit":
+    if name in ("hermit", "hermit-fixed"):
         unmask = [_entry(v, "PCI_MSIX_ENTRY_VECTOR_CTRL", 0) for v in range(4)]
         program = [s for v in range(4) for s in _program(v, 0x30 + v)]
+        if name == "hermit-fixed":
+            program = [s for v in range(4) for s in (_entry(v, "PCI_MSIX_ENTRY_VECTOR_CTRL", 1), *_program(v, 0x30 + v),
+                                                     _entry(v, "PCI_MSIX_ENTRY_VECTOR_CTRL", 0))]
         steps = start + msix_on + unmask + [_virtio("msix_config", 0)] + _queues(3) + [_virtio("device_status", 0xF)] \
             + program
     elif name == "linux":
@@ -161,7 +193,7 @@ def script(name: str) -> list[dict]:
         steps = start + masked_on + program + msix_on + unmask + [_virtio("msix_config", 0)] + _queues(3) \
             + [_virtio("device_status", 0xF)]
     else:
-        raise InputError(f"unknown script {name!r}; scripts: hermit, linux")
+        raise InputError(f"unknown script {name!r}; scripts: {', '.join(SCRIPTS)}")
     return [{"step": i, "function": "00:02.0", "device": f"{name} script", **s} for i, s in enumerate(steps)]
 
 
@@ -176,7 +208,7 @@ def load(what: str | Path | list | Timeline) -> tuple[list[Step], Any]:
     if isinstance(what, list):
         return _steps(what, "steps"), None
     name = str(what)
-    if name in ("hermit", "linux"):
+    if name in SCRIPTS:
         return _steps(script(name), name), None
     path = Path(name)
     try:
@@ -245,19 +277,8 @@ class _Replica:
 
     def apply(self, s: Step) -> bool:
         """Write one step; False for a step that is not replayed."""
-        src, a = self.src, self.addr
         self.fn.delivery.step = s.step
-        if s.kind == "config" and s.register in CONFIG_WRITES:
-            at, width = CONFIG_WRITES[s.register]
-            src.write_config(a, at, (s.value & (1 << 8 * width) - 1).to_bytes(width, "little"))
-        elif s.kind == "msix-table" and s.index is not None and s.index < self.fn.vectors:
-            src.write_bar(a, MSIX_BAR, 16 * s.index + ENTRY_FIELD[s.register], (s.value & 0xFFFF_FFFF).to_bytes(4, "little"))
-        elif s.kind == "virtio" and s.register in COMMON_BY_NAME:
-            off, width = COMMON_BY_NAME[s.register]
-            src.write_bar(a, MODERN_BAR, off, (s.value & (1 << 8 * width) - 1).to_bytes(width, "little"))
-        else:
-            return False
-        return True
+        return write_step(self.src, self.addr, s, self.fn.vectors)
 
     def fire(self, cause: str) -> tuple[list, tuple[int, ...], tuple[int, ...]]:
         before = len(self.src.deliveries())
@@ -269,6 +290,33 @@ class _Replica:
         self.src.read_bar(self.addr, MSIX_BAR, fn.pba_offset, 8)  # a driver's PBA read (virtio_pci_vector_poll)
         read = tuple(v for v in range(fn.vectors) if fn.msix_is_pending(v))
         return got, held, read
+
+
+def write_step(src: Any, a: Any, s: Step, vectors: int) -> bool:
+    """Write one step into function `a` of a writable source, as the driver did; False for a step that is
+    not replayed (BAR placement, other config writes, an entry past the table)."""
+    if s.kind == "config" and s.register in CONFIG_WRITES:
+        at, width = CONFIG_WRITES[s.register]
+        src.write_config(a, at, (s.value & (1 << 8 * width) - 1).to_bytes(width, "little"))
+    elif s.kind == "msix-table" and s.index is not None and s.index < vectors:
+        src.write_bar(a, MSIX_BAR, 16 * s.index + ENTRY_FIELD[s.register], (s.value & 0xFFFF_FFFF).to_bytes(4, "little"))
+    elif s.kind == "virtio" and s.register in COMMON_BY_NAME:
+        off, width = COMMON_BY_NAME[s.register]
+        if s.index is not None and VIRTIO_COMMON[off][2]:  # a per-queue field names its queue: select it
+            src.write_bar(a, MODERN_BAR, COMMON_BY_NAME["queue_select"][0], s.index.to_bytes(2, "little"))
+        src.write_bar(a, MODERN_BAR, off, (s.value & (1 << 8 * width) - 1).to_bytes(width, "little"))
+    else:
+        return False
+    return True
+
+
+def play(src: Any, bdf: str, steps: str | list) -> int:
+    """Write a bring-up (a built-in script's name or a list of step dicts) into function `bdf` of a
+    simulated source, register by register as the driver would; returns how many steps were written."""
+    fn = src.function(bdf)
+    size = fn.msix.regs().size if fn.msix is not None else 0
+    todo = _steps(script(steps) if isinstance(steps, str) else steps, "steps")
+    return sum(write_step(src, fn.address, s, size) for s in todo)
 
 
 def _table_size(src: Any, bdf: str, steps: list[Step]) -> int:
@@ -284,8 +332,9 @@ def _table_size(src: Any, bdf: str, steps: list[Step]) -> int:
 
 
 def replay(what: str | Path | list | Timeline, modes: tuple[str, ...] | list[str] = MODES,
-           function: str | None = None) -> list[Replay]:
-    """Replay each virtio function's bring-up (or only `function`'s) through `modes`; one Replay each."""
+           function: str | None = None, vectors: int | None = None) -> list[Replay]:
+    """Replay each virtio function's bring-up (or only `function`'s) through `modes`; one Replay each.
+    `vectors`: the MSI-X table size to simulate (default: the capture's, else the highest entry written)."""
     modes = tuple(modes)
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
@@ -302,11 +351,11 @@ def replay(what: str | Path | list | Timeline, modes: tuple[str, ...] | list[str
     if not functions:
         raise InputError("no virtio common-configuration writes in this bring-up"
                          + (f" for {function}" if function else ""), file=str(what) if isinstance(what, (str, Path)) else None)
-    return [_replay_one([s for s in steps if s.function == bdf], bdf, modes, src) for bdf in functions]
+    return [_replay_one([s for s in steps if s.function == bdf], bdf, modes, src, vectors) for bdf in functions]
 
 
-def _replay_one(steps: list[Step], bdf: str, modes: tuple[str, ...], src: Any) -> Replay:
-    vectors = _table_size(src, bdf, steps)
+def _replay_one(steps: list[Step], bdf: str, modes: tuple[str, ...], src: Any, vectors: int | None) -> Replay:
+    vectors = vectors or _table_size(src, bdf, steps)
     replicas = {m: _Replica(m, vectors) for m in modes}
     out = Replay(bdf, steps[0].device if steps else "?", vectors, len(steps), 0, modes)
     ref = replicas["emulated"].fn
@@ -331,7 +380,7 @@ def _replay_one(steps: list[Step], bdf: str, modes: tuple[str, ...], src: Any) -
             out.outcomes.append(Outcome(label, m, (first.address, first.data) if first else None,
                                         first.vector if first else None, first.via if first else None, held, read))
     out.journal = {m: list(r.fn.delivery.journal) for m, r in replicas.items()}
-    out.lost = _explain(out)
+    out.losses = _explain(out)
     return out
 
 
@@ -348,7 +397,7 @@ def _hazard(fn: Any, s: Step) -> Hazard | None:
             return Hazard(s.step, "irqfd_entry_written_unmasked", s.index,
                           f"entry {s.index} {what} written while unmasked after DRIVER_OK (step {s.step})")
     if s.kind == "virtio" and s.register in ("queue_msix_vector", "msix_config"):
-        queue = fn.queue_sel if s.register == "queue_msix_vector" else -1
+        queue = (fn.queue_sel if s.index is None else s.index) if s.register == "queue_msix_vector" else -1
         old = fn.config_vector if queue < 0 else fn.queues[queue].vector if queue < len(fn.queues) else None
         if old is not None and old != s.value:
             who = "msix_config" if queue < 0 else f"queue {queue} queue_msix_vector"
@@ -359,7 +408,7 @@ def _hazard(fn: Any, s: Step) -> Hazard | None:
     return None
 
 
-def _explain(r: Replay) -> list[str]:
+def _explain(r: Replay) -> list[Loss]:
     """One sentence per event whose messages differ from the emulated path's, naming the write that caused it."""
     out = []
     for event in r.events:
@@ -370,20 +419,25 @@ def _explain(r: Replay) -> list[str]:
                 continue
             queue = int(event.split()[1].rstrip(",")) if event.startswith("queue") else -1
             entry = o.vector if o.vector is not None else ref.vector
-            cause = "; ".join(_told([h for h in r.hazards if h.check == "irqfd_entry_written_unmasked" and h.index == entry])
-                              + [h.text for h in r.hazards if h.check == "irqfd_vector_after_driver_ok" and h.index == queue]) \
-                or f"{event} fired"
+            writes = [h for h in r.hazards if h.check == "irqfd_entry_written_unmasked" and h.index == entry]
+            moves = [h for h in r.hazards if h.check == "irqfd_vector_after_driver_ok" and h.index == queue]
+            cause = "; ".join(_told(writes) + [h.text for h in moves]) or f"{event} fired"
+            texts: list[str] = []
             path = "the irqfd route" if m == "irqfd" else f"the {m} path"
-            if o.message is None:
-                out.append(f"{cause}: the emulated path sends {_msg(ref.message)}, {path} sends nothing")
+            if ref.message is None:
+                texts.append(f"{cause}: the emulated path sends nothing, {path} of vector {o.vector} still sends "
+                             f"{_msg(o.message)}")
+            elif o.message is None:
+                texts.append(f"{cause}: the emulated path sends {_msg(ref.message)}, {path} sends nothing")
             elif m == "irqfd" and o.via and "route" in o.via and o.vector != ref.vector:
-                out.append(f"{cause}: the emulated path sends vector {ref.vector}'s message {_msg(ref.message)}, "
+                texts.append(f"{cause}: the emulated path sends vector {ref.vector}'s message {_msg(ref.message)}, "
                            f"the irqfd still feeds the route of the old vector {o.vector}: {_msg(o.message)}")
             elif m == "irqfd" and o.via and "route" in o.via:
-                out.append(f"{cause}: the emulated path sends the new message {_msg(ref.message)}, {path} still "
+                texts.append(f"{cause}: the emulated path sends the new message {_msg(ref.message)}, {path} still "
                            f"holds the old one {_msg(o.message)}")
             else:
-                out.append(f"{cause}: the emulated path sends {_msg(ref.message)}, {path} {_msg(o.message)}")
+                texts.append(f"{cause}: the emulated path sends {_msg(ref.message)}, {path} {_msg(o.message)}")
+            out.append(Loss(event, m, tuple(writes + moves), texts[0]))
     return out
 
 
