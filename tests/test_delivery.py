@@ -487,3 +487,33 @@ def test_doctor_linux_guest_and_a_static_capture_show_no_delivery_hazard(tmp_pat
     doc.pop("timeline")
     path.write_text(json.dumps(doc))
     assert _delivery_checks(pciexplore.open(str(path))) == []  # without it
+
+
+@pytest.mark.qemu
+def test_qemu_itself_sends_the_message_written_after_driver_ok_like_the_emulated_mode():
+    """QEMU's own virtio-net-pci over qtest (no vhost: its emulated path, msix_notify): the entries
+    unmasked while empty, DRIVER_OK (the kit's set-up), then the entries programmed; the control queue
+    and a link flip send the new messages, exactly as the simulator's emulated mode does, and as its irqfd
+    mode does too for these two (QEMU's own events, never vhost's)."""
+    from pciexplore.msi import x86
+
+    lab = pciexplore.open("qemu:virtio-net-pci")
+    try:
+        fn = next(f for f in lab if f.virtio is not None)
+        m = fn.msix
+        assert fn.virtio.snapshot().common["device_status"] & V.VIRTIO_CONFIG_S_DRIVER_OK
+        fn.set("PCI_COMMAND_MASTER", 1)
+        m.enable()
+        for v in range(m.size):
+            m.unmask(v)
+        for v in range(m.size):
+            m.set_message(v, *x86.message(0, 0x30 + v))
+        lab.trigger(fn.address, "ctrl")
+        lab.trigger(fn.address, "config")
+        qemu = [(d.address, d.data, d.vector) for d in lab.deliveries()]
+    finally:
+        lab.close()
+    for mode in ("emulated", "irqfd"):
+        d = hermit(mode)
+        sim = [(x.address, x.data, x.vector) for c in ("ctrl", "config") for x in d.fire(c)]
+        assert sim == qemu == [(0xFEE00000, 0x33, 3), (0xFEE00000, 0x30, 0)], mode
