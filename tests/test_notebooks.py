@@ -180,7 +180,7 @@ def test_04_after_run_all_the_lost_write_shows_under_the_text_that_promises_it()
     assert m and "<b>lost</b>: entry 2 address and data" in lost
     # the steps it names are the entry-1 writes the steps table shows after DRIVER_OK
     table = rendered(nb, "steps.loc[driver_ok:]")
-    for step, register in zip(m.groups(), ("PCI_MSIX_ENTRY_LOWER_ADDR", "PCI_MSIX_ENTRY_DATA")):
+    for step, register in zip(m.groups(), ("PCI_MSIX_ENTRY_LOWER_ADDR", "PCI_MSIX_ENTRY_DATA"), strict=True):
         assert re.search(rf"<th>{step}</th>\s*<td>msix-table</td>\s*<td>{register}</td>\s*<td>1</td>", table)
     doctor = rendered(nb, "doctor = DoctorPanel(irqfd)")
     assert doctor.count("works emulated, breaks under irqfd/vhost") == 2 and f"(steps {m[1]}, {m[2]})" in doctor
