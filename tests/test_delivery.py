@@ -517,3 +517,14 @@ def test_qemu_itself_sends_the_message_written_after_driver_ok_like_the_emulated
         d = hermit(mode)
         sim = [(x.address, x.data, x.vector) for c in ("ctrl", "config") for x in d.fire(c)]
         assert sim == qemu == [(0xFEE00000, 0x33, 3), (0xFEE00000, 0x30, 0)], mode
+
+
+def test_cloud_hypervisor_reset_leaves_the_pba_alone():
+    """VirtioPciDevice::write_bar on device_status 0: the device and VirtioPciCommonConfig::reset (vectors
+    back to NO_VECTOR); the MSI-X state is not touched, where QEMU's msix_unuse_all_vectors clears the PBA."""
+    for mode, kept in (("cloud-hypervisor", True), ("emulated", False)):
+        d = programmed(mode)
+        d.entry(1, masked=True)
+        d.fire("rx0")
+        d.common("VIRTIO_PCI_COMMON_STATUS", 0)
+        assert d.pending(1) is kept and d.fn.queues[0].vector == V.VIRTIO_MSI_NO_VECTOR, mode

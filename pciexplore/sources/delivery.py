@@ -68,6 +68,8 @@ class DeliveryMode:
     """The emulated path (QEMU's msix_notify); the other modes override what differs."""
 
     name = "emulated"
+    #: QEMU's msix_vector_use/unuse bookkeeping: an unused vector's pending bit clears, a reset clears the PBA
+    uses_vectors = True
 
     def __init__(self, fn: VirtioNetFunction) -> None:
         self.fn = fn
@@ -268,6 +270,7 @@ class CloudHypervisorMode(DeliveryMode):
     """cloud-hypervisor: routes follow every table write while deliverable; vector looked up at fire time."""
 
     name = "cloud-hypervisor"
+    uses_vectors = False
 
     def __init__(self, fn: VirtioNetFunction) -> None:
         super().__init__(fn)

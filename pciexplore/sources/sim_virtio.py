@@ -225,7 +225,7 @@ class VirtioNetFunction(SimFunction):
         kept = self.delivery.keep_vector(value)
         if old != kept and old < self.vectors and self.has_msix:
             users = [q.vector for q in self.queues] + [self.config_vector]
-            if users.count(old) == 1 and self.delivery.name != "cloud-hypervisor":
+            if users.count(old) == 1 and self.delivery.uses_vectors:
                 self._set_pending(old, False)
         return kept
 
@@ -264,7 +264,7 @@ class VirtioNetFunction(SimFunction):
             self.delivery.status_written(old, 0)  # vhost stops before the device resets
             self._reset_state()
             self._cfg_put(PCI_STATUS, 2, self.cfg(PCI_STATUS, 2) & ~PCI_STATUS_INTERRUPT)
-            if self.has_msix:  # virtio_pci_reset -> msix_unuse_all_vectors clears every pending bit
+            if self.has_msix and self.delivery.uses_vectors:  # virtio_pci_reset -> msix_unuse_all_vectors
                 for v in range(self.vectors):
                     self._set_pending(v, False)
         else:
