@@ -128,3 +128,11 @@ def test_sim_delivery_names_the_mode_and_refuses_a_non_virtio_function():
     with pytest.raises(InputError) as e:
         src.delivery("00:03.0")
     assert "not a simulated virtio function" in str(e.value)
+
+
+def test_a_source_that_records_its_bring_up_is_replayed_directly(capsys):
+    """sim: (and qmp:, a running VM) sources record the driver's writes: replay takes them as they are."""
+    (r,) = replay("sim:virtio-net,driver,vectors=2")
+    assert r.lost == [] and r.outcome("config, vector 0", "irqfd").message == (0xFEE00000, 0x4021)
+    assert cli.main(["replay", "sim:nic"]) == 1
+    assert "no recorded bring-up (no virtio function)" in capsys.readouterr().err

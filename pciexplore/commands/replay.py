@@ -11,7 +11,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="replay a virtio bring-up through emulated, irqfd and cloud-hypervisor "
                                       "delivery; name the write each path lost")
     p.add_argument("bringup", metavar="BRING-UP",
-                   help="a capture with a recorded timeline (pciexplore vm), a JSON list of steps, or a built-in "
+                   help="a capture with a recorded timeline (pciexplore vm), a running VM (qmp:SOCKET), a sim:virtio-net "
+                        "source, a JSON list of steps, or a built-in "
                         "script: hermit (entries programmed after DRIVER_OK), hermit-fixed (masked while written), linux")
     p.add_argument("--modes", default="emulated,irqfd,cloud-hypervisor",
                    help="comma-separated delivery modes (default: all three; emulated is always the reference)")

@@ -211,6 +211,14 @@ def load(what: str | Path | list | Timeline) -> tuple[list[Step], Any]:
     if name in SCRIPTS:
         return _steps(script(name), name), None
     path = Path(name)
+    if not path.exists() and name.split(":", 1)[0] in ("sim", "qmp"):  # a source that records its bring-up
+        import pciexplore
+
+        src = pciexplore.open(name)
+        timeline = src.timeline()
+        if timeline is None:
+            raise InputError("this source has no recorded bring-up (no virtio function)", file=name)
+        return list(timeline.steps), src
     try:
         doc = json.loads(path.read_text())
     except OSError as e:
