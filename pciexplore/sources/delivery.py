@@ -25,7 +25,8 @@ Three hypervisors' paths, each as its sources have it.  The device, its table an
   - only the data queues (rx0, tx0) are vhost's: virtio-net's control queue stays QEMU's
     (virtio_net_vhost_status passes cvq = 0 for vhost-net), so its events take the emulated path;
   - MSI-X not enabled at DRIVER_OK: no irqfd (with_irqfd is false), QEMU reads the notifier itself and
-    delivers as the emulated path does;
+    delivers as the emulated path does (its mask notifiers still hold a masked vector's events until a
+    PBA read or an unmask; not modelled: the simulator then sets the PBA bit at once);
   - configuration changes (a link flip) are QEMU's own: virtio_notify_config -> msix_notify, emulated;
     vhost-net is stopped and started again by the flip (virtio_net_set_link_status), so the routes
     are built again from the table as it is then;
