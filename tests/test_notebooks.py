@@ -151,22 +151,47 @@ def test_03_live_host():
 @pytest.mark.qemu
 def test_04_qemu_lab():
     out = "\n".join(run("04-qemu-lab"))
-    assert re.search(r"qemu:virtio-net-pci delivered: 1 \| pending: \[\]", out)
-    assert re.search(r"qemu:virtio-net-pci delivered: 0 \| pending: \[0\]", out)
-    assert "PCI_MSIX_FLAGS_MASKALL" in out
+    # the same hermit writes: the emulated path sends the new message, the irqfd route the old, empty one
+    assert "sim:virtio-net,delivery=emulated: <Delivery #0: 0xfee00000 ← 0x31" in out
+    assert re.search(r"sim:virtio-net,delivery=irqfd: <Delivery #0: 0x0 ← 0x0 .*via irqfd route of vector 1 "
+                     r"\(built at DRIVER_OK\) NOT AN INTERRUPT", out)
+    # QEMU's own emulated path sends what the simulator's emulated mode sends, event for event
+    for cause in ("ctrl", "config"):
+        qemu = re.search(cause + r": QEMU <Delivery #\d+: (\S+ ← \S+) .*\(vector (\d+)\)", out)
+        sim = re.search(cause + r": sim  <Delivery #\d+: (\S+ ← \S+) .*\(vector (\d+)\)", out)
+        assert qemu and sim and qemu.groups() == sim.groups(), cause
+    assert "via irqfd route of vector 1 (refreshed on unmask)" in out
+
+
+def _markdown_before(nb, cell_source: str) -> str:
+    i = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and cell_source in c.source)
+    return next(c.source for c in reversed(nb.cells[:i]) if c.cell_type == "markdown")
 
 
 @pytest.mark.qemu
-def test_04_after_run_all_the_doctor_names_the_forgotten_step_where_the_text_says():
+def test_04_after_run_all_the_lost_write_shows_under_the_text_that_promises_it():
     nb = execute("04-qemu-lab")
-    finding = rendered(nb, "doctor = DoctorPanel(bad)")
-    assert "PCI_MSIX_FLAGS_MASKALL" in finding and "No findings" not in finding
-    masked = rendered(nb, "snapshot(fb.msix)\n")
-    assert "Function Mask <b>set</b>" in masked and "<title>vector 0: pending</title>" in masked
-    fixed = rendered(nb, "fixed = DoctorPanel(bad)")
-    assert "No findings" in fixed
-    live = rendered(nb, "MsixTableView(fb)")  # the live table is on an open source: its controls work
-    assert "was closed" not in live and "\nFunction Mask: clear\n" in live and "\nEnable: off\n" not in live
+    promise = _markdown_before(nb, "replay(irqfd.timeline())")
+    assert "written while unmasked after DRIVER_OK" in promise and "irqfd" in promise
+    lost = rendered(nb, "replay(irqfd.timeline())")
+    m = re.search(r"<b>lost</b>: entry 1 address and data written while unmasked after DRIVER_OK \(steps (\d+), "
+                  r"(\d+)\): the emulated path sends the new message 0xfee00000 ← 0x31, the irqfd route still holds "
+                  r"the old one 0x0 ← 0x0", lost)
+    assert m and "<b>lost</b>: entry 2 address and data" in lost
+    # the steps it names are the entry-1 writes the steps table shows after DRIVER_OK
+    table = rendered(nb, "steps.loc[driver_ok:]")
+    for step, register in zip(m.groups(), ("PCI_MSIX_ENTRY_LOWER_ADDR", "PCI_MSIX_ENTRY_DATA"), strict=True):
+        assert re.search(rf"<th>{step}</th>\s*<td>msix-table</td>\s*<td>{register}</td>\s*<td>1</td>", table)
+    doctor = rendered(nb, "doctor = DoctorPanel(irqfd)")
+    assert doctor.count("works emulated, breaks under irqfd/vhost") == 2 and f"(steps {m[1]}, {m[2]})" in doctor
+    assert "mask the entry, write its address and data, unmask it" in doctor and "try vhost=off" in doctor
+    fixed = rendered(nb, 'play(fixed, "00:02.0", "hermit-fixed")')
+    assert "0xfee00000 ← 0x31" in fixed and "refreshed on unmask" in fixed and "No findings" in fixed
+    held = rendered(nb, "ff.msix.mask(1)")
+    assert "held in the masked notifier" in held and "PBA read: queue 0's held event set vector 1's pending bit" in held
+    assert "<title>vector 1: pending</title>" in held
+    live = rendered(nb, "MsixTableView(ff)")  # the live table is on an open source: its controls work
+    assert "was closed" not in live and "\nFunction Mask: clear\n" in live
 
 
 def test_05_annotate_and_share():

@@ -203,7 +203,8 @@ def test_doctor_virtio_rules() -> None:
     v.set_queue_vector(1, 0x40)
     assert "virtio_vector_refused" in _checks(src)
     v.set_queue_vector(1, 3)
-    assert {"virtio_shared_vector"} == _checks(src)  # allowed: info only
+    # allowed: info only; moved after DRIVER_OK, so the delivery rule (tests/test_delivery.py) names it too
+    assert {"virtio_shared_vector", "irqfd_vector_after_driver_ok"} == _checks(src)
     v.set_config_vector(NO_VECTOR)
     assert "virtio_config_no_vector" in _checks(src)
     fn.msix.mask(3)
@@ -419,7 +420,8 @@ def test_doctor_queue_rules_unmapped_unprogrammed_and_past_the_table(tmp_path) -
     src = pciexplore.open("sim:virtio-net,driver")
     fn = _virtio_fn(src)
     fn.virtio.set_queue_vector(0, NO_VECTOR)  # unmapped on purpose (accepted: no refusal)
-    assert {x.check for x in diagnose(src)} == {"virtio_queue_no_vector"}
+    # (unmapped after DRIVER_OK: the delivery rule names it too, the irqfd route stays)
+    assert {x.check for x in diagnose(src)} == {"virtio_queue_no_vector", "irqfd_vector_after_driver_ok"}
     fn.virtio.set_queue_vector(0, 1)
     fn.msix.set_message(2, 0, 0)  # queue 1's entry: address 0 is no interrupt
     found = [x for x in diagnose(src) if x.check == "virtio_vector_unprogrammed"]

@@ -200,7 +200,10 @@ class Capture(Source):
             return None
         from ..sources.qemu.timeline import Timeline
 
-        return Timeline.from_list(self.steps, name=self.name)
+        # a capture's steps never change: decoded once (the doctor asks for every virtio function)
+        if getattr(self, "_timeline", None) is None:
+            self._timeline = Timeline.from_list(self.steps, name=self.name)
+        return self._timeline
 
     def save(self, path: str | Path | None = None) -> Path:
         """Write the capture atomically (old or new file, never a torn one); returns the path.

@@ -69,6 +69,7 @@ class Delivery:
     data: int
     function: Address | None = None  # who sent it, when the source can tell
     vector: int | None = None  # MSI-X entry / MSI vector that produced it, when the source can tell
+    via: str | None = None  # the delivery path that took the message (sim: "emulated", "irqfd route ..."), if known
 
     @property
     def warning(self) -> str | None:
@@ -81,7 +82,8 @@ class Delivery:
         who = f" from {self.function}" if self.function is not None else ""
         vec = f" (vector {self.vector})" if self.vector is not None else ""
         warn = f" NOT AN INTERRUPT: {self.warning}" if self.warning else ""
-        return f"<Delivery #{self.seq}: 0x{self.address:x} ← 0x{self.data:x}{who}{vec}{warn}>"
+        via = f" via {self.via}" if self.via else ""
+        return f"<Delivery #{self.seq}: 0x{self.address:x} ← 0x{self.data:x}{who}{vec}{via}{warn}>"
 
 
 #: the Source methods that change a device: each backend's own version is wrapped (Source.__init_subclass__)

@@ -10,13 +10,15 @@ Spec: "sim:" then devices joined by "+", each "KIND[,vectors=N][,driver][,msix=0
   nic     an e1000e-like NIC: ICR/ICS/IMS/IMC/IVAR registers route causes (rx0, tx0, ...) to vectors
   nvme    an NVMe-like controller: completion queue N signals vector N
   virtio-net  virtio-net over PCI with QEMU's common-configuration rules (sources/sim_virtio.py);
-          ",transitional" adds the legacy I/O BAR 0
+          ",transitional" adds the legacy I/O BAR 0; ",delivery=emulated|irqfd|cloud-hypervisor" how its
+          messages reach the CPU (sources/delivery.py: QEMU's msix_notify, vhost's KVM irqfd, cloud-hypervisor)
   vectors MSI-X table size (1..2048); driver: start as a Linux driver leaves it (Bus Master on,
   MSI-X enabled, every vector programmed and unmasked); msix=0: no MSI-X capability (MSI only).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,7 +92,7 @@ class SimFunction:
     """One simulated function.  `send(address, data, vector)` is called for every message it writes."""
 
     def __init__(self, profile: Profile, address: Address, vectors: int, bar_base: int, has_msix: bool,
-                 send: Callable[[Address, int, int, int], None]) -> None:
+                 send: Callable[[Address, int, int, int, str | None], None]) -> None:
         if not 1 <= vectors <= MAX_VECTORS:
             raise InputError(f"sim: vectors={vectors}: MSI-X tables have 1..{MAX_VECTORS} vectors")
         self.profile = profile
@@ -212,6 +214,7 @@ class SimFunction:
             self.config[at] = ((self.config[at] & ~w) | (value & w)) & ~(value & c) & 0xFF
         end = offset + len(data)
         if self.has_msix and offset <= MSIX_CAP + 3 < end:
+            self._msg_ctl_written(old_msix_flags)
             self._msix_write_config(old_msix_flags)
         if offset < MSI_CAP + 0x18 and end > MSI_CAP:
             self._msi_write_config()
@@ -246,18 +249,38 @@ class SimFunction:
         mem = self.bar_mem[self.msix_bir]
         mem[at] = mem[at] | (1 << vector % 8) if on else mem[at] & ~(1 << vector % 8)
 
+    def msix_message(self, vector: int) -> tuple[int, int]:
+        """msix_get_message: the entry's (address, data) as the table holds them now."""
+        entry = self.table_offset + vector * PCI_MSIX_ENTRY_SIZE
+        return self._bar_get(self.msix_bir, entry, 8), self._bar_get(self.msix_bir, entry + 8)
+
     def msix_notify(self, vector: int) -> None:
         if self.msix_is_masked(vector):
             self._set_pending(vector, True)
             return
-        entry = self.table_offset + vector * PCI_MSIX_ENTRY_SIZE
-        address = self._bar_get(self.msix_bir, entry, 8)
-        self.send(address, self._bar_get(self.msix_bir, entry + 8), vector)
+        self.send(*self.msix_message(vector), vector)
+
+    def _mask_changed(self, vector: int, masked: bool) -> None:
+        """msix_fire_vector_notifier: a vector's mask state flipped (a delivery mode may listen)."""
+
+    def _table_written(self, vector: int, old: bytes) -> None:
+        """A table DWORD was written; `old` is the entry's 16 bytes before (a delivery mode may listen)."""
+
+    def _msg_ctl_written(self, old_flags: int) -> None:
+        """Message Control was written; `old_flags` its value before (a delivery mode may listen)."""
+
+    def entry_bytes(self, vector: int) -> bytes:
+        at = self.table_offset + vector * PCI_MSIX_ENTRY_SIZE
+        return bytes(self.bar_mem[self.msix_bir][at : at + PCI_MSIX_ENTRY_SIZE])
+
+    def _pba_read(self, first: int, end: int) -> None:
+        """The PBA bits of vectors first..end-1 are about to be read (a delivery mode may poll first)."""
 
     def _handle_mask_update(self, vector: int, was_masked: bool) -> None:
         is_masked = self.msix_is_masked(vector)
         if is_masked == was_masked:
             return
+        self._mask_changed(vector, is_masked)
         if not is_masked and self.msix_is_pending(vector):
             self._set_pending(vector, False)
             self.msix_notify(vector)
@@ -275,7 +298,9 @@ class SimFunction:
     def _msix_table_write(self, rel: int, value: int) -> None:
         vector = rel // PCI_MSIX_ENTRY_SIZE
         was_masked = self.msix_is_masked(vector)
+        old = self.entry_bytes(vector)
         self._bar_put(self.msix_bir, self.table_offset + rel, value)
+        self._table_written(vector, old)
         self._handle_mask_update(vector, was_masked)
 
     # -- MSI (msi.c) ------------------------------------------------------------------------------
@@ -309,10 +334,10 @@ class SimFunction:
                 self.msi_notify(vector)
 
     # -- sending and raising ------------------------------------------------------------------------
-    def send(self, address: int, data: int, vector: int) -> None:
+    def send(self, address: int, data: int, vector: int, via: str | None = None) -> None:
         """The function writes `data` to `address`, unless Bus Master is off (then nothing leaves it)."""
         if self.cfg(PCI_COMMAND, 2) & PCI_COMMAND_MASTER:
-            self._send(self.address, address, data, vector)
+            self._send(self.address, address, data, vector, via)
 
     def raise_vector(self, vector: int) -> None:
         """What the device does when it wants to signal `vector`: MSI-X, else MSI, else INTx."""
@@ -405,6 +430,11 @@ class SimFunction:
         self._check_bar(bar, offset, size)
         if not self.cfg(PCI_COMMAND, 2) & PCI_COMMAND_MEMORY:
             return b"\xff" * size  # memory decoding off: the request ends in Unsupported Request, all ones
+        if self.has_msix and bar == self.msix_bir:
+            pba_end = self.pba_offset + (self.vectors + 7) // 8
+            if offset < pba_end and offset + size > self.pba_offset:  # msix_pba_mmio_read polls first
+                first = max(offset - self.pba_offset, 0) * 8
+                self._pba_read(first, min(self.vectors, (offset + size - self.pba_offset) * 8))
         return bytes(self.bar_mem[bar][offset : offset + size])
 
     def write_bar(self, bar: int, offset: int, data: bytes) -> None:
@@ -479,10 +509,12 @@ class SimSource(Source):
         super().__init__(f"sim:{spec}")
         self.devices: dict[Address, SimFunction] = {}
         self._deliveries: list[Delivery] = []
+        self._clock = itertools.count().__next__
         parts = [p.strip() for p in spec.split("+")] if spec.strip() else ["nic"]
         if len(parts) > MAX_DEVICES:  # each device gets a 4 MiB window below 4 GiB, from 0xFC000000/0xFD000000
             raise InputError(f"{len(parts)} simulated devices; at most {MAX_DEVICES} fit in the 32-bit BAR window",
                              file=self.name)
+        from .delivery import MODES as DELIVERY_MODES
         from .sim_virtio import PROFILES as VIRTIO_PROFILES
         from .sim_virtio import VirtioNetFunction
 
@@ -496,10 +528,15 @@ class SimSource(Source):
             options = {}
             for opt in opts:
                 key, eq, value = opt.partition("=")
-                if key not in ("vectors", "driver", "msix", "transitional") or (key == "vectors" and not eq) \
-                        or (key == "transitional" and kind not in VIRTIO_PROFILES):
+                virtio_only = key in ("transitional", "delivery")
+                if key not in ("vectors", "driver", "msix", "transitional", "delivery") \
+                        or (key in ("vectors", "delivery") and not eq) or (virtio_only and kind not in VIRTIO_PROFILES):
                     raise InputError(f"unknown option {opt!r}; options: vectors=N, driver, msix=0"
-                                     + (", transitional" if kind in VIRTIO_PROFILES else ""), file=self.name)
+                                     + (", transitional, delivery=" + "|".join(DELIVERY_MODES)
+                                        if kind in VIRTIO_PROFILES else ""), file=self.name)
+                if key == "delivery" and value not in DELIVERY_MODES:
+                    raise InputError(f"unknown delivery mode {value!r}; modes: {', '.join(DELIVERY_MODES)}",
+                                     file=self.name)
                 options[key] = value
             try:
                 vectors = int(options.get("vectors", str(profile.vectors)), 0)
@@ -511,17 +548,20 @@ class SimSource(Source):
             command = PCI_COMMAND_MEMORY
             if kind in VIRTIO_PROFILES:
                 fn: SimFunction = VirtioNetFunction(profile, addr, vectors, base, has_msix, self._record,
-                                                    "transitional" in options, 0xC000 + 0x40 * i)
+                                                    "transitional" in options, 0xC000 + 0x40 * i,
+                                                    options.get("delivery", "emulated"))
                 command |= 0x1 if "transitional" in options else 0  # PCI_COMMAND_IO for the legacy BAR
             else:
                 fn = SimFunction(profile, addr, vectors, base, has_msix, self._record)
+            if isinstance(fn, VirtioNetFunction):
+                fn.clock = self._clock  # one order for the writes of every function
             fn.write_config(PCI_COMMAND, command.to_bytes(2, "little"))  # firmware enabled decoding
             if "driver" in options:
                 fn.driver_setup()
             self.devices[addr] = fn
 
-    def _record(self, function: Address, address: int, data: int, vector: int) -> None:
-        self._deliveries.append(Delivery(len(self._deliveries), address, data, function, vector))
+    def _record(self, function: Address, address: int, data: int, vector: int, via: str | None = None) -> None:
+        self._deliveries.append(Delivery(len(self._deliveries), address, data, function, vector, via))
 
     def _dev(self, addr: Address) -> SimFunction:
         try:
@@ -569,6 +609,24 @@ class SimSource(Source):
 
     def deliveries(self) -> list[Delivery]:
         return list(self._deliveries)
+
+    def delivery(self, addr: Address | str):  # -> sources.delivery.DeliveryMode
+        """How simulated virtio function `addr` delivers its messages: the mode's `name`, `routes()` and
+        `journal` (every route built, refreshed, released or bypassed)."""
+        fn = self._dev(addr if isinstance(addr, Address) else Address.parse(str(addr)))
+        if not hasattr(fn, "delivery"):
+            raise InputError(f"{fn.address} is not a simulated virtio function: it has no delivery mode", file=self.name)
+        return fn.delivery
+
+    def timeline(self):  # -> Timeline | None (sources/qemu/timeline.py, imported only when asked)
+        """The writes made to the virtio functions in order (from the firmware's PCI_COMMAND on), as
+        `pciexplore vm` records a guest's; None when the source has no virtio function."""
+        from .qemu.timeline import Timeline
+
+        steps = [s for fn in self.devices.values() for s in getattr(fn, "steps", ())]
+        if not any(hasattr(fn, "steps") for fn in self.devices.values()):
+            return None
+        return Timeline(sorted(steps, key=lambda s: s.step), name=self.name)
 
 
 def open_spec(rest: str = "", **options) -> SimSource:

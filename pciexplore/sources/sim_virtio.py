@@ -9,14 +9,18 @@ past the table size is refused and reads back VIRTIO_MSI_NO_VECTOR; device_statu
 (every vector unbound, queues disabled, features cleared); ISR reads clear it; a notify on a queue
 uses one buffer and signals the queue's vector (with MSI-X on; NO_VECTOR then signals nothing) or
 INTx with ISR bit 0 (MSI-X off).  Three queues: rx0, tx0 and ctrl (virtio-net without multiqueue).
+How a message reaches the CPU ("delivery=emulated|irqfd|cloud-hypervisor") is sources/delivery.py's.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import InputError
 from ..regs import virtio as V
+from . import delivery as D
 from .base import BarRegion
 from .sim import (
     EXP_CAP,
@@ -62,7 +66,7 @@ class VirtioNetFunction(SimFunction):
     """virtio-net over PCI.  Device state lives in these attributes; registers are views of it."""
 
     def __init__(self, profile: Profile, address, vectors: int, bar_base: int, has_msix: bool, send,
-                 transitional: bool = False, io_base: int = 0xC000) -> None:
+                 transitional: bool = False, io_base: int = 0xC000, delivery: str = "emulated") -> None:
         self.transitional = transitional
         self.io_base = io_base
         #: QEMU's vdev->config: the device configuration as the last read of it loaded it (zeros before);
@@ -71,7 +75,13 @@ class VirtioNetFunction(SimFunction):
         self.dfselect = self.gfselect = 0
         self.queues = [VirtQueue(n) for n in QUEUE_SIZES]
         self._reset_state()
+        #: the driver's writes in order, as `pciexplore vm` records a guest's (sources/qemu/timeline.py):
+        #: the evidence of order the delivery doctor and `replay` need; `clock` numbers them source-wide
+        self.steps: list = []
+        self.clock: Callable[[], int] = itertools.count().__next__
+        self._recording = False
         super().__init__(profile, address, vectors, bar_base, has_msix, send)
+        self.delivery: D.DeliveryMode = D.make(delivery, self)
 
     def _reset_state(self) -> None:
         """virtio_reset: status, features, ISR and every vector back to their reset values."""
@@ -137,7 +147,44 @@ class VirtioNetFunction(SimFunction):
             return bytes(length)  # an ISR read through the window would clear it: show 0, read nothing
         return self.read_bar(bar, offset, length).ljust(4, b"\0")
 
+    def _record(self, kind: str, register: str, index: int | None, value: int, text: str) -> None:
+        from .qemu.timeline import Step
+
+        bdf = self.address.short
+        self.steps.append(Step(self.clock(), bdf, "virtio-net-pci (sim)", kind, register, index, value, None,
+                               f"{bdf} {text}"))
+
+    def _record_config(self, offset: int, data: bytes) -> None:
+        for name, at in (("PCI_COMMAND", PCI_COMMAND), ("PCI_MSIX_FLAGS", MSIX_CAP + 2)):
+            if offset == at and len(data) >= 2:
+                value = int.from_bytes(data[:2], "little")
+                self._record("config", name, None, value, f"{name} ← {value:#x}")
+
+    def _record_bar(self, bar: int, offset: int, data: bytes) -> None:
+        from .qemu.timeline import PCI_MSIX_ENTRY_FIELDS, VIRTIO_COMMON
+
+        if self.has_msix and bar == self.msix_bir and offset < self.vectors * 16:
+            for at in range(offset, min(offset + len(data), self.vectors * 16), 4):
+                entry, field = divmod(at, 16)
+                value = int.from_bytes(data[at - offset : at - offset + 4], "little")
+                name = PCI_MSIX_ENTRY_FIELDS[field]
+                self._record("msix-table", name, entry, value, f"MSI-X entry {entry} {name} ← {value:#x}")
+        elif bar == MODERN_BAR and COMMON_AT <= offset < COMMON_AT + 0x40:
+            at = offset - COMMON_AT
+            while at < offset - COMMON_AT + len(data) and at in VIRTIO_COMMON:
+                name, width, per_queue = VIRTIO_COMMON[at]
+                if name.endswith("_select"):  # selectors: the model's own reads write them; per-queue steps
+                    at += width  # name their queue (the feature halves do not matter to delivery)
+                    continue
+                chunk = data[at - (offset - COMMON_AT) : at - (offset - COMMON_AT) + width]
+                value = int.from_bytes(chunk, "little")
+                index = self.queue_sel if per_queue else None
+                where = f"queue {index} " if per_queue else ""
+                self._record("virtio", name, index, value, f"virtio-net {where}{name} ← {value:#x}")
+                at += width
+
     def write_config(self, offset: int, data: bytes) -> None:
+        self._record_config(offset, data)
         super().write_config(offset, data)
         if offset < PCI_CFG_CAP + 20 and offset + len(data) > PCI_CFG_CAP + 16:  # data written: to the device
             bar, at, length = self._window()
@@ -172,9 +219,15 @@ class VirtioNetFunction(SimFunction):
             "VIRTIO_PCI_COMMON_Q_USEDLO": q.device if q else 0,
         }[name]
 
-    def _vector(self, value: int) -> int:
-        """What the device keeps of a vector written: below the table size, else NO_VECTOR (refused)."""
-        return value if self.has_msix and value < self.vectors else V.VIRTIO_MSI_NO_VECTOR
+    def _vector(self, old: int, value: int) -> int:
+        """What the device keeps of a vector written (QEMU: below the table size, else NO_VECTOR, refused);
+        the old vector's pending bit clears once nothing names it (msix_vector_unuse)."""
+        kept = self.delivery.keep_vector(value)
+        if old != kept and old < self.vectors and self.has_msix:
+            users = [q.vector for q in self.queues] + [self.config_vector]
+            if users.count(old) == 1 and self.delivery.uses_vectors:
+                self._set_pending(old, False)
+        return kept
 
     def _common_write(self, name: str, value: int, part: int = 0) -> None:
         q = self.queues[self.queue_sel] if self.queue_sel < len(self.queues) else None
@@ -185,7 +238,7 @@ class VirtioNetFunction(SimFunction):
         elif name == "VIRTIO_PCI_COMMON_GF" and self.gfselect < 2:
             self.guest_features[self.gfselect] = value
         elif name == "VIRTIO_PCI_COMMON_MSIX":
-            self.config_vector = self._vector(value)
+            self.config_vector = self._vector(self.config_vector, value)
         elif name == "VIRTIO_PCI_COMMON_STATUS":
             self._set_status(value)
         elif name == "VIRTIO_PCI_COMMON_Q_SELECT":
@@ -196,7 +249,7 @@ class VirtioNetFunction(SimFunction):
         elif name == "VIRTIO_PCI_COMMON_Q_SIZE":
             q.size = value
         elif name == "VIRTIO_PCI_COMMON_Q_MSIX":
-            q.vector = self._vector(value)
+            q.vector = self._vector(q.vector, value)
         elif name == "VIRTIO_PCI_COMMON_Q_ENABLE":
             q.enable = 1 if value == 1 else q.enable  # QEMU takes only 1 (anything else is a driver error)
         elif name in ("VIRTIO_PCI_COMMON_Q_DESCLO", "VIRTIO_PCI_COMMON_Q_AVAILLO", "VIRTIO_PCI_COMMON_Q_USEDLO"):
@@ -206,11 +259,17 @@ class VirtioNetFunction(SimFunction):
             setattr(q, attr, (old & ~(0xFFFFFFFF << part)) | value << part)
 
     def _set_status(self, value: int) -> None:
+        old = self.status
         if value == 0:
+            self.delivery.status_written(old, 0)  # vhost stops before the device resets
             self._reset_state()
             self._cfg_put(PCI_STATUS, 2, self.cfg(PCI_STATUS, 2) & ~PCI_STATUS_INTERRUPT)
+            if self.has_msix and self.delivery.uses_vectors:  # virtio_pci_reset -> msix_unuse_all_vectors
+                for v in range(self.vectors):
+                    self._set_pending(v, False)
         else:
             self.status = value & 0xFF
+            self.delivery.status_written(old, self.status)
 
     def _common_image(self) -> bytearray:
         img = bytearray(0x40)
@@ -289,6 +348,8 @@ class VirtioNetFunction(SimFunction):
                              device=str(self.address), offset=offset)
 
     def write_bar(self, bar: int, offset: int, data: bytes) -> None:
+        if self._decodes(bar if bar in (MODERN_BAR, LEGACY_BAR) else MODERN_BAR):  # a write that reaches the device
+            self._record_bar(bar, offset, data)
         if bar not in (MODERN_BAR, LEGACY_BAR) or (bar == LEGACY_BAR and not self.transitional):
             super().write_bar(bar, offset, data)
             return
@@ -353,31 +414,53 @@ class VirtioNetFunction(SimFunction):
         elif name == "VIRTIO_PCI_STATUS":
             self._set_status(value)
         elif name == "VIRTIO_MSI_CONFIG_VECTOR":
-            self.config_vector = self._vector(value)
+            self.config_vector = self._vector(self.config_vector, value)
         elif name == "VIRTIO_MSI_QUEUE_VECTOR" and q is not None:
-            q.vector = self._vector(value)
+            q.vector = self._vector(q.vector, value)
 
     # -- interrupts -----------------------------------------------------------------------------------------
-    def _virtio_notify(self, vector: int, isr_bit: int) -> None:
-        """virtio_pci_notify: MSI-X on: the vector's message, none for NO_VECTOR; off: ISR bit and INTx."""
+    def _virtio_notify(self, isr_bit: int, queue: int | None = None) -> None:
+        """virtio_pci_notify: MSI-X on: the delivery mode sends the queue's (or msix_config's) message,
+        none for NO_VECTOR; off: ISR bit and INTx.  A queue vhost owns (irqfd) bypasses both."""
+        if queue is not None and self.delivery.owns(queue):
+            self.delivery.queue_event(queue)
+            return
         self.isr |= isr_bit
         if self.msix_enabled():
-            if vector != V.VIRTIO_MSI_NO_VECTOR:
-                self.msix_notify(vector)
+            if queue is None:
+                self.delivery.config_event()
+            else:
+                self.delivery.queue_event(queue)
         else:
             self._cfg_put(PCI_STATUS, 2, self.cfg(PCI_STATUS, 2) | PCI_STATUS_INTERRUPT)
+
+    def msix_notify(self, vector: int) -> None:
+        self.delivery.msix_notify(vector)
+
+    def _mask_changed(self, vector: int, masked: bool) -> None:
+        self.delivery.mask_changed(vector, masked)
+
+    def _table_written(self, vector: int, old: bytes) -> None:
+        self.delivery.table_written(vector, old)
+
+    def _msg_ctl_written(self, old_flags: int) -> None:
+        self.delivery.msg_ctl_written(old_flags)
+
+    def _pba_read(self, first: int, end: int) -> None:
+        self.delivery.pba_read(first, end)
 
     def notify_queue(self, q: int) -> None:
         """The driver rang queue `q`: the device uses one buffer and signals the queue's interrupt."""
         if q < len(self.queues) and self.queues[q].enable and self.status & V.VIRTIO_CONFIG_S_DRIVER_OK:
-            self._virtio_notify(self.queues[q].vector, V.VIRTIO_PCI_ISR_QUEUE)
+            self._virtio_notify(V.VIRTIO_PCI_ISR_QUEUE, q)
 
     def config_change(self) -> None:
         """The link flips (as QMP set_link does to QEMU's): generation moves on, the config vector fires."""
         self.link_up = not self.link_up
         self.generation += 1
         if self.status & V.VIRTIO_CONFIG_S_DRIVER_OK:  # QEMU's virtio_notify_config sets both ISR bits
-            self._virtio_notify(self.config_vector, V.VIRTIO_PCI_ISR_CONFIG | V.VIRTIO_PCI_ISR_QUEUE)
+            self._virtio_notify(V.VIRTIO_PCI_ISR_CONFIG | V.VIRTIO_PCI_ISR_QUEUE)
+        self.delivery.link_changed()  # then virtio_net_set_status: vhost stops or starts
 
     def causes(self) -> dict[str, str]:
         out = {"config": "link flip: configuration change on msix_config's vector"}

@@ -1,11 +1,17 @@
-"""The virtio rules of the interrupt doctor: queue -> vector bindings checked against the virtio spec.
+"""The virtio rules of the interrupt doctor: queue -> vector bindings checked against the virtio spec,
+and the delivery-path hazards that work emulated and break under irqfd/vhost.
 
 Sections are virtio 1.2's.  Each rule reads `fn.virtio.snapshot()` (what the source lets it read) and
-the MSI-X entries the vectors name; a queue whose registers were not read is not judged.
+the MSI-X entries the vectors name; a queue whose registers were not read is not judged.  The
+delivery-path rules need the order of the driver's writes: they replay the function's recorded
+bring-up (a capture with a timeline, a running VM started by `pciexplore vm`, a simulated function's
+own record) through the emulated and irqfd paths (virtio/replay.py); a static capture shows only the
+final table, which is the same whether an entry was written before DRIVER_OK or after.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -129,6 +135,8 @@ def findings(f: _Facts) -> Iterator:
             "when MSI-X is enabled",
             "enable MSI-X before assigning vectors (Linux: pci_alloc_irq_vectors, then vp_modern_queue_vector)")
 
+    yield from _delivery_findings(f, snap, queues, entries, driver_ok and msix)
+
     users: dict[int, list[str]] = {}
     for queue, vec in bound:
         users.setdefault(vec, []).append("config" if queue is None else f"queue {queue}")
@@ -145,3 +153,76 @@ def findings(f: _Facts) -> Iterator:
 
 def _enabled(snap, queue: int) -> bool:
     return bool(snap.queues[queue].enable) if queue < len(snap.queues) else False
+
+
+HINT = "try vhost=off to tell an irqfd problem from a driver problem"
+MARK = "works emulated, breaks under irqfd/vhost"
+DELIVERY_RULES = {  # check -> (rule, fix)
+    "irqfd_entry_written_unmasked": (
+        "QEMU hw/virtio/virtio-pci.c: with vhost the KVM route of a queue's vector is built from the table at "
+        "DRIVER_OK (virtio_pci_set_guest_notifiers) and refreshed only on a mask -> unmask transition "
+        "(virtio_pci_one_vector_unmask); hw/pci/msix.c msix_notify, the emulated path, reads the entry when the "
+        "event fires. PCIe Base 6.0 §6.1.4.2: software should mask an entry while it changes its message",
+        "mask the entry, write its address and data, unmask it (the unmask refreshes the route); or program "
+        "every entry before DRIVER_OK"),
+    "irqfd_vector_after_driver_ok": (
+        "virtio 1.2 §3.1.1: the per-bus set-up (MSI-X vectors for PCI) comes before DRIVER_OK; QEMU 7.2/8.0 "
+        "bind vhost's eventfd to the route of the vector a queue had at DRIVER_OK and do not move it "
+        "(virtio_pci_set_vector, from 8.2.3/9.0, does)",
+        "assign vectors (msix_config, each queue_msix_vector, read back) before DRIVER_OK; to change one later, "
+        "reset the device and set it up again"),
+}
+
+
+def _delivery_findings(f: _Facts, snap, queues, entries, live: bool) -> Iterator:
+    """The delivery-path hazards: from the recorded order of writes when the source has one (replayed),
+    and from the table now for the PBA rule (what a static capture can show)."""
+    from ..doctor import Finding
+
+    timeline = _timeline(f.fn)
+    if timeline is not None:
+        mine = tuple(timeline.select(f.fn.address.short).steps)
+        for r in _replayed(mine, f.fn.msix.regs().size if f.msix else None):
+            for loss in r.losses:
+                check = loss.hazards[0].check if loss.hazards else "irqfd_entry_written_unmasked"
+                rule, fix = DELIVERY_RULES[check]
+                vector = r.outcome(loss.event, "emulated").vector
+                yield Finding(check, "warning", f.device, f"{loss.event} (recorded bring-up)",
+                              f"{MARK}: {loss.text}", rule, f"{fix}; {HINT}", vector=vector)
+    if not live:
+        return
+    for q in queues:  # the PBA rule: what the table shows now cannot show a held event
+        e = entries.get(q.msix_vector)
+        if q.index < 2 and q.enable and e is not None and e.entry_masked and not e.pending:
+            yield Finding(
+                "irqfd_pba_only_when_read", "info", f.device, _where(q.index),
+                f"{MARK} for a driver that waits for a pending bit: queue {q.index}'s vector {q.msix_vector} is "
+                "masked and its PBA bit clear; under vhost a masked queue's event waits in the masked notifier "
+                "and its PBA bit appears only when the PBA is read, so a clear bit here does not show that "
+                "nothing happened",
+                "QEMU hw/pci/msix.c msix_pba_mmio_read -> hw/virtio/virtio-pci.c virtio_pci_vector_poll: pending "
+                "bits of vhost's queues are polled in when the PBA is read; PCIe Base 6.0 §6.1.4.5: unmasking "
+                "a pending vector sends its message",
+                f"read the PBA, don't rely on it (or simply unmask: a held event is sent on unmask); {HINT}",
+                vector=q.msix_vector)
+
+
+@functools.lru_cache(maxsize=64)
+def _replayed(steps: tuple, size: int | None) -> tuple:
+    """One function's recorded steps through the emulated and irqfd paths; the same steps give the same
+    answer, so a doctor run again on an unchanged bring-up (a live panel, a dashboard) replays nothing."""
+    from .replay import replay
+
+    try:
+        return tuple(replay(list(steps), ("emulated", "irqfd"), None, size)) if steps else ()
+    except PciError:
+        return ()
+
+
+def _timeline(fn):
+    """The source's recorded bring-up (capture with a timeline, qmp:, sim:), or None."""
+    get = getattr(fn.source, "timeline", None)
+    try:
+        return get() if callable(get) else None
+    except PciError:
+        return None
