@@ -77,8 +77,11 @@ def test_every_hop_is_named_and_fits_its_box_and_the_viewbox(j):
             width = H.text_width(t.text, size, t.get("font-weight") == "bold")
             assert left + width <= rect["x"] + rect["width"] - 4, t.text  # padding left on the right
             assert rect["y"] + size <= baseline <= rect["y"] + rect["height"] - 3, t.text
-    labels = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "pcx-lane-label"]
-    assert labels == [lane.label for lane in j.lanes]
+    labels = [t for t in root.iter(f"{SVG}text") if t.get("class") in ("pcx-lane-label", "pcx-lane-note")]
+    assert [t.text for t in labels] == [s for lane in j.lanes for s in (lane.label, lane.note) if s]
+    for t in labels:  # a long lane label widens the picture rather than running off its edge
+        bold = t.get("font-weight") == "bold"
+        assert float(t.get("x")) + H.text_width(t.text, float(t.get("font-size")), bold) <= vb[2], t.text
 
 
 def test_a_long_lane_wraps_instead_of_growing_past_max_width():
@@ -88,6 +91,14 @@ def test_a_long_lane_wraps_instead_of_growing_past_max_width():
     ys = sorted({r["y"] for r, _ in boxes(root)})
     assert len(ys) > 1  # more than one line
     assert root.find(f"{SVG}g/{SVG}polyline") is not None  # the elbow that joins the lines
+
+
+def test_a_wrapped_lane_spreads_its_boxes_evenly_over_its_lines():
+    lane = H.Lane("five", tuple(H.Hop("x" * 12) for _ in range(5)))  # 5 equal boxes, 4 fit on a line
+    one = H.text_width("x" * 12, H.TITLE_SIZE, True) + 2 * H.PAD_X
+    root = parse(H.svg([lane], max_width=4 * one + 3 * H.MIN_GAP + 2 * H.MARGIN + 1))
+    rows = [r["y"] for r, _ in boxes(root)]
+    assert [rows.count(y) for y in sorted(set(rows))] == [3, 2]
 
 
 def test_a_stop_is_written_and_double_bordered_and_the_rest_faded():
@@ -195,7 +206,7 @@ def test_the_vm_pictures_carry_the_guests_message_and_say_they_are_pictures():
     e = guest.msix.entry(1)
     vm, post = journey.in_a_vm(guest, 1), journey.posted(guest, 1)
     message = f"0x{e.address:x} ← 0x{e.data:x}"
-    assert [lane.label.split(":")[0] for lane in vm.lanes] == ["emulated", "irqfd"]
+    assert [lane.label.split(":")[0] for lane in vm.lanes] == ["emulated", "irqfd set-up", "irqfd event"]
     assert all(message in lane.text() for lane in vm.lanes)  # the route is built from the entry
     assert [lane.label.split(":")[0] for lane in post.lanes] == ["posted (APICv)", "posted (VT-d)"]
     assert f"PIR bit 0x{e.data & 0xFF:02x}" in post.text()

@@ -216,7 +216,7 @@ def in_a_vm(fn: Function, vector: int = 1, gsi: int = 24) -> Journey:
     message = f"0x{address:x} ← 0x{data:x}"
     lapic = Hop(f"vCPU's LAPIC {dest}", [f"vector 0x{vec:02x} → IRR", "(with APICv: posted,", "see journey.posted)"],
                 "cpu", PICTURE)
-    table = Hop(f"guest's table entry {vector}", [message, "QEMU keeps the table", "(guest writes are trapped)"])
+    table = Hop(f"guest's table entry {vector}", [message, "QEMU keeps the table", "(guest writes trap to it)"])
     emulated = Lane("emulated: QEMU's device model (e.g. -netdev user)", (
         Hop("virtio-net in QEMU", ["a queue used a buffer:", "virtio_notify →", "msix_notify"], "hypervisor", PICTURE),
         Hop(f"entry {vector}, read now", [message, "masked? → PBA bit,", "nothing sent"], "device"),
@@ -224,16 +224,20 @@ def in_a_vm(fn: Function, vector: int = 1, gsi: int = 24) -> Journey:
         Hop("KVM_SIGNAL_MSI", ["ioctl from QEMU;", "kvm_set_msi"], "hypervisor", PICTURE),
         lapic,
     ), note="the entry is read when the event fires: a new message takes effect at once")
-    irqfd = Lane("irqfd: vhost-net (-netdev tap,vhost=on)", (
+    setup = Lane("irqfd set-up: vhost-net (-netdev tap,vhost=on), once, at DRIVER_OK", (
         table,
-        Hop(f"KVM MSI route, GSI {gsi}", [message, "built from the entry at", "DRIVER_OK; refreshed only",
-                                          "on mask → unmask"], "hypervisor", PICTURE, via="copied once"),
-        Hop("vhost worker", ["used a buffer:", "eventfd_signal(call fd)"], "hypervisor", PICTURE, via="per event"),
-        Hop("KVM irqfd_wakeup", [f"route for GSI {gsi}:", "the copy, not the table;", "QEMU not involved"],
-            "hypervisor", PICTURE),
+        Hop(f"KVM MSI route, GSI {gsi}", [message, "a copy of the entry;", "refreshed only on", "mask → unmask"],
+            "hypervisor", PICTURE, via="route built"),
+        Hop("eventfd (vhost's call fd)", [f"bound to GSI {gsi}", "by the KVM_IRQFD ioctl"], "hypervisor", PICTURE,
+            via="KVM_IRQFD"),
+    ), note="kvm_irqchip_add_msi_route copies the message as the entry holds it then")
+    irqfd = Lane("irqfd event: every interrupt, QEMU not involved", (
+        Hop("vhost worker", ["a queue used a buffer:", "eventfd_signal(call fd)"], "hypervisor", PICTURE),
+        Hop("KVM irqfd_wakeup", [f"the route for GSI {gsi}:", message, "the copy, not the table"],
+            "hypervisor", PICTURE, via="eventfd"),
         lapic,
-    ), note="the route holds the message as it was when it was built")
-    return Journey(f"MSI-X vector {vector} of {fn.address} inside a VM", (emulated, irqfd))
+    ), note="a message written into an entry that stays unmasked never reaches the route")
+    return Journey(f"MSI-X vector {vector} of {fn.address} inside a VM", (emulated, setup, irqfd))
 
 
 def posted(fn: Function, vector: int = 1) -> Journey:

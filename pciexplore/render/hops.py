@@ -115,6 +115,8 @@ def _layout(lanes: Sequence[Lane], max_width: float) -> tuple[list[tuple[Lane, f
     width = 0.0
     for lane in lanes:
         label_y = y + LABEL_SIZE
+        width = max(width, MARGIN + text_width(lane.label, LABEL_SIZE, True) + MARGIN,
+                    MARGIN + text_width(lane.note, LINE_SIZE) + MARGIN)
         y += LABEL_SIZE + 8 + (LINE_SIZE + 4 if lane.note else 0)
         specs = []
         for hop in lane.hops:
@@ -122,12 +124,14 @@ def _layout(lanes: Sequence[Lane], max_width: float) -> tuple[list[tuple[Lane, f
             w = max(MIN_BOX_W, max(text_width(t, s, b) for t, s, b in lines) + 2 * PAD_X)
             specs.append((hop, lines, w))
         h = 2 * PAD_Y + LINE_H * max(len(lines) for _, lines, _ in specs) if specs else 0
+        gaps = [max(MIN_GAP, text_width(hop.via, VIA_SIZE) + 12) if i else 0 for i, (hop, _, _) in enumerate(specs)]
+        starts = _line_starts([w for _, _, w in specs], gaps, max_width - 2 * MARGIN)
         boxes: list[_Box] = []
         x = MARGIN
         stopped = False
         for i, (hop, lines, w) in enumerate(specs):
-            gap = max(MIN_GAP, text_width(hop.via, VIA_SIZE) + 12) if i else 0
-            if i and x + gap + w > max_width - MARGIN:  # wrap: the next line starts at the left again
+            gap = gaps[i]
+            if i in starts and i:  # wrap: the next line starts at the left again
                 x, gap = MARGIN, 0
                 y += h + ROW_GAP
             x += gap
@@ -138,6 +142,34 @@ def _layout(lanes: Sequence[Lane], max_width: float) -> tuple[list[tuple[Lane, f
         y += h + 18
         placed.append((lane, label_y, boxes))
     return placed, max(width, 200.0), y
+
+
+def _greedy(widths: list[float], gaps: list[float], limit: float) -> set[int]:
+    """Indexes of the boxes that begin a line when each line takes as many boxes as fit in `limit`."""
+    starts, x = {0}, 0.0
+    for i, w in enumerate(widths):
+        if i and x + gaps[i] + w > limit:
+            starts.add(i)
+            x = w
+        else:
+            x += (gaps[i] if i else 0) + w
+    return starts
+
+
+def _line_starts(widths: list[float], gaps: list[float], limit: float) -> set[int]:
+    """Where lines begin: as few lines as `limit` allows, with the boxes spread evenly over them (a lane of
+    five boxes that needs two lines gets three and two, not four and one alone)."""
+    if not widths:
+        return set()
+    starts = _greedy(widths, gaps, limit)
+    lines = len(starts)
+    target = sum(widths) / lines
+    while lines > 1 and target < limit:  # the narrowest lines that still need no more of them
+        even = _greedy(widths, gaps, target)
+        if len(even) == lines:
+            return even
+        target += 8
+    return starts
 
 
 def _arrow(a: _Box, b: _Box) -> str:
