@@ -92,7 +92,9 @@ def _write_hop(address: int, data: int, master: bool, seen: str, vector_note: st
     elif not x86.is_interrupt_address(address):
         stop = "not 0xFEExxxxx"
         lines.append("a plain memory write (DMA)")
-    return Hop("memory write", lines + [seen] if seen else lines, "fabric", stop=stop)
+    if seen and not stop:  # a write that cannot leave was not the one recorded earlier
+        lines.append(seen)
+    return Hop("memory write", lines, "fabric", stop=stop)
 
 
 def _seen(fn: Function, vector: int, address: int, data: int) -> str:
@@ -173,7 +175,8 @@ def msi(fn: Function, vector: int = 0) -> Journey:
               [f"Enable: {int(r.enabled)}, vectors {r.count} of {r.capable}",
                f"address 0x{r.address:x}, data 0x{r.data:04x}", mask_line], stop=stop)
     note = f"data low bits = vector {vector}" if r.count > 1 else ""
-    write = _write_hop(address, data, bool(command & PCI_COMMAND_MASTER), _seen(fn, vector, address, data), note)
+    seen = "nothing sent" if stop else _seen(fn, vector, address, data)  # an earlier write is not this one
+    write = _write_hop(address, data, bool(command & PCI_COMMAND_MASTER), seen, note)
     lane = Lane(f"MSI vector {vector}", (cap, write, *_cpu_hops(address, data)))
     return Journey(f"MSI vector {vector} of {fn.address}", (lane,))
 
@@ -198,8 +201,8 @@ def msix(fn: Function, vector: int = 0) -> Journey:
     entry = Hop(f"table entry {vector}", [f"address 0x{e.address:x}", f"data 0x{e.data:08x}",
                                           f"mask bit: {int(e.entry_masked)}, PBA bit: {int(e.pending)}"],
                 stop=entry_stop)
-    write = _write_hop(e.address, e.data, bool(command & PCI_COMMAND_MASTER),
-                       _seen(fn, vector, e.address, e.data))
+    seen = "nothing sent" if cap_stop or entry_stop else _seen(fn, vector, e.address, e.data)
+    write = _write_hop(e.address, e.data, bool(command & PCI_COMMAND_MASTER), seen)
     lane = Lane(f"MSI-X vector {vector}", (cap, entry, write, *_cpu_hops(e.address, e.data)))
     return Journey(f"MSI-X vector {vector} of {fn.address}", (lane,))
 
