@@ -193,7 +193,7 @@ def test_07_where_does_an_interrupt_go():
     nb = execute("07-where-does-an-interrupt-go")
     stopped = rendered(nb, 'src.trigger(fn.address, "rx0")')
     assert "after the event: Status.Interrupt 1, INTx Disable 1: pin not asserted" in stopped
-    assert "stops here: INTx Disable set" in stopped
+    assert "stops here: INTx Disable set" in stopped and "Interrupt Line: 11 (OS note)" in stopped
     driven = rendered(nb, 'fn.set("PCI_COMMAND_INTX_DISABLE", 0)')
     assert "Status.Interrupt 1, INTx Disable 0: pin asserted" in driven and "stops here" not in driven
     cleared = rendered(nb, "isr = v.read_isr()")
