@@ -198,6 +198,19 @@ def test_msi_data_carries_the_vector_in_its_low_bits():
     assert j.stops() == [""] and "0xfee01000 ← 0x42" in j.text() and "LAPIC 1" in j.text()
 
 
+def test_an_unprogrammed_entry_writes_memory_and_interrupts_no_cpu():
+    """SDM §11.11: only writes to 0xFEExxxxx are interrupts; a fresh entry (address 0) is a plain write."""
+    src = pciexplore.open("sim:nic")
+    fn = src.functions()[0]
+    fn.set("PCI_COMMAND_MASTER", 1)
+    fn.msix.enable()
+    fn.msix.unmask(0)
+    fn.msix.trigger(0)
+    j = journey.msix(fn, 0)
+    assert j.stops() == ["not 0xFEExxxxx"] and j.lanes[0].hops[-1].title == "memory at 0x0"
+    assert "LAPIC" not in j.text()
+
+
 def test_a_remappable_message_goes_to_the_iommu_not_to_an_apic():
     lane_hops = journey._cpu_hops(0xFEE00000 | 5 << 5 | 1 << 4, 0)
     assert lane_hops[0].title == "IOMMU: IRTE 5" and lane_hops[0].seen == H.PICTURE

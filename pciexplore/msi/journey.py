@@ -54,29 +54,43 @@ class Journey:
         return self.text()
 
 
-def _header(fn: Function) -> tuple[int, int, int, int, int]:
-    """(Command, Status, Interrupt Pin, Interrupt Line, device number) read afresh from the device."""
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """What decides INTx (and whether a message can leave), read afresh from the header, fields by their
+    pci_regs.h names."""
+
+    master: bool
+    asserted: bool  # PCI_STATUS_INTERRUPT
+    disabled: bool  # PCI_COMMAND_INTX_DISABLE
+    pin: int
+    line: int
+
+
+def _header(fn: Function) -> _Header:
     fn.refresh()
     h = fn.header
-    return (h["PCI_COMMAND"].value or 0, h["PCI_STATUS"].value or 0, h["PCI_INTERRUPT_PIN"].value or 0,
-            h["PCI_INTERRUPT_LINE"].value or 0, fn.address.device)
+    command, status = h["PCI_COMMAND"], h["PCI_STATUS"]
+    return _Header(bool(command["PCI_COMMAND_MASTER"]), bool(status["PCI_STATUS_INTERRUPT"]),
+                   bool(command["PCI_COMMAND_INTX_DISABLE"]), h["PCI_INTERRUPT_PIN"].value or 0,
+                   h["PCI_INTERRUPT_LINE"].value or 0)
 
 
-PCI_COMMAND_MASTER, PCI_COMMAND_INTX_DISABLE, PCI_STATUS_INTERRUPT = 0x4, 0x400, 0x8
-
-
-def _cpu_hops(address: int, data: int, how: str = "") -> list[Hop]:
-    """The message's destination as x86 decodes it, then the handler (a picture: no CPU is observed)."""
+def _cpu_hops(address: int, data: int) -> list[Hop]:
+    """Where the write lands as x86 decodes it, then the handler (pictures past the APIC: no CPU is
+    observed)."""
+    if not x86.is_interrupt_address(address):
+        return [Hop(f"memory at 0x{address:x}", ["an ordinary write (DMA):", "no CPU is interrupted"], "software",
+                    PICTURE)]
     if x86.remappable(address):
         index = x86.irte_index(address, data)
         return [Hop(f"IOMMU: IRTE {index}", ["remappable format (address bit 4):",
                                               "destination and vector are in the", "interrupt remapping table"],
-                    "controller", PICTURE, via=how),
+                    "controller", PICTURE),
                 Hop("CPU the IRTE names", ["IDT vector → Linux IRQ → handler"], "cpu", PICTURE)]
     f = x86.fields(address, data)
     return [Hop(f"LAPIC {f['dest_id']}", [f"{x86.DEST_MODES[f['dest_mode']]} destination",
                                           f"vector 0x{f['apic_vector']:02x}, {x86.DELIVERY_MODES[f['delivery_mode']]}, "
-                                          f"{x86.TRIGGER_MODES[f['trigger_mode']]}"], "cpu", via=how),
+                                          f"{x86.TRIGGER_MODES[f['trigger_mode']]}"], "cpu"),
             Hop(f"IDT vector 0x{f['apic_vector']:02x}", ["→ Linux IRQ → handler;",
                                                          "/proc/interrupts counts it", "on the CPU it ran on"],
                 "software", PICTURE)]
@@ -109,8 +123,8 @@ def _seen(fn: Function, vector: int, address: int, data: int) -> str:
 
 def intx_state(fn: Function) -> str:
     """One line: "Status.Interrupt 1, INTx Disable 0: pin asserted", read from the device now."""
-    command, status, pin, _, _ = _header(fn)
-    return _intx_words(pin, bool(status & PCI_STATUS_INTERRUPT), bool(command & PCI_COMMAND_INTX_DISABLE))
+    r = _header(fn)
+    return _intx_words(r.pin, r.asserted, r.disabled)
 
 
 def _intx_words(pin: int, asserted: bool, disabled: bool) -> str:
@@ -122,9 +136,8 @@ def _intx_words(pin: int, asserted: bool, disabled: bool) -> str:
 
 def intx(fn: Function) -> Journey:
     """INTx: Interrupt Pin, Status.Interrupt and Command.INTx Disable as read now, then the wire's way."""
-    command, status, pin, line, slot = _header(fn)
-    asserted = bool(status & PCI_STATUS_INTERRUPT)
-    disabled = bool(command & PCI_COMMAND_INTX_DISABLE)
+    r = _header(fn)
+    pin, line, slot, asserted, disabled = r.pin, r.line, fn.address.device, r.asserted, r.disabled
     pin_name = "none" if pin == 0 else f"INT{'ABCD'[pin - 1]}#" if pin <= 4 else f"reserved ({pin})"
     stop = ""
     if pin == 0:
@@ -163,7 +176,7 @@ def msi(fn: Function, vector: int = 0) -> Journey:
         return Journey(f"MSI of {fn.address}", (Lane("MSI", (Hop(f"function {fn.address}", ["no MSI capability"],
                                                                   stop="no MSI capability"),)),))
     r = model.regs()
-    command = _header(fn)[0]
+    master = _header(fn).master
     masked = bool((r.mask or 0) >> vector & 1)
     pending = bool((r.pending or 0) >> vector & 1)
     address, data = r.message(vector)
@@ -176,7 +189,7 @@ def msi(fn: Function, vector: int = 0) -> Journey:
                f"address 0x{r.address:x}, data 0x{r.data:04x}", mask_line], stop=stop)
     note = f"data low bits = vector {vector}" if r.count > 1 else ""
     seen = "nothing sent" if stop else _seen(fn, vector, address, data)  # an earlier write is not this one
-    write = _write_hop(address, data, bool(command & PCI_COMMAND_MASTER), seen, note)
+    write = _write_hop(address, data, master, seen, note)
     lane = Lane(f"MSI vector {vector}", (cap, write, *_cpu_hops(address, data)))
     return Journey(f"MSI vector {vector} of {fn.address}", (lane,))
 
@@ -190,7 +203,7 @@ def msix(fn: Function, vector: int = 0) -> Journey:
                                                                      stop="no MSI-X capability"),)),))
     r = model.regs()
     e = model.entry(vector)
-    command = _header(fn)[0]
+    master = _header(fn).master
     cap_stop = "MSI-X disabled" if not r.enabled else ("Function Mask set" if r.function_masked else "")
     cap = Hop(f"MSI-X capability @0x{model.offset:02x}",
               [f"Enable: {int(r.enabled)}, Function Mask: {int(r.function_masked)}",
@@ -202,7 +215,7 @@ def msix(fn: Function, vector: int = 0) -> Journey:
                                           f"mask bit: {int(e.entry_masked)}, PBA bit: {int(e.pending)}"],
                 stop=entry_stop)
     seen = "nothing sent" if cap_stop or entry_stop else _seen(fn, vector, e.address, e.data)
-    write = _write_hop(e.address, e.data, bool(command & PCI_COMMAND_MASTER), seen)
+    write = _write_hop(e.address, e.data, master, seen)
     lane = Lane(f"MSI-X vector {vector}", (cap, entry, write, *_cpu_hops(e.address, e.data)))
     return Journey(f"MSI-X vector {vector} of {fn.address}", (lane,))
 
