@@ -230,7 +230,7 @@ def in_a_vm(fn: Function, vector: int = 1, gsi: int = 24) -> Journey:
     f = x86.fields(address, data)
     dest, vec = f["dest_id"], f["apic_vector"]
     message = f"0x{address:x} ← 0x{data:x}"
-    lapic = Hop(f"vCPU's LAPIC {dest}", [f"vector 0x{vec:02x} → IRR", "(with APICv: posted,", "see journey.posted)"],
+    lapic = Hop(f"vCPU's LAPIC {dest}", [f"vector 0x{vec:02x} → IRR;", "with APICv it is", "posted instead"],
                 "cpu", PICTURE)
     table = Hop(f"guest's table entry {vector}", [message, "QEMU keeps the table", "(guest writes trap to it)"])
     emulated = Lane("emulated: QEMU's device model (e.g. -netdev user)", (
