@@ -8,8 +8,9 @@ means on x86 is decoded by msi/x86.py; the hops past the device (IOAPIC, LAPIC, 
 drawn from the specifications and the sources named on them, marked as pictures (dashed).
 
 Sources: PCI Local Bus 3.0 §6.2.4 (Interrupt Line/Pin), §6.8 (MSI, MSI-X); PCIe Base §2.2.8.1 (INTx
-messages, the swizzle); Intel SDM vol. 3 §11.11 (MSI address/data), §30.6 "posted-interrupt processing";
-VT-d §5.2 (interrupt posting); QEMU hw/pci/msix.c msix_notify, hw/i386/kvm/apic.c kvm_apic_mem_write,
+messages, the swizzle); Intel SDM vol. 3 §11.11 (MSI address/data) and vol. 3C "Posted-Interrupt
+Processing"; the VT-d specification's "Interrupt Posting" and "Posted Interrupt Descriptor"; QEMU
+hw/pci/msix.c msix_notify, hw/i386/kvm/apic.c kvm_apic_mem_write,
 accel/kvm kvm_irqchip_add_msi_route, hw/virtio/virtio-pci.c virtio_pci_one_vector_unmask; Linux
 virt/kvm/eventfd.c irqfd_wakeup, arch/x86/kvm/vmx vmx_deliver_posted_interrupt, pi_desc.
 """
