@@ -76,7 +76,7 @@ def test_notebooks_are_stored_without_outputs():
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path.name
-    assert len(list(NOTEBOOKS.glob("*.ipynb"))) == 6
+    assert len(list(NOTEBOOKS.glob("*.ipynb"))) == 7
 
 
 @pytest.mark.lspci
@@ -208,3 +208,59 @@ def test_06_fleet():
     assert "300 captures, 2700 functions written" in out and "(1 skipped)" in out
     m = re.search(r"faults put in: (\d+) \| missed by the questions: \[\]", out)
     assert m and int(m.group(1)) > 10
+
+
+def test_07_where_does_an_interrupt_go():
+    """Run All, then read each picture: INTx follows Status.Interrupt and INTx Disable (PCI 3.0 §6.2.2-3)
+    and the ISR read clears it (virtio 1.2 §4.1.4.5); the MSI data carries the vector in its low bits;
+    the MSI-X delivery decodes, by the SDM's bit positions, to the APIC ID and vector the text names;
+    the host section names IRQs exactly as this machine's /proc/interrupts does."""
+    nb = execute("07-where-does-an-interrupt-go")
+    stopped = rendered(nb, 'src.trigger(fn.address, "rx0")')
+    assert "after the event: Status.Interrupt 1, INTx Disable 1: pin not asserted" in stopped
+    assert "stops here: INTx Disable set" in stopped and "Interrupt Line: 11 (OS note)" in stopped
+    driven = rendered(nb, 'fn.set("PCI_COMMAND_INTX_DISABLE", 0)')
+    assert "Status.Interrupt 1, INTx Disable 0: pin asserted" in driven and "stops here" not in driven
+    cleared = rendered(nb, "isr = v.read_isr()")
+    assert "ISR read: 0x01 (bit 0: a queue) -> Status.Interrupt 0, INTx Disable 0" in cleared
+    assert "stops here: nothing pending" in cleared
+    shared = rendered(nb, "pair = pciexplore.open(")
+    assert "0000:00:02.0: ISR 0x00 -> IRQ_NONE" in shared and "0000:00:03.0: ISR 0x01 -> IRQ_HANDLED" in shared
+
+    msi = rendered(nb, "m.set_message(")
+    m = re.search(r"<Delivery #\d+: (0x[0-9a-f]+) ← (0x[0-9a-f]+)", msi)
+    assert m and int(m[2], 16) & 0xFF == 0x42 and (int(m[1], 16) >> 12) & 0xFF == 1  # base 0x40 | vector 2
+    assert "LAPIC 1" in msi and "data low bits = vector 2" in msi
+
+    claim = next(c.source for c in nb.cells if c.cell_type == "markdown" and "Trigger vector 3" in c.source)
+    said = re.search(r"APIC ID (\d+), vector (0x[0-9a-f]+)", claim)
+    delivered = rendered(nb, "mx.trigger(3)\nsent =")
+    m = re.search(r"<Delivery #\d+: (0x[0-9a-f]+) ← (0x[0-9a-f]+)", delivered)
+    address, data = int(m[1], 16), int(m[2], 16)
+    # SDM vol. 3 §11.11: destination ID in address bits 19:12, vector in data bits 7:0
+    assert said and ((address >> 12) & 0xFF, data & 0xFF) == (int(said[1]), int(said[2], 16))
+    assert f"LAPIC {said[1]}" in delivered and f"vector {said[2]}, fixed, edge" in delivered
+    assert "stops here: masked: PBA bit set" in rendered(nb, "mx.mask(3)\nmx.trigger(3)")
+    fmask = rendered(nb, "mx.mask_all()")
+    assert "['Function Mask set']" in fmask and "PBA bit 3 cleared" in fmask and "stops here" not in fmask.split(
+        "PBA bit 3 cleared")[1]
+
+    vm = rendered(nb, "journey.in_a_vm(g, 1)")
+    entry = re.search(r"<MSI-X vector 1: (0x[0-9a-f]+) ← 0x0*([0-9a-f]+) unmasked", vm)
+    assert entry and vm.count(f"{entry[1]} ← 0x{entry[2]}") >= 2  # the entry QEMU reads and the route's copy
+    assert "KVM MSI route" in vm and "irqfd_wakeup" in vm
+    posted = rendered(nb, "journey.posted(g, 1)")
+    assert "cannot show this live" in posted and "no VM exit" in posted
+    assert "remappable: IRTE index 7 (handle 5, subhandle 2)" in rendered(nb, "remappable = 0xFEE00000")
+
+    host = rendered(nb, "interrupts = kernel.read_interrupts()")
+    header, *lines = Path("/proc/interrupts").read_text().splitlines()
+    chips = {p[0].rstrip(":"): p for p in map(str.split, lines) if p and p[0].rstrip(":").isdigit()}
+    m = re.search(r"^IRQ (\d+): (\S+), entry (\d+), \w+, handler '([^']*)'", host, re.M)
+    if m is None:
+        assert "no MSI/MSI-X interrupts on this machine" in host
+        assert not any("PCI-MSI" in " ".join(p) for p in chips.values())
+        return
+    line = chips[m[1]]
+    assert m[2] in line and line[-1] == m[4].split()[-1]  # the chip and the handler /proc/interrupts names
+    assert f"→ IRQ {m[1]} →" in rendered(nb, "paths = interrupt_paths(")
