@@ -4,6 +4,7 @@ and the QMP channel against QEMU's real event lines."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -11,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from pciexplore import open_source
-from pciexplore.sources.qemu import parse_spec
+from pciexplore import InputError, open_source
+from pciexplore.sources.qemu import irqfd, parse_spec
 from pciexplore.sources.qemu.machine import STORAGE_DAEMON, kvm_unusable
 from pciexplore.sources.qemu.vcpu import MSI_WINDOW
 
 pytestmark = pytest.mark.qemu
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "qemu" / "irqfd-vhost-user-blk.json"
 
 
 def test_qmp_answers_stay_in_step_across_qemus_event_lines():
@@ -106,3 +108,58 @@ def _gone(pid: int, within: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_vhost_user_under_tcg_is_a_one_line_error():
+    m = parse_spec("vhost-user-blk-pci")
+    m.accel = "tcg"
+    with pytest.raises(InputError, match="needs accel='kvm'"):
+        m.command("/w/qtest.sock")
+
+
+# -- the irqfd rules, measured ----------------------------------------------------------------------
+# What QEMU 7.2's code says each step delivers (APIC vectors the vCPU takes; `pending`: PBA bits 0-1):
+# hw/virtio/virtio-pci.c virtio_pci_set_guest_notifiers builds a KVM MSI route per queue vector from the
+# entry as it is at DRIVER_OK (kvm_virtio_pci_vq_vector_use, only when msix_enabled() then);
+# virtio_pci_one_vector_unmask updates it on a mask -> unmask transition (an entry's mask bit or the
+# Function Mask, through msix_handle_mask_update); a masked entry has its irqfd detached and the event
+# waits in the eventfd until virtio_pci_vector_poll (a PBA read) sets the pending bit or the unmask
+# re-attaches the irqfd (KVM injects an already-signalled eventfd); a status reset unbinds everything.
+# At DRIVER_OK the back-end (libvhost-user vu_set_vring_call_exec) signals the new call eventfd once.
+EXPECTED = {
+    "stale-route": [[], [], [], [0x40], [0x40], [], [0x40], [], [], [0x41]],
+    "function-mask-refreshes": [[], [], [], [0x50], [], [0x50], [], [], [0x51]],
+    "program-while-masked": [[], [], [], [0x60], [0x60]],  # the back-end's DRIVER_OK signal waits for the unmask
+    "masked-pending-pba": [[], [], [], [0x70], [], ([], 0b00), [], ([], 0b10), [0x70], ([], 0b00)],
+    "masked-pending-message-changed": [[], [], [], [0x78], [], [], [], [0x79], [0x79]],
+    # MSI-X off at DRIVER_OK: no irqfd (with_irqfd false); QEMU reads the eventfd and msix_notify sends the
+    # entry as it is when the event fires (the back-end's DRIVER_OK signal went to INTx, MSI-X being off)
+    "msix-enabled-after-driver-ok": [[], [], [], [], [0x80], [], [0x81]],
+    "reset-rebuilds": [[], [], [], [0x90], [], [0x90], [], [0x91], [0x91]],
+}
+
+
+def _outcomes(steps: list[dict]) -> list:
+    return [(s["delivered"], s["pending"]) if "pending" in s else s["delivered"] for s in steps]
+
+
+def test_every_scenario_has_its_expectation():
+    assert set(EXPECTED) == set(irqfd.SCENARIOS)
+    assert all(len(EXPECTED[n]) == len(steps) for n, (_, steps) in irqfd.SCENARIOS.items())
+
+
+def test_the_committed_fixture_is_qemus_behaviour_by_its_rules():
+    # data/qemu/irqfd-vhost-user-blk.json, for the simulator's delivery modes to be compared against
+    fixture = json.loads(FIXTURE.read_text())
+    assert fixture["format"] == "pciexplore-irqfd-crosscheck/1" and fixture["qemu"].startswith("QEMU emulator version")
+    assert set(fixture["scenarios"]) == set(irqfd.SCENARIOS)
+    for name, recorded in fixture["scenarios"].items():
+        steps = [{k: v for k, v in s.items() if k not in ("delivered", "pending")} for s in recorded["steps"]]
+        assert steps == irqfd.SCENARIOS[name][1], name
+        assert _outcomes(recorded["steps"]) == EXPECTED[name], name
+
+
+@pytest.mark.parametrize("name", list(irqfd.SCENARIOS))
+def test_irqfd_rules_on_qemu_itself(name):
+    _kvm_vhost_or_skip()
+    assert _outcomes(irqfd.run(irqfd.SCENARIOS[name][1])) == EXPECTED[name]

@@ -122,8 +122,15 @@ class Machine:
         workdir = Path(qtest_socket).parent
         if self.accel not in ACCELS:
             raise InputError(f"unknown accelerator {self.accel!r}: use 'tcg' or 'kvm'", file=self.spec)
+        vhost = [d.driver for d in self.devices if d.driver.startswith("vhost-user")]
+        if vhost and self.accel != "kvm":
+            raise InputError(f"{vhost[0]} needs accel='kvm': its back-end starts only while the VM runs, and "
+                             "under TCG the source keeps the VM stopped", file=self.spec)
         accel = ["-accel", "tcg"]
         if self.accel == "kvm":
+            why = kvm_unusable()
+            if why is not None:
+                raise NotSupported(f"accel='kvm' but KVM is not usable here ({why})", file=self.spec)
             accel = ["-accel", "kvm", "-cpu", KVM_CPU, "-bios", bios,
                      "-object", f"memory-backend-memfd,id=pxmem,size={self.memory_mb}M,share=on",
                      "-machine", "memory-backend=pxmem"]
