@@ -15,7 +15,7 @@ import pytest
 from pciexplore import InputError, open_source
 from pciexplore.sources.qemu import irqfd, parse_spec
 from pciexplore.sources.qemu.machine import STORAGE_DAEMON, kvm_unusable
-from pciexplore.sources.qemu.vcpu import MSI_WINDOW
+from pciexplore.sources.qemu.vcpu import COUNTERS, MSI_WINDOW, decode_counters
 
 pytestmark = pytest.mark.qemu
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "qemu" / "irqfd-vhost-user-blk.json"
@@ -89,12 +89,26 @@ def test_vhost_user_blk_on_kvm_reads_config_and_counts_its_interrupts():
         m.set_message(1, MSI_WINDOW, 0x40)
         m.unmask(1)
         m.enable()
+        before = _injected(src), _counted(src)
         src.trigger(fn.address, "read")  # a read of sector 0, done by qemu-storage-daemon
         assert [(d.address, d.data, d.function, d.vector) for d in src.deliveries()] == [
             (MSI_WINDOW, 0x40, fn.address, 1)]
+        # KVM's own count of interrupts injected into the vCPU moved exactly as the vCPU's counters
+        # (the delivery and the source's barrier interrupts alike)
+        assert _injected(src) - before[0] == _counted(src) - before[1] > 1
         pids = _ours(STORAGE_DAEMON) + _ours("qemu-system-x86_64")
     assert all(_gone(p) for p in pids)
 
+
+
+def _injected(src) -> int:
+    """KVM's irq_injections statistic of the vCPU (QMP query-stats)."""
+    (vcpu,) = src.qmp.execute("query-stats", target="vcpu")
+    return next(s["value"] for s in vcpu["stats"] if s["name"] == "irq_injections")
+
+
+def _counted(src) -> int:
+    return sum(decode_counters(src.qtest.read(COUNTERS, 256 * 4)))
 
 
 def _gone(pid: int, within: float = 5.0) -> bool:
