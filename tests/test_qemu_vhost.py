@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pciexplore import InputError, open_source
-from pciexplore.sources.qemu import irqfd, parse_spec
+from pciexplore import InputError, NotSupported, open_source
+from pciexplore.sources.qemu import Machine, irqfd, parse_spec
+from pciexplore.sources.qemu import machine as machine_module
 from pciexplore.sources.qemu.machine import STORAGE_DAEMON, kvm_unusable
 from pciexplore.sources.qemu.vcpu import COUNTERS, MSI_WINDOW, decode_counters
 
@@ -122,6 +123,59 @@ def _gone(pid: int, within: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_under_kvm_the_emulated_path_delivers_as_the_tcg_mailboxes_show_it():
+    # the rules tests/test_qemu.py checks through mailboxes under TCG, seen by the vCPU under KVM: e1000e
+    # IVAR routes cause N to entry N (QEMU's msix_notify -> kvm_send_msi), a masked vector sets its PBA
+    # bit and its unmask sends it once; edu's MSI (data 0x4055: vector 0x55) through msi_notify
+    _kvm_vhost_or_skip()
+    with open_source("qemu:e1000e+edu", accel="kvm") as src:
+        nic = next(f for f in src.functions() if (f.vendor_id, f.device_id) == (0x8086, 0x10D3))
+        m = nic.msix
+        for v in range(5):
+            m.set_message(v, MSI_WINDOW, 0x40 + v)
+            m.unmask(v)
+        m.enable()
+        for v in (3, 0, 4):
+            m.trigger(v)
+        m.mask(2)
+        m.trigger(2)
+        assert m.table.pending.tolist() == [False, False, True, False, False]
+        m.unmask(2)
+        assert [(d.data, d.function, d.vector) for d in src.deliveries()] == [
+            (0x43, nic.address, 3), (0x40, nic.address, 0), (0x44, nic.address, 4), (0x42, nic.address, 2)]
+        assert not m.table.pending.any()
+        edu = next(f for f in src.functions() if f.vendor_id == 0x1234)
+        cap = edu.cap("msi").offset
+        src.write_config(edu.address, cap + 4, MSI_WINDOW.to_bytes(8, "little") + (0x4055).to_bytes(2, "little"))
+        src.write_config(edu.address, cap + 2, b"\x01")
+        src.trigger(edu.address, "factorial")
+        assert [(d.data, d.function, d.vector) for d in src.deliveries()[4:]] == [(0x55, edu.address, 0)]
+        edu.refresh()  # nothing is redirected under KVM: config space holds the message as written
+        assert edu.config[cap + 4 : cap + 14] == MSI_WINDOW.to_bytes(8, "little") + (0x4055).to_bytes(2, "little")
+
+
+def test_a_daemon_that_refuses_its_export_is_a_one_line_error_and_leaves_nothing(monkeypatch):
+    _kvm_vhost_or_skip()
+    real = Machine.daemons
+
+    def bad(self, workdir):
+        return [(cmd[:-1] + [cmd[-1].replace("type=vhost-user-blk", "type=vhost-user-nope")], sock)
+                for cmd, sock in real(self, workdir)]
+
+    monkeypatch.setattr(Machine, "daemons", bad)
+    with pytest.raises(InputError, match=r"^.*qemu-storage-daemon refused the export: .*vhost-user-nope") as e:
+        open_source("qemu:vhost-user-blk-pci")
+    assert "\n" not in str(e.value)
+    assert _ours(STORAGE_DAEMON) == [] and _ours("qemu-system-x86_64") == []
+
+
+def test_kvm_missing_is_a_one_line_error(monkeypatch):
+    monkeypatch.setattr(machine_module, "kvm_unusable", lambda: "/dev/kvm: No such file or directory")
+    with pytest.raises(NotSupported, match=r"KVM is not usable here \(/dev/kvm: No such file or directory\)"):
+        open_source("qemu:vhost-user-blk-pci")
+    assert _ours(STORAGE_DAEMON) == []
 
 
 def test_vhost_user_under_tcg_is_a_one_line_error():
