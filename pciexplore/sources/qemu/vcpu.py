@@ -12,9 +12,11 @@ The program is 16-bit real-mode code, a few dozen bytes, assembled here by hand:
 * `INIT` switches the local APIC to x2APIC mode (IA32_APIC_BASE, MSR 0x1B, bits EN|EXTD: its
   registers are then MSRs, reachable from real mode, where the xAPIC page at 0xFEE00000 is not),
   software-enables it (SPIV, MSR 0x80F = 0x1FF), sets READY and loops on `sti; hlt`;
-* each interrupt vector N >= 32 enters through the real-mode vector table to a stub that adds one to
-  the DWORD COUNTERS + 4*N and jumps to an end-of-interrupt routine (x2APIC EOI, MSR 0x80B); N < 32 (CPU
-  exceptions, or an illegal APIC vector) counts too and then halts the CPU for good with interrupts off.
+* each interrupt vector N >= 16 enters through the real-mode vector table to a stub that adds one to
+  the DWORD COUNTERS + 4*N and jumps to an end-of-interrupt routine (x2APIC EOI, MSR 0x80B); N < 16 (the
+  real-mode CPU exceptions, never a legal APIC vector) counts too and then halts the CPU for good with
+  interrupts off.  Vectors 16-31 are Intel's reserved exceptions, but none of them can happen in this
+  code (no x87, no alignment checks, no SSE), so the APIC may use them: the source's barrier is 16.
 
 A delivery to APIC vector N is then COUNTERS[N] going up by one, read through qtest (`read_counters`).
 Only vectors are seen: the message address says which APIC (one vCPU here, APIC ID 0), the data's
@@ -41,7 +43,7 @@ IA32_APIC_BASE = 0x1B
 APIC_BASE_EN_EXTD = 0xC00  # bit 11 APIC global enable, bit 10 x2APIC mode
 X2APIC_SPIV = 0x80F  # spurious interrupt vector register; bit 8 software-enables the APIC
 X2APIC_EOI = 0x80B
-FIRST_INTERRUPT = 32  # vectors 0-31 are exceptions (and 0-15 illegal APIC vectors)
+FIRST_INTERRUPT = 16  # 0-15: illegal APIC vectors, and the exceptions real-mode code can raise
 
 
 def _mov_ecx(value: int) -> bytes:
@@ -97,7 +99,7 @@ def decode_counters(raw: bytes) -> list[int]:
     return list(struct.unpack("<256I", raw[: 256 * 4]))
 
 
-BARRIER = FIRST_INTERRUPT  # the source's own vector: the lowest priority class, taken after every other
+BARRIER = FIRST_INTERRUPT  # the source's own vector: the lowest priority class (1), below any OS's 32-255
 MSI_WINDOW = 0xFEE0_0000  # a qtest write here is an MSI to APIC 0 (under KVM: QEMU's kvm_send_msi)
 
 
