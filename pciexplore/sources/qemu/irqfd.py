@@ -10,12 +10,13 @@ still disabled at DRIVER_OK QEMU uses no irqfd at all: its main loop reads the e
 entry's current message (`msix_notify`), the emulated path.
 
 Each scenario is a list of steps a driver could take (the vocabulary is `STEPS`); `run()` plays one on
-a fresh `qemu:vhost-user-blk-pci` machine and records, after every step, the APIC vectors the vCPU
+a fresh machine of one delivery path and records, after every step, the APIC vectors the vCPU
 took (vcpu.py) and, for `read_pba`, the pending bits.  `record()` writes every scenario's outcome as the
 JSON fixture tests/data/qemu-irqfd.json (`python -m pciexplore.sources.qemu.irqfd -o FILE`), which the
 simulator's delivery modes can be compared against without KVM.
 
-The device: MSI-X entry 0 is the configuration vector, entry 1 request queue 0's.  The back-end
+Three delivery paths are measured (`PATHS`): irqfd (KVM), the same vhost-user device without irqfds
+(TCG), and QEMU's own virtio-blk (emulated).  The device: MSI-X entry 0 is the configuration vector, entry 1 request queue 0's.  The back-end
 (libvhost-user, `vu_set_vring_call_exec`) writes its call eventfd once when QEMU hands it over at
 DRIVER_OK ("in case of I/O hang after reconnecting"), so DRIVER_OK itself delivers the queue's vector
 once: that is the back-end's doing, not a rule of the transport.
@@ -32,8 +33,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...address import Address
+from ...errors import InputError
 from ...regs import virtio as V
-from .machine import QEMU, find_qemu
+from .machine import QEMU, Machine, find_qemu, parse_spec
 from .source import QemuSource, open_spec
 from .vcpu import MSI_WINDOW
 
@@ -44,6 +46,7 @@ PCI_CAP_ID_MSIX = 0x11
 PCI_MSIX_FLAGS_ENABLE = 0x8000
 PCI_MSIX_FLAGS_MASKALL = 0x4000
 MASKBIT = 1
+SETTLE = 0.25  # seconds each step waits for a message before it counts as sending none
 
 #: step -> what it does (the arguments: `entry`, `vector` = APIC vector of the message written)
 STEPS = {
@@ -163,36 +166,66 @@ class Player:
             out["pending"] = self.src.read_bar(FUNCTION, bar, off, 8)[0] & 0b11
         else:
             raise ValueError(f"unknown step {name!r} (known: {', '.join(STEPS)})")
-        if name != "request":  # a request waited already; other steps may start an irqfd injection
-            self.src.poll(wait=self.src.late_wait)
+        # every path gets the same time for a message to arrive (an irqfd injection runs from a KVM work
+        # queue, a back-end signals after the used ring, QEMU's main loop reads an eventfd when it can)
+        self.src.poll(wait=SETTLE)
         out["delivered"] = [d.data for d in self.src.deliveries()[before:]]
         return out
 
 
-def run(steps: Sequence[dict], **options) -> list[dict]:
-    """Play `steps` on a fresh machine; every step back with what it delivered (see `Player.play`)."""
-    with open_spec(SPEC, **options) as src:
+#: delivery path -> what it is; `machine()` builds each
+PATHS = {
+    "irqfd": "vhost-user-blk-pci on KVM: MSI-X on at DRIVER_OK, so QEMU routes the back-end's eventfd "
+             "through a KVM irqfd",
+    "vhost-no-irqfd": "the same device and back-end under TCG (no irqfds): QEMU's main loop reads the "
+                      "eventfd and sends the entry's message (msix_notify), masking through the vhost mask",
+    "emulated": "QEMU's own virtio-blk-pci under TCG (null-co disk): virtio_notify -> msix_notify when the "
+                "request completes, nothing in between",
+}
+
+
+def machine(path: str) -> Machine:
+    """The machine a delivery path of `PATHS` is measured on (the function is 00:01.0 on each)."""
+    if path == "emulated":
+        m = Machine(extra_args=["-blockdev", "driver=null-co,node-name=pxnull,size=1048576"])
+        return m.add("virtio-blk-pci", drive="pxnull")
+    if path not in PATHS:
+        raise InputError(f"unknown delivery path {path!r} (known: {', '.join(PATHS)})")
+    m = parse_spec(SPEC)
+    m.accel = "kvm" if path == "irqfd" else "tcg"
+    return m
+
+
+def run(steps: Sequence[dict], path: str = "irqfd", **options) -> list[dict]:
+    """Play `steps` on a fresh machine of delivery path `path`; every step back with what it delivered
+    (see `Player.play`)."""
+    with open_spec(machine(path), **options) as src:
         player = Player(src)
         return [player.play(s) for s in steps]
 
 
 def record(path: Path, names: Sequence[str] | None = None) -> dict:
-    """Run the scenarios and write their outcomes to `path` (atomically), with what produced them."""
+    """Run the scenarios on every delivery path and write their outcomes to `path` (atomically), with
+    what produced them: each step once, with one {"delivered": [...], "pending": bits} per path."""
     version = subprocess.run([find_qemu(), "--version"], capture_output=True, text=True, check=True).stdout
     out = {
         "format": "pciexplore-irqfd-crosscheck/1",
         "produced_by": "python -m pciexplore.sources.qemu.irqfd -o " + path.name,
         "qemu": version.splitlines()[0],
         "kernel": platform.release(),
-        "machine": f"{QEMU} -machine q35 -accel kvm, -device {SPEC} served by qemu-storage-daemon",
+        "machine": f"{QEMU} -machine q35; -device {SPEC} served by qemu-storage-daemon",
         "device": {"function": str(FUNCTION), "config_entry": 0, "queue_entry": QUEUE_ENTRY,
                    "message_address": MSI_WINDOW},
+        "paths": PATHS,
         "steps": STEPS,
         "scenarios": {},
     }
     for name in names or SCENARIOS:
         what, steps = SCENARIOS[name]
-        out["scenarios"][name] = {"shows": what, "steps": run(steps)}
+        played = {p: run(steps, p) for p in PATHS}
+        out["scenarios"][name] = {"shows": what, "steps": [
+            {**step, **{p: {k: v for k, v in played[p][i].items() if k in ("delivered", "pending")} for p in PATHS}}
+            for i, step in enumerate(steps)]}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(_dumps(out))
     tmp.replace(path)

@@ -7,11 +7,12 @@
 (root port -> x3130-upstream -> xio3130-downstream).  The process runs with no guest code at all:
 `-machine q35 -accel tcg -S` keeps the CPU stopped and `-qtest` hands us memory and I/O ports.
 
-`accel="kvm"` (implied by a vhost-user device, whose back-end only starts while the VM runs) runs the
-vCPU instead, on KVM, executing vcpu.py's interrupt counter as its BIOS, with guest RAM in a shared
-memfd (a vhost-user back-end maps it).  A `vhost-user-blk-pci` without a `chardev` gets its own
-`qemu-storage-daemon` serving a 1 MiB image in the machine's temporary directory, started before QEMU
-and ended after it.
+`accel="kvm"` (implied by a vhost-user device: only KVM has irqfds) runs the vCPU instead, executing
+vcpu.py's interrupt counter as its BIOS.  A vhost-user back-end starts only while the VM runs, so with
+`accel="tcg"` such a machine runs too, its vCPU halted for good by a BIOS of `hlt`, deliveries seen
+through the mailboxes as usual.  Either way guest RAM is a shared memfd (the back-end maps it).  A
+`vhost-user-blk-pci` without a `chardev` gets its own `qemu-storage-daemon` serving a 1 MiB image in the
+machine's temporary directory, started before QEMU and ended after it.
 
 The QEMU process can never outlive us: it is started in its own process group (a Ctrl-C in a terminal
 reaches Python, which then closes the source) with PR_SET_PDEATHSIG = SIGKILL, so the kernel kills it
@@ -116,24 +117,31 @@ class Machine:
             args += ["-device", dev.driver + "".join(f",{k}={v}" for k, v in props.items())]
         return args
 
+    @property
+    def vhost_user(self) -> list[str]:
+        """The machine's vhost-user devices."""
+        return [d.driver for d in self.devices if d.driver.startswith("vhost-user")]
+
+    @property
+    def runs(self) -> bool:
+        """Whether the VM runs (KVM, or a vhost-user back-end to start); otherwise it stays stopped (-S)."""
+        return self.accel == "kvm" or bool(self.vhost_user)
+
     def command(self, qtest_socket: str, bios: str = "") -> list[str]:
         """QEMU's command line; its sockets and images live beside `qtest_socket`; `bios`: the path QEMU
         reads the vCPU's BIOS from under KVM (it reads it after connecting, when the directory is gone)."""
         workdir = Path(qtest_socket).parent
         if self.accel not in ACCELS:
             raise InputError(f"unknown accelerator {self.accel!r}: use 'tcg' or 'kvm'", file=self.spec)
-        vhost = [d.driver for d in self.devices if d.driver.startswith("vhost-user")]
-        if vhost and self.accel != "kvm":
-            raise InputError(f"{vhost[0]} needs accel='kvm': its back-end starts only while the VM runs, and "
-                             "under TCG the source keeps the VM stopped", file=self.spec)
         accel = ["-accel", "tcg"]
         if self.accel == "kvm":
             why = kvm_unusable()
             if why is not None:
                 raise NotSupported(f"accel='kvm' but KVM is not usable here ({why})", file=self.spec)
-            accel = ["-accel", "kvm", "-cpu", KVM_CPU, "-bios", bios,
-                     "-object", f"memory-backend-memfd,id=pxmem,size={self.memory_mb}M,share=on",
-                     "-machine", "memory-backend=pxmem"]
+            accel = ["-accel", "kvm", "-cpu", KVM_CPU]
+        if self.runs:
+            accel += ["-bios", bios, "-object", f"memory-backend-memfd,id=pxmem,size={self.memory_mb}M,share=on",
+                      "-machine", "memory-backend=pxmem"]
         return [self.qemu or find_qemu(), "-machine", "q35", *accel, "-S",
                 "-qtest", f"unix:{qtest_socket}", "-qtest-log", "none",
                 "-display", "none", "-nodefaults", "-monitor", "none", "-serial", "none",
@@ -179,8 +187,8 @@ def parse_spec(text: str) -> Machine:
         if behind not in TOPOLOGIES:
             raise InputError(f"qemu: spec {text!r}: unknown topology @{behind} (use @root-port or @switch)")
         m.devices.append(DeviceSpec(driver, kv, TOPOLOGIES[behind]))
-    if any(d.driver.startswith("vhost-user") for d in m.devices):
-        m.accel = "kvm"  # its back-end starts only while the VM runs, and only KVM has irqfds
+    if m.vhost_user:
+        m.accel = "kvm"  # the path a vhost device is for: irqfds, which only KVM has
     return m
 
 
@@ -246,11 +254,11 @@ class QemuProcess:
                 listeners[name].listen(1)
                 listeners[name].settimeout(0.05)
             fds: tuple[int, ...] = ()
-            if machine.accel == "kvm":  # the BIOS in a memfd QEMU inherits: nothing on disk to clean up
+            if machine.runs:  # the BIOS in a memfd QEMU inherits: nothing on disk to clean up
                 from .vcpu import bios_image
 
                 fds = (os.memfd_create("pciexplore-vcpu-bios"),)
-                os.write(fds[0], bios_image())
+                os.write(fds[0], bios_image(counter=machine.accel == "kvm"))
             cmd = machine.command(str(self.workdir / "qtest.sock"), bios=f"/dev/fd/{fds[0]}" if fds else "")
             cmd += ["-chardev", f"socket,id=pxqmp,path={self.workdir / 'qmp.sock'}", "-mon", "chardev=pxqmp,mode=control"]
             deadline = time.monotonic() + start_timeout

@@ -170,6 +170,9 @@ class QemuSource(Source):
             else:
                 for a in sorted(self._nodes):
                     self._route(a)
+                if machine.runs:  # a vhost-user back-end starts only while the VM runs; the vCPU halts
+                    self.late_wait = 0.25  # QEMU's main loop reads the back-end's eventfd when it gets to it
+                    self.qmp.execute("cont")
             need = DMA_BASE + len(self._nodes) * DMA_SIZE
             if need > machine.memory_mb << 20:
                 raise InputError(f"{len(self._nodes)} functions need {need >> 20} MiB of guest RAM for their "
