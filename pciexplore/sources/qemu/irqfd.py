@@ -168,7 +168,7 @@ class Player:
             raise ValueError(f"unknown step {name!r} (known: {', '.join(STEPS)})")
         # every path gets the same time for a message to arrive (an irqfd injection runs from a KVM work
         # queue, a back-end signals after the used ring, QEMU's main loop reads an eventfd when it can)
-        self.src.poll(wait=SETTLE)
+        self.src.poll(wait=SETTLE, since=before)
         out["delivered"] = [d.data for d in self.src.deliveries()[before:]]
         return out
 

@@ -387,13 +387,14 @@ class QemuSource(Source):
                 data = (user & ~(nvec - 1)) | (vector & (nvec - 1))
             self._deliveries.append(Delivery(len(self._deliveries), address, data, a, vector))
 
-    def poll(self, wait: float = 0.0) -> None:
+    def poll(self, wait: float = 0.0, since: int | None = None) -> None:
         """Look for messages any device sent on its own (e.g. after a queue was processed); with `wait`,
-        look again until one arrives or `wait` seconds have passed."""
+        look again until one has arrived since delivery number `since` (default: now) or `wait` seconds
+        have passed."""
         deadline = time.monotonic() + wait
-        before = len(self._deliveries)
+        before = len(self._deliveries) if since is None else since
         self.run_and_poll([])
-        while len(self._deliveries) == before and time.monotonic() < deadline:
+        while len(self._deliveries) <= before and time.monotonic() < deadline:
             time.sleep(0.002)
             self.run_and_poll([])
 
