@@ -137,7 +137,8 @@ class Machine:
         if self.accel == "kvm":
             why = kvm_unusable()
             if why is not None:
-                raise NotSupported(f"accel='kvm' but KVM is not usable here ({why})", file=self.spec)
+                hint = "; accel='tcg' runs a vhost-user device without irqfds" if self.vhost_user else ""
+                raise NotSupported(f"accel='kvm' but KVM is not usable here ({why}){hint}", file=self.spec)
             accel = ["-accel", "kvm", "-cpu", KVM_CPU]
         if self.runs:
             accel += ["-bios", bios, "-object", f"memory-backend-memfd,id=pxmem,size={self.memory_mb}M,share=on",
