@@ -1,4 +1,4 @@
-"""QEMU's irqfd delivery path, measured: driver scenarios on a vhost-user-blk device over KVM.
+"""QEMU's interrupt delivery paths, measured: driver scenarios on vhost-user-blk (KVM irqfd; TCG) and virtio-blk.
 
 A vhost-user back-end (here qemu-storage-daemon) signals an eventfd per queue; with MSI-X enabled when
 the driver sets DRIVER_OK, QEMU (hw/virtio/virtio-pci.c `virtio_pci_set_guest_notifiers`) attaches each
