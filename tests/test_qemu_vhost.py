@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -198,6 +199,7 @@ _FMASK = [[], [], [], [0x50], []]
 _MASKED_PBA = [[], [], [], [], [], ([], 0b00), [], ([], 0b10), [0x70], ([], 0b00)]
 _CHANGED = [[], [], [], [], [], [], [], [0x79], [0x79]]
 _RESET = [[], [], [], [0x90], []]
+_EXITED = ("exited", "kvm_irqchip_commit_routes")  # QEMU aborted: the function that asserted
 _LATE = [[], [], [], [], [0x80], [], [0x81]]  # MSI-X off at DRIVER_OK: no irqfd, and INTx for the signal
 EXPECTED = {
     "stale-route": {"irqfd": _STALE + [[0x40], [], [], [0x41]],
@@ -214,21 +216,37 @@ EXPECTED = {
     "masked-pending-message-changed": {"irqfd": _CHANGED[:3] + [[0x78]] + _CHANGED[4:],
                                        "vhost-no-irqfd": _CHANGED[:3] + [[0x78]] + _CHANGED[4:], "emulated": _CHANGED},
     "msix-enabled-after-driver-ok": {"irqfd": _LATE, "vhost-no-irqfd": _LATE, "emulated": _LATE},
+    # virtio_pci_common_write (queue_msix_vector) only re-counts vector users: the irqfd stays on the route
+    # of the vector the queue had at DRIVER_OK, so the queue goes on sending entry 1's 0xA1; the unmask of
+    # entry 0 then runs virtio_pci_one_vector_unmask for queue 0 under vector 0, and QEMU 7.2 aborts in
+    # kvm_irqchip_commit_routes (assert ret == 0).  Without irqfds the queue sends entry 0's 0xA0 at once.
+    "queue-vector-moved": {"irqfd": [[], [], [], [], [], [0xA1], [0xA1], [], [0xA1], [], _EXITED],
+                           "vhost-no-irqfd": [[], [], [], [], [], [0xA1], [0xA1], [], [0xA0], [], [], [0xA0]],
+                           "emulated": [[], [], [], [], [], [], [0xA1], [], [0xA0], [], [], [0xA0]]},
     "reset-rebuilds": {"irqfd": _RESET + [[0x90], [], [0x91], [0x91]],
                        "vhost-no-irqfd": _RESET + [[0x91], [], [0x91], [0x91]],
                        "emulated": [[], [], [], [], [], [0x91], [], [], [0x91]]},
 }
 
 
+def _outcome(r: dict):
+    if "qemu_exited" in r:
+        asserted = re.search(r"(\w+): Assertion", r["qemu_exited"])
+        return ("exited", asserted.group(1) if asserted else r["qemu_exited"])
+    return (r["delivered"], r["pending"]) if "pending" in r else r["delivered"]
+
+
 def _outcomes(results: list[dict]) -> list:
-    return [(r["delivered"], r["pending"]) if "pending" in r else r["delivered"] for r in results]
+    """Each step's outcome until QEMU ended (the fixture marks the steps after it not_played)."""
+    return [_outcome(r) for r in results if "not_played" not in r]
 
 
 def test_every_scenario_has_its_expectation_on_every_path():
     assert set(EXPECTED) == set(irqfd.SCENARIOS)
     for name, (_, steps) in irqfd.SCENARIOS.items():
         assert set(EXPECTED[name]) == set(irqfd.PATHS)
-        assert all(len(e) == len(steps) for e in EXPECTED[name].values()), name
+        for e in EXPECTED[name].values():  # every step, or up to the one QEMU ended in
+            assert len(e) == len(steps) or (len(e) < len(steps) and e[-1][0] == "exited"), name
 
 
 def test_the_committed_fixture_is_qemus_behaviour_by_its_rules():

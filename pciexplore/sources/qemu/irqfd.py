@@ -36,6 +36,7 @@ from ...address import Address
 from ...errors import InputError
 from ...regs import virtio as V
 from .machine import QEMU, Machine, find_qemu, parse_spec
+from .qtest import QemuError
 from .source import QemuSource, open_spec
 from .vcpu import MSI_WINDOW
 
@@ -60,6 +61,7 @@ STEPS = {
     "driver_ok": "virtio bring-up: reset, ACKNOWLEDGE, DRIVER, VERSION_1, FEATURES_OK, config on entry 0, "
                  "queue 0 (16 entries) on entry 1 and enabled, then DRIVER_OK",
     "reset": "write 0 to device_status (the device unbinds every vector)",
+    "queue_vector": "write queue_select 0, then queue_msix_vector = `entry` (the device may refuse: 0xffff)",
     "request": "a read of sector 0 on queue 0; the step waits until the device used it",
     "read_pba": "read the Pending Bit Array (records `pending`: the bits of entries 0-1)",
 }
@@ -102,6 +104,13 @@ SCENARIOS: dict[str, tuple[str, list[dict]]] = {
         [{"step": "message", "entry": 1, "vector": 0x80}, {"step": "unmask", "entry": 1}, {"step": "driver_ok"},
          {"step": "msix_enable"}, {"step": "request"},
          {"step": "message", "entry": 1, "vector": 0x81}, {"step": "request"}]),
+    "queue-vector-moved": (
+        "queue 0 moved from entry 1 to entry 0 after DRIVER_OK (both programmed and unmasked): which "
+        "message does it send, and does a mask -> unmask of entry 0 change that",
+        [{"step": "msix_enable"}, {"step": "message", "entry": 0, "vector": 0xA0}, {"step": "unmask", "entry": 0},
+         {"step": "message", "entry": 1, "vector": 0xA1}, {"step": "unmask", "entry": 1}, {"step": "driver_ok"},
+         {"step": "request"}, {"step": "queue_vector", "entry": 0}, {"step": "request"},
+         {"step": "mask", "entry": 0}, {"step": "unmask", "entry": 0}, {"step": "request"}]),
     "reset-rebuilds": (
         "a status reset unbinds the vectors; the next DRIVER_OK builds the route from the entry as it is "
         "then",
@@ -136,11 +145,28 @@ class Player:
         bar, off = self.table
         self.src.write_bar(FUNCTION, bar, off + 16 * entry + rel, value.to_bytes(4, "little"))
 
+    def _common(self, register: str, value: bytes) -> None:
+        """Write a common-configuration register (virtio 1.2 §4.1.4.3) by its Linux name."""
+        bar, off, _ = self.model._caps(self.ctx)[V.VIRTIO_PCI_CAP_COMMON_CFG]
+        reg = next(r for r in (*V.COMMON.registers, *V.QUEUE.registers) if r.name == register)
+        self.src.write_bar(FUNCTION, bar, off + reg.offset, value)
+
     def play(self, step: dict) -> dict:
         """Do one step; return it with `delivered` (APIC vectors the vCPU took after it, in order) and,
-        for read_pba, `pending` (PBA bits)."""
+        for read_pba, `pending` (PBA bits); if QEMU ended during it, `qemu_exited`: why, in its words."""
         before = len(self.src.deliveries())
         out = dict(step)
+        try:
+            self._do(step, out, before)
+        except QemuError:
+            reason = self.src.exit_reason()
+            if reason is None:
+                raise
+            out["qemu_exited"] = reason
+        out["delivered"] = [d.data for d in self.src.deliveries()[before:]]
+        return out
+
+    def _do(self, step: dict, out: dict, before: int) -> None:
         name = step["step"]
         if name in ("msix_enable", "function_unmask"):
             self._flags(PCI_MSIX_FLAGS_ENABLE)
@@ -157,8 +183,10 @@ class Player:
             self.model.bring_up(self.ctx)
             self.requests = 0
         elif name == "reset":
-            bar, off, _ = self.model._caps(self.ctx)[V.VIRTIO_PCI_CAP_COMMON_CFG]
-            self.src.write_bar(FUNCTION, bar, off + V.COMMON.register("VIRTIO_PCI_COMMON_STATUS").offset, b"\0")
+            self._common("VIRTIO_PCI_COMMON_STATUS", b"\0")
+        elif name == "queue_vector":
+            self._common("VIRTIO_PCI_COMMON_Q_SELECT", b"\0\0")
+            self._common("VIRTIO_PCI_COMMON_Q_MSIX", step["entry"].to_bytes(2, "little"))
         elif name == "request":
             self.src.trigger(FUNCTION, "read")
         elif name == "read_pba":
@@ -169,8 +197,6 @@ class Player:
         # every path gets the same time for a message to arrive (an irqfd injection runs from a KVM work
         # queue, a back-end signals after the used ring, QEMU's main loop reads an eventfd when it can)
         self.src.poll(wait=SETTLE, since=before)
-        out["delivered"] = [d.data for d in self.src.deliveries()[before:]]
-        return out
 
 
 #: delivery path -> what it is; `machine()` builds each
@@ -201,7 +227,12 @@ def run(steps: Sequence[dict], path: str = "irqfd", **options) -> list[dict]:
     (see `Player.play`)."""
     with open_spec(machine(path), **options) as src:
         player = Player(src)
-        return [player.play(s) for s in steps]
+        out = []
+        for s in steps:
+            out.append(player.play(s))
+            if "qemu_exited" in out[-1]:
+                break  # the steps after it were never played
+        return out
 
 
 def record(path: Path, names: Sequence[str] | None = None) -> dict:
@@ -224,12 +255,18 @@ def record(path: Path, names: Sequence[str] | None = None) -> dict:
         what, steps = SCENARIOS[name]
         played = {p: run(steps, p) for p in PATHS}
         out["scenarios"][name] = {"shows": what, "steps": [
-            {**step, **{p: {k: v for k, v in played[p][i].items() if k in ("delivered", "pending")} for p in PATHS}}
-            for i, step in enumerate(steps)]}
+            {**step, **{p: _outcome(played[p], i) for p in PATHS}} for i, step in enumerate(steps)]}
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(_dumps(out))
     tmp.replace(path)
     return out
+
+
+def _outcome(played: list[dict], i: int) -> dict:
+    """What step `i` did on one path: delivered, pending, qemu_exited; `not_played` after QEMU ended."""
+    if i >= len(played):
+        return {"not_played": True}
+    return {k: v for k, v in played[i].items() if k in ("delivered", "pending", "qemu_exited")}
 
 
 def _dumps(out: dict) -> str:

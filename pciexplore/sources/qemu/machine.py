@@ -319,13 +319,16 @@ class QemuProcess:
     def exited(self) -> bool:
         return self.proc is None or self.proc.poll() is not None
 
-    def _start_error(self) -> InputError:
-        """QEMU's own complaint (first non-warning line on its stderr) as a one-line error."""
+    def complaint(self) -> str:
+        """QEMU's own complaint: the first non-warning line on its stderr, its program name cut off."""
         self._save_stderr()
         lines = [ln.strip() for ln in self.stderr_text.splitlines()]
         errors = [ln for ln in lines if ln and "warning:" not in ln]
-        msg = errors[0] if errors else "QEMU exited"
-        return InputError("QEMU refused the machine: " + _QEMU_PREFIX.sub("", msg))
+        return _QEMU_PREFIX.sub("", errors[0]) if errors else "QEMU exited"
+
+    def _start_error(self) -> InputError:
+        """QEMU's own complaint as a one-line error."""
+        return InputError("QEMU refused the machine: " + self.complaint())
 
     def _save_stderr(self) -> None:
         if getattr(self, "stderr", None) is not None and not self.stderr.closed:

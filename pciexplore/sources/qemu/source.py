@@ -200,6 +200,12 @@ class QemuSource(Source):
         """QEMU's process id while it runs."""
         return self._process.pid
 
+    def exit_reason(self) -> str | None:
+        """None while QEMU runs; once it has ended, why, in QEMU's words (e.g. an assertion that aborted it)."""
+        if not self._process.exited():
+            return None
+        return self._process.complaint()
+
     def qdev_id(self, addr: Address) -> str | None:
         """QEMU's id of the device at `addr` (what QMP commands name it by), from query-pci."""
         if not hasattr(self, "_qdev_ids"):
