@@ -8,13 +8,15 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from pciexplore import InputError, NotSupported, open_source
-from pciexplore.sources.qemu import Machine, irqfd, parse_spec
+from pciexplore.sources.qemu import Machine, irqfd, parse_spec, vcpu
 from pciexplore.sources.qemu import machine as machine_module
 from pciexplore.sources.qemu.machine import STORAGE_DAEMON, kvm_unusable
 from pciexplore.sources.qemu.vcpu import COUNTERS, MSI_WINDOW, decode_counters
@@ -302,3 +304,34 @@ def test_cli_brings_a_vhost_device_up_with_msix_on_and_sees_its_messages(capsys,
     assert out[0] == f"bring-up 00:01.0 to DRIVER_OK: {message}"
     assert "00:01.0 [1af4:1001] MSI-X 2 vectors, enabled" in out
     assert out[-1] == f"trigger 00:01.0 read: {message}"
+
+
+def _disassemble(code: bytes, at: int) -> list[str]:
+    """`objdump`'s reading of 16-bit code placed at `at`: one 'mnemonic operands' string per instruction."""
+    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+        f.write(code)
+        f.flush()
+        text = subprocess.run(["objdump", "-D", "-b", "binary", "-m", "i8086", f"--adjust-vma={at:#x}", f.name],
+                              capture_output=True, text=True, check=True).stdout
+    return [" ".join(line.split("\t")[2].split()) for line in text.splitlines() if line.count("\t") >= 2]
+
+
+def test_the_counter_program_is_what_objdump_reads():
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump not installed (Debian binutils)")
+    image = dict(vcpu.ram_image())
+    assert _disassemble(image[vcpu.INIT], vcpu.INIT) == [
+        "cli", "xor %ax,%ax", "mov %ax,%ds", "mov %ax,%ss", "mov $0xf00,%sp",
+        "mov $0x1b,%ecx", "rdmsr", "or $0xc00,%eax", "wrmsr",  # IA32_APIC_BASE |= EN | EXTD: x2APIC
+        "mov $0x80f,%ecx", "mov $0x1ff,%eax", "xor %edx,%edx", "wrmsr",  # SPIV: APIC software-enabled
+        "movw $0x1,0x3400", "sti", "hlt", "jmp 0x1031"]  # READY, then wait for interrupts forever
+    assert _disassemble(image[vcpu.EOI], vcpu.EOI) == [
+        "push %eax", "push %ecx", "push %edx", "mov $0x80b,%ecx", "xor %eax,%eax", "xor %edx,%edx", "wrmsr",
+        "pop %edx", "pop %ecx", "pop %eax", "iret"]
+    stubs = image[vcpu.STUBS]
+    assert _disassemble(stubs[8 * 0x40 : 8 * 0x41], vcpu.STUBS + 8 * 0x40) == ["incl 0x3100", "jmp 0x1100"]
+    assert _disassemble(stubs[8 * 6 : 8 * 7], vcpu.STUBS + 8 * 6) == ["incl 0x3018", "jmp 0x1180"]  # #UD: halt
+    ivt = image[0]
+    assert int.from_bytes(ivt[4 * 0x40 : 4 * 0x40 + 4], "little") == vcpu.STUBS + 8 * 0x40  # offset, segment 0
+    bios = vcpu.bios_image()
+    assert len(bios) == 0x10000 and _disassemble(bios[0xFFF0:0xFFF5], 0xFFF0) == ["ljmp $0x0,$0x1000"]
