@@ -81,6 +81,12 @@ SCENARIOS: dict[str, tuple[str, list[dict]]] = {
         [{"step": "msix_enable"}, {"step": "message", "entry": 1, "vector": 0x50}, {"step": "unmask", "entry": 1},
          {"step": "driver_ok"}, {"step": "message", "entry": 1, "vector": 0x51}, {"step": "request"},
          {"step": "function_mask"}, {"step": "function_unmask"}, {"step": "request"}]),
+    "msix-disable-enable": (
+        "MSI-X Enable cleared and set again while DRIVER_OK (with the message rewritten before): a "
+        "mask -> unmask of every entry, as the Function Mask is",
+        [{"step": "msix_enable"}, {"step": "message", "entry": 1, "vector": 0xB0}, {"step": "unmask", "entry": 1},
+         {"step": "driver_ok"}, {"step": "message", "entry": 1, "vector": 0xB1}, {"step": "request"},
+         {"step": "msix_disable"}, {"step": "msix_enable"}, {"step": "request"}]),
     "program-while-masked": (
         "the usual driver order: entry programmed while masked, after DRIVER_OK; the unmask builds the "
         "route from it",
