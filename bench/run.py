@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["imports", "decode", "sysfs", "msix", "qemu", "qmp", "capture", "live", "virtio", "journal", "fleet",
+BENCHES = ["imports", "decode", "sysfs", "msix", "qemu", "vhost", "qmp", "capture", "live", "virtio", "journal", "fleet",
            "dashboard"]
 
 

@@ -4,6 +4,7 @@ trigger causes and print the messages seen, all in one QEMU session.
     pciexplore qemu e1000e+nvme@root-port                       # functions and their interrupt causes
     pciexplore qemu e1000e --driver --trigger 00:01.0=rxq0 --trigger 00:01.0=vector:4
     pciexplore qemu virtio-net-pci --driver --mask 00:01.0=3 --trigger 00:01.0=ctrl   # held: pending bit
+    pciexplore qemu vhost-user-blk-pci --driver --trigger 00:01.0=read   # KVM irqfd; --accel tcg: without
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("qemu", help="QEMU device models through qtest: causes, triggers, delivered messages")
     p.add_argument("spec", help="devices, e.g. e1000e+nvme,serial=x@root-port+virtio-net-pci@switch")
     p.add_argument("--driver", action="store_true",
-                   help="program every MSI-X vector (0xfee00000, data 0x4020+N), enable MSI-X, unmask all")
+                   help="program every MSI-X vector (0xfee00000, data 0x4020+N), enable MSI-X, unmask all; "
+                        "a vhost-user device is then brought up again, as a driver enables MSI-X before DRIVER_OK")
+    p.add_argument("--accel", choices=("tcg", "kvm"),
+                   help="QEMU accelerator (default tcg; kvm for vhost-user devices): under kvm the vCPU counts "
+                        "the interrupts, and a message shows as its APIC vector")
     p.add_argument("--mask", action="append", default=[], metavar="BDF=N", help="mask MSI-X vector N (after --driver)")
     p.add_argument("--trigger", action="append", default=[], metavar="BDF=CAUSE",
                    help="make the device raise CAUSE (a name from the list, or vector:N); repeatable, in order")
@@ -43,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     triggers, masks = _pairs(args.trigger, "--trigger"), _pairs(args.mask, "--mask")
     out = sys.stdout
-    with open_spec(args.spec.removeprefix("qemu:")) as src:
+    with open_spec(args.spec.removeprefix("qemu:"), accel=args.accel) as src:
         if args.driver:
             for fn in src.functions():
                 m = fn.msix
@@ -54,6 +59,12 @@ def run(args: argparse.Namespace) -> int:
                 m.enable()
                 for v in range(m.size):
                     m.unmask(v)
+                ctx = src.device(fn.address)
+                if src.machine.vhost_user and hasattr(ctx.model, "bring_up"):
+                    before = len(src.deliveries())
+                    ctx.model.bring_up(ctx)  # so QEMU sets up its vhost path with MSI-X on (irqfds under KVM)
+                    src.poll(wait=src.late_wait, since=before)  # the back-end signals once when handed its eventfd
+                    out.write(f"bring-up {fn.address.short} to DRIVER_OK: {_messages(src.deliveries()[before:])}\n")
         for bdf, n in masks:
             src.function(bdf).msix.mask(int(n, 0))
         for fn in src.functions():
@@ -71,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
             sent = src.deliveries()[before:]
             m = fn.msix
             pending = [v for v in range(m.size) if m.pending(v)] if m else []
-            out.write(f"trigger {fn.address.short} {cause}: "
-                      + (", ".join(f"vector {d.vector} -> 0x{d.address:x} <- 0x{d.data:x}" for d in sent)
-                         or "no message")
+            out.write(f"trigger {fn.address.short} {cause}: {_messages(sent)}"
                       + (f"; pending {pending}" if pending else "") + "\n")
     return 0
+
+
+def _messages(sent) -> str:
+    return ", ".join(f"vector {d.vector} -> 0x{d.address:x} <- 0x{d.data:x}" for d in sent) or "no message"

@@ -53,7 +53,7 @@ from ...decode import walk_standard
 from ...errors import InputError, NotSupported, ReadOnlyError
 from ..base import BarRegion, ByteRange, Source
 from .firmware import IORESOURCE_IO, Bar
-from .qtest import LineChannel, QemuError
+from .qtest import LineChannel, QemuError, is_qmp_event
 from .timeline import (
     QUEUE_FIELDS,
     VIRTIO_COMMON,
@@ -77,7 +77,7 @@ class QmpChannel(LineChannel):
     """QMP over a connected socket: JSON commands (pipelined in one write when several), events skipped."""
 
     def _skip(self, line: str) -> bool:
-        return not line or line.startswith('{"event"')
+        return is_qmp_event(line)
 
     def run(self, commands: Sequence[tuple[str, dict]]) -> list[object]:
         payload = b"".join(json.dumps({"execute": c, **({"arguments": a} if a else {})}).encode() + b"\n"

@@ -147,7 +147,7 @@ class QmpClient(LineChannel):
         self._greeted = False
 
     def _skip(self, line: str) -> bool:
-        return not line or line.startswith('{"event"')
+        return is_qmp_event(line)
 
     def execute(self, command: str, **arguments: object) -> object:
         if not self._greeted:
@@ -159,6 +159,12 @@ class QmpClient(LineChannel):
         if "error" in answer:
             raise QemuError(f"QMP {command} failed: {answer['error'].get('desc', answer['error'])}", file=self.name)
         return answer.get("return")
+
+
+def is_qmp_event(line: str) -> bool:
+    """An asynchronous QMP line that answers no command: QEMU 7.2 prints events as
+    `{"timestamp": {...}, "event": "RESUME"}` (the timestamp first), older ones `{"event": ...}`."""
+    return not line or line.startswith(('{"timestamp"', '{"event"'))
 
 
 def read_bytes_cmd(addr: int, size: int) -> str:

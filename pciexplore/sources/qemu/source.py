@@ -29,12 +29,20 @@ and the table check along in it), and `act_then_read` puts its reads at the end 
 polling batch, where they see exactly the state the action left.
 
 Device-side causes (`triggers`, `trigger`) come from per-model declarations in `devices.py`.
+
+Under KVM (`Machine(accel="kvm")`, implied by a vhost-user device) nothing is redirected: a vhost
+back-end's interrupts go through a KVM irqfd straight into the in-kernel local APIC and never touch
+guest RAM.  The vCPU runs a counter of the interrupts it takes instead (vcpu.py), every poll ends with
+a barrier interrupt behind which the counters are read, and each count becomes a `Delivery` to APIC 0
+with the vector as its data (all the CPU ever learns of a message), attributed to the one enabled,
+unmasked MSI-X entry or MSI that holds that vector now, if there is exactly one.
 """
 
 from __future__ import annotations
 
 import struct
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +55,7 @@ from .devices import DeviceContext
 from .firmware import PCI_BASE_ADDRESS_0, PCI_COMMAND, PCI_COMMAND_MEMORY, ConfigAccess, Firmware, Node
 from .machine import Machine, QemuProcess, parse_spec
 from .qtest import QemuError, QmpClient, QtestClient, decode_read, read_bytes_cmd, read_cmd, split_aligned, write_cmd
+from .vcpu import COUNTERS, MSI_WINDOW, READY, VcpuCounts, decode_counters
 
 MAILBOX_BASE = 0x0010_0000  # guest RAM: one DWORD per vector, all functions
 DMA_BASE = 0x0200_0000  # guest RAM: 1 MiB per function for queues the device models need
@@ -152,8 +161,18 @@ class QemuSource(Source):
             #: mailbox index -> (function, vector, its MsixRoute or MsiRoute)
             self._slots: list[tuple[Address, int, MsixRoute | MsiRoute]] = []
             self._poll_plan: dict[Address | None, Poll] = {}
-            for a in sorted(self._nodes):
-                self._route(a)
+            self._vcpu: VcpuCounts | None = None
+            #: seconds a trigger waits for a message that arrives after the device's work is visible
+            #: (a vhost back-end signals its eventfd after it updated the used ring)
+            self.late_wait = 0.0
+            if machine.accel == "kvm":
+                self._start_vcpu()
+            else:
+                for a in sorted(self._nodes):
+                    self._route(a)
+                if machine.runs:  # a vhost-user back-end starts only while the VM runs; the vCPU halts
+                    self.late_wait = 0.25  # QEMU's main loop reads the back-end's eventfd when it gets to it
+                    self.qmp.execute("cont")
             need = DMA_BASE + len(self._nodes) * DMA_SIZE
             if need > machine.memory_mb << 20:
                 raise InputError(f"{len(self._nodes)} functions need {need >> 20} MiB of guest RAM for their "
@@ -181,6 +200,12 @@ class QemuSource(Source):
         """QEMU's process id while it runs."""
         return self._process.pid
 
+    def exit_reason(self) -> str | None:
+        """None while QEMU runs; once it has ended, why, in QEMU's words (e.g. an assertion that aborted it)."""
+        if not self._process.exited():
+            return None
+        return self._process.complaint()
+
     def qdev_id(self, addr: Address) -> str | None:
         """QEMU's id of the device at `addr` (what QMP commands name it by), from query-pci."""
         if not hasattr(self, "_qdev_ids"):
@@ -196,6 +221,18 @@ class QemuSource(Source):
             for root in self.qmp.execute("query-pci"):
                 walk(root)
         return self._qdev_ids.get(addr)
+
+    def _start_vcpu(self) -> None:
+        """Load the counter program, let the vCPU run it and wait until its local APIC takes interrupts."""
+        self._vcpu = VcpuCounts()
+        self.late_wait = 0.25
+        self.qtest.batch(self._vcpu.load_commands())
+        self.qmp.execute("cont")
+        deadline = time.monotonic() + self.qtest.timeout
+        while self.qtest.readl(READY) & 0xFFFF != 1:
+            if time.monotonic() > deadline:
+                raise QemuError("the vCPU did not start its interrupt counter", file=self.name)
+            time.sleep(0.001)
 
     def _broken(self, why: str) -> None:
         self._process.stop(kill=True)
@@ -275,9 +312,10 @@ class QemuSource(Source):
         trail: Trail | None = getattr(self._local, "trail", None)
         plans = [self._plan(trail.addr, r) for r in trail.ranges] if trail is not None else []
         reads = [c for cmds, _ in plans for c in cmds]
-        if not commands and not poll.commands and not reads:
+        if not commands and not poll.commands and not reads and self._vcpu is None:
             return []
-        answers = self.qtest.batch(commands + poll.commands + reads)
+        barrier = self._vcpu.barrier_commands() if self._vcpu is not None else []
+        answers = self.qtest.batch(commands + poll.commands + barrier + reads)
         if trail is not None:
             trail.stamp = self._stamp()
             trail.result = self._finish(plans, answers[len(answers) - len(reads) :])
@@ -286,7 +324,50 @@ class QemuSource(Source):
             before_collect(mine)
         if poll.slots:
             self._collect(poll.slots, decode_read(answers[len(commands)]))
+        if barrier:
+            self._count(decode_read(answers[len(commands) + len(poll.commands) + 1]))
         return mine
+
+    def _count(self, raw: bytes) -> None:
+        """Deliveries from the vCPU's counters, read again until the barrier was taken; several vectors
+        counted between two polls are recorded highest first, the order the APIC hands them out."""
+        counts = decode_counters(raw)
+        deadline = time.monotonic() + self.qtest.timeout
+        while not self._vcpu.passed(counts):
+            if time.monotonic() > deadline:
+                raise QemuError("the vCPU stopped taking interrupts (its barrier was never counted)", file=self.name)
+            counts = decode_counters(self.qtest.read(COUNTERS, 256 * 4))
+        for vector, n in sorted(self._vcpu.take(counts).items(), reverse=True):
+            who, entry = self._holder(vector)
+            for _ in range(n):
+                self._deliveries.append(Delivery(len(self._deliveries), MSI_WINDOW, vector, who, entry))
+
+    def _holder(self, vector: int) -> tuple[Address | None, int | None]:
+        """The function and MSI-X entry (or MSI) whose message carries APIC `vector` now, if exactly one
+        enabled and unmasked one does; an interrupt through a stale KVM route matches none."""
+        found = []
+        for a in self._nodes:
+            caps = self._caps(a)
+            if PCI_CAP_ID_MSIX in caps:
+                cap = caps[PCI_CAP_ID_MSIX]
+                flags = self.config.read(a, cap + PCI_MSIX_FLAGS, 2)
+                if flags & PCI_MSIX_FLAGS_ENABLE and not flags & 0x4000:  # PCI_MSIX_FLAGS_MASKALL
+                    table = self.config.read(a, cap + PCI_MSIX_TABLE, 4)
+                    count = (flags & PCI_MSIX_FLAGS_QSIZE) + 1
+                    raw = self.qtest.read(self._bar_base[(a, table & 7)] + (table & ~7), count * PCI_MSIX_ENTRY_SIZE)
+                    for v in range(count):
+                        address, data, ctrl = struct.unpack_from("<QII", raw, v * PCI_MSIX_ENTRY_SIZE)
+                        if not ctrl & 1 and address >> 20 == MSI_WINDOW >> 20 and data & 0xFF == vector:
+                            found.append((a, v))
+            elif PCI_CAP_ID_MSI in caps:
+                cap = caps[PCI_CAP_ID_MSI]
+                cfg = self.config.read_ecam(a, 0x100)
+                flags = int.from_bytes(cfg[cap + 2 : cap + 4], "little")
+                data_at = cap + (12 if flags & PCI_MSI_FLAGS_64BIT else 8)
+                nvec = 1 << ((flags & PCI_MSI_FLAGS_QSIZE) >> 4)
+                if flags & 1 and (cfg[data_at] & ~(nvec - 1)) == (vector & ~(nvec - 1)):  # PCI_MSI_FLAGS_ENABLE
+                    found.append((a, vector & (nvec - 1)))
+        return found[0] if len(found) == 1 else (None, None)
 
     def _stamp(self) -> tuple[int, int]:
         return self.qtest.exchanges, self.qmp.exchanges
@@ -312,9 +393,16 @@ class QemuSource(Source):
                 data = (user & ~(nvec - 1)) | (vector & (nvec - 1))
             self._deliveries.append(Delivery(len(self._deliveries), address, data, a, vector))
 
-    def poll(self) -> None:
-        """Look for messages any device sent on its own (e.g. after a queue was processed)."""
+    def poll(self, wait: float = 0.0, since: int | None = None) -> None:
+        """Look for messages any device sent on its own (e.g. after a queue was processed); with `wait`,
+        look again until one has arrived since delivery number `since` (default: now) or `wait` seconds
+        have passed."""
+        deadline = time.monotonic() + wait
+        before = len(self._deliveries) if since is None else since
         self.run_and_poll([])
+        while len(self._deliveries) <= before and time.monotonic() < deadline:
+            time.sleep(0.002)
+            self.run_and_poll([])
 
     def deliveries(self) -> list[Delivery]:
         return list(self._deliveries)
@@ -485,10 +573,14 @@ class QemuSource(Source):
     def msix_count(self, addr: Address) -> int:
         """MSI-X table size of `addr` (0 without MSI-X)."""
         r = self._msix.get(addr)
+        if r is None and self._vcpu is not None and (cap := self._caps(addr).get(PCI_CAP_ID_MSIX)) is not None:
+            return (self.config.read(addr, cap + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_QSIZE) + 1
         return r.count if r is not None else 0
 
     def msix_enabled(self, addr: Address) -> bool:
         r = self._msix.get(addr)
+        if r is None and self._vcpu is not None and (cap := self._caps(addr).get(PCI_CAP_ID_MSIX)) is not None:
+            return bool(self.config.read(addr, cap + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_ENABLE)
         return r is not None and bool(r.control & PCI_MSIX_FLAGS_ENABLE)
 
     def _reread_bars(self, addr: Address) -> None:
@@ -632,8 +724,10 @@ class QemuSource(Source):
         ctx.model.fire(ctx, named)
 
 
-def open_spec(rest: str, **options) -> QemuSource:
-    """`pciexplore.open("qemu:e1000e+nvme,serial=x@root-port")`: start QEMU with those devices."""
-    if isinstance(rest, Machine):
-        return QemuSource(rest, **options)
-    return QemuSource(parse_spec(rest), **options)
+def open_spec(rest: str, accel: str | None = None, **options) -> QemuSource:
+    """`pciexplore.open("qemu:e1000e+nvme,serial=x@root-port")`: start QEMU with those devices
+    (`accel="kvm"`: on KVM, deliveries counted by the running vCPU)."""
+    machine = rest if isinstance(rest, Machine) else parse_spec(rest)
+    if accel is not None:
+        machine.accel = accel
+    return QemuSource(machine, **options)
