@@ -36,7 +36,8 @@ Three hypervisors' paths, each as its sources have it.  The device, its table an
     released), then virtio_pci_reset unbinds every vector (msix_unuse_all_vectors clears the PBA);
   - the back-end is kernel vhost-net, which signals only for used buffers: a vhost-user back-end built
     on libvhost-user also writes the call eventfd when it is handed one (vu_set_vring_call_exec), i.e.
-    once per queue at each DRIVER_OK; a replay adds that event itself (tests/test_delivery_crosscheck.py).
+    once per queue at each DRIVER_OK; not modelled (tests/test_delivery_crosscheck.py adds that event
+    when it plays QEMU's vhost-user-blk).
 * ``cloud-hypervisor``: pci/src/msix.rs MsixConfig::write_table updates a vector's route on every
   write that changes its entry while MSI-X is enabled, the function unmasked and the entry unmasked;
   MsixConfig::set_msg_ctl updates every route when MSI-X becomes enabled and unmasked.  The device
