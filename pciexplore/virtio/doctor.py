@@ -168,7 +168,8 @@ DELIVERY_RULES = {  # check -> (rule, fix)
     "irqfd_vector_after_driver_ok": (
         "virtio 1.2 §3.1.1: the per-bus set-up (MSI-X vectors for PCI) comes before DRIVER_OK; QEMU 7.2/8.0 "
         "bind vhost's eventfd to the route of the vector a queue had at DRIVER_OK and do not move it "
-        "(virtio_pci_set_vector, from 8.2.3/9.0, does)",
+        "(virtio_pci_set_vector, from 8.2.3/9.0, does); a mask -> unmask of the new vector then aborts QEMU 7.2 "
+        "(kvm_irqchip_commit_routes, measured: data/qemu/irqfd-vhost-user-blk.json)",
         "assign vectors (msix_config, each queue_msix_vector, read back) before DRIVER_OK; to change one later, "
         "reset the device and set it up again"),
 }
