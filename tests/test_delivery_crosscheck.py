@@ -28,7 +28,7 @@ import pytest
 
 import pciexplore
 from pciexplore.regs import virtio as V
-from pciexplore.virtio.replay import MSIX_BAR, play
+from pciexplore.virtio.replay import MSIX_BAR, entry_step, play, virtio_step
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "qemu" / "irqfd-vhost-user-blk.json"
 DOC = json.loads(FIXTURE.read_text())
@@ -46,22 +46,14 @@ def _flags(value: int) -> list[dict]:
     return [{"kind": "config", "register": "PCI_MSIX_FLAGS", "value": value}]
 
 
-def _virtio(register: str, value: int, index: int | None = None) -> dict:
-    return {"kind": "virtio", "register": register, "index": index, "value": value}
-
-
-def _entry(entry: int, register: str, value: int) -> dict:
-    return {"kind": "msix-table", "register": register, "index": entry, "value": value}
-
-
 #: the fixture's "driver_ok": reset, ACKNOWLEDGE | DRIVER, VERSION_1, FEATURES_OK, config on entry 0,
 #: queue 0 (16 entries) on entry 1 and enabled, DRIVER_OK (pciexplore/sources/qemu/devices.py bring_up)
 _STATUS = V.VIRTIO_CONFIG_S_ACKNOWLEDGE | V.VIRTIO_CONFIG_S_DRIVER
-BRING_UP = [_virtio("device_status", 0), _virtio("device_status", _STATUS), _virtio("driver_feature_select", 1),
-            _virtio("driver_feature", 1 << (V.VIRTIO_F_VERSION_1 - 32)),
-            _virtio("device_status", _STATUS | V.VIRTIO_CONFIG_S_FEATURES_OK), _virtio("msix_config", CONFIG_ENTRY),
-            _virtio("queue_size", 16, 0), _virtio("queue_msix_vector", QUEUE_ENTRY, 0), _virtio("queue_enable", 1, 0),
-            _virtio("device_status", _STATUS | V.VIRTIO_CONFIG_S_FEATURES_OK | V.VIRTIO_CONFIG_S_DRIVER_OK)]
+BRING_UP = [virtio_step("device_status", 0), virtio_step("device_status", _STATUS), virtio_step("driver_feature_select", 1),
+            virtio_step("driver_feature", 1 << (V.VIRTIO_F_VERSION_1 - 32)),
+            virtio_step("device_status", _STATUS | V.VIRTIO_CONFIG_S_FEATURES_OK), virtio_step("msix_config", CONFIG_ENTRY),
+            virtio_step("queue_size", 16, 0), virtio_step("queue_msix_vector", QUEUE_ENTRY, 0), virtio_step("queue_enable", 1, 0),
+            virtio_step("device_status", _STATUS | V.VIRTIO_CONFIG_S_FEATURES_OK | V.VIRTIO_CONFIG_S_DRIVER_OK)]
 
 #: the fixture's step vocabulary (its "steps" says what each does) as the register writes it makes
 WRITES = {
@@ -69,14 +61,14 @@ WRITES = {
     "function_unmask": lambda s: _flags(PCI_MSIX_FLAGS_ENABLE),
     "msix_disable": lambda s: _flags(0),
     "function_mask": lambda s: _flags(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL),
-    "message": lambda s: [_entry(s["entry"], "PCI_MSIX_ENTRY_LOWER_ADDR", ADDRESS),
-                          _entry(s["entry"], "PCI_MSIX_ENTRY_UPPER_ADDR", 0),
-                          _entry(s["entry"], "PCI_MSIX_ENTRY_DATA", s["vector"])],
-    "mask": lambda s: [_entry(s["entry"], "PCI_MSIX_ENTRY_VECTOR_CTRL", 1)],
-    "unmask": lambda s: [_entry(s["entry"], "PCI_MSIX_ENTRY_VECTOR_CTRL", 0)],
+    "message": lambda s: [entry_step(s["entry"], "PCI_MSIX_ENTRY_LOWER_ADDR", ADDRESS),
+                          entry_step(s["entry"], "PCI_MSIX_ENTRY_UPPER_ADDR", 0),
+                          entry_step(s["entry"], "PCI_MSIX_ENTRY_DATA", s["vector"])],
+    "mask": lambda s: [entry_step(s["entry"], "PCI_MSIX_ENTRY_VECTOR_CTRL", 1)],
+    "unmask": lambda s: [entry_step(s["entry"], "PCI_MSIX_ENTRY_VECTOR_CTRL", 0)],
     "driver_ok": lambda s: BRING_UP,
-    "reset": lambda s: [_virtio("device_status", 0)],
-    "queue_vector": lambda s: [_virtio("queue_msix_vector", s["entry"], 0)],
+    "reset": lambda s: [virtio_step("device_status", 0)],
+    "queue_vector": lambda s: [virtio_step("queue_msix_vector", s["entry"], 0)],
     "request": lambda s: [],  # an event on queue 0: rx0 used a buffer (below)
     "read_pba": lambda s: [],  # a read (below)
 }

@@ -146,24 +146,26 @@ class Replay:
 
 # -- built-in scripts ------------------------------------------------------------------------------------
 
-def _virtio(register: str, value: int, index: int | None = None) -> dict:
+def virtio_step(register: str, value: int, index: int | None = None) -> dict:
+    """A step writing common-configuration field `register` (of queue `index`, when it is a queue's)."""
     return {"kind": "virtio", "register": register, "index": index, "value": value}
 
 
-def _entry(v: int, name: str, value: int) -> dict:
+def entry_step(v: int, name: str, value: int) -> dict:
+    """A step writing field `name` (PCI_MSIX_ENTRY_*) of MSI-X table entry `v`."""
     return {"kind": "msix-table", "register": name, "index": v, "value": value}
 
 
 def _program(v: int, data: int) -> list[dict]:
-    return [_entry(v, "PCI_MSIX_ENTRY_LOWER_ADDR", 0xFEE00000), _entry(v, "PCI_MSIX_ENTRY_UPPER_ADDR", 0),
-            _entry(v, "PCI_MSIX_ENTRY_DATA", data)]
+    return [entry_step(v, "PCI_MSIX_ENTRY_LOWER_ADDR", 0xFEE00000), entry_step(v, "PCI_MSIX_ENTRY_UPPER_ADDR", 0),
+            entry_step(v, "PCI_MSIX_ENTRY_DATA", data)]
 
 
 def _queues(n: int) -> list[dict]:
     out = []
     for q in range(n):
-        out += [_virtio("queue_select", q), _virtio("queue_size", 0x100, q),
-                _virtio("queue_msix_vector", q + 1, q), _virtio("queue_enable", 1, q)]
+        out += [virtio_step("queue_select", q), virtio_step("queue_size", 0x100, q),
+                virtio_step("queue_msix_vector", q + 1, q), virtio_step("queue_enable", 1, q)]
     return out
 
 
@@ -175,23 +177,23 @@ def script(name: str) -> list[dict]:
     "hermit-fixed" (the same order, each entry masked while its message is written, then unmasked) or
     "linux" (vp_find_vqs_msix's order: entries programmed and unmasked before DRIVER_OK)."""
     start = [{"kind": "config", "register": "PCI_COMMAND", "index": None, "value": 0x406},
-             _virtio("device_status", 0), _virtio("device_status", 3), _virtio("driver_feature_select", 1),
-             _virtio("driver_feature", 1), _virtio("device_status", 0xB)]
+             virtio_step("device_status", 0), virtio_step("device_status", 3), virtio_step("driver_feature_select", 1),
+             virtio_step("driver_feature", 1), virtio_step("device_status", 0xB)]
     msix_on = [{"kind": "config", "register": "PCI_MSIX_FLAGS", "index": None, "value": 0x8003}]
     if name in ("hermit", "hermit-fixed"):
-        unmask = [_entry(v, "PCI_MSIX_ENTRY_VECTOR_CTRL", 0) for v in range(4)]
+        unmask = [entry_step(v, "PCI_MSIX_ENTRY_VECTOR_CTRL", 0) for v in range(4)]
         program = [s for v in range(4) for s in _program(v, 0x30 + v)]
         if name == "hermit-fixed":
-            program = [s for v in range(4) for s in (_entry(v, "PCI_MSIX_ENTRY_VECTOR_CTRL", 1), *_program(v, 0x30 + v),
-                                                     _entry(v, "PCI_MSIX_ENTRY_VECTOR_CTRL", 0))]
-        steps = start + msix_on + unmask + [_virtio("msix_config", 0)] + _queues(3) + [_virtio("device_status", 0xF)] \
+            program = [s for v in range(4) for s in (entry_step(v, "PCI_MSIX_ENTRY_VECTOR_CTRL", 1), *_program(v, 0x30 + v),
+                                                     entry_step(v, "PCI_MSIX_ENTRY_VECTOR_CTRL", 0))]
+        steps = start + msix_on + unmask + [virtio_step("msix_config", 0)] + _queues(3) + [virtio_step("device_status", 0xF)] \
             + program
     elif name == "linux":
         masked_on = [{"kind": "config", "register": "PCI_MSIX_FLAGS", "index": None, "value": 0xC003}]
         program = [s for v in range(4) for s in _program(v, 0x30 + v)]
-        unmask = [_entry(v, "PCI_MSIX_ENTRY_VECTOR_CTRL", 0) for v in range(4)]
-        steps = start + masked_on + program + msix_on + unmask + [_virtio("msix_config", 0)] + _queues(3) \
-            + [_virtio("device_status", 0xF)]
+        unmask = [entry_step(v, "PCI_MSIX_ENTRY_VECTOR_CTRL", 0) for v in range(4)]
+        steps = start + masked_on + program + msix_on + unmask + [virtio_step("msix_config", 0)] + _queues(3) \
+            + [virtio_step("device_status", 0xF)]
     else:
         raise InputError(f"unknown script {name!r}; scripts: {', '.join(SCRIPTS)}")
     return [{"step": i, "function": "00:02.0", "device": f"{name} script", **s} for i, s in enumerate(steps)]
