@@ -49,11 +49,18 @@ def _flags(value: int) -> list[dict]:
 #: the fixture's "driver_ok": reset, ACKNOWLEDGE | DRIVER, VERSION_1, FEATURES_OK, config on entry 0,
 #: queue 0 (16 entries) on entry 1 and enabled, DRIVER_OK (pciexplore/sources/qemu/devices.py bring_up)
 _STATUS = V.VIRTIO_CONFIG_S_ACKNOWLEDGE | V.VIRTIO_CONFIG_S_DRIVER
-BRING_UP = [virtio_step("device_status", 0), virtio_step("device_status", _STATUS), virtio_step("driver_feature_select", 1),
-            virtio_step("driver_feature", 1 << (V.VIRTIO_F_VERSION_1 - 32)),
-            virtio_step("device_status", _STATUS | V.VIRTIO_CONFIG_S_FEATURES_OK), virtio_step("msix_config", CONFIG_ENTRY),
-            virtio_step("queue_size", 16, 0), virtio_step("queue_msix_vector", QUEUE_ENTRY, 0), virtio_step("queue_enable", 1, 0),
-            virtio_step("device_status", _STATUS | V.VIRTIO_CONFIG_S_FEATURES_OK | V.VIRTIO_CONFIG_S_DRIVER_OK)]
+BRING_UP = [
+    virtio_step("device_status", 0),
+    virtio_step("device_status", _STATUS),
+    virtio_step("driver_feature_select", 1),
+    virtio_step("driver_feature", 1 << (V.VIRTIO_F_VERSION_1 - 32)),
+    virtio_step("device_status", _STATUS | V.VIRTIO_CONFIG_S_FEATURES_OK),
+    virtio_step("msix_config", CONFIG_ENTRY),
+    virtio_step("queue_size", 16, 0),
+    virtio_step("queue_msix_vector", QUEUE_ENTRY, 0),
+    virtio_step("queue_enable", 1, 0),
+    virtio_step("device_status", _STATUS | V.VIRTIO_CONFIG_S_FEATURES_OK | V.VIRTIO_CONFIG_S_DRIVER_OK),
+]
 
 #: the fixture's step vocabulary (its "steps" says what each does) as the register writes it makes
 WRITES = {
