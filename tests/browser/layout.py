@@ -15,7 +15,7 @@ SIZES = [(1280, 800), (1920, 1080)]
 # panel beside it (`beside`: JupyterLab's file browser)
 LAYOUT_CHECK = """(beside) => {
     const visible = e => e.offsetParent !== null && e.getClientRects().length > 0;
-    const cut = Array.from(document.querySelectorAll('.pcx-explorer button, .pcx-explorer .pcx-fields, .pcx-explorer .pcx-hex'))
+    const cut = Array.from(document.querySelectorAll('.pcx-explorer button, .pcx-explorer .pcx-fields, .pcx-explorer .pcx-hex, .pcx-device-browser'))
         .filter(e => visible(e) && e.scrollWidth > e.clientWidth + 1)
         .map(e => (e.innerText || e.className).slice(0, 40) + ` ${e.scrollWidth}>${e.clientWidth}`);
     const hit = (a, b) => a.width && b.width && a.left < b.right - 1 && b.left < a.right - 1
