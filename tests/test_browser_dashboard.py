@@ -94,7 +94,7 @@ def test_mask_trigger_pending_unmask_in_the_dashboard(tmp_path):
         page.wait_for_selector(".pcx-log >> text=PBA bit 1 cleared")
         assert r1.locator(".pcx-pending.pcx-lit").count() == 0
         assert page.locator(".pcx-pba .pcx-bit.pcx-lit").count() == 0
-        assert "1 messages delivered" in text(page, ".pcx-deliveries")
+        assert "1 message delivered" in text(page, ".pcx-deliveries")
         screenshot(page, "dashboard-msix-delivered.png")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..errors import PciError
+from ..words import plural
 from .common import StatusLine, disable, esc, msix_model, write_refusal
 
 _LIT = ("<span class='pcx-pending pcx-lit' title='PBA bit set: an event waits for the vector to be unmasked'"
@@ -448,7 +449,7 @@ def _deliveries_html(fn: Any) -> str:
                    for d in mine[-3:])
     wrong = sum(1 for d in mine if d.warning)
     note = f", <b style='color:#b00020'>{wrong} of them not interrupts</b>" if wrong else ""
-    return f"<div class='pcx-deliveries'><small>{len(mine)} messages delivered{note}</small>{last}</div>"
+    return f"<div class='pcx-deliveries'><small>{plural(len(mine), 'message')} delivered{note}</small>{last}</div>"
 
 
 class _Columns:
