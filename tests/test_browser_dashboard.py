@@ -6,6 +6,7 @@ docs/screenshots/)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -16,7 +17,8 @@ import pytest
 pytest.importorskip("playwright")
 pytest.importorskip("voila")
 
-from browser.session import chromium_page, dashboard, lab_run_all, screenshot, serve  # noqa: E402
+from browser.layout import assert_every_tab_fits, pick_ethernet  # noqa: E402
+from browser.session import chromium_page, dashboard, jupyterlab, lab_run_all, screenshot, serve  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
 import pciexplore  # noqa: E402
@@ -92,7 +94,7 @@ def test_mask_trigger_pending_unmask_in_the_dashboard(tmp_path):
         page.wait_for_selector(".pcx-log >> text=PBA bit 1 cleared")
         assert r1.locator(".pcx-pending.pcx-lit").count() == 0
         assert page.locator(".pcx-pba .pcx-bit.pcx-lit").count() == 0
-        assert "1 messages delivered" in text(page, ".pcx-deliveries")
+        assert "1 message delivered" in text(page, ".pcx-deliveries")
         screenshot(page, "dashboard-msix-delivered.png")
 
 
@@ -219,46 +221,45 @@ def test_visits_leave_no_kernel_behind_and_the_page_needs_no_network(tmp_path):
     assert outside == []
 
 
-LAYOUT_CHECK = """() => {
-    const visible = e => e.offsetParent !== null && e.getClientRects().length > 0;
-    const cut = Array.from(document.querySelectorAll('.pcx-explorer button, .pcx-explorer .pcx-fields, .pcx-explorer .pcx-hex'))
-        .filter(e => visible(e) && e.scrollWidth > e.clientWidth + 1)
-        .map(e => (e.innerText || e.className).slice(0, 40) + ` ${e.scrollWidth}>${e.clientWidth}`);
-    const overlaps = [];
-    for (const box of document.querySelectorAll('.pcx-explorer .widget-hbox')) {
-        const kids = Array.from(box.children).filter(visible).map(k => [k, k.getBoundingClientRect()]);
-        for (let i = 0; i < kids.length; i++) for (let j = i + 1; j < kids.length; j++) {
-            const [a, b] = [kids[i][1], kids[j][1]];
-            if (a.width && b.width && a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
-                overlaps.push([kids[i][0].className.slice(0, 40), kids[j][0].className.slice(0, 40)]);
-        }
-    }
-    return {cut, overlaps, page: document.documentElement.scrollWidth, view: window.innerWidth};
-}"""
+FIT_SOURCES = ["default.json", "sim:nic,driver", "qemu:e1000e"]
 
 
-@pytest.mark.parametrize("source", ["default.json", "sim:nic,driver", "qemu:e1000e"])
+def fit_spec(source: str) -> str:
+    if source.startswith("qemu:") and not Path("/usr/bin/qemu-system-x86_64").exists():
+        pytest.skip("needs qemu-system-x86_64")
+    return str(Path(__file__).resolve().parents[1] / "data" / source) if source.endswith(".json") else source
+
+
+def shot_name(source: str) -> str:
+    return source.split(",")[0].replace(":", "-")
+
+
+@pytest.mark.parametrize("source", FIT_SOURCES)
 def test_every_tab_fits_at_both_sizes(tmp_path, source):
     """What a person sees at 1280x800 and 1920x1080, in every tab of the explorer: no button or table
     cut, no two panels of a row on top of each other, no page wider than the window."""
-    if source.startswith("qemu:") and not Path("/usr/bin/qemu-system-x86_64").exists():
-        pytest.skip("needs qemu-system-x86_64")
-    spec = str(Path(__file__).resolve().parents[1] / "data" / source) if source.endswith(".json") else source
-    with dashboard(spec, tmp_path) as url, chromium_page(1280, 800) as page:
+    with dashboard(fit_spec(source), tmp_path) as url, chromium_page(1280, 800) as page:
         page.goto(url)
         page.wait_for_selector(".pcx-explorer", timeout=120_000)
-        select = page.locator(".pcx-device-browser select")
-        labels = select.evaluate("e => Array.from(e.options).map(o => o.text)")
-        pick = next((lab for lab in labels if "Ethernet" in lab), labels[0])
-        select.select_option(label=pick)
-        tabs = ["Capabilities", "MSI-X", "Interrupts", "Virtio", "Doctor"]
-        for width, height in ((1280, 800), (1920, 1080)):
-            page.set_viewport_size({"width": width, "height": height})
-            for tab in tabs:
-                page.get_by_role("tab", name=tab).click()
-                page.wait_for_timeout(500)
-                seen = page.evaluate(LAYOUT_CHECK)
-                where = f"{source} {width}x{height} {tab}"
-                assert seen["cut"] == [] and seen["overlaps"] == [], (where, seen)
-                assert seen["page"] <= seen["view"], (where, seen)
-                screenshot(page, f"fit-{source.split(',')[0].replace(':', '-')}-{width}-{tab}.png".replace(" ", ""))
+        pick_ethernet(page)
+        assert_every_tab_fits(page, source, f"fit-{shot_name(source)}")
+
+
+@pytest.mark.parametrize("source", FIT_SOURCES)
+def test_every_tab_fits_in_jupyterlab_with_the_file_browser_open(tmp_path, source):
+    """The explorer in a notebook (the dashboard's own one-cell notebook) in JupyterLab with its file
+    browser open, at both sizes, every tab: nothing cut, nothing overlapping, the explorer inside its
+    output area and clear of the file browser."""
+    from pciexplore.commands.dashboard import notebook
+
+    root = tmp_path / "nb"
+    root.mkdir()
+    (root / "explorer.ipynb").write_text(json.dumps(notebook(fit_spec(source), 16)))
+    with jupyterlab(root, tmp_path) as (base, token), chromium_page(1280, 800) as page:
+        lab_run_all(page, f"{base}/lab/tree/explorer.ipynb?token={token}")
+        page.wait_for_selector(".pcx-explorer", timeout=120_000)
+        if not page.locator("#filebrowser").is_visible():
+            page.locator(".jp-SideBar [data-id='filebrowser']").click()
+        expect(page.locator("#filebrowser")).to_be_visible()
+        pick_ethernet(page)
+        assert_every_tab_fits(page, f"JupyterLab {source}", f"lab-{shot_name(source)}", beside=("#filebrowser",))

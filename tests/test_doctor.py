@@ -239,6 +239,10 @@ def test_doctor_panel_shows_findings_and_clears_after_the_fix():
         fn.msix.unmask_all()
         panel.button.click()
         assert panel.findings == [] and "No findings" in panel.table.value
+        # the explorer's panel checks the one function shown, and its all-clear names that function
+        one = DoctorPanel(src, str(fn.address))
+        assert one.findings == [] and f"set-up of {fn.address} looks sound" in one.table.value
+        assert "every function" not in one.table.value
 
 
 def test_a_driver_like_2048_vector_table_is_healthy():

@@ -56,9 +56,10 @@ def rendered(nb, cell_source: str) -> str:
     return "\n".join(parts)
 
 
-def run(name: str) -> list[str]:
-    """Execute notebooks/NAME.ipynb in its own directory; returns each code cell's text output."""
-    nb = execute(name)
+def run(name: str, nb=None) -> list[str]:
+    """Execute notebooks/NAME.ipynb in its own directory (or take `nb`, executed already); returns each code
+    cell's text output."""
+    nb = nb or execute(name)
     out = []
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -81,11 +82,15 @@ def test_notebooks_are_stored_without_outputs():
 
 @pytest.mark.lspci
 def test_01_tour(tmp_path):
-    """The chain the tour walks and the vector count it prints are what lspci reads from the same bytes."""
+    """The chain the tour walks and the vector count it prints are what lspci reads from the same bytes; the
+    MSI-X table it shows is the capture's bytes at the BAR offsets lspci names, read as the spec lays an
+    entry out (PCI Local Bus 3.0 section 6.8.2.6: address, upper address, data, vector control)."""
+    import struct
     import subprocess
     import sys
 
-    out = "\n".join(run("01-tour"))
+    nb = execute("01-tour")
+    out = "\n".join(run("01-tour", nb))
     dump = tmp_path / "default.lspci"
     subprocess.run([sys.executable, "-m", "pciexplore", "export", "--lspci", str(dump),
                     str(NOTEBOOKS.parent / "data" / "default.json")], check=True, cwd=NOTEBOOKS.parent)
@@ -96,6 +101,24 @@ def test_01_tour(tmp_path):
     assert walked and walked == offsets
     count = re.search(r"MSI-X: Enable\+ Count=(\d+)", lspci)
     assert count and f"vectors: {count[1]}" in out
+    table_at = re.search(r"Vector table: BAR=(\d) offset=([0-9a-f]+)", lspci)
+    pba_at = re.search(r"PBA: BAR=(\d) offset=([0-9a-f]+)", lspci)
+    capture = json.loads((NOTEBOOKS.parent / "data" / "default.json").read_text())
+    windows = next(f for f in capture["functions"] if f["address"] == "0000:00:03.0")["windows"]
+
+    def window(bar: str, offset: str) -> bytes:
+        return bytes.fromhex(next(w["data"] for w in windows if w["bar"] == int(bar) and w["offset"] == int(offset, 16)))
+
+    table, pba = window(*table_at.groups()), window(*pba_at.groups())
+    shown = rendered(nb, "snapshot(fn.msix)")
+    rows = re.findall(r"<tr class='pcx-snap-row'>(.*?)</tr>", shown)
+    assert len(rows) == int(count[1])
+    for v, row in enumerate(rows):
+        low, high, data, ctrl = struct.unpack_from("<IIII", table, 16 * v)
+        assert f"0x{high << 32 | low:016x} &larr; 0x{data:08x}" in row, (v, row)
+        assert ("</i> masked" in row) == bool(ctrl & 1), (v, row)  # PCI_MSIX_ENTRY_CTRL_MASKBIT
+    pending = sum(bin(b).count("1") for b in pba[: -(-int(count[1]) // 8)])
+    assert f"PBA: {pending} of {count[1]} bits set" in shown
 
 
 def test_02_after_run_all_each_step_shows_its_own_moment():

@@ -151,7 +151,7 @@ def test_each_step_keeps_the_state_of_its_moment_while_live_views_follow(nic):
     _, pending, _ = device_bytes(fn)
     assert not pending[1] and len(src.deliveries()) == 1  # the device at the end
     assert "<title>vector 1: pending</title>" in trigger.state.value and "PBA: 1 of" in trigger.state.value
-    assert "<title>vector 1: pending</title>" not in unmask.state.value and "1 messages delivered" in unmask.state.value
+    assert "<title>vector 1: pending</title>" not in unmask.state.value and "1 message delivered" in unmask.state.value
     assert "fa-lock'></i> masked" in trigger.state.value.split("<b>#1</b>")[1].split("</tr>")[0]
     assert not lit(live.row_of(1)) and "PBA: 0 of" in pba.value and "PBA: 0 of" in live.pba.value
 

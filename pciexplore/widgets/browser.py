@@ -49,7 +49,7 @@ class DeviceBrowser(w.VBox):
                         for _, fn in self._rows}
         self._callbacks: list[Callable[[Any], None]] = []
         self.filter = w.Text(placeholder="filter: address, name, vendor:device, class",
-                             description="Filter", layout=w.Layout(width="100%"))
+                             description="Filter", layout=w.Layout(width="auto"))  # 100% plus its margins ran past the list
         self.tree = w.Select(rows=rows, layout=w.Layout(width="auto"))  # sized by its widest line
         self.count = w.HTML()
         self.filter.observe(lambda _: self._refill(), names="value")

@@ -37,16 +37,26 @@ class DoctorPanel(w.VBox):
         for fn in self.source.functions(self.selector):
             fn.refresh()
         self.findings = diagnose(self.source, self.selector)
-        self.table.value = findings_html(self.findings)
+        self.table.value = findings_html(self.findings, self.functions)
 
     def snapshot_html(self) -> str:
         return self.table.value
 
 
-def findings_html(findings: list[Any]) -> str:
-    """Findings as a table: function, severity (in words and colour), where, what, rule and fix."""
+def checked_words(functions: list[Any] | None) -> str:
+    """What an all-clear speaks of: the one function checked by its address, else how many."""
+    if functions is None:
+        return "every function"
+    if len(functions) == 1:
+        return str(functions[0].address)
+    return f"all {len(functions)} functions" if functions else "no function (none was checked)"
+
+
+def findings_html(findings: list[Any], functions: list[Any] | None = None) -> str:
+    """Findings as a table: function, severity (in words and colour), where, what, rule and fix.
+    `functions`: those checked, so that no findings speaks of them (one function by its address)."""
     if not findings:
-        return "<p>No findings: the MSI/MSI-X set-up of every function looks sound.</p>"
+        return f"<p>No findings: the MSI/MSI-X set-up of {esc(checked_words(functions))} looks sound.</p>"
     rows = "".join(
         f"<tr><td><code>{esc(f.device)}</code></td>"
         f"<td style='color:{SEVERITY_COLOUR.get(f.severity, '#000')};font-weight:bold'>{esc(f.severity)}</td>"

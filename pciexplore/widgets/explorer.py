@@ -83,7 +83,6 @@ class Explorer(w.VBox):
         for view in (self.msix, self.virtio, self.doctor):
             if view is not None:
                 stop_following(view, *(getattr(view, "functions", None) or [view.function]))
-        self.heading.value = f"<b>{esc(function_label(fn))}</b>"
         self.chain.show(fn)
         self.hexview.annotate(config_notes(self.source, fn))
         if msix_model(fn) is None:
@@ -97,6 +96,8 @@ class Explorer(w.VBox):
         self.virtio_box.children = [self.virtio or w.HTML("<i>This function is not virtio-pci.</i>")]
         self.doctor = DoctorPanel(self.source, str(fn.address))
         self.doctor_box.children = [self.doctor]
+        # the heading changes last: once it names the function, every tab shows that function
+        self.heading.value = f"<b class='pcx-heading'>{esc(function_label(fn))}</b>"
 
     def _changes_by_itself(self) -> bool:
         """A running guest (qmp:) or this host's kernel reprograms tables while we look; a file never does."""
