@@ -65,11 +65,13 @@ def test_filter_keeps_matches_and_the_bridges_above_them(corpus):
     b.filter.value = "168c:003c"  # the QCA988x behind the bridge on bus 04
     shown = [fn for _, fn in b.tree.options]
     assert [str(f.address) for f in shown] == ["0000:04:00.0", "0000:05:00.0"]
-    assert "2 of 6" in b.count.value
+    assert "2 of 6 functions shown" in b.count.value
     b.filter.value = "no such thing"
     assert b.tree.options == ()
     b.filter.value = ""
     assert len(b.tree.options) == 6
+    one = DeviceBrowser(pciexplore.open("sim:nic"))
+    assert "1 of 1 function shown" in one.count.value
 
 
 def test_selecting_a_function_calls_back(corpus):

@@ -8,6 +8,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..render.tree import grow_tree
+from ..words import plural
 from .common import function_label, list_label
 
 
@@ -94,7 +95,7 @@ class DeviceBrowser(w.VBox):
         elif options and current is None and not words:
             self.tree.value = options[0][1]
         total = len(self._rows)
-        self.count.value = f"<small>{len(shown)} of {total} functions shown</small>"
+        self.count.value = f"<small>{len(shown)} of {plural(total, 'function')} shown</small>"
 
     def _changed(self, change: dict) -> None:
         if change["new"] is None:
