@@ -175,3 +175,30 @@ def test_table_columns_decode_like_describe() -> None:
     assert t.loc[0, "dest_id"] == 3 and t.loc[0, "dest_mode"] == "logical" and t.loc[0, "redirection_hint"] == 1
     assert t.loc[0, "delivery_mode"] == "lowest-priority" and t.loc[3, "trigger_mode"] == "level"
     assert t.loc[1, "irte_index"] == 37 and t["dest_id"].isna()[1] and t["irte_index"].isna()[0]
+
+
+def test_a_models_notebook_table_reads_as_the_registers_say():
+    """The model's HTML table (what a notebook cell shows for `fn.msix`): a row per vector with the message
+    in hex, what masks it, the PBA bit, and the Intel SDM meaning of the address/data pair."""
+    import re
+
+    fn = pciexplore.open("sim:nic").functions()[0]
+    msix = fn.msix
+    address, data = x86.message(1, 0x31)  # SDM 11.11: 0xFEE in 31:20, destination APIC ID in 19:12
+    assert (address, data) == (0xFEE01000, 0x31)
+
+    def rows() -> list[list[str]]:
+        html = msix._repr_html_()
+        return [re.findall(r"<t[dh]>(.*?)</t[dh]>", r) for r in re.findall(r"<tr>(.*?)</tr>", html, re.S)][1:]
+
+    assert all(r[3] == "its mask bit" for r in rows())  # every entry's mask bit is set at reset
+    msix.set_message(1, address, data)
+    msix.unmask(1)
+    assert rows()[1][3] == "MSI-X off"  # Message Control's Enable is still clear
+    msix.enable()
+    one = rows()[1]
+    assert one == ["1", "0x00000000fee01000", "0x00000031", "-", "-", "APIC 1 (physical), vector 0x31, fixed, edge"]
+    assert rows()[0][3:5] == ["its mask bit", "-"] and rows()[0][5] == "not programmed (address 0)"
+    msix.mask_all()
+    msix.trigger(1)
+    assert rows()[1][3:5] == ["Function Mask", "yes"]

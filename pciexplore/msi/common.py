@@ -200,7 +200,9 @@ class InterruptModel:
     def _repr_html_(self) -> str:
         checks = "".join(f"<li>{html.escape(str(c))}</li>" for c in self.checks())
         try:
-            table = table_html(self.table)
+            whole = (f"{self.name} off" if not self.enabled
+                     else "Function Mask" if getattr(self, "function_masked", False) else "-")
+            table = table_html(self.table, whole)
         except PciError as e:  # show why the table is unreadable (a dump, no resourceN) instead of failing
             table = f"<i>{html.escape(str(e))}</i>"
         return (f"<div><b>{html.escape(repr(self))}</b>"
@@ -261,10 +263,23 @@ def check_vector(n: int, count: int, what: str, fn: Function) -> None:
 _HEX = {"address": "0x{:016x}", "data": "0x{:08x}", "ctrl": "0x{:08x}"}
 
 
-def table_html(df, max_rows: int = 64) -> str:
-    """A vector table as HTML with messages in hex (as people read them in specs and lspci)."""
-    formatters = {col: fmt.format for col, fmt in _HEX.items() if col in df.columns}
-    return df.to_html(max_rows=max_rows, formatters=formatters)
+def table_html(df, whole: str = "function", max_rows: int = 64) -> str:
+    """A vector table as people read it in a notebook: the message in hex, what masks it (its own mask
+    bit, else `whole`: what holds every vector, e.g. "Function Mask" or "MSI-X off"), whether it is
+    pending, and one line of x86 meaning (the full frame, a column per field, stays `.table`)."""
+    import pandas as pd
+
+    from .x86 import describe
+
+    own = "entry_masked" if "entry_masked" in df.columns else "mask_bit"
+    view = pd.DataFrame({
+        "address": [f"0x{a:016x}" for a in df["address"]],
+        "data": [f"0x{d:08x}" for d in df["data"]],
+        "masked by": [("its mask bit" if e else whole) if m else "-" for e, m in zip(df[own], df["masked"], strict=True)],
+        "pending": ["yes" if p else "-" for p in df["pending"]],
+        "meaning on x86": [describe(int(a), int(d)) for a, d in zip(df["address"], df["data"], strict=True)],
+    }, index=df.index)
+    return view.to_html(max_rows=max_rows)
 
 
 def function_deliveries(fn: Function) -> list[Delivery] | None:
