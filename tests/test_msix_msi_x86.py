@@ -135,7 +135,7 @@ def test_msi_without_mask_bits_says_so(tmp_path) -> None:
     # SDM: 0xFEE in 31:20, destination ID 19:12, RH bit 3, DM bit 2; vector 7:0, delivery 10:8,
     # level 14, trigger 15
     (0xFEE00000, 0x4023, "APIC 0 (physical), vector 0x23, fixed, edge"),
-    (0xFEE0300C, 0x0131, "APIC 3 (logical, redirection hint), vector 0x31, lowest-priority, edge"),
+    (0xFEE0300C, 0x0131, "logical destination 0x03 (redirection hint), vector 0x31, lowest-priority, edge"),
     (0xFEEFF000, 0x0400, "APIC 255 (physical), vector 0x00, NMI, edge"),
     (0xFEE01000, 0xC0EF, "APIC 1 (physical), vector 0xef, fixed, level, assert"),
     (0xFEE01000, 0x80EF, "APIC 1 (physical), vector 0xef, fixed, level, deassert"),

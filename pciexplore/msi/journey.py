@@ -89,7 +89,8 @@ def _cpu_hops(address: int, data: int) -> list[Hop]:
                     "controller", PICTURE),
                 Hop("CPU the IRTE names", ["IDT vector → Linux IRQ → handler"], "cpu", PICTURE)]
     f = x86.fields(address, data)
-    return [Hop(f"LAPIC {f['dest_id']}", [f"{x86.DEST_MODES[f['dest_mode']]} destination",
+    title = f"LAPIC {f['dest_id']}" if not f["dest_mode"] else f"LAPICs of logical 0x{f['dest_id']:02x}"
+    return [Hop(title, [f"{x86.DEST_MODES[f['dest_mode']]} destination",
                                           f"vector 0x{f['apic_vector']:02x}, {x86.DELIVERY_MODES[f['delivery_mode']]}, "
                                           f"{x86.TRIGGER_MODES[f['trigger_mode']]}"], "cpu"),
             Hop(f"IDT vector 0x{f['apic_vector']:02x}", ["→ Linux IRQ → handler;",

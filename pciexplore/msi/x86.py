@@ -77,7 +77,11 @@ def describe(address: int, data: int) -> str:
         return f"remappable: IRTE index {irte_index(address, data)} (handle {f['handle']}{sub})"
     f = fields(address, data)
     rh = ", redirection hint" if f["redirection_hint"] else ""
-    text = (f"APIC {f['dest_id']} ({DEST_MODES[f['dest_mode']]}{rh}), vector 0x{f['apic_vector']:02x}, "
+    # physical mode names one APIC ID; logical mode a set of CPUs (a bit mask in flat mode, cluster and mask
+    # in cluster mode: SDM 10.6.2.2), so it is not "APIC n"
+    dest = (f"APIC {f['dest_id']} (physical{rh})" if not f["dest_mode"]
+            else f"logical destination 0x{f['dest_id']:02x}" + (" (redirection hint)" if rh else ""))
+    text = (f"{dest}, vector 0x{f['apic_vector']:02x}, "
             f"{DELIVERY_MODES[f['delivery_mode']]}, {TRIGGER_MODES[f['trigger_mode']]}")
     if f["trigger_mode"]:
         text += ", assert" if f["level"] else ", deassert"
