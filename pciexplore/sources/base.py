@@ -23,6 +23,14 @@ if TYPE_CHECKING:
     from ..model import Function
 
 
+def path_text(text: str) -> str:
+    """What str(pathlib.Path(text)) is on POSIX (empty and "." parts dropped; exactly two leading slashes
+    kept), without importing pathlib: its import is a tenth of a plain `show`'s start-up."""
+    parts = [p for p in text.split("/") if p and p != "."]
+    lead = "//" if text.startswith("//") and not text.startswith("///") else "/" if text.startswith("/") else ""
+    return lead + "/".join(parts) or "."
+
+
 # The small value types below are namedtuples or plain classes, not dataclasses: every command imports
 # this module, and dataclasses' import (inspect, ast, dis) cost each command's start-up more than the rest.
 
