@@ -240,6 +240,9 @@ def _link_name(d: str, name: str) -> str | None:
     return os.path.basename(os.path.realpath(path)) if os.path.exists(path) else None
 
 
+_PAGE = 4096  # the most sysfs gives in one read of a binary attribute (kernfs reads a page at a time)
+
+
 class _NotRegular(OSError):
     def __init__(self) -> None:
         super().__init__(0, "not a regular file (a FIFO or device node, not a sysfs attribute)")
@@ -254,13 +257,16 @@ def _read_regular(path: str, limit: int) -> tuple[bytes, int]:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise _NotRegular
-        out = bytearray()
+        out = b""
         while len(out) < limit:  # sysfs hands out at most a page per read
-            chunk = os.read(fd, limit - len(out))
-            if not chunk:
-                break
+            want = limit - len(out)
+            chunk = os.read(fd, want)
             out += chunk
-        return bytes(out), max(st.st_size, len(out))
+            # short of what was asked and of a page: the end (no second read of nothing, for each of a dozen
+            # attributes of each of thousands of functions)
+            if len(chunk) < want and len(chunk) < _PAGE:
+                break
+        return out, max(st.st_size, len(out))
     finally:
         os.close(fd)
 
