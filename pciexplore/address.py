@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from functools import total_ordering
 
 from .errors import InputError
 
@@ -12,12 +12,52 @@ _BDF = re.compile(
 )
 
 
-@dataclass(frozen=True, order=True, slots=True)
+@total_ordering  # from __eq__ and __lt__; sorting uses __lt__ itself
 class Address:
+    """domain, bus, device, function; immutable, hashable, ordered by those four numbers.  Written out
+    rather than a dataclass: every command parses addresses, and dataclasses' import (inspect, ast, dis)
+    cost each command's start-up more than the rest of it."""
+
+    __slots__ = ("domain", "bus", "device", "function")
     domain: int
     bus: int
     device: int
     function: int
+
+    def __init__(self, domain: int, bus: int, device: int, function: int) -> None:
+        set_ = object.__setattr__
+        set_(self, "domain", domain)
+        set_(self, "bus", bus)
+        set_(self, "device", device)
+        set_(self, "function", function)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: an Address is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: an Address is immutable")
+
+    def _key(self) -> tuple[int, int, int, int]:
+        return (self.domain, self.bus, self.device, self.function)
+
+    def __hash__(self) -> int:
+        return hash((self.domain, self.bus, self.device, self.function))
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Address:
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __lt__(self, other: Address) -> bool:
+        if other.__class__ is not Address:
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __repr__(self) -> str:
+        return f"Address(domain={self.domain}, bus={self.bus}, device={self.device}, function={self.function})"
+
+    def __reduce__(self) -> tuple:
+        return (Address, self._key())
 
     @classmethod
     def parse(cls, text: str) -> Address:

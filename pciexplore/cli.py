@@ -68,7 +68,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="pciexplore", description="Explore PCI/PCIe devices and their interrupts.")
     parser.add_argument("--version", action="version", version=f"pciexplore {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # prog given, as argparse would work it out: working it out builds a help formatter, which imports shutil
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="pciexplore")
     for name in [only] if only else command_names():
         importlib.import_module(f"{commands.__name__}.{name}").register(sub)
     return parser

@@ -7,7 +7,6 @@ line) and record every irregularity as a `Problem` naming the pointer and where 
 from __future__ import annotations
 
 from collections import namedtuple
-from dataclasses import dataclass
 
 PCI_STATUS = 0x06
 PCI_STATUS_CAP_LIST = 0x10
@@ -19,14 +18,12 @@ MAX_STD_CAPS = 48  # (256 - 64) / 4: more than this means the chain loops
 MAX_EXT_CAPS = 960  # (4096 - 256) / 4
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Something wrong in what was read; `kind` is stable for programs, `message` is for people."""
+class Problem(namedtuple("Problem", "offset kind message extended", defaults=(False,))):
+    """Something wrong in what was read; `kind` is stable for programs, `message` is for people: offset
+    (int), kind ("access_denied", "looped", "broken", "pointer_in_header", "truncated", ...), message and
+    extended (bool).  A namedtuple, not a dataclass: dataclasses' import cost every command's start-up."""
 
-    offset: int
-    kind: str  # "access_denied", "looped", "broken", "pointer_in_header", "truncated", ...
-    message: str
-    extended: bool = False
+    __slots__ = ()
 
     def __str__(self) -> str:
         return f"offset 0x{self.offset:x}: {self.message}"

@@ -12,11 +12,11 @@ when first asked for (first entry wins, as in libpci); only the small class list
 from __future__ import annotations
 
 import mmap
+import os
 import re
 import struct
 from fnmatch import fnmatchcase
 from functools import cache
-from pathlib import Path
 
 PCI_IDS_PATHS = ("/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids", "/usr/share/pci.ids")
 HWDB_PATHS = ("/etc/udev/hwdb.bin", "/lib/udev/hwdb.bin", "/usr/lib/udev/hwdb.bin")
@@ -59,8 +59,8 @@ class PciIds:
     """Name lookups over one pci.ids file plus the udev hwdb text; every method returns None when unknown."""
 
     def __init__(self, path: str | None = None, hwdb: str | None = None) -> None:
-        self.path = path or next((p for p in PCI_IDS_PATHS if Path(p).exists()), None)
-        self._hwdb_path = hwdb or next((p for p in HWDB_PATHS if Path(p).exists()), None)
+        self.path = path or next((p for p in PCI_IDS_PATHS if os.path.exists(p)), None)
+        self._hwdb_path = hwdb or next((p for p in HWDB_PATHS if os.path.exists(p)), None)
         self._data: bytes | None = None
         self._blocks_at = 0
         self._memo: dict[tuple, str | None] = {}
@@ -74,7 +74,11 @@ class PciIds:
     def _load(self) -> bytes:
         if self._data is None:
             try:
-                self._data = Path(self.path).read_bytes() if self.path else b""
+                if self.path:
+                    with open(self.path, "rb") as f:
+                        self._data = f.read()
+                else:
+                    self._data = b""
             except OSError:
                 self._data = b""
             # the vendor list ends at the first class ("C xx") or generic subsystem ("S vvvv") block; those

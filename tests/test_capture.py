@@ -460,8 +460,9 @@ def test_notes_and_metadata_are_held_to_the_readers_bounds(q35_capture, tmp_path
 
 def test_every_kernelinfo_field_is_kept_by_captures():
     # a field added to KernelInfo that captures do not keep would silently vanish from bug reports
-    from dataclasses import fields
-
     from pciexplore.sources.base import KernelInfo
 
-    assert {f.name for f in fields(KernelInfo)} <= set(fmt.KERNEL_FIELDS)
+    info = KernelInfo()
+    assert not hasattr(info, "__dict__")  # __slots__: it can hold no attribute beyond FIELDS
+    assert all(hasattr(info, name) for name in KernelInfo.FIELDS)
+    assert set(KernelInfo.FIELDS) <= set(fmt.KERNEL_FIELDS)

@@ -89,7 +89,7 @@ class Capture(Source):
         k = self.captured(addr).kernel
         if k is None:
             return None
-        known = {f for f in KernelInfo.__dataclass_fields__}
+        known = set(KernelInfo.FIELDS)
         info = KernelInfo(**{name: v for name, v in k.items() if name in known})
         if "resources" in known:
             info.resources = [tuple(r) for r in k.get("resources", [])]

@@ -7,6 +7,7 @@ Each module under `caps/` (standard capabilities) and `ecaps/` (extended capabil
 from __future__ import annotations
 
 import importlib
+import os
 from functools import cache
 
 from .base import Field, Layout, Register, bit, bits, layout, reg
@@ -15,16 +16,21 @@ from .header import HEADERS
 __all__ = ["HEADERS", "Field", "Layout", "Register", "bit", "bits", "cap_layouts", "ecap_layouts", "layout", "reg"]
 
 
-def _collect(package: str) -> dict[int, Layout]:
-    import pkgutil  # here, not at the top: it imports typing, which output of the header alone never needs
-
+def package_modules(package: str) -> list:
+    """Every module of a package, imported, in name order (its directory listed with os.listdir: pkgutil
+    would cost every `show -v` the inspect and typing modules, which it imports)."""
     pkg = importlib.import_module(package)
+    names = sorted({name[:-3] for path in pkg.__path__ for name in os.listdir(path)
+                    if name.endswith(".py") and name != "__init__.py"})
+    return [importlib.import_module(f"{package}.{name}") for name in names]
+
+
+def _collect(package: str) -> dict[int, Layout]:
     found: dict[int, Layout] = {}
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{package}.{info.name}")
+    for module in package_modules(package):
         for lay in getattr(module, "LAYOUTS", ()):
             if lay.cap_id in found:
-                raise RuntimeError(f"capability id 0x{lay.cap_id:x} declared twice ({info.name})")
+                raise RuntimeError(f"capability id 0x{lay.cap_id:x} declared twice ({module.__name__})")
             found[lay.cap_id] = lay
     return found
 

@@ -8,37 +8,57 @@ is derived from these declarations, so adding a capability means adding a declar
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
     from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
-    name: str  # e.g. PCI_EXP_DEVCTL_CERE
-    lo: int  # lowest bit
-    hi: int  # highest bit, inclusive
-    label: str = ""  # lspci's word, e.g. "CorrErr"
-    values: Mapping[int, str] | None = None  # meaning of each value, where the spec names them
-    doc: str = ""
-    #: the value is the register's bits where they stand, not shifted down: pci_regs.h declares such fields
-    #: as masks of a byte offset or address (PCI_MSIX_TABLE_OFFSET = 0xfffffff8: offset = reg & mask)
-    in_place: bool = False
-    #: (1 << width) - 1, computed once: extract() runs for every field of every decoded register
-    low_mask: int = field(init=False, repr=False, compare=False)
-    #: value = (reg >> shift) & value_mask: lo and low_mask, or 0 and mask for an in-place field
-    shift: int = field(init=False, repr=False, compare=False)
-    value_mask: int = field(init=False, repr=False, compare=False)
-    #: lspci's FLAG() words for this field, ("Label-", "Label+"), indexed by "is any bit set"
-    flag_words: tuple[str, str] = field(init=False, repr=False, compare=False)
+class _Declaration:
+    """Equality and repr over the attributes in `_compared`, like the dataclasses these were: plain classes
+    because every command imports the declarations, and dataclasses' import (inspect, ast, dis) cost each
+    command's start-up more than the rest of it.  Declarations are never changed once made."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "low_mask", (1 << (self.hi - self.lo + 1)) - 1)
-        object.__setattr__(self, "shift", 0 if self.in_place else self.lo)
-        object.__setattr__(self, "value_mask", self.low_mask << self.lo if self.in_place else self.low_mask)
-        object.__setattr__(self, "flag_words", (self.label + "-", self.label + "+"))
+    __slots__ = ()
+    _compared: tuple[str, ...] = ()
+
+    def _key(self) -> tuple:
+        return tuple(getattr(self, name) for name in self._compared)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self._compared)})"
+
+
+class Field(_Declaration):
+    _compared = ("name", "lo", "hi", "label", "values", "doc", "in_place")
+    __slots__ = (*_compared, "low_mask", "shift", "value_mask", "flag_words")
+
+    def __init__(self, name: str, lo: int, hi: int, label: str = "", values: Mapping[int, str] | None = None,
+                 doc: str = "", in_place: bool = False) -> None:
+        self.name = name  # e.g. PCI_EXP_DEVCTL_CERE
+        self.lo = lo  # lowest bit
+        self.hi = hi  # highest bit, inclusive
+        self.label = label  # lspci's word, e.g. "CorrErr"
+        self.values = values  # meaning of each value, where the spec names them
+        self.doc = doc
+        #: the value is the register's bits where they stand, not shifted down: pci_regs.h declares such fields
+        #: as masks of a byte offset or address (PCI_MSIX_TABLE_OFFSET = 0xfffffff8: offset = reg & mask)
+        self.in_place = in_place
+        #: (1 << width) - 1, computed once: extract() runs for every field of every decoded register
+        self.low_mask = (1 << (hi - lo + 1)) - 1
+        #: value = (reg >> shift) & value_mask: lo and low_mask, or 0 and mask for an in-place field
+        self.shift = 0 if in_place else lo
+        self.value_mask = self.low_mask << lo if in_place else self.low_mask
+        #: lspci's FLAG() words for this field, ("Label-", "Label+"), indexed by "is any bit set"
+        self.flag_words = (label + "-", label + "+")
 
     @property
     def width(self) -> int:
@@ -76,28 +96,27 @@ def bits(
     return Field(name, lo, hi, label, values, doc, in_place)
 
 
-@dataclass(frozen=True, slots=True)
-class Register:
-    name: str  # e.g. PCI_EXP_DEVCTL
-    offset: int  # from the start of the layout
-    width: int  # bytes: 1, 2, 4 or 8
-    fields: tuple[Field, ...] = ()
-    label: str = ""  # lspci's word, e.g. "DevCtl"
-    doc: str = ""
-    #: present only when this returns true for the decoded block (e.g. MSI 64-bit address high)
-    when: Callable[[Any], bool] | None = None
-    _by_name: dict[str, Field] = field(default_factory=dict, compare=False, repr=False)
-    #: (name, shift, value_mask) of every field, for decoding a value without attribute look-ups
-    extractors: tuple[tuple[str, int, int], ...] = field(init=False, compare=False, repr=False)
-    #: the one-bit fields lspci shows as "Label+/-" (those with a label), in declaration order
-    labeled_flags: tuple[Field, ...] = field(init=False, compare=False, repr=False)
-    #: field tuples already looked up by `fields_named`, keyed by the names asked for
-    _runs: dict[tuple[str, ...], tuple[Field, ...]] = field(default_factory=dict, compare=False, repr=False)
+class Register(_Declaration):
+    _compared = ("name", "offset", "width", "fields", "label", "doc", "when")
+    __slots__ = (*_compared, "_by_name", "extractors", "labeled_flags", "_runs")
 
-    def __post_init__(self) -> None:
-        self._by_name.update({f.name: f for f in self.fields})
-        object.__setattr__(self, "extractors", tuple((f.name, f.shift, f.value_mask) for f in self.fields))
-        object.__setattr__(self, "labeled_flags", tuple(f for f in self.fields if f.is_flag and f.label))
+    def __init__(self, name: str, offset: int, width: int, fields: tuple[Field, ...] = (), label: str = "",
+                 doc: str = "", when: Callable[[Any], bool] | None = None) -> None:
+        self.name = name  # e.g. PCI_EXP_DEVCTL
+        self.offset = offset  # from the start of the layout
+        self.width = width  # bytes: 1, 2, 4 or 8
+        self.fields = fields
+        self.label = label  # lspci's word, e.g. "DevCtl"
+        self.doc = doc
+        #: present only when this returns true for the decoded block (e.g. MSI 64-bit address high)
+        self.when = when
+        self._by_name: dict[str, Field] = {f.name: f for f in fields}
+        #: (name, shift, value_mask) of every field, for decoding a value without attribute look-ups
+        self.extractors = tuple((f.name, f.shift, f.value_mask) for f in fields)
+        #: the one-bit fields lspci shows as "Label+/-" (those with a label), in declaration order
+        self.labeled_flags = tuple(f for f in fields if f.is_flag and f.label)
+        #: field tuples already looked up by `fields_named`, keyed by the names asked for
+        self._runs: dict[tuple[str, ...], tuple[Field, ...]] = {}
 
     def field(self, name: str) -> Field:
         return self._by_name[name]
@@ -117,24 +136,23 @@ def reg(
     return Register(name, offset, width, tuple(fields), label, doc, when)
 
 
-@dataclass(frozen=True, slots=True)
-class Layout:
+class Layout(_Declaration):
     """A declared structure: a config header, a capability or an extended capability."""
 
-    key: str  # short stable name used in JSON and the API: "msix", "exp", "aer", ...
-    name: str  # what people call it: "MSI-X", "Express", "Advanced Error Reporting"
-    cap_id: int | None  # PCI_CAP_ID_* or PCI_EXT_CAP_ID_*, None for headers
-    extended: bool
-    registers: tuple[Register, ...]
-    doc: str = ""
-    _by_name: dict[str, Register] = field(default_factory=dict, compare=False, repr=False)
-    #: (register, offset, width, when) of every register, for decoding a block without attribute look-ups
-    plan: tuple[tuple[Register, int, int, Callable[[Any], bool] | None], ...] = field(
-        init=False, compare=False, repr=False)
+    _compared = ("key", "name", "cap_id", "extended", "registers", "doc")
+    __slots__ = (*_compared, "_by_name", "plan")
 
-    def __post_init__(self) -> None:
-        self._by_name.update({r.name: r for r in self.registers})
-        object.__setattr__(self, "plan", tuple((r, r.offset, r.width, r.when) for r in self.registers))
+    def __init__(self, key: str, name: str, cap_id: int | None, extended: bool, registers: tuple[Register, ...],
+                 doc: str = "") -> None:
+        self.key = key  # short stable name used in JSON and the API: "msix", "exp", "aer", ...
+        self.name = name  # what people call it: "MSI-X", "Express", "Advanced Error Reporting"
+        self.cap_id = cap_id  # PCI_CAP_ID_* or PCI_EXT_CAP_ID_*, None for headers
+        self.extended = extended
+        self.registers = registers
+        self.doc = doc
+        self._by_name: dict[str, Register] = {r.name: r for r in registers}
+        #: (register, offset, width, when) of every register, for decoding a block without attribute look-ups
+        self.plan = tuple((r, r.offset, r.width, r.when) for r in registers)
 
     def register(self, name: str) -> Register:
         return self._by_name[name]

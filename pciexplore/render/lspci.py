@@ -8,10 +8,11 @@ function is called after "\tCapabilities: [xx] " has been written and writes the
 
 from __future__ import annotations
 
-import importlib
+from collections import namedtuple
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
+
+from ..regs import package_modules
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
@@ -23,16 +24,14 @@ if TYPE_CHECKING:
 CapRenderer = "Callable[[Ctx, Capability], None]"
 
 
-@dataclass(frozen=True)
-class LspciOptions:
-    verbose: int = 0  # -v, -vv, -vvv
-    numeric: int = 0  # 0: names, 1: -n numbers, 2: -nn both
-    domains: bool = False  # -D
-    kernel: bool = False  # -k
-    hex_dump: int = 0  # -x, -xxx, -xxxx
-    machine: int = 0  # -m (obsolete format), -mm
-    path: int = 0  # -P bridge path, -PP bus path
-    ids: str | None = None  # -d [vendor]:[device][:class[:prog-if]]
+class LspciOptions(namedtuple("LspciOptions", "verbose numeric domains kernel hex_dump machine path ids",
+                              defaults=(0, 0, False, False, 0, 0, 0, None))):
+    """lspci's flags: verbose (-v, -vv, -vvv), numeric (0: names, 1: -n numbers, 2: -nn both), domains (-D),
+    kernel (-k), hex_dump (-x, -xxx, -xxxx), machine (-m obsolete format, -mm), path (-P bridge path, -PP bus
+    path), ids (-d [vendor]:[device][:class[:prog-if]]).  A namedtuple: dataclasses' import cost every
+    command's start-up."""
+
+    __slots__ = ()
 
 
 class Ctx:
@@ -73,15 +72,11 @@ class Ctx:
 
 
 def _collect(package: str) -> dict[int, Callable]:
-    import pkgutil  # here, not at the top: it imports typing, which output of the header alone never needs
-
-    pkg = importlib.import_module(package)
     found: dict[int, Callable] = {}
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        module = importlib.import_module(f"{package}.{info.name}")
+    for module in package_modules(package):
         for cap_id, fn in getattr(module, "RENDERERS", {}).items():
             if cap_id in found:
-                raise RuntimeError(f"renderer for capability 0x{cap_id:x} defined twice ({info.name})")
+                raise RuntimeError(f"renderer for capability 0x{cap_id:x} defined twice ({module.__name__})")
             found[cap_id] = fn
     return found
 

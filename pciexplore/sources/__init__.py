@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
+import os
 
 from ..errors import InputError
-from .base import BarRegion, KernelInfo, Source
+from .base import BarRegion, KernelInfo, Source, path_text
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every command opens a source
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["BarRegion", "KernelInfo", "Source", "open_source"]
 
@@ -37,23 +41,24 @@ def open_source(spec: str | Path | Source | None = None, **options) -> Source:
         return _load(PREFIXES["sysfs"])(**options)
     text = str(spec)
     prefix, sep, rest = text.partition(":")
-    if sep and prefix in PREFIXES and not Path(text).exists():
+    # os.path rather than pathlib here: pathlib's import is a tenth of a plain `show`'s start-up
+    if sep and prefix in PREFIXES and not os.path.exists(text):
         if prefix == "sysfs" and not rest:
             return _load(PREFIXES["sysfs"])(**options)
         return _load(PREFIXES[prefix])(rest, **options)
-    path = Path(text)
-    if path.is_dir():
+    path = path_text(text)
+    if os.path.isdir(text):
         return _load(PREFIXES["sysfs"])(path, **options)
-    if not path.exists():
+    if not os.path.exists(text):
         raise InputError("no such file or directory", file=text)
-    if not path.is_file():  # opening a FIFO would block until someone writes to it
+    if not os.path.isfile(text):  # opening a FIFO would block until someone writes to it
         raise InputError("not a regular file (a FIFO or device node cannot be opened as a source)", file=text)
     try:
         with open(path, "rb") as f:
             head = f.read(4096)
     except OSError as e:
         raise InputError(f"cannot read: {e.strerror}", file=text) from None
-    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[") or path.suffix.lower() == ".json":
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[") or path.lower().endswith(".json"):
         # JSON, whole or broken (a capture maybe saved with a UTF-8 BOM)
         return _load(PREFIXES["capture"])(path, **options)
     from .raw import looks_raw

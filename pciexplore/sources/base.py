@@ -8,9 +8,9 @@ says; it never knows which backend it has (cf. pciutils' access methods).
 from __future__ import annotations
 
 import functools
+from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from ..address import Address, Selector
 from ..errors import InputError, NotSupported, ReadOnlyError, SourceClosed
@@ -23,53 +23,76 @@ if TYPE_CHECKING:
     from ..model import Function
 
 
-@dataclass(frozen=True, slots=True)
-class BarRegion:
-    """Where a BAR is mapped, as the source knows it (sysfs `resource`, QEMU's assignment)."""
-
-    index: int  # 0..5, or 6 for the expansion ROM
-    base: int
-    size: int
-    flags: int = 0  # IORESOURCE_* as in sysfs `resource`, 0 when unknown
+def path_text(text: str) -> str:
+    """What str(pathlib.Path(text)) is on POSIX (empty and "." parts dropped; exactly two leading slashes
+    kept), without importing pathlib: its import is a tenth of a plain `show`'s start-up."""
+    parts = [p for p in text.split("/") if p and p != "."]
+    lead = "//" if text.startswith("//") and not text.startswith("///") else "/" if text.startswith("/") else ""
+    return lead + "/".join(parts) or "."
 
 
-@dataclass(frozen=True, slots=True)
-class ByteRange:
+# The small value types below are namedtuples or plain classes, not dataclasses: every command imports
+# this module, and dataclasses' import (inspect, ast, dis) cost each command's start-up more than the rest.
+
+
+class BarRegion(namedtuple("BarRegion", "index base size flags", defaults=(0,))):
+    """Where a BAR is mapped, as the source knows it (sysfs `resource`, QEMU's assignment): index (0..5,
+    or 6 for the expansion ROM), base, size, and flags (IORESOURCE_* as in sysfs `resource`, 0 when unknown)."""
+
+    __slots__ = ()
+
+
+class ByteRange(namedtuple("ByteRange", "bar offset size")):
     """Bytes to read in one go: `size` bytes at `offset` of config space (`bar` None) or of BAR `bar`."""
 
-    bar: int | None
-    offset: int
-    size: int
+    __slots__ = ()
 
 
-@dataclass(slots=True)
 class KernelInfo:
     """What the host kernel says about a function (live host and captures of it)."""
 
-    driver: str | None = None
-    modules: list[str] = field(default_factory=list)
-    irq: int | None = None
-    msi_irqs: list[int] = field(default_factory=list)
-    numa_node: int | None = None
-    iommu_group: str | None = None
-    #: the kernel's view of identity (sysfs vendor, device, class, revision, subsystem_vendor/_device)
-    ids: dict[str, int] = field(default_factory=dict)
-    #: sysfs `resource` lines (start, end, IORESOURCE_* flags): BARs 0-5, ROM, IOV, bridge windows
-    resources: list[tuple[int, int, int]] = field(default_factory=list)
-    label: str | None = None  # firmware label (sysfs `label`)
-    phys_slot: str | None = None  # hot-plug slot name (sysfs `slots/NAME/address` names this device)
+    FIELDS = ("driver", "modules", "irq", "msi_irqs", "numa_node", "iommu_group", "ids", "resources", "label",
+              "phys_slot")
+    __slots__ = FIELDS
+
+    def __init__(self, driver: str | None = None, modules: list[str] | None = None, irq: int | None = None,
+                 msi_irqs: list[int] | None = None, numa_node: int | None = None, iommu_group: str | None = None,
+                 ids: dict[str, int] | None = None, resources: list[tuple[int, int, int]] | None = None,
+                 label: str | None = None, phys_slot: str | None = None) -> None:
+        self.driver = driver
+        self.modules: list[str] = [] if modules is None else modules
+        self.irq = irq
+        self.msi_irqs: list[int] = [] if msi_irqs is None else msi_irqs
+        self.numa_node = numa_node
+        self.iommu_group = iommu_group
+        #: the kernel's view of identity (sysfs vendor, device, class, revision, subsystem_vendor/_device)
+        self.ids: dict[str, int] = {} if ids is None else ids
+        #: sysfs `resource` lines (start, end, IORESOURCE_* flags): BARs 0-5, ROM, IOV, bridge windows
+        self.resources: list[tuple[int, int, int]] = [] if resources is None else resources
+        self.label = label  # firmware label (sysfs `label`)
+        self.phys_slot = phys_slot  # hot-plug slot name (sysfs `slots/NAME/address` names this device)
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, so not hashable (as the dataclass it was)
+
+    def __repr__(self) -> str:
+        return f"KernelInfo({', '.join(f'{n}={v!r}' for n, v in zip(self.FIELDS, self._values(), strict=True))})"
 
 
-@dataclass(frozen=True, slots=True, repr=False)
-class Delivery:
-    """One MSI/MSI-X message the source saw the device write (a DWORD `data` to `address`)."""
+class Delivery(namedtuple("Delivery", "seq address data function vector via", defaults=(None, None, None))):
+    """One MSI/MSI-X message the source saw the device write (a DWORD `data` to `address`): seq (order of
+    delivery within the source, from 0), address, data, function (who sent it, when the source can tell),
+    vector (the MSI-X entry / MSI vector that produced it, when the source can tell) and via (the delivery
+    path that took it, e.g. sim's "emulated" or "irqfd route ...", if known)."""
 
-    seq: int  # order of delivery within the source, from 0
-    address: int
-    data: int
-    function: Address | None = None  # who sent it, when the source can tell
-    vector: int | None = None  # MSI-X entry / MSI vector that produced it, when the source can tell
-    via: str | None = None  # the delivery path that took the message (sim: "emulated", "irqfd route ..."), if known
+    __slots__ = ()
 
     @property
     def warning(self) -> str | None:

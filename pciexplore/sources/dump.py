@@ -10,7 +10,6 @@ need when pasting from mail: a common quote prefix (`> `) is stripped.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from ..address import Address
 from ..errors import InputError, limit_reached
@@ -18,6 +17,8 @@ from .base import Source
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..model import Function
 
 _DEVICE = re.compile(r"^(?:([0-9a-fA-F]{4,5}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-7]) ")

@@ -11,14 +11,15 @@ from __future__ import annotations
 import os
 import re
 import stat
-from pathlib import Path
 
 from ..address import Address
 from ..errors import DeviceGone, InputError, NotSupported, ReadOnlyError, limit_reached
-from .base import BarRegion, KernelInfo, Source
+from .base import BarRegion, KernelInfo, Source, path_text
 
 TYPE_CHECKING = False  # typing's constant without importing typing (every `show` imports this module)
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from . import bar_access
 
 SYSFS_PCI = "/sys/bus/pci/devices"
@@ -41,25 +42,34 @@ class SysfsSource(Source):
 
             self._writer = LiveWriter(self, journal, announce, confirm)
             self.writable = True
-        self.root = Path(root)
-        if not self.root.is_dir():
+        #: the tree's directory as a string (pathlib's import is a tenth of a plain `show`'s start-up)
+        self._root = path_text(os.fspath(root))
+        if not os.path.isdir(self._root):
             raise InputError("not a directory laid out like /sys/bus/pci/devices", file=str(root))
         #: address -> directory as a plain string (a Path per function is several objects for gc to walk)
         self._dirs: dict[Address, str] = {}
-        for entry in sorted(os.listdir(self.root)):
+        for entry in sorted(os.listdir(self._root)):
             try:
                 addr = Address.parse(entry)
             except InputError:
                 continue
-            self._dirs[addr] = f"{self.root}/{entry}"
+            self._dirs[addr] = f"{self._root}/{entry}"
         #: functions whose config file is longer than what this user may read
         self.limited: dict[Address, int] = {}
 
     @property
+    def root(self) -> Path:
+        from pathlib import Path
+
+        return Path(self._root)
+
+    @property
     def is_live_host(self) -> bool:
-        return os.path.realpath(self.root) == os.path.realpath(SYSFS_PCI)
+        return os.path.realpath(self._root) == os.path.realpath(SYSFS_PCI)
 
     def _dir(self, addr: Address) -> Path:
+        from pathlib import Path
+
         return Path(self._dir_name(addr))
 
     def _dir_name(self, addr: Address) -> str:
@@ -203,7 +213,7 @@ class SysfsSource(Source):
         slot in directory order wins, as in lspci."""
         if getattr(self, "_slot_names", None) is None:
             names: dict[tuple[int, int, int], str] = {}
-            slots = self.root.parent / "slots"
+            slots = f"{os.path.dirname(self._root) or '.'}/slots"
             try:
                 entries = os.listdir(slots)
             except OSError:
@@ -230,6 +240,9 @@ def _link_name(d: str, name: str) -> str | None:
     return os.path.basename(os.path.realpath(path)) if os.path.exists(path) else None
 
 
+_PAGE = 4096  # the most sysfs gives in one read of a binary attribute (kernfs reads a page at a time)
+
+
 class _NotRegular(OSError):
     def __init__(self) -> None:
         super().__init__(0, "not a regular file (a FIFO or device node, not a sysfs attribute)")
@@ -244,13 +257,16 @@ def _read_regular(path: str, limit: int) -> tuple[bytes, int]:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise _NotRegular
-        out = bytearray()
+        out = b""
         while len(out) < limit:  # sysfs hands out at most a page per read
-            chunk = os.read(fd, limit - len(out))
-            if not chunk:
-                break
+            want = limit - len(out)
+            chunk = os.read(fd, want)
             out += chunk
-        return bytes(out), max(st.st_size, len(out))
+            # short of what was asked and of a page: the end (no second read of nothing, for each of a dozen
+            # attributes of each of thousands of functions)
+            if len(chunk) < want and len(chunk) < _PAGE:
+                break
+        return out, max(st.st_size, len(out))
     finally:
         os.close(fd)
 

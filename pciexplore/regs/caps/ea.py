@@ -4,9 +4,11 @@ replace BARs.  The capability has NumEntries variable-size entries; `EA_ENTRY` d
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..base import Layout, bit, bits, layout, reg
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
+if TYPE_CHECKING:
+    from typing import Any
 
 PCI_CAP_ID_EA = 0x14
 

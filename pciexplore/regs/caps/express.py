@@ -12,9 +12,11 @@ PCI_EXP_LNKCTL_DRS_CTL, PCI_EXP_LNKCAP2_LSKPGEN/LSKPRCV).
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..base import Layout, bit, bits, layout, reg
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
+if TYPE_CHECKING:
+    from typing import Any
 
 PCI_CAP_ID_EXP = 0x10
 

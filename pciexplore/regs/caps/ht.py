@@ -9,9 +9,12 @@ Host/Secondary interface blocks, 5 bits for the rest.  Registers of one type car
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from ..base import Field, Layout, bit, bits, layout, reg
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
+if TYPE_CHECKING:
+    from typing import Any
 
 PCI_CAP_ID_HT = 0x08
 

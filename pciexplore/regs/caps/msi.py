@@ -7,9 +7,11 @@ per-vector masking (PCI_MSI_FLAGS_MASKBIT).  Registers that exist only in some s
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..base import Layout, bit, bits, layout, reg
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
+if TYPE_CHECKING:
+    from typing import Any
 
 PCI_CAP_ID_MSI = 0x05
 

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..base import Layout, bit, bits, layout, reg
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
+if TYPE_CHECKING:
+    from typing import Any
 
 PCI_CAP_ID_PCIX = 0x07
 

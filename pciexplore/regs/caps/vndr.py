@@ -6,9 +6,11 @@ Red Hat/virtio devices 1af4:1000-107f; its registers carry `when=is_virtio`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..base import Layout, bits, layout, reg
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
+if TYPE_CHECKING:
+    from typing import Any
 
 PCI_CAP_ID_VNDR = 0x09
 VIRTIO_VENDOR = 0x1AF4

@@ -8,11 +8,13 @@ Root Complex Event Collectors.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..base import Field, Layout, bit, bits, layout, reg
 from ..caps.express import PCI_EXP_TYPE_RC_EC, PCI_EXP_TYPE_ROOT_PORT, port_type
 from . import express_of
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
+if TYPE_CHECKING:
+    from typing import Any
 
 PCI_EXT_CAP_ID_ERR = 0x01
 

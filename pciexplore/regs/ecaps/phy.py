@@ -11,10 +11,13 @@ DLF, 16 GT/s, margining, M-PHY and PMUX, and shows 32 GT/s and Alternate Protoco
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from ..base import Field, Layout, Register, bit, bits, layout, reg
 from . import express_of
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
+if TYPE_CHECKING:
+    from typing import Any
 
 PCI_EXT_CAP_ID_SECPCI = 0x19
 PCI_EXT_CAP_ID_PMUX = 0x1A

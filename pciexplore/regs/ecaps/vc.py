@@ -9,9 +9,12 @@ by PCI_VC_CAP2_ARB_OFF and PCI_VC_RES_CAP_ARB_OFF; their size depends on the arb
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from ..base import Layout, Register, bit, bits, layout, reg
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
+if TYPE_CHECKING:
+    from typing import Any
 
 PCI_EXT_CAP_ID_VC = 0x02
 PCI_EXT_CAP_ID_MFVC = 0x08

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...model import Block
 from ...regs.caps.ea import EA_ENTRY, PCI_EA_FIRST_ENT, PCI_EA_FIRST_ENT_BRIDGE, is_bridge
 from ._fmt import flags, meaning
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

@@ -7,8 +7,6 @@ choice of what to print for each Device/Port Type follows lspci, which is not al
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...regs.caps.express import (
     DOWNSTREAM_PORTS,
     LINK_SPEEDS,
@@ -26,6 +24,8 @@ from ...regs.caps.express import (
     SLOT_PORTS,
 )
 from ._fmt import flag, flags, meaning
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability, RegisterValue

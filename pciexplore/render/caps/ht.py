@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...model import RegisterValue
 from ...regs.caps.ht import TYPE_MSIM, TYPE_PRI, TYPE_RID, TYPE_SEC, TYPES, ht_type
 from ._fmt import flag, flags, meaning
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

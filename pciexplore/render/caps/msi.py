@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ._fmt import flag
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

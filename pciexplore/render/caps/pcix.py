@@ -3,9 +3,9 @@ nothing at all (not even a newline) in CardBus headers, as lspci 3.9 does."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ._fmt import flags, meaning
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability, RegisterValue

@@ -3,9 +3,9 @@ virtio devices, "Len=xx <?>" for everything else."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...regs.caps.vndr import is_virtio
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

@@ -3,7 +3,8 @@ source reads through the kernel (sysfs `vpd`); dumps have none, so lspci prints 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
+
 
 if TYPE_CHECKING:
     from ...model import Capability

@@ -8,9 +8,10 @@ that check is always present, so `value()` returns 0 only for bytes lspci would 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ..caps._fmt import flag_words
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Block

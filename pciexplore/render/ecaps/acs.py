@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...regs.ecaps.acs import PCI_EXT_CAP_ID_ACS
 from ...regs.ecaps.ari import PCI_EXT_CAP_ID_ARI
 from ._words import field, flags
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...regs.caps.express import PCI_EXP_TYPE_RC_EC, PCI_EXP_TYPE_ROOT_PORT
 from ...regs.ecaps.aer import PCI_EXT_CAP_ID_ERR
 from ._words import field, flags, value
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

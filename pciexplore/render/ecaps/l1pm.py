@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...regs.ecaps.l1pm import PCI_EXT_CAP_ID_L1SS
 from ...regs.ecaps.ptm import PCI_EXT_CAP_ID_PTM
 from ._words import field, flags, value
 from .tph import ltr_scale
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...regs.caps.express import (
     PCI_EXP_TYPE_DOWNSTREAM,
     PCI_EXP_TYPE_ENDPOINT,
@@ -13,6 +11,8 @@ from ...regs.caps.express import (
 )
 from ...regs.ecaps.mcast import PCI_EXT_CAP_ID_MCAST
 from ._words import field, flags, value
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

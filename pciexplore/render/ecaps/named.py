@@ -4,9 +4,10 @@ ids are written by show_ext_caps itself."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ...regs.ecaps import iov, misc, phy, power, rc, vc
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

@@ -3,10 +3,10 @@ by lspci 3.9, see named.py, or shown as unknown ids)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...regs.ecaps.phy import PCI_EXT_CAP_ID_SECPCI
 from ._words import flags, value
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...model import Block
 from ...regs.ecaps.rc import (
     ELEMENT_TYPES,
@@ -15,6 +13,8 @@ from ...regs.ecaps.rc import (
     RCLD_LINK,
 )
 from ._words import field, flags, value
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

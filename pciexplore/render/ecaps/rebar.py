@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...model import Block
 from ...regs.ecaps.rebar import PCI_EXT_CAP_ID_REBAR, PCI_EXT_CAP_ID_VF_REBAR, REBAR_ENTRY
 from ._words import field
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

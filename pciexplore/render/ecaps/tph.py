@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...regs.ecaps.ltr import PCI_EXT_CAP_ID_LTR
 from ...regs.ecaps.tph import PCI_EXT_CAP_ID_TPH, ST_LOCATIONS
 from ._words import field, flag_fields, value
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

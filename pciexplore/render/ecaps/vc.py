@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...model import Block
 from ...regs.ecaps.vc import (
     PCI_CAP_VC_PER_VC_SIZEOF,
@@ -16,6 +14,8 @@ from ...regs.ecaps.vc import (
     VC_RESOURCE,
 )
 from ._words import field, flags, value
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ...model import Block
 from ...regs.ecaps import cxl
 from ...regs.ecaps.vendor import PCI_EXT_CAP_ID_DVSEC, PCI_EXT_CAP_ID_VNDR
 from ._words import field, flags, value
+
+TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 if TYPE_CHECKING:
     from ...model import Capability
