@@ -229,30 +229,41 @@ class Msix(InterruptModel):
                           function_level or bool(w[_CTRL] >> shift & mask))
                 for v, w in enumerate(_ENTRY_DWORDS.iter_unpack(table[:size].ljust(size, b"\0")))]
 
+    def columns(self) -> dict[str, Any]:
+        """The table and PBA as numpy arrays, one element per vector: vector, address, data, ctrl,
+        entry_masked, masked, pending -- what `entries` says, for thousands of vectors at once."""
+        import numpy as np
+
+        r = self.regs()
+        table, pba_bytes = self._table_and_pba(r)
+        size = r.size * PCI_MSIX_ENTRY_SIZE
+        # short reads as zeros, as entries does
+        raw = np.frombuffer(table[:size].ljust(size, b"\0"), dtype="<u4").reshape(-1, 4).astype(np.uint64)
+        pba = np.unpackbits(np.frombuffer(pba_bytes[: r.pba_bytes].ljust(r.pba_bytes, b"\0"), dtype=np.uint8),
+                            bitorder="little")[: r.size]
+        ctrl = raw[:, _CTRL]
+        entry_masked = ((ctrl >> np.uint64(MASKBIT.shift)) & np.uint64(MASKBIT.value_mask)) != 0
+        return {"vector": np.arange(r.size), "address": raw[:, _LO] | (raw[:, _HI] << np.uint64(32)),
+                "data": raw[:, _DATA], "ctrl": ctrl, "entry_masked": entry_masked,
+                "masked": entry_masked | ((not r.enabled) or r.function_masked), "pending": pba.astype(bool)}
+
     @property
     def table(self):
         """pandas DataFrame, one row per vector: message, masks, pending and the x86 meaning."""
         import numpy as np
         import pandas as pd
 
-        r = self.regs()
-        table, pba_bytes = self._table_and_pba(r)
-        raw = np.frombuffer(table, dtype="<u4").reshape(-1, 4).astype(np.int64)
-        pba = np.unpackbits(np.frombuffer(pba_bytes, dtype=np.uint8), bitorder="little")[: r.size]
-        address = raw[:, LOWER_ADDR // 4] | (raw[:, UPPER_ADDR // 4] << 32)
-        data = raw[:, DATA // 4]
-        ctrl = raw[:, VECTOR_CTRL // 4]
-        entry_masked = ((ctrl >> MASKBIT.lo) & 1).astype(bool)
-        function_level = (not r.enabled) or r.function_masked
+        c = self.columns()
+        address = c["address"].astype(np.int64)  # as the table always showed them (x86 addresses fit)
         df = pd.DataFrame({
-            "vector": np.arange(r.size),
+            "vector": c["vector"],
             "address": address,
-            "data": data,
-            "ctrl": ctrl,
-            "entry_masked": entry_masked,
-            "masked": entry_masked | function_level,
-            "pending": pba.astype(bool),
-            **x86.columns(address, data),
+            "data": c["data"].astype(np.int64),
+            "ctrl": c["ctrl"].astype(np.int64),
+            "entry_masked": c["entry_masked"],
+            "masked": c["masked"],
+            "pending": c["pending"],
+            **x86.columns(address, c["data"].astype(np.int64)),
         })
         from ..render.frames import hex_frame
 
