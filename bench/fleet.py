@@ -1,9 +1,10 @@
 """Fleet dataset: build from N generated captures of 9 functions each (pciexplore.fleet.generate: IRQ
 lines and vector CPUs differ per host; degraded links, Function Masks left set, masked vectors and
-differing config on some), growth at each doubling, the named questions over the largest, peak memory.
+differing config on some), growth at each doubling, the named questions over the largest, peak memory,
+and the virtio_queues table's share of a build of Linux-guest captures.  Every line says the load average.
 
     python bench/fleet.py                      # 1250 2500 5000 10000 captures
-    python bench/fleet.py 2500 5000 --jobs 2
+    python bench/fleet.py 2500 5000 --jobs 2 --virtio 0
 
 Goals (issue 19): 10,000 captures built in <= 30 s on 2 cores, growing linearly; a named question
 <= 1 s; memory bounded (workers hold one chunk of captures at a time, whatever N is).
@@ -43,9 +44,13 @@ def make_captures(folder: Path, n: int, jobs: int) -> float:
     return time.perf_counter() - t0
 
 
-def build_once(files: list[str], out: Path, jobs: int) -> dict:
+#: a build without the virtio_queues rows (the virtio model's chain left unread): what that table costs
+NO_QUEUES = "from pciexplore.fleet import tables; tables.Chunk._add_queues = lambda *a: None; "
+
+
+def build_once(files: list[str], out: Path, jobs: int, prelude: str = "") -> dict:
     """One build in a process of its own (so its peak RSS and CPU are its own and its workers')."""
-    code = ("import sys, time, resource, json; from pciexplore import fleet; files = sys.argv[3:]; "
+    code = ("import sys, time, resource, json; from pciexplore import fleet; files = sys.argv[3:]; " + prelude +
             "t = time.perf_counter(); r = fleet.build(sys.argv[1], files, jobs=int(sys.argv[2])); "
             "w = time.perf_counter() - t; s = resource.getrusage(resource.RUSAGE_SELF); "
             "c = resource.getrusage(resource.RUSAGE_CHILDREN); "
@@ -59,11 +64,40 @@ def build_once(files: list[str], out: Path, jobs: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def virtio_share(folder: Path, n: int, jobs: int) -> None:
+    """The virtio_queues table's share of a build: N captures of the bundled Linux guest (virtio-net and
+    virtio-blk with their BAR windows; each under its own host name), built with and without its rows."""
+    doc = json.loads((Path(__file__).resolve().parents[1] / "data" / "default.json").read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        doc["metadata"]["host"] = f"guest-{i:04d}"
+        (folder / f"guest-{i:04d}.json").write_text(json.dumps(doc))
+    files = sorted(str(p) for p in folder.glob("*.json"))
+    # a build process's own start is in both; the difference is the table's
+    runs = {label: [] for label in ("with", "without")}
+    for _ in range(3):
+        for label, prelude in (("with", ""), ("without", NO_QUEUES)):
+            out = folder.parent / f"virtio-{label}"
+            runs[label].append(build_once(files, out, jobs, prelude))
+            shutil.rmtree(out)
+    cpu = {label: min(r["cpu"] for r in rs) for label, rs in runs.items()}
+    print(f"virtio_queues over {n} Linux-guest captures (8 functions, 2 virtio): build {cpu['with']:.2f} s CPU with "
+          f"the table, {cpu['without']:.2f} s without: {cpu['with'] - cpu['without']:.2f} s = "
+          f"{100 * (cpu['with'] - cpu['without']) / cpu['with']:.0f}% of the build (best of 3 each, {_load()}); "
+          "generated captures have no virtio function, so there it costs one look-up per function")
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser()
     p.add_argument("sizes", nargs="*", type=int, default=[1250, 2500, 5000, 10000])
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--captures", type=Path, help="a folder of captures generated before (else made anew)")
+    p.add_argument("--virtio", type=int, default=200, metavar="N",
+                   help="Linux-guest captures for the virtio_queues share (0: skip)")
     args = p.parse_args(argv)
     sizes = sorted(args.sizes)
     load = os.getloadavg()
@@ -83,7 +117,7 @@ def main(argv: list[str]) -> int:
             size = sum(f.stat().st_size for f in out.rglob("*.parquet")) / 1e6
             line = (f"build {n:6d} captures: {r['wall']:6.2f} s wall, {r['cpu']:6.1f} s CPU "
                     f"({r['cpu'] / n * 1e3:.2f} ms CPU/capture), {r['parts']} parts, {size:.1f} MB Parquet; "
-                    f"peak RSS main {r['rss_main'] / 1024:.0f} MB, worker {r['rss_worker'] / 1024:.0f} MB")
+                    f"peak RSS main {r['rss_main'] / 1024:.0f} MB, worker {r['rss_worker'] / 1024:.0f} MB; {_load()}")
             if previous is not None and n == 2 * previous[0]:
                 line += (f"; growth x{r['wall'] / previous[1]['wall']:.2f} wall, "
                          f"x{r['cpu'] / previous[1]['cpu']:.2f} CPU (linear: x2.00)")
@@ -105,9 +139,11 @@ def main(argv: list[str]) -> int:
         for q in fleet.question_names():
             params = {"golden": GOLDEN} if q == "differs-from" else {}
             answer = f.ask(q, **params)
+            c0 = time.process_time()
             best, med = timed(lambda q=q, params=params: f.ask(q, **params), repeat=5)
-            print(f"--ask {q:18s} best {best * 1e3:7.1f} ms  median {med * 1e3:7.1f} ms  {len(answer):6d} rows "
-                  f"(goal <= 1 s)")
+            cpu = (time.process_time() - c0) / 5
+            print(f"--ask {q:18s} best {best * 1e3:7.1f} ms  median {med * 1e3:7.1f} ms  CPU {cpu * 1e3:7.1f} ms "
+                  f"(mean, DuckDB's threads included)  {len(answer):6d} rows (goal <= 1 s); {_load()}")
         distinct = f.con.execute(
             "SELECT count(DISTINCT h) FROM (SELECT hash(list(value ORDER BY capability, cap_offset, reg_offset, "
             "field)) AS h FROM fields GROUP BY capture, address)").fetchone()[0]
@@ -118,7 +154,9 @@ def main(argv: list[str]) -> int:
         env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
         best, med = timed(lambda: subprocess.run(cmd, check=True, capture_output=True, env=env), repeat=3)
         print(f"pciexplore fleet query --ask degraded-links (whole process) best {best * 1e3:.0f} ms, "
-              f"median {med * 1e3:.0f} ms")
+              f"median {med * 1e3:.0f} ms; {_load()}")
+        if args.virtio:
+            virtio_share(Path(tmp) / "guests", args.virtio, args.jobs)
     return 0
 
 

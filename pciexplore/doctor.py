@@ -268,7 +268,7 @@ def _placement_findings(f: _Facts) -> Iterator[Finding]:
         return
     try:
         model = f.fn.msix
-        problems = [c for c in model.checks() if c.kind in PLACEMENT_KINDS] if model is not None else []
+        problems = [c for c in model.checks(refresh=False) if c.kind in PLACEMENT_KINDS] if model is not None else []
     except PciError:
         return
     for p in problems:

@@ -205,7 +205,7 @@ class Function:
 
     def refresh(self) -> None:
         """Forget what was read so the next access reads the source again (announces nothing)."""
-        for name in ("config", "capabilities", "_problems", "_last_caps", "kernel"):
+        for name in ("config", "capabilities", "_problems", "_last_caps", "_first_caps", "kernel"):
             self.__dict__.pop(name, None)
 
     def observe(self, callback: Callable[[Function, str], None]) -> None:
@@ -313,12 +313,19 @@ class Function:
         """The last capability with this id: the one lspci's look-ups by id find (e.g. Express for AER)."""
         return self._last_caps.get((cap_id, extended))
 
+    @cached_property
+    def _first_caps(self) -> dict[str, Capability]:
+        first: dict[str, Capability] = {}
+        for c in self.capabilities:
+            first.setdefault(c.key, c)
+        return first
+
     def cap(self, which: str | int, extended: bool | None = None) -> Capability | None:
         """First capability with this key ("msix", "exp", "aer") or id (extended=True for ecap ids)."""
+        if isinstance(which, str):  # the checks and models ask by key a dozen times per function
+            return self._first_caps.get(which)
         for c in self.capabilities:
-            if isinstance(which, str) and c.key == which:
-                return c
-            if isinstance(which, int) and c.id == which and (extended is None or c.extended == extended):
+            if c.id == which and (extended is None or c.extended == extended):
                 return c
         return None
 

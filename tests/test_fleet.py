@@ -23,6 +23,7 @@ import pciexplore  # noqa: E402
 from pciexplore import cli  # noqa: E402
 from pciexplore import fleet as fleet_mod  # noqa: E402
 from pciexplore.fleet import generate  # noqa: E402
+from pciexplore.fleet.tables import TABLES  # noqa: E402
 from pciexplore.render.json import function_to_json  # noqa: E402
 
 HOSTS = 24
@@ -382,3 +383,113 @@ def test_virtio_queues_of_a_running_linux_guest(tmp_path):
     got = [(r.address, r.queue, r.msix_vector, bool(r.bound), num(r.message_address), num(r.message_data))
            for r in rows.itertuples()]
     assert got == want and len(want) >= 4  # virtio-net's three queues, virtio-blk's one
+
+
+# -- the fast build's rows are the plain model's -------------------------------------------------------
+def _plain_rows(paths: list[Path]) -> dict[str, list[tuple]]:
+    """Every table's rows for `paths`, the plain way: each input opened and asked through the public
+    model one function at a time (fn.header, fn.capabilities, fn.msix.entries, fn.virtio, diagnose),
+    no caches, no columns, no workers.  Bad inputs have no rows."""
+    import hashlib
+
+    from pciexplore.doctor import diagnose
+    from pciexplore.msi import x86
+    from pciexplore.render.json import function_names
+
+    out: dict[str, list[tuple]] = {t: [] for t in TABLES}
+    for path in paths:
+        data = path.read_bytes()
+        try:
+            src = pciexplore.open(str(path))
+            src.functions()
+        except pciexplore.PciError:
+            continue
+        with src:
+            meta = dict(getattr(src, "metadata", {}) or {})
+            is_capture = data.lstrip()[:1] == b"{"
+            host = meta.get("host") if is_capture else path.stem
+            prefix = b"" if is_capture else host.encode() + b"\0"
+            cap_id = hashlib.sha256(prefix + data).hexdigest()[:16]
+            fns = list({str(fn.address): fn for fn in reversed(src.functions())}.values())[::-1]
+            notes = list(getattr(src, "annotations", ()) or ())
+            out["captures"].append((cap_id, host, meta.get("title"), meta.get("time"), meta.get("kernel"),
+                                    meta.get("tool"), meta.get("source_kind", src.kind),
+                                    meta.get("source", src.name), src.kind, str(path), len(data), len(fns),
+                                    len(notes)))
+            for fn in fns:
+                a = str(fn.address)
+                row = (cap_id, host, a)
+                blocks = ([(fn.header.layout.key, 0, fn.header)] if fn.header.layout else []) + [
+                    (c.key, c.offset, c) for c in fn.capabilities]
+                for key, offset, block in blocks:
+                    for rv in block.registers():
+                        for f in rv.decl.fields or [None]:
+                            value = rv.value if f is None or rv.value is None else f.extract(rv.value)
+                            out["fields"].append(row + (key, offset, rv.name, rv.offset, f and f.name, value))
+                msix = {"size": None, "enabled": None, "masked": None, "captured": None}
+                if fn.msix is not None:
+                    try:
+                        r = fn.msix.regs()
+                        msix = {"size": r.size, "enabled": r.enabled, "masked": r.function_masked, "captured": False}
+                        entries = fn.msix.entries
+                        msix["captured"] = True
+                    except pciexplore.PciError:
+                        entries = []
+                    out["msix_vectors"] += [row + (e.vector, e.address, e.data, e.ctrl, e.entry_masked, e.masked,
+                                                   e.pending, x86.describe(e.address, e.data)) for e in entries]
+                type0 = fn.header.layout is not None and fn.header.layout.key == "header0"
+                names = function_names(fn)
+                out["functions"].append(row + (
+                    fn.address.domain, fn.address.bus, fn.address.device, fn.address.function, fn.vendor_id,
+                    fn.device_id, fn.class_code, fn.revision, fn.header_type,
+                    fn.header.get("PCI_SUBSYSTEM_VENDOR_ID") if type0 else None,
+                    fn.header.get("PCI_SUBSYSTEM_ID") if type0 else None, len(fn.config),
+                    tuple(c.key for c in fn.capabilities), len(fn.problems), fn.kernel.driver if fn.kernel else None,
+                    names["vendor"], names["device"], names["class"], msix["size"], msix["enabled"], msix["masked"],
+                    msix["captured"]))
+                try:
+                    info = fn.virtio.to_dict() if fn.virtio is not None else {}
+                except pciexplore.PciError:
+                    info = {}
+                for q in info.get("queues") or ():
+                    out["virtio_queues"].append(row + (
+                        info["device_type_name"], info["device_status"], q["index"], q["size"], q["enable"],
+                        q["msix_vector"], q.get("bound"), q.get("address"), q.get("data"), q.get("masked"),
+                        q.get("pending"), q.get("meaning")))
+            out["findings"] += [(cap_id, host, f.device, f.check, f.severity, f.where, f.message, f.rule, f.fix,
+                                 f.offset, f.vector) for f in diagnose(src)]
+            out["annotations"] += [(cap_id, host, str(n.function), n.bar, n.offset, n.length, n.field, n.text,
+                                    n.author, n.time, tuple(n.tags)) for n in notes]
+    return out
+
+
+def _dataset_rows(path: Path) -> dict[str, list[tuple]]:
+    import pyarrow.parquet as pq
+
+    out = {}
+    for table in TABLES:
+        rows = []
+        for part in sorted((path / table).glob("*.parquet")):
+            for r in pq.read_table(part).to_pylist():
+                rows.append(tuple(tuple(v) if isinstance(v, list) else v for v in r.values()))
+        out[table] = rows
+    return out
+
+
+def test_fast_build_has_the_plain_models_rows(inputs, tmp_path):
+    """Two workers, chunks, decodes shared between functions with the same bytes: every table holds
+    exactly the rows (as many times each) that asking the model plainly, input by input, gives; over
+    generated captures, the corpus dumps, a raw file, a capture with virtio queues and bad inputs."""
+    from collections import Counter
+
+    extra = [Path(__file__).resolve().parents[1] / "data" / n for n in ("default.json", "q35-e1000e-nvme.json")]
+    corpus = sorted((CORPUS / "realworld").glob("*.lspci"))[:6] + sorted((CORPUS / "pciutils-tests").glob("*.lspci"))[:6]
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    paths = [Path(shutil.copy(p, folder / p.name)) for p in extra + corpus]
+    paths += all_inputs(inputs) + [Path(p) for p in inputs["bad_files"]]
+    fleet_mod.build(tmp_path / "ds", paths, jobs=2, chunk=7)
+    got, want = _dataset_rows(tmp_path / "ds"), _plain_rows(paths)
+    assert want["virtio_queues"] and want["annotations"] and want["msix_vectors"] and len(want["captures"]) > 40
+    for table in TABLES:
+        assert Counter(got[table]) == Counter(want[table]), table

@@ -198,11 +198,13 @@ def read_bytes(path: str | Path) -> bytes:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"key {k!r} appears twice in one object")
-        out[k] = v
+    out = dict(pairs)  # in C; only an object that lost a key to a repeat is looked at in Python
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise ValueError(f"key {k!r} appears twice in one object")
+            seen.add(k)
     return out
 
 
@@ -281,14 +283,18 @@ class _Checker:
         s = v
         if len(s) > 2 * hi:
             raise self.fail(path, f"{(len(s) + 1) // 2} bytes, expected {lo} to {hi}")
-        if not _HEX.fullmatch(s):
-            bad = next(i for i, c in enumerate(s) if c not in "0123456789abcdefABCDEF")
-            raise self.fail(path, f"not hex (character {bad}: {s[bad]!r})")
-        if len(s) % 2:
+        try:
+            data = bytes.fromhex(s)
+        except ValueError:
+            data = b""
+        if 2 * len(data) != len(s):  # not hex digits alone (fromhex also skips spaces between bytes)
+            if not _HEX.fullmatch(s):
+                bad = next(i for i, c in enumerate(s) if c not in "0123456789abcdefABCDEF")
+                raise self.fail(path, f"not hex (character {bad}: {s[bad]!r})")
             raise self.fail(path, "not hex (odd number of digits)")
-        if not lo <= len(s) // 2 <= hi:
-            raise self.fail(path, f"{len(s) // 2} bytes, expected {lo} to {hi}")
-        return bytes.fromhex(s)
+        if not lo <= len(data) <= hi:
+            raise self.fail(path, f"{len(data)} bytes, expected {lo} to {hi}")
+        return data
 
     def address(self, v: Any, path: str) -> Address:
         s = self.str(v, path, limit=32)

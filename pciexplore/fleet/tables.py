@@ -12,6 +12,7 @@ functions (about 700,000 field rows) costs a few lists and arrays, not a Python 
 from __future__ import annotations
 
 import functools
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -324,13 +325,16 @@ class Chunk:
         out.update(msix_size=r.size, msix_enabled=r.enabled, msix_function_masked=r.function_masked,
                    msix_table_captured=False)
         try:
-            entries = model.entries
+            c = model.columns()
         except PciError:
             return out  # a dump, or a capture without the table's BAR window: config space only
-        # in schema order: a function has up to 2048 vectors, a fleet millions
-        self.rows["msix_vectors"].rows.extend(
-            (capture, host, address, e.vector, e.address, e.data, e.ctrl, e.entry_masked, e.masked, e.pending,
-             _meaning(e.address, e.data)) for e in entries)
+        # in schema order, from the model's columns as Python values: a function has up to 2048 vectors
+        n = len(c["vector"])
+        messages, data = c["address"].tolist(), c["data"].tolist()
+        self.rows["msix_vectors"].rows.extend(zip(
+            repeat(capture, n), repeat(host, n), repeat(address, n), c["vector"].tolist(), messages, data,
+            c["ctrl"].tolist(), c["entry_masked"].tolist(), c["masked"].tolist(), c["pending"].tolist(),
+            map(_meaning, messages, data), strict=True))
         out["msix_table_captured"] = True
         return out
 

@@ -8,6 +8,7 @@ PBA bit set the message is sent once and the bit cleared; the PBA is read-only t
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,9 @@ DATA = MSIX_ENTRY.register("PCI_MSIX_ENTRY_DATA").offset
 VECTOR_CTRL_REG = MSIX_ENTRY.register("PCI_MSIX_ENTRY_VECTOR_CTRL")
 VECTOR_CTRL = VECTOR_CTRL_REG.offset
 MASKBIT = VECTOR_CTRL_REG.field("PCI_MSIX_ENTRY_CTRL_MASKBIT")
+#: an entry as four little-endian DWORDs, and where each register is among them
+_ENTRY_DWORDS = struct.Struct(f"<{PCI_MSIX_ENTRY_SIZE // 4}I")
+_LO, _HI, _DATA, _CTRL = LOWER_ADDR // 4, UPPER_ADDR // 4, DATA // 4, VECTOR_CTRL // 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +220,32 @@ class Msix(InterruptModel):
         r = self.regs()
         table, pba = self._table_and_pba(r)
         pending = r.pending_bits(pba)
-        return [MsixEntry.decode(v, table[v * PCI_MSIX_ENTRY_SIZE : (v + 1) * PCI_MSIX_ENTRY_SIZE], pending, r)
-                for v in range(r.size)]
+        size = r.size * PCI_MSIX_ENTRY_SIZE
+        function_level = not r.enabled or r.function_masked
+        shift, mask = MASKBIT.shift, MASKBIT.value_mask
+        # what MsixEntry.decode does entry by entry, with the table's DWORDs unpacked in one call (a table
+        # shorter than its size reads as zeros there, as decode's int.from_bytes of a short slice does)
+        return [MsixEntry(v, w[_LO] | w[_HI] << 32, w[_DATA], w[_CTRL], bool(pending >> v & 1),
+                          function_level or bool(w[_CTRL] >> shift & mask))
+                for v, w in enumerate(_ENTRY_DWORDS.iter_unpack(table[:size].ljust(size, b"\0")))]
+
+    def columns(self) -> dict[str, Any]:
+        """The table and PBA as numpy arrays, one element per vector: vector, address, data, ctrl,
+        entry_masked, masked, pending -- what `entries` says, for thousands of vectors at once."""
+        import numpy as np
+
+        r = self.regs()
+        table, pba_bytes = self._table_and_pba(r)
+        size = r.size * PCI_MSIX_ENTRY_SIZE
+        # short reads as zeros, as entries does
+        raw = np.frombuffer(table[:size].ljust(size, b"\0"), dtype="<u4").reshape(-1, 4).astype(np.uint64)
+        pba = np.unpackbits(np.frombuffer(pba_bytes[: r.pba_bytes].ljust(r.pba_bytes, b"\0"), dtype=np.uint8),
+                            bitorder="little")[: r.size]
+        ctrl = raw[:, _CTRL]
+        entry_masked = ((ctrl >> np.uint64(MASKBIT.shift)) & np.uint64(MASKBIT.value_mask)) != 0
+        return {"vector": np.arange(r.size), "address": raw[:, _LO] | (raw[:, _HI] << np.uint64(32)),
+                "data": raw[:, _DATA], "ctrl": ctrl, "entry_masked": entry_masked,
+                "masked": entry_masked | ((not r.enabled) or r.function_masked), "pending": pba.astype(bool)}
 
     @property
     def table(self):
@@ -225,32 +253,28 @@ class Msix(InterruptModel):
         import numpy as np
         import pandas as pd
 
-        r = self.regs()
-        table, pba_bytes = self._table_and_pba(r)
-        raw = np.frombuffer(table, dtype="<u4").reshape(-1, 4).astype(np.int64)
-        pba = np.unpackbits(np.frombuffer(pba_bytes, dtype=np.uint8), bitorder="little")[: r.size]
-        address = raw[:, LOWER_ADDR // 4] | (raw[:, UPPER_ADDR // 4] << 32)
-        data = raw[:, DATA // 4]
-        ctrl = raw[:, VECTOR_CTRL // 4]
-        entry_masked = ((ctrl >> MASKBIT.lo) & 1).astype(bool)
-        function_level = (not r.enabled) or r.function_masked
+        c = self.columns()
+        address = c["address"].astype(np.int64)  # as the table always showed them (x86 addresses fit)
         df = pd.DataFrame({
-            "vector": np.arange(r.size),
+            "vector": c["vector"],
             "address": address,
-            "data": data,
-            "ctrl": ctrl,
-            "entry_masked": entry_masked,
-            "masked": entry_masked | function_level,
-            "pending": pba.astype(bool),
-            **x86.columns(address, data),
+            "data": c["data"].astype(np.int64),
+            "ctrl": c["ctrl"].astype(np.int64),
+            "entry_masked": c["entry_masked"],
+            "masked": c["masked"],
+            "pending": c["pending"],
+            **x86.columns(address, c["data"].astype(np.int64)),
         })
         from ..render.frames import hex_frame
 
         return hex_frame(df.set_index("vector"), {"address": 16, "data": 8, "ctrl": 8})
 
     # -- checks the kernel would never let a driver skip ---------------------------------------
-    def checks(self) -> list[Check]:
-        self.function.refresh()  # BAR registers are read from the function's config: read them afresh
+    def checks(self, refresh: bool = True) -> list[Check]:
+        """What is wrong with where the table and PBA are and with PCI_COMMAND; `refresh=False` for a
+        caller that has just read the function and checks that one reading (the doctor)."""
+        if refresh:
+            self.function.refresh()  # BAR registers are read from the function's config: read them afresh
         r, command = self._regs_and_command(True)
         out: list[Check] = []
         sizes = {}

@@ -8,17 +8,23 @@ golden AS MATERIALIZED (  -- the golden host's fields: a few thousand rows, the 
     SELECT address, capability, reg_offset, register, coalesce(field, '') AS field, value
     FROM fields WHERE host = $golden AND capture IN (SELECT capture FROM lat)
 ),
+-- the fields that differ, before the latest-capture filter: that filter is a look-up per row, cheaper over
+-- the few rows left than over every row of every host (materialized, so it is not pushed down to the scan)
+changed AS MATERIALIZED (
+    SELECT o.capture, o.host, o.address, o.capability, o.register, o.field, g.value AS golden, o.value
+    FROM fields o JOIN golden g ON o.reg_offset = g.reg_offset AND o.address = g.address
+    WHERE o.host <> $golden AND o.value IS DISTINCT FROM g.value
+      -- and the same field of the same register of the same capability:
+      AND coalesce(o.field, '') = g.field AND o.register = g.register AND o.capability = g.capability
+),
 golden_fns AS (
     SELECT address FROM functions WHERE host = $golden AND capture IN (SELECT capture FROM lat)
 ),
 other_fns AS (
     SELECT host, address FROM functions WHERE host <> $golden AND capture IN (SELECT capture FROM lat)
 )
-SELECT o.host, o.address, o.capability, o.register, o.field, g.value AS golden, o.value
-FROM fields o JOIN golden g ON o.reg_offset = g.reg_offset AND o.address = g.address
-WHERE o.host <> $golden AND o.capture IN (SELECT capture FROM lat)
-  AND o.value IS DISTINCT FROM g.value  -- and the same field of the same register of the same capability:
-  AND coalesce(o.field, '') = g.field AND o.register = g.register AND o.capability = g.capability
+SELECT host, address, capability, register, field, golden, value
+FROM changed WHERE capture IN (SELECT capture FROM lat)
 UNION ALL  -- functions the golden host has and this host lacks
 SELECT h.host, gf.address, NULL, NULL, NULL, NULL, NULL
 FROM (SELECT DISTINCT host FROM other_fns) h CROSS JOIN golden_fns gf
