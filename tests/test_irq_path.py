@@ -214,3 +214,12 @@ def test_widget_redraws_counts_and_rates(tmp_path: Path) -> None:
     assert "1011 interrupts" in view.picture.value and view.paths.vectors[1].rate > 0
     view.start(0.01, samples=2)
     view.stop()
+
+    def vanished(*_a, **_k):
+        raise FileNotFoundError(f"{devices}/0000:00:19.0/msi_irqs: No such file or directory")
+
+    view.paths.sample = vanished  # the device goes away: the refresh ends and says why, the kernel goes on
+    view.start(0.01, samples=5)
+    view._poller._thread.join(timeout=5)
+    assert view.status.value.startswith("<small style='color:#b00020'>stopped: ") and "msi_irqs" in view.status.value
+    view.stop()

@@ -157,3 +157,27 @@ class Poller:
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
+
+
+class PollingView:
+    """start() and stop() of a view whose `poll()` runs on a Poller; a poll that raises ends it, and the
+    view's `status` line says why (a vanished device or file ends the refresh, not the kernel)."""
+
+    poll_thread = "pciexplore-poll"
+    poll_wait_first = False  # True: the first poll comes after one interval (the view has just drawn)
+    _poller: Poller | None = None
+    poll: Callable[[], Any]  # the view's own: read again and redraw
+
+    def start(self, interval: float = 1.0, samples: int | None = None) -> None:
+        """Poll every `interval` seconds in a background thread, `samples` times or until stop()."""
+        self.stop()
+        self._poller = Poller(self.poll_thread, self.poll, interval, samples, wait_first=self.poll_wait_first,
+                              on_error=self._stopped)
+
+    def _stopped(self, e: Exception) -> None:
+        self.status.value = f"<small style='color:#b00020'>stopped: {esc(e)}</small>"  # type: ignore[attr-defined]
+
+    def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None

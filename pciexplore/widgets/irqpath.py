@@ -8,11 +8,14 @@ from typing import Any
 
 import ipywidgets as w
 
-from .common import Poller, esc
+from .common import PollingView
 
 
-class InterruptPathView(w.VBox):
+class InterruptPathView(PollingView, w.VBox):
     """device → entry → message → APIC/CPU → IRQ → handler for a sysfs source (or one function of it)."""
+
+    poll_thread = "pciexplore-irqpath"
+    poll_wait_first = True  # the view has just drawn
 
     def __init__(self, source: Any, selector: str | None = None, proc: Any = None) -> None:
         from ..msi.path import interrupt_paths
@@ -21,7 +24,6 @@ class InterruptPathView(w.VBox):
         self.picture = w.HTML()
         self.status = w.HTML()
         self._last = time.monotonic()
-        self._poller: Poller | None = None
         super().__init__([self.picture, self.status])
         self.add_class("pcx-irqpath")
         self.render()
@@ -31,21 +33,6 @@ class InterruptPathView(w.VBox):
         self.paths.sample(0, sleep=lambda _: None, clock=_Since(self._last))
         self._last = time.monotonic()
         self.render()
-
-    def start(self, interval: float = 1.0, samples: int | None = None) -> None:
-        """Poll every `interval` seconds in a background thread (the first after one interval), `samples`
-        times or until stop()."""
-        self.stop()
-        self._poller = Poller("pciexplore-irqpath", self.poll, interval, samples, wait_first=True,
-                              on_error=self._stopped)
-
-    def _stopped(self, e: Exception) -> None:  # a vanished device or file ends the refresh, not the kernel
-        self.status.value = f"<small style='color:#b00020'>stopped: {esc(e)}</small>"
-
-    def stop(self) -> None:
-        if self._poller is not None:
-            self._poller.stop()
-            self._poller = None
 
     def render(self) -> None:
         from ..render.irqpath import paths_html

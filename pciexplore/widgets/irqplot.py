@@ -12,13 +12,15 @@ from typing import Any
 
 import ipywidgets as w
 
-from .common import Poller, esc
+from .common import PollingView, esc
 
 _COLORS = ("#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#4e342e")
 
 
-class InterruptPlot(w.VBox):
+class InterruptPlot(PollingView, w.VBox):
     """`poll()` takes one sample; `start(interval)` samples in the background until `stop()`."""
+
+    poll_thread = "pciexplore-irqplot"
 
     def __init__(self, sample: Callable[[], Mapping[str, int]], window: int = 60, width: int = 640,
                  height: int = 200, title: str = "interrupts per sample interval") -> None:
@@ -30,7 +32,6 @@ class InterruptPlot(w.VBox):
         self.counts: list[dict[str, int]] = []
         self.svg = w.HTML()
         self.status = w.HTML()
-        self._poller: Poller | None = None
         super().__init__([self.svg, self.status])
         self.add_class("pcx-irqplot")
         self.render()
@@ -68,19 +69,6 @@ class InterruptPlot(w.VBox):
             seq = [c.get(label, 0) for c in self.counts]
             out[label] = [max(0, b - a) for a, b in zip(seq, seq[1:], strict=False)]
         return out
-
-    def start(self, interval: float = 1.0, samples: int | None = None) -> None:
-        """Sample every `interval` seconds in a background thread, `samples` times or until stop()."""
-        self.stop()
-        self._poller = Poller("pciexplore-irqplot", self.poll, interval, samples, on_error=self._stopped)
-
-    def _stopped(self, e: Exception) -> None:  # a vanished device or file ends the plot, not the kernel
-        self.status.value = f"<small style='color:#b00020'>stopped: {esc(e)}</small>"
-
-    def stop(self) -> None:
-        if self._poller is not None:
-            self._poller.stop()
-            self._poller = None
 
     def render(self) -> None:
         series = self.deltas()
