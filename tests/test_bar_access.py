@@ -15,25 +15,14 @@ from types import SimpleNamespace
 import periphery
 import periphery.mmio
 import pytest
+from conftest import tree_from_sim
 
 import pciexplore
 from pciexplore.errors import NotSupported
 from pciexplore.sources import bar_access
-from pciexplore.sources.fake_sysfs import build_tree
 from pciexplore.sources.sysfs import SysfsSource
 
 NIC = "0000:00:02.0"
-
-
-def sim_tree(tmp_path: Path, spec: str = "sim:nic,vectors=64,driver") -> Path:
-    sim = pciexplore.open(spec)
-    funcs, sizes, contents = [], {}, {}
-    for addr, dev in sim.devices.items():
-        funcs.append((addr, bytes(dev.config)))
-        sizes[addr] = dict(dev.bar_sizes)
-        for bar in dev.bar_sizes:
-            contents[(addr, bar)] = bytes(dev.bar_mem[bar])
-    return build_tree(tmp_path / "sys", funcs, sizes, contents)
 
 
 @pytest.fixture
@@ -97,7 +86,7 @@ def test_dword_run_reads_what_read32_reads(tmp_path: Path) -> None:
 
 
 def test_table_and_pba_accesses_are_aligned_dwords(tmp_path: Path, accesses) -> None:
-    devices = sim_tree(tmp_path)
+    devices, _ = tree_from_sim(tmp_path, "sim:nic,vectors=64,driver")
     src = pciexplore.open(str(devices), allow_writes=True, journal=tmp_path / "j.jsonl", announce=lambda s: None)
     m = src.function(NIC).msix
     r = m.regs()
@@ -118,7 +107,7 @@ def test_table_and_pba_accesses_are_aligned_dwords(tmp_path: Path, accesses) -> 
 
 
 def test_unaligned_window_is_bytes_then_dwords(tmp_path: Path, accesses) -> None:
-    devices = sim_tree(tmp_path)
+    devices, _ = tree_from_sim(tmp_path, "sim:nic,vectors=64,driver")
     path = devices / NIC / "resource0"
     path.write_bytes(bytes(range(256)) * (path.stat().st_size // 256))
     data = SysfsSource(devices).read_bar(pciexplore.Address.parse(NIC), 0, 0x101, 10)
@@ -154,7 +143,7 @@ def _table_error(devices: Path) -> NotSupported:
 
 
 def test_no_resource_files(tmp_path: Path) -> None:
-    devices = sim_tree(tmp_path)
+    devices, _ = tree_from_sim(tmp_path, "sim:nic,vectors=64,driver")
     for f in (devices / NIC).glob("resource[0-9]*"):
         f.unlink()
     e = _table_error(devices)
@@ -175,7 +164,7 @@ def sealed(tmp_path: Path):
 
 
 def test_eperm_from_the_real_mmap_under_lockdown(tmp_path: Path, sealed: str) -> None:
-    devices = sim_tree(tmp_path, "sim:nic,driver")
+    devices, _ = tree_from_sim(tmp_path)
     (devices / NIC / "resource3").unlink()
     (devices / NIC / "resource3").symlink_to(sealed)
     _host(devices, lockdown="none [integrity] confidentiality")
@@ -187,7 +176,7 @@ def test_eperm_from_the_real_mmap_under_lockdown(tmp_path: Path, sealed: str) ->
 
 
 def test_einval_with_a_driver_and_strict_devmem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    devices = sim_tree(tmp_path, "sim:nic,driver")
+    devices, _ = tree_from_sim(tmp_path)
     _bind(devices)
     _host(devices, lockdown="[none] integrity confidentiality", config="CONFIG_PCI=y\nCONFIG_IO_STRICT_DEVMEM=y\n")
 
@@ -205,7 +194,7 @@ def test_einval_with_a_driver_and_strict_devmem(tmp_path: Path, monkeypatch: pyt
 
 
 def test_eacces_at_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    devices = sim_tree(tmp_path, "sim:nic,driver")
+    devices, _ = tree_from_sim(tmp_path)
 
     def denied(path, flags, *args):  # os.open of a 0600 file by a user who is not root
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))

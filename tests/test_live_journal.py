@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_live_writes import tree_from_sim
+from conftest import tree_from_sim
 
 from pciexplore.errors import DeviceGone, PciError
 from pciexplore.sources.live_writes import Journal, LiveWrite

@@ -9,23 +9,12 @@ import struct
 from pathlib import Path
 
 import pytest
+from conftest import tree_from_sim
 
 import pciexplore
 from pciexplore.errors import NotSupported, PciError, ReadOnlyError
-from pciexplore.sources.fake_sysfs import build_tree
 from pciexplore.sources.live_writes import Journal
 from pciexplore.sources.sysfs import SysfsSource
-
-
-def tree_from_sim(tmp_path: Path, spec: str = "sim:nic,driver") -> tuple[Path, object]:
-    sim = pciexplore.open(spec)
-    funcs, sizes, contents = [], {}, {}
-    for addr, dev in sim.devices.items():
-        funcs.append((addr, bytes(dev.config)))
-        sizes[addr] = dict(dev.bar_sizes)
-        for bar in dev.bar_sizes:
-            contents[(addr, bar)] = bytes(dev.bar_mem[bar])
-    return build_tree(tmp_path / "sys", funcs, sizes, contents), sim
 
 
 def resource(root: Path, bar: int) -> Path:

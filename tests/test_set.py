@@ -205,7 +205,7 @@ def test_write_is_journaled_and_undo_reverts_it(tmp_path: Path) -> None:
 
 
 def test_msix_entries_by_vector(tmp_path: Path) -> None:
-    from test_live_writes import tree_from_sim
+    from conftest import tree_from_sim
 
     root, _ = tree_from_sim(tmp_path, "sim:nic,vectors=8,driver")
     resource = root / "0000:00:02.0" / "resource3"  # the table's BAR (BIR 3 in this profile)

@@ -4,33 +4,17 @@ says, MSI address bits 1:0 are zero).  Its NIC causes follow e1000e's ICR/ICS/IM
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
+from conftest import lspci_vvv
 
 import pciexplore
 from pciexplore.cli import main
 from pciexplore.errors import InputError
 
 
-def dump_text(src) -> str:
-    """`lspci -xxxx`-format text of every function, what `lspci -F` reads."""
-    out = []
-    for fn in src.functions():
-        out.append(f"{fn.address.short} sim")
-        out += [f"{i:03x}: " + " ".join(f"{b:02x}" for b in fn.config[i : i + 16]) for i in range(0, 4096, 16)]
-        out.append("")
-    return "\n".join(out)
-
-
 @pytest.mark.lspci
-@pytest.mark.skipif(shutil.which("lspci") is None, reason="lspci not installed")
 def test_lspci_decodes_the_simulated_config(tmp_path) -> None:
-    src = pciexplore.open("sim:nic,driver+nvme,vectors=2048")
-    path = tmp_path / "sim.lspci"
-    path.write_text(dump_text(src))
-    text = subprocess.run(["lspci", "-F", str(path), "-vvv"], capture_output=True, text=True, check=True).stdout
+    text = lspci_vvv(pciexplore.open("sim:nic,driver+nvme,vectors=2048"), tmp_path / "sim.lspci")
     nic, nvme = text.split("\n\n")[:2]
     assert "Control: I/O- Mem+ BusMaster+" in nic
     assert "Capabilities: [50] MSI: Enable- Count=1/4 Maskable+ 64bit+" in nic

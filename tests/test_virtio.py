@@ -6,11 +6,11 @@ they are checked; and the simulator's virtio-net doing what QEMU's does in the s
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
+from conftest import lspci_vvv
 
 import pciexplore
 from pciexplore.cli import main
@@ -230,14 +230,9 @@ def test_cli_json_and_text(capsys) -> None:
 
 
 @pytest.mark.lspci
-@pytest.mark.skipif(shutil.which("lspci") is None, reason="lspci not installed")
 def test_lspci_reads_the_simulated_virtio_function(tmp_path) -> None:
-    from tests.test_sim_config import dump_text
-
-    src = pciexplore.open("sim:virtio-net,transitional")
     path = tmp_path / "virtio.lspci"
-    path.write_text(dump_text(src))
-    text = subprocess.run(["lspci", "-F", str(path), "-vvv"], capture_output=True, text=True, check=True).stdout
+    text = lspci_vvv(pciexplore.open("sim:virtio-net,transitional"), path)
     assert "Virtio network device" in text and "Region 0: I/O ports at c000" in text
     assert "[50] Vendor Specific Information: VirtIO: CommonCfg" in text
     assert "BAR=4 offset=00003000 size=0000000c multiplier=00000004" in text
@@ -441,12 +436,10 @@ def test_doctor_queue_rules_unmapped_unprogrammed_and_past_the_table(tmp_path) -
 
 
 @pytest.mark.lspci
-@pytest.mark.skipif(shutil.which("lspci") is None, reason="lspci not installed")
 def test_shared_memory_and_pci_cfg_capabilities(tmp_path) -> None:
     """struct virtio_pci_cap64 (cfg_type 8, §4.1.4.7) carries offset and length high DWORDs; lspci 3.9 calls
     the type <unknown> and our text must say exactly what it says."""
     from pciexplore.render.lspci import LspciOptions, render_source
-    from tests.test_sim_config import dump_text
 
     src = pciexplore.open("sim:virtio-net")
     cfg = bytearray(src.functions()[0].config)
@@ -460,8 +453,7 @@ def test_shared_memory_and_pci_cfg_capabilities(tmp_path) -> None:
     (shm,) = [s for s in fn.virtio.structures if s.cfg_type == 8]
     assert (shm.bar, shm.id, shm.offset, shm.length) == (2, 3, 0x1_0000_2000, 0x8000_0000)
     dump = tmp_path / "shm.lspci"
-    dump.write_text(dump_text(pciexplore.open(raw)))
-    theirs = subprocess.run(["lspci", "-F", str(dump), "-vvv"], capture_output=True, text=True, check=True).stdout
+    theirs = lspci_vvv(pciexplore.open(raw), dump)
     ours = render_source(pciexplore.open(dump), LspciOptions(verbose=3))
     assert "[e0] Vendor Specific Information: VirtIO: <unknown>" in theirs and ours == theirs
 
