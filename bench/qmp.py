@@ -13,10 +13,11 @@ MSI-X vectors and an nvme (65); one qtest machine with the same two device model
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from pathlib import Path
+
+from common import timed
 
 import pciexplore
 
@@ -29,13 +30,21 @@ ROUNDS = 7
 
 
 def median_ms(fn, n: int) -> float:
-    times = []
-    for _ in range(ROUNDS):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        times.append((time.perf_counter() - t0) / n * 1e3)
-    return statistics.median(times)
+    """Milliseconds of one `fn()`: the median of ROUNDS rounds of `n` calls each (a fast call needs several)."""
+    return timed(lambda: [fn() for _ in range(n)], ROUNDS)[1] / n * 1e3
+
+
+def refresh_ms(fn) -> tuple[float, float]:
+    """(ms of `fn.msix.entries`, ms of a refresh of the function and of its 64-row MsixTableView)."""
+    from pciexplore.widgets.msix import MsixTableView
+
+    view = MsixTableView(fn, page_size=64)
+    return median_ms(lambda: fn.msix.entries, 10), median_ms(lambda: (fn.refresh(), view.refresh()), 5)
+
+
+def vectors_64(src):
+    """The function of `src` with the 64-vector MSI-X table (the virtio-net)."""
+    return next(f for f in src.functions() if f.msix is not None and f.msix.size == 64)
 
 
 def full_read(src) -> int:
@@ -73,18 +82,11 @@ def main() -> int:
                   f"qmp {qmp_read:.1f} ms, qtest {qtest_read:.1f} ms = {qmp_read / qtest_read:.1f}x; "
                   f"attach + full read over qmp {attach_read:.1f} ms = {attach_read / qtest_read:.1f}x the qtest read")
 
-            net = next(f for f in src.functions() if f.msix is not None and f.msix.size == 64)
-            from pciexplore.widgets.msix import MsixTableView
-
-            view = MsixTableView(net, page_size=64)
-            model = median_ms(lambda: net.msix.entries, 10)
-            widget = median_ms(lambda: (net.refresh(), view.refresh()), 5)
+            net = vectors_64(src)
+            model, widget = refresh_ms(net)
             print(f"live refresh of the 64-vector table: msix.entries {model:.1f} ms = {1e3 / model:.0f}/s, "
                   f"MsixTableView.refresh() {widget:.1f} ms = {1e3 / widget:.0f}/s (goal >= 5/s)")
-            qnet = next(f for f in qt.functions() if f.msix is not None and f.msix.size == 64)
-            qview = MsixTableView(qnet, page_size=64)
-            qmodel = median_ms(lambda: qnet.msix.entries, 10)
-            qwidget = median_ms(lambda: (qnet.refresh(), qview.refresh()), 5)
+            qmodel, qwidget = refresh_ms(vectors_64(qt))
             print(f"  the same through qtest: msix.entries {qmodel:.1f} ms (qmp {model / qmodel:.1f}x), "
                   f"MsixTableView.refresh() {qwidget:.1f} ms (qmp {widget / qwidget:.1f}x)")
             before = src.qmp.exchanges
