@@ -33,6 +33,22 @@ def execute(name: str):
     return nb
 
 
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """`executed(NAME)`: notebooks/NAME.ipynb executed once for the module (its files in a temporary directory
+    of its own): the tests that read the same Run All share it instead of running it again."""
+    done: dict[str, object] = {}
+
+    def get(name: str):
+        if name not in done:
+            with pytest.MonkeyPatch.context() as env:
+                env.setenv("TMPDIR", str(tmp_path_factory.mktemp(name)))
+                done[name] = execute(name)
+        return done[name]
+
+    return get
+
+
 def rendered(nb, cell_source: str) -> str:
     """What the (first) code cell containing `cell_source` shows after the whole notebook ran: its HTML
     and text outputs, and for each widget the HTML values of it and its children as they were left."""
@@ -121,11 +137,11 @@ def test_01_tour(tmp_path):
     assert f"PBA: {pending} of {count[1]} bits set" in shown
 
 
-def test_02_after_run_all_each_step_shows_its_own_moment():
+def test_02_after_run_all_each_step_shows_its_own_moment(executed):
     """Run All, then read the page: the snapshot of each step says what its text says (PCIe: masked ->
     pending, unmask -> one message and the bit cleared), while the live table at the end shows the final,
     disabled state."""
-    nb = execute("02-msix-explained")
+    nb = executed("02-msix-explained")
     trigger_1 = rendered(nb, 'Step("trigger vector 1", msix.trigger, 1, log=msix.log)\nstep.press()\nprint("pending:"')
     assert "Function Mask <b>set</b>" in trigger_1 and "<title>vector 1: pending</title>" in trigger_1
     assert "PBA: 1 of 5 bits set" in trigger_1 and "0 messages delivered" in trigger_1
@@ -139,8 +155,8 @@ def test_02_after_run_all_each_step_shows_its_own_moment():
     assert "MSI-X @0xb0" in live and "\nEnable: off\n" in live and "PBA: 0 of 5 bits set" in live
 
 
-def test_02_msix_explained():
-    out = "\n".join(run("02-msix-explained"))
+def test_02_msix_explained(executed):
+    out = "\n".join(run("02-msix-explained", executed("02-msix-explained")))
     assert "pending: True | messages delivered: 0" in out  # masked by Function Mask: pending, nothing sent
     # Bus Master off: the message cannot leave the device and QEMU's msix.c clears the pending bit anyway
     assert "after Function Mask off: pending = False | messages delivered: 0" in out
@@ -172,8 +188,8 @@ def test_03_live_host():
 
 
 @pytest.mark.qemu
-def test_04_qemu_lab():
-    out = "\n".join(run("04-qemu-lab"))
+def test_04_qemu_lab(executed):
+    out = "\n".join(run("04-qemu-lab", executed("04-qemu-lab")))
     # the same hermit writes: the emulated path sends the new message, the irqfd route the old, empty one
     assert "sim:virtio-net,delivery=emulated: <Delivery #0: 0xfee00000 ← 0x31" in out
     assert re.search(r"sim:virtio-net,delivery=irqfd: <Delivery #0: 0x0 ← 0x0 .*via irqfd route of vector 1 "
@@ -192,8 +208,8 @@ def _markdown_before(nb, cell_source: str) -> str:
 
 
 @pytest.mark.qemu
-def test_04_after_run_all_the_lost_write_shows_under_the_text_that_promises_it():
-    nb = execute("04-qemu-lab")
+def test_04_after_run_all_the_lost_write_shows_under_the_text_that_promises_it(executed):
+    nb = executed("04-qemu-lab")
     promise = _markdown_before(nb, "replay(irqfd.timeline())")
     assert "written while unmasked after DRIVER_OK" in promise and "irqfd" in promise
     lost = rendered(nb, "replay(irqfd.timeline())")
