@@ -5,6 +5,8 @@ repeat a step of it: trigger vector 2 while masked lights its pending dot and PB
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -17,12 +19,30 @@ from playwright.sync_api import expect  # noqa: E402
 pytestmark = pytest.mark.browser
 
 
-def test_msix_notebook_steps_are_buttons_that_work(tmp_path):
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module (a launch takes 2-4 s on this machine); each test opens its own page."""
+    with chromium_page() as page:
+        yield page.context.browser
+
+
+@contextmanager
+def new_page(browser, width: int = 1400, height: int = 1000) -> Iterator:
+    """A page in a context of its own (no cookies or storage from another test), closed at the end."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    finally:
+        page.context.close()
+
+
+def test_msix_notebook_steps_are_buttons_that_work(browser, tmp_path):
     root = tmp_path / "nb"
     root.mkdir()
     notebook = root / "02-msix-explained.ipynb"
     shutil.copy(REPO / "notebooks" / notebook.name, notebook)
-    with voila(notebook, tmp_path) as url, chromium_page(height=1400) as page:
+    with voila(notebook, tmp_path) as url, new_page(browser, height=1400) as page:
         page.goto(url)
         page.wait_for_selector(".pcx-step >> text=Disable MSI-X", timeout=120_000)
         steps = page.locator(".pcx-step")
@@ -50,11 +70,11 @@ def press_mask_trigger_unmask(page, shot: str) -> None:
     expect(trigger_step.locator(".pcx-snapshot .pcx-pba .pcx-bit.pcx-lit")).to_have_count(1)  # still its moment
 
 
-def test_msix_notebook_in_jupyterlab(tmp_path):
+def test_msix_notebook_in_jupyterlab(browser, tmp_path):
     root = tmp_path / "nb"
     root.mkdir()
     shutil.copy(REPO / "notebooks" / "02-msix-explained.ipynb", root)
-    with jupyterlab(root, tmp_path) as (base, token), chromium_page(height=1200) as page:
+    with jupyterlab(root, tmp_path) as (base, token), new_page(browser, height=1200) as page:
         lab_run_all(page, f"{base}/lab/tree/02-msix-explained.ipynb?token={token}")
         page.wait_for_selector(".pcx-step >> text=Disable MSI-X", timeout=90_000)
         press_mask_trigger_unmask(page, "jupyterlab-02-pending.png")
@@ -94,7 +114,7 @@ PICTURE_PROBLEMS = """() => {
 
 
 @pytest.fixture(scope="module")
-def notebook_07(tmp_path_factory):
+def notebook_07(browser, tmp_path_factory):
     """Notebook 07 served by Voilà from a temporary copy and loaded once in Chromium, all eleven pictures
     drawn; each size below resizes this one page (the browser lays it out again) instead of serving and
     running the notebook once per size."""
@@ -103,7 +123,7 @@ def notebook_07(tmp_path_factory):
     root.mkdir()
     notebook = root / "07-where-does-an-interrupt-go.ipynb"
     shutil.copy(REPO / "notebooks" / notebook.name, notebook)
-    with voila(notebook, tmp) as url, chromium_page() as page:
+    with voila(notebook, tmp) as url, new_page(browser) as page:
         page.goto(url)
         page.locator("svg.pcx-hops").nth(10).wait_for(timeout=120_000)
         yield page
