@@ -12,9 +12,13 @@ from pciexplore.errors import InputError
 
 
 def test_fuzz_bounded_run():
-    seconds = float(os.environ.get("FUZZ_SECONDS", "90"))
-    out = run(seconds, seed=int(os.environ.get("FUZZ_SEED", "20261125")))
-    assert out.tried > 100, f"only {out.tried} inputs tried in {seconds}s"
+    # a fixed number of inputs from a fixed seed: the same inputs on a loaded machine as on a quiet one
+    # (line coverage of pciexplore/ from this seed: 7336 lines at 400 inputs, 7368 at 1000, 7414 at 1567;
+    # tests/fuzzing.py --seconds N is the long run)
+    inputs = int(os.environ.get("FUZZ_INPUTS", "800"))
+    seconds = float(os.environ.get("FUZZ_SECONDS", "600"))  # only a bound, far above what 800 inputs take
+    out = run(seconds, seed=int(os.environ.get("FUZZ_SEED", "20261125")), max_inputs=inputs)
+    assert out.tried == inputs, f"only {out.tried} of {inputs} inputs tried in {seconds}s"
     assert not out.failures, "\n".join(f"{what}: {why}" for what, why in out.failures[:20])
     # both outcomes must occur, or the mutations are not reaching the decoder / the error paths
     assert out.decoded and out.rejected, (out.decoded, out.rejected)
