@@ -148,3 +148,22 @@ def test_clean_stale_removes_an_old_unowned_folder_only_when_no_process_names_it
         server.wait()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pciexplore-dashboard-fresh", "pciexplore-dashboard-served"]
     assert clean_stale(str(tmp_path)) == [tmp_path / "pciexplore-dashboard-served"]  # its server has gone
+
+
+def test_a_page_opened_long_after_the_start_keeps_the_preheated_kernel_it_was_given(tmp_path):
+    """The pool's kernel waited longer than the cull timeout for a visitor; the page that takes it must
+    still find it when its scripts have loaded and connect (jupyter_server culls a kernel idle that long:
+    the page's explorer then never drew)."""
+    pytest.importorskip("voila")
+    import re
+
+    from pciexplore.commands.dashboard import CULL_AFTER, CULL_EVERY
+
+    argv = [sys.executable, "-m", "pciexplore", "dashboard", "sim:nic", "--no-browser"]
+    with serve(argv, tmp_path) as (port, token):
+        time.sleep(CULL_AFTER + 2 * CULL_EVERY + 10)  # the pool filled, its kernel idle past the timeout
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/?token={token}", timeout=120) as r:
+            page = r.read().decode()
+        kernel = re.search(r'"kernelId": "([0-9a-f-]+)"', page)[1]
+        time.sleep(2 * CULL_EVERY)  # a cull pass or two, before a slow browser has connected
+        assert _get(port, f"/api/kernels/{kernel}?token={token}") == 200
