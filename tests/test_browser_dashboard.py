@@ -120,6 +120,8 @@ def test_a_capture_cannot_be_written_and_the_page_says_why(tmp_path, corpus):
         assert enable.is_disabled()
         assert "read-only" in (enable.get_attribute("title") or "")
         assert "cannot read BAR 0" in text(page, ".pcx-msix")
+        # no rows, so no paging: the arrows are not shown empty beside nothing (the status line says why)
+        expect(page.locator(".pcx-msix button[title='next page']")).to_be_hidden()
         screenshot(page, "dashboard-readonly-dump.png")
 
 
@@ -263,3 +265,35 @@ def test_every_tab_fits_in_jupyterlab_with_the_file_browser_open(tmp_path, sourc
         expect(page.locator("#filebrowser")).to_be_visible()
         pick_ethernet(page)
         assert_every_tab_fits(page, f"JupyterLab {source}", f"lab-{shot_name(source)}", beside=("#filebrowser",))
+
+
+def test_interrupt_path_picture_marks_the_one_message_that_disagrees(tmp_path):
+    """The interrupt path of a sysfs-like tree whose IRQ 53 message names APIC 1 while the kernel made it
+    effective on CPU 0 (APIC 0), drawn in Chromium: five lanes of six boxes, exactly one box in the legend's
+    "disagrees" colour (IRQ 53's CPU box), and the note saying why.  Its screenshot is docs/screenshots/irq-path.png."""
+    from test_irq_path import nic_tree
+
+    from pciexplore.msi.path import interrupt_paths
+    from pciexplore.render.irqpath import paths_html
+
+    devices, _ = nic_tree(tmp_path)
+    with chromium_page(1100, 420) as page:
+        page.set_content(f"<html><body style='font-family:sans-serif'>"
+                         f"{paths_html(interrupt_paths(pciexplore.open(str(devices))))}</body></html>")
+        seen = page.evaluate("""() => {
+            const legend = Array.from(document.querySelectorAll('.pcx-irqpath span'))
+                .find(s => s.textContent.includes('disagrees'));
+            const probe = document.createElement('span');
+            probe.style.color = legend.style.color;  // the same colour as an SVG stroke, normalised
+            const colour = probe.style.color;
+            const boxes = Array.from(document.querySelectorAll("svg[aria-label='interrupt paths'] g"))
+                .filter(g => g.querySelector('rect'));
+            const marked = boxes.filter(g => { const r = g.querySelector('rect');
+                probe.style.color = r.getAttribute('stroke'); return probe.style.color === colour; });
+            return {boxes: boxes.length, marked: marked.map(g => Array.from(g.querySelectorAll('text'))
+                .map(t => t.textContent))};
+        }""")
+        assert seen["boxes"] == 30, seen  # 5 vectors x device, entry, message, CPU, IRQ, handler
+        assert seen["marked"] == [["CPU 0 (APIC 0)", "msg \u2192 APIC 1"]], seen  # entry 3's, IRQ 53
+        expect(page.get_by_text("IRQ 53: message goes to APIC 1")).to_be_visible()
+        screenshot(page, "irq-path.png")

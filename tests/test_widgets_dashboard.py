@@ -124,3 +124,46 @@ def test_clean_stale_removes_only_folders_whose_command_is_gone(tmp_path):
         (tmp_path / name / "owner.pid").write_text(pid)
     assert clean_stale(str(tmp_path)) == [tmp_path / "pciexplore-dashboard-dead"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other-dead", "pciexplore-dashboard-alive"]
+
+
+def test_clean_stale_removes_an_old_unowned_folder_only_when_no_process_names_it(tmp_path):
+    """Folders of dashboards from before owner.pid: one untouched for two days and named by nobody goes; one
+    as old whose server still runs (its command line names the notebook in it) stays, and so does a fresh one."""
+    from pciexplore.commands.dashboard import NOTEBOOK, UNOWNED_STALE_AFTER
+
+    two_days_ago = time.time() - 2 * UNOWNED_STALE_AFTER
+    for name in ("old", "served", "fresh"):
+        folder = tmp_path / f"pciexplore-dashboard-{name}"
+        folder.mkdir()
+        (folder / NOTEBOOK).write_text("{}")
+        if name != "fresh":
+            for path in (folder / NOTEBOOK, folder):
+                os.utime(path, (two_days_ago, two_days_ago))
+    served = tmp_path / "pciexplore-dashboard-served" / NOTEBOOK
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(served)])
+    try:
+        assert clean_stale(str(tmp_path)) == [tmp_path / "pciexplore-dashboard-old"]
+    finally:
+        server.kill()
+        server.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pciexplore-dashboard-fresh", "pciexplore-dashboard-served"]
+    assert clean_stale(str(tmp_path)) == [tmp_path / "pciexplore-dashboard-served"]  # its server has gone
+
+
+def test_a_page_opened_long_after_the_start_keeps_the_preheated_kernel_it_was_given(tmp_path):
+    """The pool's kernel waited longer than the cull timeout for a visitor; the page that takes it must
+    still find it when its scripts have loaded and connect (jupyter_server culls a kernel idle that long:
+    the page's explorer then never drew)."""
+    pytest.importorskip("voila")
+    import re
+
+    from pciexplore.commands.dashboard import CULL_AFTER, CULL_EVERY
+
+    argv = [sys.executable, "-m", "pciexplore", "dashboard", "sim:nic", "--no-browser"]
+    with serve(argv, tmp_path) as (port, token):
+        time.sleep(CULL_AFTER + 2 * CULL_EVERY + 10)  # the pool filled, its kernel idle past the timeout
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/?token={token}", timeout=120) as r:
+            page = r.read().decode()
+        kernel = re.search(r'"kernelId": "([0-9a-f-]+)"', page)[1]
+        time.sleep(2 * CULL_EVERY)  # a cull pass or two, before a slow browser has connected
+        assert _get(port, f"/api/kernels/{kernel}?token={token}") == 200

@@ -108,6 +108,42 @@ def test_2048_vectors_paginate_and_refresh_sends_only_changes():
     assert view.row_of(0).vector == 0 and view.page == 0
 
 
+def test_a_mask_click_sends_each_changed_widget_once(nic, monkeypatch):
+    """A click on a mask button changes its label, style, icon and tooltip: the page gets one update message
+    for it carrying all of them (ipywidgets' protocol: an update holds any number of traits), not one per
+    trait, and no other widget gets two."""
+    import ipywidgets
+
+    _, fn = nic
+    view = MsixTableView(fn)
+    button = view.row_of(1).mask
+    sent = []
+    monkeypatch.setattr(ipywidgets.Widget, "_send", lambda self, msg, buffers=None: sent.append((self, msg)))
+    button.set_state({"value": not button.value})  # what ipywidgets does with the browser's click
+    updates = [(widget, msg["state"]) for widget, msg in sent if msg["method"] == "update"]
+    mine = [state for widget, state in updates if widget is button]
+    assert len(mine) == 1 and {"description", "button_style", "icon", "tooltip"} <= set(mine[0]), mine
+    widgets = [widget for widget, _ in updates]
+    assert len(widgets) == len(set(map(id, widgets))), updates
+    assert device_bytes(fn)[0][1] & 1 == button.value  # and the device holds what the button says
+
+
+def test_showing_an_msix_function_does_not_import_pandas():
+    """The explorer's pick of an MSI-X function reads the table as arrays: pandas (a second of imports)
+    is for the DataFrame API, not for drawing rows."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pciexplore\nfrom pciexplore.widgets import Explorer\n"
+            "src = pciexplore.open('sim:nic,vectors=64,driver')\nex = Explorer(src)\n"
+            "ex.browser.select(src.functions()[0])\nassert ex.msix is not None and ex.msix.rows[0].vector == 0\n"
+            "print('pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
 def test_read_only_source_disables_controls_and_says_why(corpus):
     fn = pciexplore.open(corpus_file("vm/virtio-msix-only-vm.lspci")).function("00:03.0")
     view = MsixTableView(fn)
@@ -117,6 +153,7 @@ def test_read_only_source_disables_controls_and_says_why(corpus):
     assert "cannot read BAR 0" in view.status.value
     assert "read-only" in view.refused.value and "cannot make the device raise" in view.refused.value
     assert all(r.box.layout.display == "none" for r in view.rows)
+    assert view.paging.layout.display == "none"  # no empty arrows: no page to turn, the status says why
 
 
 def test_a_refused_verb_is_one_line_not_a_traceback(corpus):

@@ -15,6 +15,7 @@ import ctypes
 import importlib.util
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -22,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -92,7 +94,9 @@ def server_command(root: Path, port: int, token: str, open_browser: bool, lab: b
         # first visit, so a page opens without waiting for Python, pandas and the source
         (root / "voila.json").write_text(json.dumps({
             "Voila": {"tornado_settings": {"allow_remote_access": False, "local_hostnames": LOCAL_HOSTNAMES}},
-            "VoilaConfiguration": {"preheat_kernel": True, "default_pool_size": 1},
+            # a kernel a page takes from the pool is not culled before that page could connect to it
+            "VoilaConfiguration": {"preheat_kernel": True, "default_pool_size": 1,
+                                   "multi_kernel_manager_class": "pciexplore.commands.dashboard_kernels.PageKernelManager"},
             "MappingKernelManager": {"cull_idle_timeout": CULL_AFTER, "cull_interval": CULL_EVERY,
                                      "cull_connected": False}}))
         # "--token" alone asks for a token, which jupyter_server's IdentityProvider takes from JUPYTER_TOKEN
@@ -161,6 +165,9 @@ def stop_group(proc: subprocess.Popen, grace: float = 10) -> None:
 
 PREFIX = "pciexplore-dashboard-"
 OWNER = "owner.pid"  # in each temporary folder: the command that made it
+#: a folder without OWNER (made before it existed) untouched this long, and that no process names, is left
+#: over: a dashboard that still runs serves from it and names it on its server's command line
+UNOWNED_STALE_AFTER = 24 * 3600
 
 
 def clean_stale(tmp: str | None = None) -> list[Path]:
@@ -169,21 +176,48 @@ def clean_stale(tmp: str | None = None) -> list[Path]:
     removed = []
     for d in Path(tmp or tempfile.gettempdir()).glob(f"{PREFIX}*"):
         try:
-            if d.stat().st_uid != os.geteuid():
+            if not d.is_dir() or d.is_symlink() or d.stat().st_uid != os.geteuid():
                 continue
-            pid = int((d / OWNER).read_text())
+            gone = _owner_gone(d) if (d / OWNER).exists() else _unowned_and_stale(d)
         except (OSError, ValueError):
             continue
-        try:
-            os.kill(pid, 0)
-            continue  # still running (or the pid was reused: then the folder stays, harmless)
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
-        shutil.rmtree(d, ignore_errors=True)
-        removed.append(d)
+        if gone:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
     return removed
+
+
+def _owner_gone(folder: Path) -> bool:
+    pid = int((folder / OWNER).read_text())
+    try:
+        os.kill(pid, 0)
+        return False  # still running (or the pid was reused: then the folder stays, harmless)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+
+
+def _unowned_and_stale(folder: Path) -> bool:
+    """A folder of a dashboard older than OWNER: untouched for a day and named by no process (where /proc
+    cannot say, it stays)."""
+    newest = max([folder.stat().st_mtime, *(f.stat().st_mtime for f in folder.iterdir())])
+    return time.time() - newest > UNOWNED_STALE_AFTER and _named_by_no_process(folder)
+
+
+def _named_by_no_process(folder: Path) -> bool:
+    """No process has `folder` (or a file in it) on its command line or as its working directory."""
+    proc = Path("/proc")
+    if not (proc / "self" / "cmdline").exists():
+        return False
+    name = re.compile(re.escape(os.fsencode(folder)) + rb"(/|\0|$)")
+    for pid in filter(str.isdigit, os.listdir(proc)):
+        try:
+            if name.search((proc / pid / "cmdline").read_bytes()) or name.match(os.fsencode(os.readlink(proc / pid / "cwd"))):
+                return False
+        except OSError:  # gone meanwhile, or another user's: its command line is still readable above
+            continue
+    return True
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import ipywidgets as w
@@ -58,6 +59,17 @@ def stop_following(view: Any, *functions: Any) -> None:
         if fn is not None:
             fn.unobserve(view._device_changed)
     view.close()
+
+
+@contextmanager
+def one_message_each(widgets: Iterable[w.Widget]) -> Iterator[None]:
+    """What changes inside goes to the page as one message per widget, however many of its traits changed
+    (ipywidgets' hold_sync): the browser redraws a button once, not once for each of label, style, icon
+    and tooltip."""
+    with ExitStack() as stack:
+        for widget in widgets:
+            stack.enter_context(widget.hold_sync())
+        yield
 
 
 def disable(control: w.DOMWidget, reason: str | None) -> None:

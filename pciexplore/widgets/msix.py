@@ -8,13 +8,15 @@ table is paginated and rows are reused: a refresh sends only the widget values t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as w
 
 from ..errors import PciError
 from ..words import plural
-from .common import StatusLine, disable, esc, msix_model, write_refusal
+from .common import StatusLine, disable, esc, msix_model, one_message_each, write_refusal
 
 _LIT = ("<span class='pcx-pending pcx-lit' title='PBA bit set: an event waits for the vector to be unmasked'"
         " style='color:#d50000;font-size:16px'>&#9679;</span>")
@@ -56,14 +58,14 @@ def snapshot_html(msix: Any, max_rows: int = 16) -> str:
     two switches in words, one row per vector (its mask bit, whether it can send, the pending dot, the
     message), the PBA grid and what was delivered."""
     try:
-        table = msix.table
+        columns = _Columns(msix.columns())
     except PciError as e:
         return f"<div class='pcx-snapshot'><small>Table and PBA not readable: {esc(e)}</small></div>"
     master = (msix.function.read(0x04, 2) or 0) & _command_field("PCI_COMMAND_MASTER").mask
     head = (f"<b>MSI-X {'enabled' if msix.enabled else 'disabled'}</b>, Function Mask "
             f"<b>{'set' if msix.function_masked else 'clear'}</b>, Bus Master <b>{'on' if master else 'off'}</b>")
-    rows, columns = [], _Columns(table)
-    for v in range(min(len(table), max_rows)):
+    rows = []
+    for v in range(min(columns.size, max_rows)):
         row = columns.row(v)
         entry, held = row["entry_masked"], row["masked"]
         # Font Awesome's lock (JupyterLab and Voila bundle it): Chromium here has no font for the emoji
@@ -71,11 +73,11 @@ def snapshot_html(msix: Any, max_rows: int = 16) -> str:
                  if held else f"{_ICON_UNLOCK} unmasked")
         rows.append(f"<tr class='pcx-snap-row'><td><b>#{v}</b></td><td>{state}</td>"
                     f"<td>{_LIT if row['pending'] else _DARK}</td><td>{_message_html(row)}</td></tr>")
-    more = f"<tr><td colspan='4'><small>and {len(table) - max_rows} more vectors</small></td></tr>" \
-        if len(table) > max_rows else ""
+    more = f"<tr><td colspan='4'><small>and {columns.size - max_rows} more vectors</small></td></tr>" \
+        if columns.size > max_rows else ""
     return (f"<div class='pcx-snapshot' style='border-left:3px solid #90a4ae;padding-left:8px'>"
             f"<small>state after this step:</small> {head}<table>{''.join(rows)}{more}</table>"
-            f"{pba_html([bool(p) for p in table['pending']])}{_deliveries_html(msix.function)}</div>")
+            f"{pba_html(columns.pending())}{_deliveries_html(msix.function)}</div>")
 
 
 class PbaGrid(w.HTML):
@@ -95,7 +97,7 @@ class PbaGrid(w.HTML):
 
     def refresh(self) -> None:
         try:
-            pending = [bool(p) for p in self.msix.table["pending"]]
+            pending = _Columns(self.msix.columns()).pending()
         except PciError as e:
             self.value = f"<small>PBA not readable: {esc(e)}</small>"
             return
@@ -119,6 +121,9 @@ class _Row:
         self.box.add_class("pcx-row")
         self.mask.observe(lambda ch: view._mask_clicked(self, ch), names="value")
         self.trigger.on_click(lambda _b: view._trigger_clicked(self))
+
+    def widgets(self) -> tuple[w.Widget, ...]:
+        return self.message, self.mask, self.trigger, self.pending, self.box, self.box.layout
 
     def set(self, name: str, value: Any) -> int:
         """Set a widget value only when it differs; returns 1 when something was sent."""
@@ -195,11 +200,11 @@ class MsixTableView(w.VBox):
         self._refusals()
         controls = w.HBox([self.enable, self.function_mask, self.memory, self.master],
                           layout=w.Layout(flex_flow="row wrap"))
-        paging = w.HBox([self.prev, self.where, self.next, self.goto], layout=w.Layout(flex_flow="row wrap"))
+        self.paging = w.HBox([self.prev, self.where, self.next, self.goto], layout=w.Layout(flex_flow="row wrap"))
         program = w.HBox([self.program_vector, self.program_apic, self.program_cpu_vector, self.program_mode,
                           self.program], layout=w.Layout(flex_flow="row wrap"))
         program.add_class("pcx-program")
-        super().__init__([self.summary, controls, self.refused, paging, *(r.box for r in self.rows), self.status,
+        super().__init__([self.summary, controls, self.refused, self.paging, *(r.box for r in self.rows), self.status,
                           program, self.pba, self.delivered, self.events])
         self.add_class("pcx-msix")
         self._columns: _Columns | None = None  # the table as last read, for turning pages
@@ -246,18 +251,30 @@ class MsixTableView(w.VBox):
         if self._columns is None:  # nothing read yet (or the table was not readable)
             self.refresh()
             return
+        with self._drawing():
+            self._sent(self._draw_page())
+
+    @contextmanager
+    def _drawing(self) -> Iterator[None]:
+        """While the view redraws, the values it sets are not a person's clicks, and each widget's changes
+        go to the page as one message (a mask click changes five traits of its button)."""
         self._busy = True
         try:
-            self._sent(self._draw_page())
+            with one_message_each(self._widgets()):
+                yield
         finally:
             self._busy = False
+
+    def _widgets(self) -> list[w.Widget]:
+        return [self.enable, self.function_mask, self.memory, self.master, self.summary, self.status, self.prev,
+                self.next, self.where, self.paging.layout, self.pba, self.delivered, self.events,
+                *(widget for r in self.rows for widget in r.widgets())]
 
     def refresh(self) -> int:
         """Read table, PBA and flags again; update only widgets whose value changed.  Returns that count."""
         m = self.msix
         sent = 0
-        self._busy = True
-        try:
+        with self._drawing():
             # the state in words and icon as well as colour, and the colour also after a person's click
             # (which has already set the toggle's value)
             for control, value, style, on, off in (
@@ -281,24 +298,23 @@ class MsixTableView(w.VBox):
             checks = "".join(f"<div style='color:#b00020'>&#9888; {esc(c)}</div>" for c in m.checks())
             sent += _assign(self.summary, f"<div class='pcx-msix-summary'><b>{esc(repr(m))}</b>{checks}</div>")
             try:
-                table = m.table
+                columns = _Columns(m.columns())
             except PciError as e:
                 self._columns = None
                 sent += _assign(self.status, f"<span class='pcx-status'>Table and PBA not readable: {esc(e)}</span>")
                 for r in self.rows:
                     sent += r.set("visible", "none")
-                for b in (self.prev, self.next):
-                    disable(b, "the table is not readable from this source")
+                # no page to turn: the arrows and "go to" go with the rows; the status line says why
+                sent += _show(self.paging, False)
                 return self._sent(sent)
-            self._columns = _Columns(table)
+            self._columns = columns
+            sent += _show(self.paging, True)
             sent += self._draw_page()
-            sent += _assign(self.pba, pba_html([bool(p) for p in table["pending"]]))
+            sent += _assign(self.pba, pba_html(columns.pending()))
             sent += _assign(self.delivered, _deliveries_html(self.function))
             events = list(m.log)[-8:]
             sent += _assign(self.events, "<div class='pcx-log' style='font-family:monospace;font-size:12px'>"
                             + "".join(f"<div>{esc(e)}</div>" for e in events) + "</div>")
-        finally:
-            self._busy = False
         return self._sent(sent)
 
     def _draw_page(self) -> int:
@@ -430,6 +446,15 @@ def _mask_tip(entry_masked: bool, held: bool) -> str:
     return f"{state}. {_doc('PCI_MSIX_ENTRY_VECTOR_CTRL', 'PCI_MSIX_ENTRY_CTRL_MASKBIT')}"
 
 
+def _show(widget: w.DOMWidget, shown: bool) -> int:
+    """Show or hide `widget`; 1 when that changed it."""
+    want = None if shown else "none"
+    if widget.layout.display == want:
+        return 0
+    widget.layout.display = want
+    return 1
+
+
 def _assign(widget: w.DOMWidget, value: str) -> int:
     if widget.value == value:
         return 0
@@ -453,14 +478,16 @@ def _deliveries_html(fn: Any) -> str:
 
 
 class _Columns:
-    """The table's columns as arrays, read once per refresh: a row by `.iloc` costs a pandas Series each
-    (a page of a 2048-vector table spent a third of its time there)."""
+    """The table and PBA as the model's arrays (`Msix.columns()`), read once per refresh: neither pandas
+    (importing it was most of the first pick of an MSI-X function) nor a row by `.iloc` (a pandas Series
+    each: a third of a 2048-vector page) nor the decoding of vectors no page shows."""
 
-    NAMES = ("address", "data", "entry_masked", "masked", "pending")
+    def __init__(self, arrays: dict[str, Any]) -> None:
+        self.arrays = arrays
+        self.size = len(arrays["vector"])
 
-    def __init__(self, table: Any) -> None:
-        self.arrays = {c: table[c].to_numpy() for c in self.NAMES}
-        self.size = len(table)
+    def pending(self) -> list[bool]:
+        return self.arrays["pending"].tolist()
 
     def row(self, v: int) -> dict[str, Any]:
         a = self.arrays
