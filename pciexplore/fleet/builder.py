@@ -25,7 +25,7 @@ from ..errors import InputError, PciError
 from ..words import plural
 
 FORMAT = "pciexplore-fleet"
-VERSION = 1
+VERSION = 2  # 2: fields has slot
 MANIFEST = "fleet.json"
 #: captures per part: bounds what a worker holds (about 700,000 field rows for 9-function captures)
 CHUNK = 256
