@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -169,9 +170,29 @@ def build(output: str | os.PathLike, inputs: Iterable[str | os.PathLike], *, job
         if on_skip is not None:
             on_skip(path, reason)
 
+    paths = list(walk(inputs))
+    _write_manifest(dataset)
+    chunks = _new_chunks(paths, chunk, known, report, skip)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, -(-len(paths) // chunk)))
+    if jobs == 1:
+        results: Iterable[_ChunkResult] = (build_chunk(dataset, c) for c in chunks)
+        _collect(results, report, skip)
+    else:
+        # spawned, not forked: the caller may hold threads (DuckDB, a Jupyter kernel) a fork would copy.
+        # map submits each chunk as soon as it is identified, so the workers decode while this process
+        # reads and hashes the next inputs
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            _collect(pool.map(build_chunk, repeat(dataset), chunks), report, skip)
+    return report
+
+
+def _new_chunks(paths: list[str], chunk: int, known: set[str], report: BuildReport,
+                skip: Callable[[str, str], None]) -> Iterator[list[Input]]:
+    """The inputs not yet in the dataset, identified in order, `chunk` at a time; unreadable inputs are
+    skipped, inputs already there or repeated counted in `report`."""
     todo: list[Input] = []
     first: dict[str, str] = {}
-    for path in walk(inputs):
+    for path in paths:
         try:
             item = identify(path)
         except PciError as e:
@@ -184,17 +205,11 @@ def build(output: str | os.PathLike, inputs: Iterable[str | os.PathLike], *, job
         else:
             first[item.capture] = path
             todo.append(item)
-    _write_manifest(dataset)
-    chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(chunks)))
-    if jobs == 1:
-        results: Iterable[_ChunkResult] = (build_chunk(dataset, c) for c in chunks)
-        _collect(results, report, skip)
-    else:
-        # spawned, not forked: the caller may hold threads (DuckDB, a Jupyter kernel) a fork would copy
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            _collect(pool.map(build_chunk, [dataset] * len(chunks), chunks), report, skip)
-    return report
+            if len(todo) == chunk:
+                yield todo
+                todo = []
+    if todo:
+        yield todo
 
 
 def _collect(results: Iterable[_ChunkResult], report: BuildReport, skip: Callable[[str, str], None]) -> None:
