@@ -237,12 +237,16 @@ class _FieldRows:
         if not len(block):
             return np.zeros(0, np.int64)
         codes = np.asarray(self.block_codes, np.int64).reshape(-1, 4)
-        places = np.column_stack((codes[:, 2], codes[:, 3], np.asarray(self.block_offset, np.int64),
-                                  np.asarray(self.block_plan, np.int64)))
-        distinct, which = np.unique(places, axis=0, return_inverse=True)
-        per_place = [self._place_slots(*map(int, p)) for p in distinct]
+        # a block's place as one number (offsets are below 4096, codes below the table sizes): sorting
+        # one column is cheaper than np.unique's rows
+        n_cap, n_plan = len(self.capability.values), len(self.plans)
+        place = ((codes[:, 2] * n_cap + codes[:, 3]) * 4096 + np.asarray(self.block_offset, np.int64)) * n_plan \
+            + np.asarray(self.block_plan, np.int64)
+        distinct, which = np.unique(place, return_inverse=True)
+        per_place = [self._place_slots(p // n_plan // 4096 // n_cap, p // n_plan // 4096 % n_cap,
+                                       p // n_plan % 4096, p % n_plan) for p in distinct.tolist()]
         starts = np.cumsum([0] + [len(s) for s in per_place[:-1]])
-        return np.concatenate(per_place)[starts[which.reshape(-1)[block]] + row_in_block]
+        return np.concatenate(per_place)[starts[which[block]] + row_in_block]
 
     def _place_slots(self, address: int, capability: int, offset: int, plan: int) -> np.ndarray:
         reg_codes, reg_offsets, field_codes, _, _, rel = self.plans[plan]
