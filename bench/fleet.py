@@ -1,10 +1,11 @@
 """Fleet dataset: build from N generated captures of 9 functions each (pciexplore.fleet.generate: IRQ
 lines and vector CPUs differ per host; degraded links, Function Masks left set, masked vectors and
 differing config on some), growth at each doubling, the named questions over the largest, peak memory,
-and the virtio_queues table's share of a build of Linux-guest captures.  Every line says the load average.
+the virtio_queues table's share of a build of Linux-guest captures, and what a fleet of all-distinct
+config spaces costs (the same captures built without the shared decodes).  Every line says the load average.
 
     python bench/fleet.py                      # 1250 2500 5000 10000 captures
-    python bench/fleet.py 2500 5000 --jobs 2 --virtio 0
+    python bench/fleet.py 2500 5000 --jobs 2 --virtio 0 --distinct 0
 
 Goals (issue 19): 10,000 captures built in <= 30 s on 2 cores, growing linearly; a named question
 <= 1 s; memory bounded (workers hold one chunk of captures at a time, whatever N is).
@@ -64,6 +65,26 @@ def build_once(files: list[str], out: Path, jobs: int, prelude: str = "") -> dic
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+#: a build that keeps no decode for the next function (the cache is emptied before each is stored): what a
+#: fleet costs whose functions all have config bytes of their own
+NO_DECODE_CACHE = "from pciexplore.fleet import tables; tables._DECODED_MAX = 0; "
+
+
+def distinct_share(files: list[str], jobs: int, tmp: Path) -> None:
+    """The same captures built with the decode cache and without it (every function decoded), alternating."""
+    runs = {label: [] for label in ("shared decodes", "every function decoded")}
+    for _ in range(2):
+        for label, prelude in (("shared decodes", ""), ("every function decoded", NO_DECODE_CACHE)):
+            out = tmp / "distinct"
+            runs[label].append(build_once(files, out, jobs, prelude))
+            shutil.rmtree(out)
+    cpu = {label: min(r["cpu"] for r in rs) for label, rs in runs.items()}
+    print(f"{len(files)} captures, decodes shared between functions of the same bytes: {cpu['shared decodes']:.2f} s "
+          f"CPU; every function decoded (a fleet of all-distinct config spaces): "
+          f"{cpu['every function decoded']:.2f} s CPU, x{cpu['every function decoded'] / cpu['shared decodes']:.2f} "
+          f"(best of 2 each, alternating; {_load()})")
+
+
 def _load() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
 
@@ -98,6 +119,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--captures", type=Path, help="a folder of captures generated before (else made anew)")
     p.add_argument("--virtio", type=int, default=200, metavar="N",
                    help="Linux-guest captures for the virtio_queues share (0: skip)")
+    p.add_argument("--distinct", type=int, default=1250, metavar="N",
+                   help="captures built with and without the shared decodes (0: skip)")
     args = p.parse_args(argv)
     sizes = sorted(args.sizes)
     load = os.getloadavg()
@@ -155,6 +178,8 @@ def main(argv: list[str]) -> int:
         best, med = timed(lambda: subprocess.run(cmd, check=True, capture_output=True, env=env), repeat=3)
         print(f"pciexplore fleet query --ask degraded-links (whole process) best {best * 1e3:.0f} ms, "
               f"median {med * 1e3:.0f} ms; {_load()}")
+        if args.distinct:
+            distinct_share(files[: args.distinct], args.jobs, Path(tmp))
         if args.virtio:
             virtio_share(Path(tmp) / "guests", args.virtio, args.jobs)
     return 0

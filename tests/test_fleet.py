@@ -310,6 +310,16 @@ def test_questions_are_shipped_sql():
 
 
 # -- the same questions answered by Dask on a local cluster ------------------------------------------
+def test_a_slot_is_one_place(fl):
+    """differs-from matches rows by slot: one slot for each (address, capability, reg_offset, register,
+    field) and one such place for each slot, over every host."""
+    places, slots, pairs = fl.con.execute(
+        "SELECT count(DISTINCT (address, capability, reg_offset, register, coalesce(field, ''))), "
+        "count(DISTINCT slot), count(DISTINCT (slot, address, capability, reg_offset, register, "
+        "coalesce(field, ''))) FROM fields").fetchone()
+    assert places == slots == pairs > 1000
+
+
 def test_dask_gives_the_same_answers(dataset, fl):
     dd = pytest.importorskip("dask.dataframe")
     distributed = pytest.importorskip("distributed")
@@ -393,6 +403,7 @@ def _plain_rows(paths: list[Path]) -> dict[str, list[tuple]]:
     import hashlib
 
     from pciexplore.doctor import diagnose
+    from pciexplore.fleet.tables import slot
     from pciexplore.msi import x86
     from pciexplore.render.json import function_names
 
@@ -425,7 +436,9 @@ def _plain_rows(paths: list[Path]) -> dict[str, list[tuple]]:
                     for rv in block.registers():
                         for f in rv.decl.fields or [None]:
                             value = rv.value if f is None or rv.value is None else f.extract(rv.value)
-                            out["fields"].append(row + (key, offset, rv.name, rv.offset, f and f.name, value))
+                            name = f and f.name
+                            out["fields"].append(row + (key, offset, rv.name, rv.offset, name, value,
+                                                        slot(a, key, rv.offset, rv.name, name)))
                 msix = {"size": None, "enabled": None, "masked": None, "captured": None}
                 if fn.msix is not None:
                     try:

@@ -12,12 +12,15 @@ in `captures` has all its rows, and an interrupted build is finished by running 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -25,7 +28,7 @@ from ..errors import InputError, PciError
 from ..words import plural
 
 FORMAT = "pciexplore-fleet"
-VERSION = 1
+VERSION = 2  # 2: fields has slot
 MANIFEST = "fleet.json"
 #: captures per part: bounds what a worker holds (about 700,000 field rows for 9-function captures)
 CHUNK = 256
@@ -169,9 +172,29 @@ def build(output: str | os.PathLike, inputs: Iterable[str | os.PathLike], *, job
         if on_skip is not None:
             on_skip(path, reason)
 
+    paths = list(walk(inputs))
+    _write_manifest(dataset)
+    chunks = _new_chunks(paths, chunk, known, report, skip)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, -(-len(paths) // chunk)))
+    if jobs == 1:
+        results: Iterable[_ChunkResult] = (build_chunk(dataset, c) for c in chunks)
+        _collect(results, report, skip)
+    else:
+        # spawned, not forked: the caller may hold threads (DuckDB, a Jupyter kernel) a fork would copy.
+        # map submits each chunk as soon as it is identified, so the workers decode while this process
+        # reads and hashes the next inputs
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            _collect(pool.map(build_chunk, repeat(dataset), chunks), report, skip)
+    return report
+
+
+def _new_chunks(paths: list[str], chunk: int, known: set[str], report: BuildReport,
+                skip: Callable[[str, str], None]) -> Iterator[list[Input]]:
+    """The inputs not yet in the dataset, identified in order, `chunk` at a time; unreadable inputs are
+    skipped, inputs already there or repeated counted in `report`."""
     todo: list[Input] = []
     first: dict[str, str] = {}
-    for path in walk(inputs):
+    for path in paths:
         try:
             item = identify(path)
         except PciError as e:
@@ -184,17 +207,11 @@ def build(output: str | os.PathLike, inputs: Iterable[str | os.PathLike], *, job
         else:
             first[item.capture] = path
             todo.append(item)
-    _write_manifest(dataset)
-    chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(chunks)))
-    if jobs == 1:
-        results: Iterable[_ChunkResult] = (build_chunk(dataset, c) for c in chunks)
-        _collect(results, report, skip)
-    else:
-        # spawned, not forked: the caller may hold threads (DuckDB, a Jupyter kernel) a fork would copy
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            _collect(pool.map(build_chunk, [dataset] * len(chunks), chunks), report, skip)
-    return report
+            if len(todo) == chunk:
+                yield todo
+                todo = []
+    if todo:
+        yield todo
 
 
 def _collect(results: Iterable[_ChunkResult], report: BuildReport, skip: Callable[[str, str], None]) -> None:
@@ -214,8 +231,26 @@ class _ChunkResult:
     skipped: list[tuple[str, str]]
 
 
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """Leave what is alive now (modules, declarations, caches) out of the cyclic collector's passes while
+    a chunk is decoded: each full pass walks all of it again (bench/RESULTS.md: -1.4% instructions).
+    Garbage is collected first and the objects are handed back after, so a caller's heap is not kept."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def build_chunk(dataset: Path, items: list[Input]) -> _ChunkResult:
     """Decode one chunk of inputs and write its parts (runs in a worker process)."""
+    with _heap_frozen():
+        return _build_chunk(dataset, items)
+
+
+def _build_chunk(dataset: Path, items: list[Input]) -> _ChunkResult:
     from .. import open_source
     from .tables import TABLES, Chunk
 

@@ -12,6 +12,7 @@ functions (about 700,000 field rows) costs a few lists and arrays, not a Python 
 from __future__ import annotations
 
 import functools
+import hashlib
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +47,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     ]),
     "fields": pa.schema([
         ("capture", _S), ("host", _S), ("address", _S), ("capability", _S), ("cap_offset", _I),
-        ("register", _S), ("reg_offset", _I), ("field", _S), ("value", _U),
+        ("register", _S), ("reg_offset", _I), ("field", _S), ("value", _U), ("slot", _I),
     ]),
     "msix_vectors": pa.schema([
         ("capture", _S), ("host", _S), ("address", _S), ("vector", _I), ("message_address", _U),
@@ -222,12 +223,47 @@ class _FieldRows:
             c = np.asarray(c, np.int32)[order]
             return pa.DictionaryArray.from_arrays(pa.array(c, mask=c < 0), pa.array(coded.values, _S))
 
+        slots = self._slots(block, np.arange(len(block)) - first_row[block])
         cols = [strings(self.capture, codes[:, 0]), strings(self.host, codes[:, 1]),
                 strings(self.address, codes[:, 2]), strings(self.capability, codes[:, 3]),
                 pa.array(cap_offset[order], _I), strings(self.register, regs),
                 pa.array((cap_offset + rel_offsets[pick])[order], _I), strings(self.field, fields_),
-                pa.array(values[order], _U, mask=nulls[order])]
+                pa.array(values[order], _U, mask=nulls[order]), pa.array(slots[order], _I)]
         return pa.Table.from_arrays(cols, names=SCHEMAS["fields"].names)
+
+    def _slots(self, block: np.ndarray, row_in_block: np.ndarray) -> np.ndarray:
+        """The `slot` of each field row (its block, its row within the block's plan), hashed once per
+        distinct (address, capability, offset, plan) of the chunk: a few hundred, not 700,000."""
+        if not len(block):
+            return np.zeros(0, np.int64)
+        codes = np.asarray(self.block_codes, np.int64).reshape(-1, 4)
+        # a block's place as one number (offsets are below 4096, codes below the table sizes): sorting
+        # one column is cheaper than np.unique's rows
+        n_cap, n_plan = len(self.capability.values), len(self.plans)
+        place = ((codes[:, 2] * n_cap + codes[:, 3]) * 4096 + np.asarray(self.block_offset, np.int64)) * n_plan \
+            + np.asarray(self.block_plan, np.int64)
+        distinct, which = np.unique(place, return_inverse=True)
+        per_place = [self._place_slots(p // n_plan // 4096 // n_cap, p // n_plan // 4096 % n_cap,
+                                       p // n_plan % 4096, p % n_plan) for p in distinct.tolist()]
+        starts = np.cumsum([0] + [len(s) for s in per_place[:-1]])
+        return np.concatenate(per_place)[starts[which[block]] + row_in_block]
+
+    def _place_slots(self, address: int, capability: int, offset: int, plan: int) -> np.ndarray:
+        reg_codes, reg_offsets, field_codes, _, _, rel = self.plans[plan]
+        a, c = self.address.values[address], self.capability.values[capability]
+        return np.array([slot(a, c, offset + int(reg_offsets[r]), self.register.values[reg_codes[r]],
+                              self.field.values[f] if f >= 0 else None)
+                         for r, f in zip(rel.tolist(), field_codes.tolist(), strict=True)], np.int64)
+
+
+@functools.lru_cache(maxsize=65536)
+def slot(address: str, capability: str, reg_offset: int, register: str, field: str | None) -> int:
+    """A field's place as one integer (the `slot` column): the first 8 bytes of the BLAKE2b of its
+    address, capability, register offset, register and field names, as a signed 64-bit number.  Two
+    rows with the same slot are the same field of the same function, so differs-from compares hosts
+    by two integer columns instead of five strings (2^-64 odds of two places sharing one)."""
+    key = "\0".join((address, capability, str(reg_offset), register, field or "")).encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little", signed=True)
 
 
 @functools.lru_cache(maxsize=65536)

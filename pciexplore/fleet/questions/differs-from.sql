@@ -3,19 +3,18 @@
 -- has and the other lacks (capability, register and field NULL).
 -- Fields that legitimately differ between machines (BAR addresses, MSI message data, status bits)
 -- are listed too: filter them in your own query, e.g. AND register NOT LIKE 'PCI_BASE_ADDRESS%'.
+-- Rows are matched by `slot` (a hash of address, capability, reg_offset, register and field), so the
+-- pass over every field row of every host compares two integers; the names come from the golden rows.
 WITH lat AS MATERIALIZED (SELECT capture, host FROM latest),
-golden AS MATERIALIZED (  -- the golden host's fields: a few thousand rows, the build side of the join
-    SELECT address, capability, reg_offset, register, coalesce(field, '') AS field, value
+golden AS MATERIALIZED (  -- the golden host's fields: a few thousand rows, the build side of the joins
+    SELECT slot, address, capability, register, field, value
     FROM fields WHERE host = $golden AND capture IN (SELECT capture FROM lat)
 ),
--- the fields that differ, before the latest-capture filter: that filter is a look-up per row, cheaper over
--- the few rows left than over every row of every host (materialized, so it is not pushed down to the scan)
+-- rows whose (slot, value) the golden host does not have: differing values, and places golden lacks
+-- (dropped by the join below); only the capture is carried, the names are the golden row's
 changed AS MATERIALIZED (
-    SELECT o.capture, o.host, o.address, o.capability, o.register, o.field, g.value AS golden, o.value
-    FROM fields o JOIN golden g ON o.reg_offset = g.reg_offset AND o.address = g.address
-    WHERE o.host <> $golden AND o.value IS DISTINCT FROM g.value
-      -- and the same field of the same register of the same capability:
-      AND coalesce(o.field, '') = g.field AND o.register = g.register AND o.capability = g.capability
+    SELECT o.capture, o.slot, o.value
+    FROM fields o ANTI JOIN golden g ON o.slot = g.slot AND o.value IS NOT DISTINCT FROM g.value
 ),
 golden_fns AS (
     SELECT address FROM functions WHERE host = $golden AND capture IN (SELECT capture FROM lat)
@@ -23,8 +22,9 @@ golden_fns AS (
 other_fns AS (
     SELECT host, address FROM functions WHERE host <> $golden AND capture IN (SELECT capture FROM lat)
 )
-SELECT host, address, capability, register, field, golden, value
-FROM changed WHERE capture IN (SELECT capture FROM lat)
+SELECT l.host, g.address, g.capability, g.register, g.field, g.value AS golden, c.value
+FROM changed c JOIN golden g USING (slot) JOIN lat l USING (capture)
+WHERE l.host <> $golden
 UNION ALL  -- functions the golden host has and this host lacks
 SELECT h.host, gf.address, NULL, NULL, NULL, NULL, NULL
 FROM (SELECT DISTINCT host FROM other_fns) h CROSS JOIN golden_fns gf
