@@ -105,7 +105,41 @@ def _capability(ctx: Ctx, offset: int, extended: bool) -> Capability:
     return Capability(ctx.fn, offset, ctx.u8(offset), ctx.u8(offset + 1) & ~3, False)
 
 
+def caps_text_key(ctx: Ctx, where: int) -> tuple:
+    """Everything the capability renderers read besides the flags (fixed for one run): the config bytes,
+    the pointer's place, whether the function is other than dev 0 fn 0 (Express LnkCap2, `_link2`) and
+    whether it has a memory BAR (Express DevCap2/DevCtl2, from the kernel's view of BARs where there is
+    one).  The VPD renderer also reads the source's `vpd` file: it marks its text as not reusable."""
+    from .lspci_header import has_memory_bar
+
+    a = ctx.fn.address
+    return ctx.cfg, where, bool(a.device or a.function), has_memory_bar(ctx.state["facts"])
+
+
 def show_caps(ctx: Ctx, where: int = 0x34) -> None:
+    """lspci's show_caps, or the text it gave a function of the same run with the same `caps_text_key`
+    (the virtual functions of an SR-IOV device have the same capability bytes, thousands of them): the
+    renderers are pure functions of those inputs, so the text is rendered once per distinct key."""
+    memo = ctx.state.get("caps_memo")
+    if memo is None:
+        walk_caps(ctx, where)
+        return
+    key = caps_text_key(ctx, where)
+    text = memo.get(key)
+    if text is not None:
+        ctx.p(text)
+        return
+    start = len(ctx.chunks)
+    walk_caps(ctx, where)
+    if not ctx.state.get(NOT_FROM_CONFIG):
+        memo[key] = "".join(ctx.chunks[start:])
+
+
+#: ctx.state key a renderer sets when its text depends on more than `caps_text_key` (e.g. the VPD file)
+NOT_FROM_CONFIG = "not_from_config"
+
+
+def walk_caps(ctx: Ctx, where: int = 0x34) -> None:
     """lspci's show_caps: the standard list from the pointer at `where` (0x14 for CardBus), printed as
     it is walked -- "<access denied>" when the source lacks the bytes, "<chain looped>" on a revisit,
     "<chain broken>" on id 0xff -- then the extended list when a PCI-X or Express capability was seen."""

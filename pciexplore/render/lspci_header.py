@@ -192,6 +192,11 @@ class DeviceFacts:
             self.bridge_flags = [f for _, _, f in window]
 
 
+def has_memory_bar(d: DeviceFacts) -> bool:
+    """lspci's device_has_memory_space_bar: any BAR with an address or size that is not I/O space."""
+    return any((base or size) and not base & 1 for base, size in zip(d.bases, d.sizes, strict=False))
+
+
 # -- the first line and Subsystem (show_terse) -----------------------------------------------------
 def _slot(ctx: Ctx, domain: bool | None = None) -> str:
     """lspci's show_slot_name: domain when asked or needed, then bus:dev.fn or the -P/-PP path."""
@@ -672,10 +677,12 @@ def show_all(source: Source, opts: LspciOptions, selector: str | None = None) ->
         paths = bridge_paths(every, opts.path)
     header_only = not (opts.verbose or opts.kernel or opts.machine or opts.hex_dump > 1 or opts.path or opts.ids)
     out = []
+    caps_memo: dict[tuple, str] = {}  # capability text by what it depends on (lspci.caps_text_key)
     for fn in fns:
         ctx = Ctx(fn, opts, config_header(fn) if header_only else None)
         ctx.state["domains"] = domains
         ctx.state["paths"] = paths
+        ctx.state["caps_memo"] = caps_memo
         show_device(ctx)
         out.append(ctx.text())
     return "".join(out)
