@@ -1,6 +1,6 @@
 """`show` renders a capability list once per distinct input and reuses the text for other functions of the
-run (render/lspci.py caps_text_key): functions with the same config bytes but a different address or kernel
-view of BARs must still get lspci's text for each of them.  The reference is lspci on the same sysfs-like
+run (render/lspci.py caps_text_key): functions with the same capability bytes but a different address, kernel
+view of BARs or header must still get lspci's text for each of them.  The reference is lspci on the same sysfs-like
 tree, and each test first checks that lspci's capability text does differ between those functions (so
 the test fails if the reuse ignored what makes them differ)."""
 
@@ -75,4 +75,18 @@ def test_same_config_with_other_vpd_files_matches_lspci(tmp_path) -> None:
         (devices / str(addr) / "vpd").write_bytes(b"\x82" + len(name).to_bytes(2, "little") + name + b"\x78")
     want = lspci_text(None, ["-vvv", "-A", "linux-sysfs", "-O", f"sysfs.path={tmp_path}"])
     assert "Product Name: first card" in want and "Product Name: second card" in want
+    assert our_text(str(devices), ["-vvv"]) == want
+
+
+def test_a_capability_pointer_into_the_header_is_read_per_function(tmp_path) -> None:
+    """Functions alike from 0x40 on whose capability pointer leads into the header (0x30, the ROM BAR)."""
+    cfg = bytearray(_config_with_vpd())
+    cfg[0x34] = 0x30
+    functions = []
+    for dev, rom_byte in ((3, 0x00), (4, PCI_CAP_ID_VPD)):  # "Null" at 0x30, then the VPD capability there
+        cfg[0x30] = rom_byte
+        functions.append((Address(0, 0, dev, 0), bytes(cfg)))
+    devices = build_tree(tmp_path, functions)
+    want = lspci_text(None, ["-vvv", "-A", "linux-sysfs", "-O", f"sysfs.path={tmp_path}"])
+    assert "\tCapabilities: [30] Null" in want and "\tCapabilities: [30] Vital Product Data" in want
     assert our_text(str(devices), ["-vvv"]) == want

@@ -105,21 +105,30 @@ def _capability(ctx: Ctx, offset: int, extended: bool) -> Capability:
     return Capability(ctx.fn, offset, ctx.u8(offset), ctx.u8(offset + 1) & ~3, False)
 
 
+PCI_STD_HEADER_SIZEOF = 0x40
+
+
 def caps_text_key(ctx: Ctx, where: int) -> tuple:
-    """Everything the capability renderers read besides the flags (fixed for one run): the config bytes,
-    the pointer's place, whether the function is other than dev 0 fn 0 (Express LnkCap2, `_link2`) and
-    whether it has a memory BAR (Express DevCap2/DevCtl2, from the kernel's view of BARs where there is
-    one).  The VPD renderer also reads the source's `vpd` file: it marks its text as not reusable."""
+    """Everything the capability renderers read besides the flags (fixed for one run): the config bytes
+    from 0x40 on (where the capabilities are; the header's BARs, command and status bits differ between
+    functions of the same model); of the header, the ids (SSVID's names), the capability-list bit, the
+    header type (PCI-X) and the list pointer at `where`; whether the function is other than dev 0 fn 0
+    (Express LnkCap2, `_link2`) and whether it has a memory BAR (Express DevCap2/DevCtl2, from the
+    kernel's view of BARs where there is one).  A walk that reaches into the header, and the VPD renderer
+    (which reads the source's `vpd` file), mark their text as not reusable."""
     from .lspci_header import has_memory_bar
 
-    a = ctx.fn.address
-    return ctx.cfg, where, bool(a.device or a.function), has_memory_bar(ctx.state["facts"])
+    cfg, a = ctx.cfg, ctx.fn.address
+    head = cfg[0:4] + cfg[6:7] + cfg[0x0E:0x0F] + cfg[where:where + 1]  # PCI_VENDOR_ID..PCI_DEVICE_ID, ...
+    return (head, cfg[PCI_STD_HEADER_SIZEOF:], where, bool(a.device or a.function),
+            has_memory_bar(ctx.state["facts"]))
 
 
 def show_caps(ctx: Ctx, where: int = 0x34) -> None:
     """lspci's show_caps, or the text it gave a function of the same run with the same `caps_text_key`
-    (the virtual functions of an SR-IOV device have the same capability bytes, thousands of them): the
-    renderers are pure functions of those inputs, so the text is rendered once per distinct key."""
+    (the virtual functions of an SR-IOV device, the ports of a NIC, a row of the same NVMe drive have the
+    same capability bytes): the renderers are pure functions of those inputs, so the text is rendered
+    once per distinct key."""
     memo = ctx.state.get("caps_memo")
     if memo is None:
         walk_caps(ctx, where)
@@ -131,12 +140,12 @@ def show_caps(ctx: Ctx, where: int = 0x34) -> None:
         return
     start = len(ctx.chunks)
     walk_caps(ctx, where)
-    if not ctx.state.get(NOT_FROM_CONFIG):
+    if not ctx.state.get(NOT_REUSABLE):
         memo[key] = "".join(ctx.chunks[start:])
 
 
-#: ctx.state key a renderer sets when its text depends on more than `caps_text_key` (e.g. the VPD file)
-NOT_FROM_CONFIG = "not_from_config"
+#: ctx.state key set when a text depends on more than `caps_text_key` (the VPD file, a pointer into the header)
+NOT_REUSABLE = "text_not_reusable"
 
 
 def walk_caps(ctx: Ctx, where: int = 0x34) -> None:
@@ -160,6 +169,8 @@ def walk_caps(ctx: Ctx, where: int = 0x34) -> None:
                 ctx.p("<chain looped>\n")
                 break
             been_there.add(where)
+            if where < PCI_STD_HEADER_SIZEOF:  # the renderer reads header bytes, which caps_text_key leaves out
+                ctx.state[NOT_REUSABLE] = True
             if cap_id == 0xFF:
                 ctx.p("<chain broken>\n")
                 break
@@ -182,6 +193,8 @@ def show_ext_caps(ctx: Ctx) -> None:
     where = 0x100
     been_there: set[int] = set()
     while True:
+        if where < PCI_STD_HEADER_SIZEOF:  # a next pointer into the header, which caps_text_key leaves out
+            ctx.state[NOT_REUSABLE] = True
         if not ctx.have(where, 4):
             break
         header = ctx.u32(where)

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from . import bar_access
 
 SYSFS_PCI = "/sys/bus/pci/devices"
-_SLOT_ADDRESS = re.compile(r"\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+)")
+#: a slot's `address` (compiled by re when a slot is first read: most hosts have none)
+_SLOT_ADDRESS = r"\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+)"
 IORESOURCE_IO = 0x100
 IORESOURCE_MEM = 0x200
 MAX_VPD = 1 << 15  # the VPD address is 15 bits (PCI 3.0 §6.4)
@@ -204,7 +205,7 @@ class SysfsSource(Source):
                 if name.startswith("."):
                     continue
                 text = _read_small(f"{slots}/{name}/address")
-                m = None if text is None else _SLOT_ADDRESS.match(text.decode("ascii", "replace"))
+                m = None if text is None else re.match(_SLOT_ADDRESS, text.decode("ascii", "replace"))
                 if m:  # like sscanf("%x:%x:%x"): a slot without a device has only two fields
                     names.setdefault((int(m[1], 16), int(m[2], 16), int(m[3], 16)), name)
             self._slot_names = names
@@ -326,6 +327,10 @@ def _read_small(path: str) -> bytes | None:
         os.close(fd)
 
 
+#: the kernel's line for a resource the function does not have (resource_show: "0x%016llx 0x%016llx 0x%016llx")
+_UNUSED_RESOURCE = b"0x0000000000000000 0x0000000000000000 0x0000000000000000"
+
+
 def _read_resources(path: str) -> list[tuple[int, int, int]] | None:
     """sysfs `resource`: one "start end flags" line (hex) per BAR, ROM, IOV BAR and bridge window, up to
     the first line that is not one; None when the file cannot be read."""
@@ -334,6 +339,9 @@ def _read_resources(path: str) -> list[tuple[int, int, int]] | None:
         return None
     out = []
     for line in data.splitlines():
+        if line == _UNUSED_RESOURCE:  # most of a function's 13 or 17 lines: no need to parse three numbers
+            out.append((0, 0, 0))
+            continue
         parts = line.split()
         try:
             out.append((int(parts[0], 16), int(parts[1], 16), int(parts[2], 16)))
