@@ -12,14 +12,16 @@ from collections import namedtuple
 from collections.abc import Callable
 from functools import cache
 
+from ..model import Capability
 from ..regs import package_modules
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..model import Capability, Function
+    from ..model import Function
     from ..sources.base import Source
+    from .lspci_header import DeviceFacts
 
 CapRenderer = "Callable[[Ctx, Capability], None]"
 
@@ -97,8 +99,6 @@ PCI_CAP_ID_PCIX, PCI_CAP_ID_EXP = 0x07, 0x10
 def _capability(ctx: Ctx, offset: int, extended: bool) -> Capability:
     """The capability at `offset` that lspci's walk (show_caps) reached: made from its header as the model's
     walk makes it, without running that walk too (it finds the same entries, or stops earlier)."""
-    from ..model import Capability
-
     if extended:
         header = ctx.u32(offset)
         return Capability(ctx.fn, offset, header & 0xFFFF, (header >> 20) & ~3, True, (header >> 16) & 0xF)
@@ -106,6 +106,11 @@ def _capability(ctx: Ctx, offset: int, extended: bool) -> Capability:
 
 
 PCI_STD_HEADER_SIZEOF = 0x40
+
+
+def has_memory_bar(d: DeviceFacts) -> bool:
+    """lspci's device_has_memory_space_bar: any BAR with an address or size that is not I/O space."""
+    return any((base or size) and not base & 1 for base, size in zip(d.bases, d.sizes, strict=False))
 
 
 def caps_text_key(ctx: Ctx, where: int) -> tuple:
@@ -116,8 +121,6 @@ def caps_text_key(ctx: Ctx, where: int) -> tuple:
     (Express LnkCap2, `_link2`) and whether it has a memory BAR (Express DevCap2/DevCtl2, from the
     kernel's view of BARs where there is one).  A walk that reaches into the header, and the VPD renderer
     (which reads the source's `vpd` file), mark their text as not reusable."""
-    from .lspci_header import has_memory_bar
-
     cfg, a = ctx.cfg, ctx.fn.address
     head = cfg[0:4] + cfg[6:7] + cfg[0x0E:0x0F] + cfg[where:where + 1]  # PCI_VENDOR_ID..PCI_DEVICE_ID, ...
     return (head, cfg[PCI_STD_HEADER_SIZEOF:], where, bool(a.device or a.function),

@@ -192,11 +192,6 @@ class DeviceFacts:
             self.bridge_flags = [f for _, _, f in window]
 
 
-def has_memory_bar(d: DeviceFacts) -> bool:
-    """lspci's device_has_memory_space_bar: any BAR with an address or size that is not I/O space."""
-    return any((base or size) and not base & 1 for base, size in zip(d.bases, d.sizes, strict=False))
-
-
 # -- the first line and Subsystem (show_terse) -----------------------------------------------------
 def _slot(ctx: Ctx, domain: bool | None = None) -> str:
     """lspci's show_slot_name: domain when asked or needed, then bus:dev.fn or the -P/-PP path."""

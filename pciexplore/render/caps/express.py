@@ -23,7 +23,8 @@ from ...regs.caps.express import (
     ROOT_TYPES,
     SLOT_PORTS,
 )
-from ..lspci_header import DeviceFacts, has_memory_bar
+from ..lspci import has_memory_bar
+from ..lspci_header import DeviceFacts
 from ._fmt import flag, flags, meaning
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
