@@ -106,6 +106,8 @@ def _capability(ctx: Ctx, offset: int, extended: bool) -> Capability:
 
 
 PCI_STD_HEADER_SIZEOF = 0x40
+#: ctx.state key set when a text depends on more than `caps_text_key` (the VPD file, a pointer into the header)
+NOT_REUSABLE = "text_not_reusable"
 
 
 def has_memory_bar(d: DeviceFacts) -> bool:
@@ -145,10 +147,6 @@ def show_caps(ctx: Ctx, where: int = 0x34) -> None:
     walk_caps(ctx, where)
     if not ctx.state.get(NOT_REUSABLE):
         memo[key] = "".join(ctx.chunks[start:])
-
-
-#: ctx.state key set when a text depends on more than `caps_text_key` (the VPD file, a pointer into the header)
-NOT_REUSABLE = "text_not_reusable"
 
 
 def walk_caps(ctx: Ctx, where: int = 0x34) -> None:

@@ -260,7 +260,7 @@ class _SysfsKernelInfo(KernelInfo):
         self.modules = []
         self.phys_slot = phys_slot
 
-    def __getattr__(self, name: str):  # only called for an attribute not set yet
+    def __getattr__(self, name: str) -> object:  # only called for an attribute not set yet
         read = _KERNEL_FILES.get(name)
         if read is None:
             raise AttributeError(name)
