@@ -31,7 +31,6 @@ NAMES, NUMERIC, MIXED = 0, 1, 2
 
 # the line after a vendor's block: starting with a literal newline lets the regex engine skip from line to line
 _NEXT_VENDOR_LINE = re.compile(rb"\n[0-9a-fA-F]{4}[ \t]")
-_BLOCK_LINE = re.compile(rb"^[A-Z] ", re.M)
 
 
 def _clean(line: str) -> str:

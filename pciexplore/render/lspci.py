@@ -12,14 +12,16 @@ from collections import namedtuple
 from collections.abc import Callable
 from functools import cache
 
+from ..model import Capability
 from ..regs import package_modules
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..model import Capability, Function
+    from ..model import Function
     from ..sources.base import Source
+    from .lspci_header import DeviceFacts
 
 CapRenderer = "Callable[[Ctx, Capability], None]"
 
@@ -97,15 +99,57 @@ PCI_CAP_ID_PCIX, PCI_CAP_ID_EXP = 0x07, 0x10
 def _capability(ctx: Ctx, offset: int, extended: bool) -> Capability:
     """The capability at `offset` that lspci's walk (show_caps) reached: made from its header as the model's
     walk makes it, without running that walk too (it finds the same entries, or stops earlier)."""
-    from ..model import Capability
-
     if extended:
         header = ctx.u32(offset)
         return Capability(ctx.fn, offset, header & 0xFFFF, (header >> 20) & ~3, True, (header >> 16) & 0xF)
     return Capability(ctx.fn, offset, ctx.u8(offset), ctx.u8(offset + 1) & ~3, False)
 
 
+PCI_STD_HEADER_SIZEOF = 0x40
+#: ctx.state key set when a text depends on more than `caps_text_key` (the VPD file, a pointer into the header)
+NOT_REUSABLE = "text_not_reusable"
+
+
+def has_memory_bar(d: DeviceFacts) -> bool:
+    """lspci's device_has_memory_space_bar: any BAR with an address or size that is not I/O space."""
+    return any((base or size) and not base & 1 for base, size in zip(d.bases, d.sizes, strict=False))
+
+
+def caps_text_key(ctx: Ctx, where: int) -> tuple:
+    """Everything the capability renderers read besides the flags (fixed for one run): the config bytes
+    from 0x40 on (where the capabilities are; the header's BARs, command and status bits differ between
+    functions of the same model); of the header, the ids (SSVID's names), the capability-list bit, the
+    header type (PCI-X) and the list pointer at `where`; whether the function is other than dev 0 fn 0
+    (Express LnkCap2, `_link2`) and whether it has a memory BAR (Express DevCap2/DevCtl2, from the
+    kernel's view of BARs where there is one).  A walk that reaches into the header, and the VPD renderer
+    (which reads the source's `vpd` file), mark their text as not reusable."""
+    cfg, a = ctx.cfg, ctx.fn.address
+    head = cfg[0:4] + cfg[6:7] + cfg[0x0E:0x0F] + cfg[where:where + 1]  # PCI_VENDOR_ID..PCI_DEVICE_ID, ...
+    return (head, cfg[PCI_STD_HEADER_SIZEOF:], where, bool(a.device or a.function),
+            has_memory_bar(ctx.state["facts"]))
+
+
 def show_caps(ctx: Ctx, where: int = 0x34) -> None:
+    """lspci's show_caps, or the text it gave a function of the same run with the same `caps_text_key`
+    (the virtual functions of an SR-IOV device, the ports of a NIC, a row of the same NVMe drive have the
+    same capability bytes): the renderers are pure functions of those inputs, so the text is rendered
+    once per distinct key."""
+    memo = ctx.state.get("caps_memo")
+    if memo is None:
+        walk_caps(ctx, where)
+        return
+    key = caps_text_key(ctx, where)
+    text = memo.get(key)
+    if text is not None:
+        ctx.p(text)
+        return
+    start = len(ctx.chunks)
+    walk_caps(ctx, where)
+    if not ctx.state.get(NOT_REUSABLE):
+        memo[key] = "".join(ctx.chunks[start:])
+
+
+def walk_caps(ctx: Ctx, where: int = 0x34) -> None:
     """lspci's show_caps: the standard list from the pointer at `where` (0x14 for CardBus), printed as
     it is walked -- "<access denied>" when the source lacks the bytes, "<chain looped>" on a revisit,
     "<chain broken>" on id 0xff -- then the extended list when a PCI-X or Express capability was seen."""
@@ -126,6 +170,8 @@ def show_caps(ctx: Ctx, where: int = 0x34) -> None:
                 ctx.p("<chain looped>\n")
                 break
             been_there.add(where)
+            if where < PCI_STD_HEADER_SIZEOF:  # the renderer reads header bytes, which caps_text_key leaves out
+                ctx.state[NOT_REUSABLE] = True
             if cap_id == 0xFF:
                 ctx.p("<chain broken>\n")
                 break
@@ -148,6 +194,8 @@ def show_ext_caps(ctx: Ctx) -> None:
     where = 0x100
     been_there: set[int] = set()
     while True:
+        if where < PCI_STD_HEADER_SIZEOF:  # a next pointer into the header, which caps_text_key leaves out
+            ctx.state[NOT_REUSABLE] = True
         if not ctx.have(where, 4):
             break
         header = ctx.u32(where)

@@ -672,10 +672,12 @@ def show_all(source: Source, opts: LspciOptions, selector: str | None = None) ->
         paths = bridge_paths(every, opts.path)
     header_only = not (opts.verbose or opts.kernel or opts.machine or opts.hex_dump > 1 or opts.path or opts.ids)
     out = []
+    caps_memo: dict[tuple, str] = {}  # capability text by what it depends on (lspci.caps_text_key)
     for fn in fns:
         ctx = Ctx(fn, opts, config_header(fn) if header_only else None)
         ctx.state["domains"] = domains
         ctx.state["paths"] = paths
+        ctx.state["caps_memo"] = caps_memo
         show_device(ctx)
         out.append(ctx.text())
     return "".join(out)

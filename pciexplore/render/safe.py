@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterable
+from functools import cache
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every command imports this module
 if TYPE_CHECKING:
@@ -19,10 +20,17 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-# C0 and C1 controls, DEL, the bidirectional overrides and isolates (they reorder what a reader sees) and
-# lone surrogates (not encodable)
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_UNSAFE_KEEP_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+@cache
+def _unsafe(keep_lines: bool) -> re.Pattern[str]:
+    """C0 and C1 controls, DEL, the bidirectional overrides and isolates (they reorder what a reader sees) and
+    lone surrogates (not encodable); with `keep_lines`, not newline and tab.  Compiled when first needed:
+    compiling these Unicode ranges cost every command's start-up (4M instructions each, `show` needs neither)."""
+    if keep_lines:
+        return re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+    return re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -40,7 +48,7 @@ def printable(text: object, lines: bool = False) -> str:
     """`text` with every control character, bidi override and lone surrogate written as a visible
     escape (\\x1b, \\r, \\u202e, \\xff for a byte surrogateescape kept); with `lines`, newlines and tabs
     stay (for text made of lines the kit itself laid out)."""
-    return (_UNSAFE_KEEP_LINES if lines else _UNSAFE).sub(_escape, str(text))
+    return _unsafe(lines).sub(_escape, str(text))
 
 
 def _bytes_or_escape(err: UnicodeError) -> tuple[bytes, int]:

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from . import bar_access
 
 SYSFS_PCI = "/sys/bus/pci/devices"
-_SLOT_ADDRESS = re.compile(r"\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+)")
+#: a slot's `address` (compiled by re when a slot is first read: most hosts have none)
+_SLOT_ADDRESS = r"\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+):\s*([0-9a-fA-F]+)"
 IORESOURCE_IO = 0x100
 IORESOURCE_MEM = 0x200
 MAX_VPD = 1 << 15  # the VPD address is 15 bits (PCI 3.0 §6.4)
@@ -187,26 +188,8 @@ class SysfsSource(Source):
         return self._live_writer(None).undo(steps, force)
 
     def kernel_info(self, addr: Address) -> KernelInfo | None:
-        # plain string paths and os-level reads: a dozen small files per function, thousands of functions
-        d = self._dir_name(addr)
-        info = KernelInfo()
-        info.driver = _link_name(d, "driver")
-        info.irq = _read_int(f"{d}/irq")
-        info.numa_node = _read_int(f"{d}/numa_node")
-        info.iommu_group = _link_name(d, "iommu_group")
-        try:
-            info.msi_irqs = sorted(int(n) for n in os.listdir(f"{d}/msi_irqs") if n.isdigit())
-        except OSError:
-            pass
-        for name in ("vendor", "device", "class", "revision", "subsystem_vendor", "subsystem_device"):
-            value = _read_int(f"{d}/{name}")
-            if value is not None:
-                info.ids[name] = value
-        info.resources = _read_resources(f"{d}/resource") or []
-        label = _read_small(f"{d}/label")
-        info.label = None if label is None else label.decode("utf-8", "surrogateescape")
-        info.phys_slot = self._slots().get((addr.domain, addr.bus, addr.device))
-        return info
+        # read when asked for, attribute by attribute: `show` prints some of them, a capture all of them
+        return _SysfsKernelInfo(self._dir_name(addr), self._slots().get((addr.domain, addr.bus, addr.device)))
 
     def _slots(self) -> dict[tuple[int, int, int], str]:
         """(domain, bus, device) -> slot name from the `slots` directory next to `devices`; the first
@@ -222,11 +205,68 @@ class SysfsSource(Source):
                 if name.startswith("."):
                     continue
                 text = _read_small(f"{slots}/{name}/address")
-                m = None if text is None else _SLOT_ADDRESS.match(text.decode("ascii", "replace"))
+                m = None if text is None else re.match(_SLOT_ADDRESS, text.decode("ascii", "replace"))
                 if m:  # like sscanf("%x:%x:%x"): a slot without a device has only two fields
                     names.setdefault((int(m[1], 16), int(m[2], 16), int(m[3], 16)), name)
             self._slot_names = names
         return self._slot_names
+
+
+_IDS = ("vendor", "device", "class", "revision", "subsystem_vendor", "subsystem_device")
+
+
+def _read_ids(d: str) -> dict[str, int]:
+    ids = {}
+    for name in _IDS:
+        value = _read_int(f"{d}/{name}")
+        if value is not None:
+            ids[name] = value
+    return ids
+
+
+def _read_msi_irqs(d: str) -> list[int]:
+    try:
+        return sorted(int(n) for n in os.listdir(f"{d}/msi_irqs") if n.isdigit())
+    except OSError:
+        return []
+
+
+def _read_label(d: str) -> str | None:
+    label = _read_small(f"{d}/label")
+    return None if label is None else label.decode("utf-8", "surrogateescape")
+
+
+#: how each KernelInfo attribute is read from a device's directory (plain string paths and os-level reads:
+#: a dozen small files per function, thousands of functions)
+_KERNEL_FILES = {
+    "driver": lambda d: _link_name(d, "driver"),
+    "irq": lambda d: _read_int(f"{d}/irq"),
+    "numa_node": lambda d: _read_int(f"{d}/numa_node"),
+    "iommu_group": lambda d: _link_name(d, "iommu_group"),
+    "msi_irqs": _read_msi_irqs,
+    "ids": _read_ids,
+    "resources": lambda d: _read_resources(f"{d}/resource") or [],
+    "label": _read_label,
+}
+
+
+class _SysfsKernelInfo(KernelInfo):
+    """The kernel's view of one function, each attribute read from its directory when first asked for."""
+
+    __slots__ = ("_dir",)
+
+    def __init__(self, d: str, phys_slot: str | None) -> None:  # not KernelInfo's: the rest is read on demand
+        self._dir = d
+        self.modules = []
+        self.phys_slot = phys_slot
+
+    def __getattr__(self, name: str) -> object:  # only called for an attribute not set yet
+        read = _KERNEL_FILES.get(name)
+        if read is None:
+            raise AttributeError(name)
+        value = read(self._dir)
+        setattr(self, name, value)
+        return value
 
 
 def _link_name(d: str, name: str) -> str | None:
@@ -272,11 +312,23 @@ def _read_regular(path: str, limit: int) -> tuple[bytes, int]:
 
 
 def _read_small(path: str) -> bytes | None:
-    """A sysfs attribute's bytes (the kernel hands out at most a page), or None when it cannot be read."""
+    """A sysfs text attribute's bytes (the kernel gives at most a page), or None when it cannot be read.
+    One open and one read, no fstat: opened non-blocking, a FIFO in a sysfs-like tree reads as empty and
+    a device node such as /dev/zero gives one page, so neither hangs."""
     try:
-        return _read_regular(path, 1 << 16)[0]
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError:
         return None
+    try:
+        return os.read(fd, _PAGE)
+    except OSError:  # a directory, or a device node that would block
+        return None
+    finally:
+        os.close(fd)
+
+
+#: the kernel's line for a resource the function does not have (resource_show: "0x%016llx 0x%016llx 0x%016llx")
+_UNUSED_RESOURCE = b"0x0000000000000000 0x0000000000000000 0x0000000000000000"
 
 
 def _read_resources(path: str) -> list[tuple[int, int, int]] | None:
@@ -287,6 +339,9 @@ def _read_resources(path: str) -> list[tuple[int, int, int]] | None:
         return None
     out = []
     for line in data.splitlines():
+        if line == _UNUSED_RESOURCE:  # most of a function's 13 or 17 lines: no need to parse three numbers
+            out.append((0, 0, 0))
+            continue
         parts = line.split()
         try:
             out.append((int(parts[0], 16), int(parts[1], 16), int(parts[2], 16)))

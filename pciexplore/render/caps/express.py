@@ -23,6 +23,8 @@ from ...regs.caps.express import (
     ROOT_TYPES,
     SLOT_PORTS,
 )
+from ..lspci import has_memory_bar
+from ..lspci_header import DeviceFacts
 from ._fmt import flag, flags, meaning
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
@@ -71,13 +73,10 @@ def _named(rv: RegisterValue, name: str, default: str) -> str:
 
 
 def _has_memory_bar(ctx: Ctx) -> bool:
-    """lspci's device_has_memory_space_bar: any BAR with an address or size that is not I/O space."""
     facts = ctx.state.get("facts")
     if facts is None:
-        from ..lspci_header import DeviceFacts
-
         facts = ctx.state["facts"] = DeviceFacts(ctx.fn)
-    return any((base or size) and not base & 1 for base, size in zip(facts.bases, facts.sizes, strict=False))
+    return has_memory_bar(facts)
 
 
 def _dev(ctx: Ctx, cap: Capability, ptype: int) -> None:

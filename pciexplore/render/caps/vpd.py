@@ -3,6 +3,8 @@ source reads through the kernel (sysfs `vpd`); dumps have none, so lspci prints 
 
 from __future__ import annotations
 
+from ..lspci import NOT_REUSABLE
+
 TYPE_CHECKING = False  # typing's constant without importing typing: every `show -v` imports this module
 
 
@@ -150,6 +152,7 @@ def cap_vpd(ctx: Ctx, cap: Capability) -> None:
     if ctx.verbose < 2:
         return
     fn = ctx.fn
+    ctx.state[NOT_REUSABLE] = True  # the text shows the `vpd` file's bytes, not config space
     for line in vpd_lines(fn.source.read_vpd(fn.address)):
         ctx.p(line + "\n")
 
