@@ -96,7 +96,7 @@ def server_command(root: Path, port: int, token: str, open_browser: bool, lab: b
             "Voila": {"tornado_settings": {"allow_remote_access": False, "local_hostnames": LOCAL_HOSTNAMES}},
             # a kernel a page takes from the pool is not culled before that page could connect to it
             "VoilaConfiguration": {"preheat_kernel": True, "default_pool_size": 1,
-                                   "multi_kernel_manager_class": "pciexplore.commands.dashboard_kernels.PageKernelManager"},
+                                   "multi_kernel_manager_class": "pciexplore.commands._dashboard_kernels.PageKernelManager"},
             "MappingKernelManager": {"cull_idle_timeout": CULL_AFTER, "cull_interval": CULL_EVERY,
                                      "cull_connected": False}}))
         # "--token" alone asks for a token, which jupyter_server's IdentityProvider takes from JUPYTER_TOKEN
