@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -167,3 +168,21 @@ def test_a_page_opened_long_after_the_start_keeps_the_preheated_kernel_it_was_gi
         kernel = re.search(r'"kernelId": "([0-9a-f-]+)"', page)[1]
         time.sleep(2 * CULL_EVERY)  # a cull pass or two, before a slow browser has connected
         assert _get(port, f"/api/kernels/{kernel}?token={token}") == 200
+
+
+def test_the_default_port_is_voilas_while_free_and_another_once_it_is_taken():
+    """The same address from one session to the next (a browser's cache of the page's scripts is keyed by
+    host and port); a port something listens on is never taken over."""
+    from pciexplore.commands.dashboard import DEFAULT_PORT, default_port
+
+    with socket.socket() as other:
+        try:
+            other.bind(("127.0.0.1", DEFAULT_PORT))
+        except OSError:
+            pytest.skip(f"port {DEFAULT_PORT} is in use on this machine")
+        other.listen()
+        taken = default_port()
+        assert taken != DEFAULT_PORT
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", taken))  # free indeed
+    assert default_port() == DEFAULT_PORT

@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dashboard", help="serve the device explorer (browser, capabilities, MSI-X) as a web page")
     p.add_argument("source", nargs="?", help="dump file, raw config, capture, sysfs dir, sim:..., qemu:... "
                                               "(default: this host)")
-    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--port", type=int, default=0, help=f"port on 127.0.0.1 (default: {DEFAULT_PORT} when it is free, "
+                                                         "else a free one)")
     p.add_argument("--token", help="access token (default: $JUPYTER_TOKEN, else a random one, printed with the "
                                    "URL; an option is visible to every local user in /proc, the variable is not)")
     p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
@@ -73,10 +74,25 @@ def notebook(spec: str | None, page_size: int) -> dict:
                        "outputs": [], "source": code}]}
 
 
-def free_port() -> int:
+#: Voilà's own default port: the same address from one session to the next lets a browser keep the page's
+#: scripts (about 4.8 MB) in its cache, which is keyed by host and port
+DEFAULT_PORT = 8866
+
+
+def free_port(wanted: int = 0) -> int:
+    """`wanted` when nothing listens on it (0: any free port)."""
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        # as the server binds: a port whose last session's connections linger in TIME_WAIT is free
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", wanted))
         return s.getsockname()[1]
+
+
+def default_port() -> int:
+    try:
+        return free_port(DEFAULT_PORT)
+    except OSError:  # taken (another dashboard, a Voilà): any free one
+        return free_port()
 
 
 #: seconds a kernel whose page is closed may idle before Voilà ends it, and how often it looks
@@ -226,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
         # the server runs the notebook in its own directory: a relative file name must not depend on that
         spec = str(Path(args.source).resolve()) if args.source and Path(args.source).exists() else args.source
         summary = f"{src.kind} {src.name!r}, {plural(len(src.functions()), 'function')}"
-    port = args.port or free_port()
+    port = args.port or default_port()
     token = args.token or os.environ.get("JUPYTER_TOKEN") or secrets.token_hex(16)
     handlers = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:

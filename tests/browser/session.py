@@ -102,10 +102,11 @@ def wait_listening(proc: subprocess.Popen, port: int, log_path: Path, timeout: f
 
 
 @contextmanager
-def serve(argv: list[str], tmp: Path, timeout: float = 60) -> Iterator[tuple[int, str]]:
-    """Run a server (argv gets --port= appended; the token is in JUPYTER_TOKEN) until the block ends, then
-    end its whole process group and check that nothing it started is left; yields (port, token)."""
-    port, token, tag = free_port(), secrets.token_hex(8), uuid.uuid4().hex
+def serve(argv: list[str], tmp: Path, timeout: float = 60, port: int = 0) -> Iterator[tuple[int, str]]:
+    """Run a server (argv gets --port= appended, a free one unless given; the token is in JUPYTER_TOKEN)
+    until the block ends, then end its whole process group and check that nothing it started is left;
+    yields (port, token)."""
+    port, token, tag = port or free_port(), secrets.token_hex(8), uuid.uuid4().hex
     log_path = tmp / "server.log"
     log = log_path.open("w")
     proc = subprocess.Popen([*argv, f"--port={port}"], cwd=tmp, env=server_env(tmp, token, tag), stdout=log,
@@ -120,10 +121,10 @@ def serve(argv: list[str], tmp: Path, timeout: float = 60) -> Iterator[tuple[int
 
 
 @contextmanager
-def dashboard(source: str, tmp: Path, *extra: str) -> Iterator[str]:
-    """`pciexplore dashboard SOURCE` on a free port with a token; yields the page URL."""
+def dashboard(source: str, tmp: Path, *extra: str, port: int = 0) -> Iterator[str]:
+    """`pciexplore dashboard SOURCE` on a free port (or `port`) with a token; yields the page URL."""
     argv = [sys.executable, "-m", "pciexplore", "dashboard", source, "--no-browser", *extra]
-    with serve(argv, tmp) as (port, token):
+    with serve(argv, tmp, port=port) as (port, token):
         yield f"http://127.0.0.1:{port}/?token={token}"
 
 
@@ -159,13 +160,21 @@ def lab_run_all(page, url: str) -> None:
 
 
 @contextmanager
-def chromium_page(width: int = 1400, height: int = 1000) -> Iterator:
+def chromium_page(width: int = 1400, height: int = 1000, profile: Path | None = None) -> Iterator:
+    """A page in a new Chromium; with `profile`, a browser that keeps its cache there from one launch to the
+    next, as a person's does."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        viewport = {"width": width, "height": height}
+        if profile is None:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            page = browser.new_page(viewport=viewport)
+        else:
+            browser = pw.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM,
+                                                            args=CHROMIUM_ARGS, headless=True, viewport=viewport)
+            page = browser.new_page()
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
             page.set_default_timeout(30_000)
             yield page
         finally:
