@@ -214,8 +214,7 @@ class _FieldRows:
         regs, fields_ = reg_codes[pick], field_codes[pick]
         # rows in the order of (capability, register, field) names, so a row group holds few names and a
         # query for some fields (degraded-links reads five of ~230) skips the others by their statistics
-        order = np.lexsort((np.arange(len(block)), _rank(self.field, fields_), _rank(self.register, regs),
-                            _rank(self.capability, codes[:, 3])))
+        order = _order_by(_rank(self.capability, codes[:, 3]), _rank(self.register, regs), _rank(self.field, fields_))
 
         def strings(coded: _Coded, c: np.ndarray) -> pa.Array:
             # left dictionary-encoded: Parquet stores strings that way, and without the Arrow schema in
@@ -270,6 +269,16 @@ def slot(address: str, capability: str, reg_offset: int, register: str, field: s
 def _meaning(address: int, data: int) -> str:
     """What a message means on x86; the same few messages recur on every host of a fleet."""
     return x86.describe(address, data)
+
+
+def _order_by(*ranks: np.ndarray) -> np.ndarray:
+    """The order of rows sorted by `ranks` (each from -1 up), first to last, ties in their order as they are.
+    The ranks are folded into one int64 key for one stable sort: a third of what np.lexsort takes over
+    four keys (names number in the hundreds, so the key stays far below 2^63)."""
+    key = np.zeros(len(ranks[0]), np.int64)
+    for r in ranks:
+        key = key * (int(r.max(initial=-1)) + 2) + (r + 1)
+    return np.argsort(key, kind="stable")
 
 
 def _rank(coded: _Coded, codes: np.ndarray) -> np.ndarray:
