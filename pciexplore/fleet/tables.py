@@ -112,9 +112,42 @@ class _Rows:
 
 
 _ALL = (1 << 64) - 1
-#: config bytes -> [(block key, block offset, register declarations, values)]: decodes kept for reuse
-_DECODED: dict[bytes, list[tuple[str, int, list, list[int | None]]]] = {}
+#: a function's decode: [(block key, block offset, register declarations, values)] and the columns of its
+#: `functions` row that its config bytes alone decide (ids, names, capabilities)
+_Decode = tuple[list[tuple[str, int, list, list[int | None]]], dict[str, Any]]
+#: config bytes -> decode: kept for reuse by the functions of other hosts with the same bytes
+_DECODED: dict[bytes, _Decode] = {}
 _DECODED_MAX = 4096
+
+
+def _decoded(fn: Function) -> _Decode:
+    """`fn`'s decode, reused when a function with the same config bytes was decoded before.  Its registers,
+    their conditions, the capability walk and the names read nothing but those bytes."""
+    config = fn.config
+    found = _DECODED.get(config)
+    if found is None:
+        header = fn.header
+        blocks = [(header.layout.key, 0, header.registers())] if header.layout is not None else []
+        blocks += [(cap.key, cap.offset, cap.registers()) for cap in fn.capabilities]
+        found = ([(key, offset, [rv.decl for rv in regs], [rv.value for rv in regs]) for key, offset, regs in blocks],
+                 _config_columns(fn))
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        _DECODED[config] = found
+    return found
+
+
+def _config_columns(fn: Function) -> dict[str, Any]:
+    """The columns of `fn`'s `functions` row that its config bytes decide."""
+    header = fn.header
+    names = function_names(fn)
+    subsystem = header.layout is not None and header.layout.key == "header0"  # bridges have none
+    return {"vendor_id": fn.vendor_id, "device_id": fn.device_id, "class": fn.class_code, "revision": fn.revision,
+            "header_type": fn.header_type,
+            "subsystem_vendor_id": header.get("PCI_SUBSYSTEM_VENDOR_ID") if subsystem else None,
+            "subsystem_id": header.get("PCI_SUBSYSTEM_ID") if subsystem else None,
+            "config_length": len(fn.config), "capabilities": [c.key for c in fn.capabilities],
+            "vendor_name": names["vendor"], "device_name": names["device"], "class_name": names["class"]}
 
 
 class _FieldRows:
@@ -159,21 +192,8 @@ class _FieldRows:
             at = self._plan_index[key] = len(self.plans) - 1
         return at
 
-    def add_function(self, capture: int, host: int, address: int, fn: Function) -> None:
-        """The field rows of `fn`'s header and capabilities.  They depend on its config bytes alone
-        (registers, their conditions and the capability walk read nothing else), so a function whose
-        bytes were seen before (the same device on the next host) reuses that decode."""
-        config = fn.config
-        blocks = _DECODED.get(config)
-        if blocks is None:
-            header = fn.header
-            blocks = [(header.layout.key, 0, header.registers())] if header.layout is not None else []
-            blocks += [(cap.key, cap.offset, cap.registers()) for cap in fn.capabilities]
-            blocks = [(key, offset, [rv.decl for rv in regs], [rv.value for rv in regs])
-                      for key, offset, regs in blocks]
-            if len(_DECODED) >= _DECODED_MAX:
-                _DECODED.clear()
-            _DECODED[config] = blocks
+    def add_function(self, capture: int, host: int, address: int, blocks: list) -> None:
+        """The field rows of a function's header and capabilities, from its decode's blocks."""
         for key, offset, decls, values in blocks:
             self.block_codes.append((capture, host, address, self.capability.code(key)))
             self.block_offset.append(offset)
@@ -339,22 +359,15 @@ class Chunk:
 
     def _add_function(self, fn: Function, capture: str, host: str, codes: tuple[int, int]) -> None:
         address = str(fn.address)
-        self.fields.add_function(codes[0], codes[1], self.fields.address.code(address), fn)
-        header = fn.header
+        blocks, columns = _decoded(fn)
+        self.fields.add_function(codes[0], codes[1], self.fields.address.code(address), blocks)
         msix = self._add_vectors(fn, capture, host, address)
         self._add_queues(fn, capture, host, address)
         kernel = fn.kernel
-        names = function_names(fn)
-        subsystem = header.layout is not None and header.layout.key == "header0"  # bridges have none
         self.rows["functions"].add(
             capture=capture, host=host, address=address, domain=fn.address.domain, bus=fn.address.bus,
-            device=fn.address.device, function=fn.address.function, vendor_id=fn.vendor_id,
-            device_id=fn.device_id, revision=fn.revision, header_type=fn.header_type,
-            subsystem_vendor_id=header.get("PCI_SUBSYSTEM_VENDOR_ID") if subsystem else None,
-            subsystem_id=header.get("PCI_SUBSYSTEM_ID") if subsystem else None,
-            config_length=len(fn.config), capabilities=[c.key for c in fn.capabilities],
-            problems=len(fn.problems), driver=kernel.driver if kernel else None, vendor_name=names["vendor"],
-            device_name=names["device"], class_name=names["class"], **msix, **{"class": fn.class_code})
+            device=fn.address.device, function=fn.address.function, problems=len(fn.problems),
+            driver=kernel.driver if kernel else None, **msix, **columns)
 
     def _add_vectors(self, fn: Function, capture: str, host: str, address: str) -> dict[str, Any]:
         """msix_vectors rows of `fn` (when its table was captured); its MSI-X columns of `functions`."""
