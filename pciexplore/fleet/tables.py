@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -109,6 +108,48 @@ class _Rows:
         columns = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(self.schema)
         return pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(columns, self.schema, strict=True)],
                                     schema=self.schema)
+
+
+class _VectorRows:
+    """The `msix_vectors` rows in column form: each function's vectors as the MSI-X model's arrays (up to
+    2048 a function), joined when the chunk is written, with no Python object per vector but its meaning."""
+
+    def __init__(self) -> None:
+        self.capture, self.host, self.address = _Coded(), _Coded(), _Coded()
+        self.pieces: list[tuple[int, int, int, dict[str, np.ndarray], list[str]]] = []
+
+    def add(self, capture: str, host: str, address: str, columns: dict[str, np.ndarray]) -> None:
+        meanings = list(map(_meaning, columns["address"].tolist(), columns["data"].tolist()))
+        self.pieces.append((self.capture.code(capture), self.host.code(host), self.address.code(address), columns,
+                            meanings))
+
+    def __len__(self) -> int:
+        return len(self.pieces)
+
+    def truncate(self, n: int) -> None:
+        del self.pieces[n:]
+
+    def table(self) -> pa.Table:
+        schema = SCHEMAS["msix_vectors"]
+        if not self.pieces:
+            return schema.empty_table()
+        counts = np.array([len(p[3]["vector"]) for p in self.pieces], np.int64)
+
+        def strings(coded: _Coded, at: int) -> pa.Array:
+            codes = np.repeat(np.array([p[at] for p in self.pieces], np.int32), counts)
+            return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(coded.values, _S))
+
+        def numbers(name: str, column: str) -> pa.Array:
+            kind = schema.field(name).type
+            dtype = {_I: np.int64, _U: np.uint64, _B: np.bool_}[kind]
+            return pa.array(np.concatenate([p[3][column] for p in self.pieces]).astype(dtype, copy=False), kind)
+
+        meaning = pa.array([m for p in self.pieces for m in p[4]], _S)
+        cols = [strings(self.capture, 0), strings(self.host, 1), strings(self.address, 2), numbers("vector", "vector"),
+                numbers("message_address", "address"), numbers("message_data", "data"), numbers("ctrl", "ctrl"),
+                numbers("entry_masked", "entry_masked"), numbers("masked", "masked"),
+                numbers("pending", "pending"), meaning]
+        return pa.Table.from_arrays(cols, names=schema.names)
 
 
 _ALL = (1 << 64) - 1
@@ -314,18 +355,20 @@ class Chunk:
 
     def __init__(self) -> None:
         self.fields = _FieldRows()
-        self.rows = {name: _Rows(schema) for name, schema in SCHEMAS.items() if name != "fields"}
+        self.vectors = _VectorRows()
+        self.rows = {name: _Rows(schema) for name, schema in SCHEMAS.items() if name not in ("fields", "msix_vectors")}
 
     def add_source(self, src: Source, capture: str, host: str, input_kind: str, path: str, size: int) -> int:
         """Every table's rows for one opened source (a capture, dump or raw file); returns its number of
         functions.  On an error nothing of the source is kept."""
-        marks = {name: len(rows) for name, rows in self.rows.items()}, len(self.fields)
+        marks = {name: len(rows) for name, rows in self.rows.items()}, len(self.fields), len(self.vectors)
         try:
             return self._add_source(src, capture, host, input_kind, path, size)
         except BaseException:
             for name, rows in self.rows.items():
                 rows.truncate(marks[0][name])
             self.fields.truncate(marks[1])
+            self.vectors.truncate(marks[2])
             raise
 
     def _add_source(self, src: Source, capture: str, host: str, input_kind: str, path: str, size: int) -> int:
@@ -386,13 +429,7 @@ class Chunk:
             c = model.columns()
         except PciError:
             return out  # a dump, or a capture without the table's BAR window: config space only
-        # in schema order, from the model's columns as Python values: a function has up to 2048 vectors
-        n = len(c["vector"])
-        messages, data = c["address"].tolist(), c["data"].tolist()
-        self.rows["msix_vectors"].rows.extend(zip(
-            repeat(capture, n), repeat(host, n), repeat(address, n), c["vector"].tolist(), messages, data,
-            c["ctrl"].tolist(), c["entry_masked"].tolist(), c["masked"].tolist(), c["pending"].tolist(),
-            map(_meaning, messages, data), strict=True))
+        self.vectors.add(capture, host, address, c)
         out["msix_table_captured"] = True
         return out
 
@@ -414,5 +451,5 @@ class Chunk:
 
     def tables(self) -> dict[str, pa.Table]:
         out = {name: rows.table() for name, rows in self.rows.items()}
-        out["fields"] = self.fields.table()
+        out["fields"], out["msix_vectors"] = self.fields.table(), self.vectors.table()
         return {name: out[name] for name in TABLES}
