@@ -264,31 +264,33 @@ class _FieldRows:
         nfields = sizes[bplan] if len(bplan) else np.zeros(0, np.int64)
         block = np.repeat(np.arange(len(bplan)), nfields)  # the block of each field row
         first_row = np.concatenate(([0], np.cumsum(nfields)[:-1])) if len(nfields) else nfields
-        pick = starts[bplan][block] + (np.arange(len(block)) - first_row[block])  # row within plan_rows
+        row_in_block = np.arange(len(block)) - first_row[block]
+        pick = starts[bplan][block] + row_in_block  # row within the plans' rows
+        codes = np.asarray(self.block_codes, np.int32).reshape(-1, 4)  # per block
+        # rows in the order of (capability, register, field) names, so a row group holds few names and a
+        # query for some fields (degraded-links reads five of ~230) skips the others by their statistics.
+        # Each column is then gathered once, in that order, from the per-block and per-plan-row arrays
+        order = _order_by(_rank(self.capability, codes[:, 3])[block], _rank(self.register, reg_codes)[pick],
+                          _rank(self.field, field_codes)[pick])
+        block, pick, row_in_block = block[order], pick[order], row_in_block[order]
         reg = np.asarray(self.block_first, np.int64)[block] + rel[pick]  # index into self.value
         raw = pa.array(self.value, _U)
         nulls = np.asarray(raw.is_null(), bool)[reg]
         values = (np.asarray(raw.fill_null(0), np.uint64)[reg] >> lows[pick]) & masks[pick]
-        codes = np.asarray(self.block_codes, np.int32).reshape(-1, 4)[block]
         cap_offset = np.asarray(self.block_offset, np.int64)[block]
-
-        regs, fields_ = reg_codes[pick], field_codes[pick]
-        # rows in the order of (capability, register, field) names, so a row group holds few names and a
-        # query for some fields (degraded-links reads five of ~230) skips the others by their statistics
-        order = _order_by(_rank(self.capability, codes[:, 3]), _rank(self.register, regs), _rank(self.field, fields_))
 
         def strings(coded: _Coded, c: np.ndarray) -> pa.Array:
             # left dictionary-encoded: Parquet stores strings that way, and without the Arrow schema in
             # the file (see build._write_part) every reader reads them back as plain strings
-            c = np.asarray(c, np.int32)[order]
+            c = np.asarray(c, np.int32)
             return pa.DictionaryArray.from_arrays(pa.array(c, mask=c < 0), pa.array(coded.values, _S))
 
-        slots = self._slots(block, np.arange(len(block)) - first_row[block])
-        cols = [strings(self.capture, codes[:, 0]), strings(self.host, codes[:, 1]),
-                strings(self.address, codes[:, 2]), strings(self.capability, codes[:, 3]),
-                pa.array(cap_offset[order], _I), strings(self.register, regs),
-                pa.array((cap_offset + rel_offsets[pick])[order], _I), strings(self.field, fields_),
-                pa.array(values[order], _U, mask=nulls[order]), pa.array(slots[order], _I)]
+        slots = self._slots(block, row_in_block)
+        cols = [strings(self.capture, codes[:, 0][block]), strings(self.host, codes[:, 1][block]),
+                strings(self.address, codes[:, 2][block]), strings(self.capability, codes[:, 3][block]),
+                pa.array(cap_offset, _I), strings(self.register, reg_codes[pick]),
+                pa.array(cap_offset + rel_offsets[pick], _I), strings(self.field, field_codes[pick]),
+                pa.array(values, _U, mask=nulls), pa.array(slots, _I)]
         return pa.Table.from_arrays(cols, names=SCHEMAS["fields"].names)
 
     def _slots(self, block: np.ndarray, row_in_block: np.ndarray) -> np.ndarray:
