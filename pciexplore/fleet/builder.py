@@ -34,6 +34,10 @@ MANIFEST = "fleet.json"
 CHUNK = 256
 #: rows per Parquet row group: small enough that a query for a few fields skips most of a part
 ROW_GROUP = 32768
+#: the string columns whose row-group statistics (min, max) are written: those queries select by (a host;
+#: the fields' names, by which a part's rows are sorted).  A string column's statistics cost as much to
+#: write as its values; numbers' cost little and are all written
+STRING_STATISTICS = frozenset({"host", "capability", "register", "field"})
 MAX_INPUT_BYTES = 256 << 20  # the dump reader's own bound (captures are bounded lower by theirs)
 
 
@@ -284,5 +288,16 @@ def _write_part(path: Path, table) -> None:
 
     tmp = path.with_name(f".{path.name}.tmp")
     # no Arrow schema in the file: the dictionary-encoded string columns read back as plain strings
-    pq.write_table(table, tmp, compression="zstd", store_schema=False, row_group_size=ROW_GROUP)
+    pq.write_table(table, tmp, compression="zstd", store_schema=False, row_group_size=ROW_GROUP,
+                   write_statistics=_with_statistics(table.schema))
     os.replace(tmp, path)
+
+
+def _with_statistics(schema) -> list[str]:
+    """The columns of `schema` written with statistics: every number and flag, the strings in STRING_STATISTICS."""
+    import pyarrow as pa
+
+    def is_string(t) -> bool:
+        return pa.types.is_string(t) or pa.types.is_dictionary(t) or pa.types.is_list(t)
+
+    return [f.name for f in schema if not is_string(f.type) or f.name in STRING_STATISTICS]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -111,10 +110,85 @@ class _Rows:
                                     schema=self.schema)
 
 
+class _VectorRows:
+    """The `msix_vectors` rows in column form: each function's vectors as the MSI-X model's arrays (up to
+    2048 a function), joined when the chunk is written, with no Python object per vector but its meaning."""
+
+    def __init__(self) -> None:
+        self.capture, self.host, self.address = _Coded(), _Coded(), _Coded()
+        self.pieces: list[tuple[int, int, int, dict[str, np.ndarray], list[str]]] = []
+
+    def add(self, capture: str, host: str, address: str, columns: dict[str, np.ndarray]) -> None:
+        meanings = list(map(_meaning, columns["address"].tolist(), columns["data"].tolist()))
+        self.pieces.append((self.capture.code(capture), self.host.code(host), self.address.code(address), columns,
+                            meanings))
+
+    def __len__(self) -> int:
+        return len(self.pieces)
+
+    def truncate(self, n: int) -> None:
+        del self.pieces[n:]
+
+    def table(self) -> pa.Table:
+        schema = SCHEMAS["msix_vectors"]
+        if not self.pieces:
+            return schema.empty_table()
+        counts = np.array([len(p[3]["vector"]) for p in self.pieces], np.int64)
+
+        def strings(coded: _Coded, at: int) -> pa.Array:
+            codes = np.repeat(np.array([p[at] for p in self.pieces], np.int32), counts)
+            return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(coded.values, _S))
+
+        def numbers(name: str, column: str) -> pa.Array:
+            kind = schema.field(name).type
+            dtype = {_I: np.int64, _U: np.uint64, _B: np.bool_}[kind]
+            return pa.array(np.concatenate([p[3][column] for p in self.pieces]).astype(dtype, copy=False), kind)
+
+        meaning = pa.array([m for p in self.pieces for m in p[4]], _S)
+        cols = [strings(self.capture, 0), strings(self.host, 1), strings(self.address, 2), numbers("vector", "vector"),
+                numbers("message_address", "address"), numbers("message_data", "data"), numbers("ctrl", "ctrl"),
+                numbers("entry_masked", "entry_masked"), numbers("masked", "masked"),
+                numbers("pending", "pending"), meaning]
+        return pa.Table.from_arrays(cols, names=schema.names)
+
+
 _ALL = (1 << 64) - 1
-#: config bytes -> [(block key, block offset, register declarations, values)]: decodes kept for reuse
-_DECODED: dict[bytes, list[tuple[str, int, list, list[int | None]]]] = {}
+#: a function's decode: [(block key, block offset, register declarations, values)] and the columns of its
+#: `functions` row that its config bytes alone decide (ids, names, capabilities)
+_Decode = tuple[list[tuple[str, int, list, list[int | None]]], dict[str, Any]]
+#: config bytes -> decode: kept for reuse by the functions of other hosts with the same bytes
+_DECODED: dict[bytes, _Decode] = {}
 _DECODED_MAX = 4096
+
+
+def _decoded(fn: Function) -> _Decode:
+    """`fn`'s decode, reused when a function with the same config bytes was decoded before.  Its registers,
+    their conditions, the capability walk and the names read nothing but those bytes."""
+    config = fn.config
+    found = _DECODED.get(config)
+    if found is None:
+        header = fn.header
+        blocks = [(header.layout.key, 0, header.registers())] if header.layout is not None else []
+        blocks += [(cap.key, cap.offset, cap.registers()) for cap in fn.capabilities]
+        found = ([(key, offset, [rv.decl for rv in regs], [rv.value for rv in regs]) for key, offset, regs in blocks],
+                 _config_columns(fn))
+        if len(_DECODED) >= _DECODED_MAX:
+            _DECODED.clear()
+        _DECODED[config] = found
+    return found
+
+
+def _config_columns(fn: Function) -> dict[str, Any]:
+    """The columns of `fn`'s `functions` row that its config bytes decide."""
+    header = fn.header
+    names = function_names(fn)
+    subsystem = header.layout is not None and header.layout.key == "header0"  # bridges have none
+    return {"vendor_id": fn.vendor_id, "device_id": fn.device_id, "class": fn.class_code, "revision": fn.revision,
+            "header_type": fn.header_type,
+            "subsystem_vendor_id": header.get("PCI_SUBSYSTEM_VENDOR_ID") if subsystem else None,
+            "subsystem_id": header.get("PCI_SUBSYSTEM_ID") if subsystem else None,
+            "config_length": len(fn.config), "capabilities": [c.key for c in fn.capabilities],
+            "vendor_name": names["vendor"], "device_name": names["device"], "class_name": names["class"]}
 
 
 class _FieldRows:
@@ -159,21 +233,8 @@ class _FieldRows:
             at = self._plan_index[key] = len(self.plans) - 1
         return at
 
-    def add_function(self, capture: int, host: int, address: int, fn: Function) -> None:
-        """The field rows of `fn`'s header and capabilities.  They depend on its config bytes alone
-        (registers, their conditions and the capability walk read nothing else), so a function whose
-        bytes were seen before (the same device on the next host) reuses that decode."""
-        config = fn.config
-        blocks = _DECODED.get(config)
-        if blocks is None:
-            header = fn.header
-            blocks = [(header.layout.key, 0, header.registers())] if header.layout is not None else []
-            blocks += [(cap.key, cap.offset, cap.registers()) for cap in fn.capabilities]
-            blocks = [(key, offset, [rv.decl for rv in regs], [rv.value for rv in regs])
-                      for key, offset, regs in blocks]
-            if len(_DECODED) >= _DECODED_MAX:
-                _DECODED.clear()
-            _DECODED[config] = blocks
+    def add_function(self, capture: int, host: int, address: int, blocks: list) -> None:
+        """The field rows of a function's header and capabilities, from its decode's blocks."""
         for key, offset, decls, values in blocks:
             self.block_codes.append((capture, host, address, self.capability.code(key)))
             self.block_offset.append(offset)
@@ -203,32 +264,33 @@ class _FieldRows:
         nfields = sizes[bplan] if len(bplan) else np.zeros(0, np.int64)
         block = np.repeat(np.arange(len(bplan)), nfields)  # the block of each field row
         first_row = np.concatenate(([0], np.cumsum(nfields)[:-1])) if len(nfields) else nfields
-        pick = starts[bplan][block] + (np.arange(len(block)) - first_row[block])  # row within plan_rows
+        row_in_block = np.arange(len(block)) - first_row[block]
+        pick = starts[bplan][block] + row_in_block  # row within the plans' rows
+        codes = np.asarray(self.block_codes, np.int32).reshape(-1, 4)  # per block
+        # rows in the order of (capability, register, field) names, so a row group holds few names and a
+        # query for some fields (degraded-links reads five of ~230) skips the others by their statistics.
+        # Each column is then gathered once, in that order, from the per-block and per-plan-row arrays
+        order = _order_by(_rank(self.capability, codes[:, 3])[block], _rank(self.register, reg_codes)[pick],
+                          _rank(self.field, field_codes)[pick])
+        block, pick, row_in_block = block[order], pick[order], row_in_block[order]
         reg = np.asarray(self.block_first, np.int64)[block] + rel[pick]  # index into self.value
         raw = pa.array(self.value, _U)
         nulls = np.asarray(raw.is_null(), bool)[reg]
         values = (np.asarray(raw.fill_null(0), np.uint64)[reg] >> lows[pick]) & masks[pick]
-        codes = np.asarray(self.block_codes, np.int32).reshape(-1, 4)[block]
         cap_offset = np.asarray(self.block_offset, np.int64)[block]
-
-        regs, fields_ = reg_codes[pick], field_codes[pick]
-        # rows in the order of (capability, register, field) names, so a row group holds few names and a
-        # query for some fields (degraded-links reads five of ~230) skips the others by their statistics
-        order = np.lexsort((np.arange(len(block)), _rank(self.field, fields_), _rank(self.register, regs),
-                            _rank(self.capability, codes[:, 3])))
 
         def strings(coded: _Coded, c: np.ndarray) -> pa.Array:
             # left dictionary-encoded: Parquet stores strings that way, and without the Arrow schema in
             # the file (see build._write_part) every reader reads them back as plain strings
-            c = np.asarray(c, np.int32)[order]
+            c = np.asarray(c, np.int32)
             return pa.DictionaryArray.from_arrays(pa.array(c, mask=c < 0), pa.array(coded.values, _S))
 
-        slots = self._slots(block, np.arange(len(block)) - first_row[block])
-        cols = [strings(self.capture, codes[:, 0]), strings(self.host, codes[:, 1]),
-                strings(self.address, codes[:, 2]), strings(self.capability, codes[:, 3]),
-                pa.array(cap_offset[order], _I), strings(self.register, regs),
-                pa.array((cap_offset + rel_offsets[pick])[order], _I), strings(self.field, fields_),
-                pa.array(values[order], _U, mask=nulls[order]), pa.array(slots[order], _I)]
+        slots = self._slots(block, row_in_block)
+        cols = [strings(self.capture, codes[:, 0][block]), strings(self.host, codes[:, 1][block]),
+                strings(self.address, codes[:, 2][block]), strings(self.capability, codes[:, 3][block]),
+                pa.array(cap_offset, _I), strings(self.register, reg_codes[pick]),
+                pa.array(cap_offset + rel_offsets[pick], _I), strings(self.field, field_codes[pick]),
+                pa.array(values, _U, mask=nulls), pa.array(slots, _I)]
         return pa.Table.from_arrays(cols, names=SCHEMAS["fields"].names)
 
     def _slots(self, block: np.ndarray, row_in_block: np.ndarray) -> np.ndarray:
@@ -272,6 +334,16 @@ def _meaning(address: int, data: int) -> str:
     return x86.describe(address, data)
 
 
+def _order_by(*ranks: np.ndarray) -> np.ndarray:
+    """The order of rows sorted by `ranks` (each from -1 up), first to last, ties in their order as they are.
+    The ranks are folded into one int64 key for one stable sort: a third of what np.lexsort takes over
+    four keys (names number in the hundreds, so the key stays far below 2^63)."""
+    key = np.zeros(len(ranks[0]), np.int64)
+    for r in ranks:
+        key = key * (int(r.max(initial=-1)) + 2) + (r + 1)
+    return np.argsort(key, kind="stable")
+
+
 def _rank(coded: _Coded, codes: np.ndarray) -> np.ndarray:
     """Each code's place in the sorted order of the values (NULL, code -1, first)."""
     rank = np.empty(len(coded.values) + 1, np.int64)
@@ -285,18 +357,20 @@ class Chunk:
 
     def __init__(self) -> None:
         self.fields = _FieldRows()
-        self.rows = {name: _Rows(schema) for name, schema in SCHEMAS.items() if name != "fields"}
+        self.vectors = _VectorRows()
+        self.rows = {name: _Rows(schema) for name, schema in SCHEMAS.items() if name not in ("fields", "msix_vectors")}
 
     def add_source(self, src: Source, capture: str, host: str, input_kind: str, path: str, size: int) -> int:
         """Every table's rows for one opened source (a capture, dump or raw file); returns its number of
         functions.  On an error nothing of the source is kept."""
-        marks = {name: len(rows) for name, rows in self.rows.items()}, len(self.fields)
+        marks = {name: len(rows) for name, rows in self.rows.items()}, len(self.fields), len(self.vectors)
         try:
             return self._add_source(src, capture, host, input_kind, path, size)
         except BaseException:
             for name, rows in self.rows.items():
                 rows.truncate(marks[0][name])
             self.fields.truncate(marks[1])
+            self.vectors.truncate(marks[2])
             raise
 
     def _add_source(self, src: Source, capture: str, host: str, input_kind: str, path: str, size: int) -> int:
@@ -330,22 +404,15 @@ class Chunk:
 
     def _add_function(self, fn: Function, capture: str, host: str, codes: tuple[int, int]) -> None:
         address = str(fn.address)
-        self.fields.add_function(codes[0], codes[1], self.fields.address.code(address), fn)
-        header = fn.header
+        blocks, columns = _decoded(fn)
+        self.fields.add_function(codes[0], codes[1], self.fields.address.code(address), blocks)
         msix = self._add_vectors(fn, capture, host, address)
         self._add_queues(fn, capture, host, address)
         kernel = fn.kernel
-        names = function_names(fn)
-        subsystem = header.layout is not None and header.layout.key == "header0"  # bridges have none
         self.rows["functions"].add(
             capture=capture, host=host, address=address, domain=fn.address.domain, bus=fn.address.bus,
-            device=fn.address.device, function=fn.address.function, vendor_id=fn.vendor_id,
-            device_id=fn.device_id, revision=fn.revision, header_type=fn.header_type,
-            subsystem_vendor_id=header.get("PCI_SUBSYSTEM_VENDOR_ID") if subsystem else None,
-            subsystem_id=header.get("PCI_SUBSYSTEM_ID") if subsystem else None,
-            config_length=len(fn.config), capabilities=[c.key for c in fn.capabilities],
-            problems=len(fn.problems), driver=kernel.driver if kernel else None, vendor_name=names["vendor"],
-            device_name=names["device"], class_name=names["class"], **msix, **{"class": fn.class_code})
+            device=fn.address.device, function=fn.address.function, problems=len(fn.problems),
+            driver=kernel.driver if kernel else None, **msix, **columns)
 
     def _add_vectors(self, fn: Function, capture: str, host: str, address: str) -> dict[str, Any]:
         """msix_vectors rows of `fn` (when its table was captured); its MSI-X columns of `functions`."""
@@ -364,13 +431,7 @@ class Chunk:
             c = model.columns()
         except PciError:
             return out  # a dump, or a capture without the table's BAR window: config space only
-        # in schema order, from the model's columns as Python values: a function has up to 2048 vectors
-        n = len(c["vector"])
-        messages, data = c["address"].tolist(), c["data"].tolist()
-        self.rows["msix_vectors"].rows.extend(zip(
-            repeat(capture, n), repeat(host, n), repeat(address, n), c["vector"].tolist(), messages, data,
-            c["ctrl"].tolist(), c["entry_masked"].tolist(), c["masked"].tolist(), c["pending"].tolist(),
-            map(_meaning, messages, data), strict=True))
+        self.vectors.add(capture, host, address, c)
         out["msix_table_captured"] = True
         return out
 
@@ -392,5 +453,5 @@ class Chunk:
 
     def tables(self) -> dict[str, pa.Table]:
         out = {name: rows.table() for name, rows in self.rows.items()}
-        out["fields"] = self.fields.table()
+        out["fields"], out["msix_vectors"] = self.fields.table(), self.vectors.table()
         return {name: out[name] for name in TABLES}
