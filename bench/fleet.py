@@ -70,15 +70,20 @@ def build_once(files: list[str], out: Path, jobs: int, prelude: str = "") -> dic
 NO_DECODE_CACHE = "from pciexplore.fleet import tables; tables._DECODED_MAX = 0; "
 
 
+def best_cpu(files: list[str], out: Path, jobs: int, preludes: dict[str, str], rounds: int) -> dict[str, float]:
+    """The least CPU seconds of `rounds` builds of each variant (a prelude run before the build), alternating
+    so that a change of load falls on all of them."""
+    runs: dict[str, list[float]] = {label: [] for label in preludes}
+    for _ in range(rounds):
+        for label, prelude in preludes.items():
+            runs[label].append(build_once(files, out, jobs, prelude)["cpu"])
+            shutil.rmtree(out)
+    return {label: min(rs) for label, rs in runs.items()}
+
+
 def distinct_share(files: list[str], jobs: int, tmp: Path) -> None:
     """The same captures built with the decode cache and without it (every function decoded), alternating."""
-    runs = {label: [] for label in ("shared decodes", "every function decoded")}
-    for _ in range(2):
-        for label, prelude in (("shared decodes", ""), ("every function decoded", NO_DECODE_CACHE)):
-            out = tmp / "distinct"
-            runs[label].append(build_once(files, out, jobs, prelude))
-            shutil.rmtree(out)
-    cpu = {label: min(r["cpu"] for r in rs) for label, rs in runs.items()}
+    cpu = best_cpu(files, tmp / "distinct", jobs, {"shared decodes": "", "every function decoded": NO_DECODE_CACHE}, 2)
     print(f"{len(files)} captures, decodes shared between functions of the same bytes: {cpu['shared decodes']:.2f} s "
           f"CPU; every function decoded (a fleet of all-distinct config spaces): "
           f"{cpu['every function decoded']:.2f} s CPU, x{cpu['every function decoded'] / cpu['shared decodes']:.2f} "
@@ -99,13 +104,7 @@ def virtio_share(folder: Path, n: int, jobs: int) -> None:
         (folder / f"guest-{i:04d}.json").write_text(json.dumps(doc))
     files = sorted(str(p) for p in folder.glob("*.json"))
     # a build process's own start is in both; the difference is the table's
-    runs = {label: [] for label in ("with", "without")}
-    for _ in range(3):
-        for label, prelude in (("with", ""), ("without", NO_QUEUES)):
-            out = folder.parent / f"virtio-{label}"
-            runs[label].append(build_once(files, out, jobs, prelude))
-            shutil.rmtree(out)
-    cpu = {label: min(r["cpu"] for r in rs) for label, rs in runs.items()}
+    cpu = best_cpu(files, folder.parent / "virtio", jobs, {"with": "", "without": NO_QUEUES}, 3)
     print(f"virtio_queues over {n} Linux-guest captures (8 functions, 2 virtio): build {cpu['with']:.2f} s CPU with "
           f"the table, {cpu['without']:.2f} s without: {cpu['with'] - cpu['without']:.2f} s = "
           f"{100 * (cpu['with'] - cpu['without']) / cpu['with']:.0f}% of the build (best of 3 each, {_load()}); "
