@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pciexplore.commands.dashboard import stop_group
+from pciexplore.commands.dashboard import free_port, stop_group
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -25,12 +25,6 @@ REPO = Path(__file__).resolve().parents[2]
 #: test run leaves the work tree clean; otherwise a folder under /tmp that a person can open afterwards
 SCREENSHOTS = (REPO / "docs" / "screenshots" if os.environ.get("PCIEXPLORE_SCREENSHOTS") == "docs"
                else Path(os.environ.get("TMPDIR", "/tmp")) / "pciexplore-screenshots")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def lab_settings(tmp: Path) -> Path:
