@@ -63,6 +63,7 @@ def press_mask_trigger_unmask(page, shot: str) -> None:
     trigger_step = page.locator(".widget-vbox", has=page.locator(".pcx-step", has_text="trigger vector 2")).last
     expect(trigger_step.locator(".pcx-snapshot .pcx-pba .pcx-bit.pcx-lit")).to_have_count(1)
     row2.scroll_into_view_if_needed()
+    expect(row2).to_be_in_viewport()
     screenshot(page, shot)
     page.locator(".pcx-step", has_text="unmask vector 2").first.click()
     expect(page.locator(".pcx-msix .pcx-pending.pcx-lit")).to_have_count(0)

@@ -175,7 +175,13 @@ def chromium_page(width: int = 1400, height: int = 1000, profile: Path | None = 
             browser.close()
 
 
+#: resolves once the browser has painted twice: what a scroll or a redraw just changed is on screen
+#: (JupyterLab draws the cells a scroll brings into view in the frames after it)
+PAINTED = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
 def screenshot(page, name: str) -> Path:
+    page.evaluate(PAINTED)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
     page.screenshot(path=str(path), full_page=True)
