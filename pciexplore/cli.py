@@ -103,7 +103,8 @@ def _one_line(message, category, filename, lineno, file=None, line=None) -> None
     print(f"pciexplore: warning: {printable(message)}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, started: Callable[[], None] | None = None) -> int:
+    """Run one command line; `started` is called once it is parsed, before the command runs."""
     argv = sys.argv[1:] if argv is None else argv
     first = argv[0] if argv else None
     parser = build_parser(first if first in command_names() else None)
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    if started is not None:
+        started()
     for stream in (sys.stdout, sys.stderr):  # a string no encoder takes is shown escaped, never a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
