@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from functools import total_ordering
 
 from .errors import InputError
 
-_BDF = re.compile(
-    r"^(?:(?P<dom>[0-9a-fA-F]{1,8}):)?(?P<bus>[0-9a-fA-F]{1,2}):(?P<dev>[0-9a-fA-F]{1,2})\.(?P<fn>[0-7])$"
-)
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def _hex(text: str, most: int) -> bool:
+    """1 to `most` hex digits (ASCII only, unlike int(text, 16), which takes "_", "0x" and blanks)."""
+    return 0 < len(text) <= most and _HEX_DIGITS.issuperset(text)
 
 
 @total_ordering  # from __eq__ and __lt__; sorting uses __lt__ itself
@@ -61,13 +63,16 @@ class Address:
 
     @classmethod
     def parse(cls, text: str) -> Address:
-        m = _BDF.match(text.strip())
-        if not m:
+        # split by hand rather than with a regex: compiling one costs every command's start-up
+        head, dot, fn = text.strip().rpartition(".")
+        parts = head.split(":")
+        if not (dot and len(fn) == 1 and fn in "01234567" and 2 <= len(parts) <= 3
+                and all(_hex(part, most) for part, most in zip(parts[::-1], (2, 2, 8), strict=False))):
             raise InputError(f"not a PCI address [[domain:]bus:]dev.fn: {text!r}")
-        dev = int(m["dev"], 16)
+        dom, bus, dev = int(parts[0], 16) if len(parts) == 3 else 0, int(parts[-2], 16), int(parts[-1], 16)
         if dev > 31:
             raise InputError(f"device number 0x{dev:x} > 0x1f in {text!r}")
-        return cls(int(m["dom"] or "0", 16), int(m["bus"], 16), dev, int(m["fn"]))
+        return cls(dom, bus, dev, int(fn))
 
     @property
     def short(self) -> str:
