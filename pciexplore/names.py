@@ -11,26 +11,30 @@ when first asked for (first entry wins, as in libpci); only the small class list
 
 from __future__ import annotations
 
-import mmap
 import os
-import re
-import struct
-from fnmatch import fnmatchcase
 from functools import cache
 
 PCI_IDS_PATHS = ("/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids", "/usr/share/pci.ids")
 HWDB_PATHS = ("/etc/udev/hwdb.bin", "/lib/udev/hwdb.bin", "/usr/lib/udev/hwdb.bin")
 
-_HWDB_HEADER = struct.Struct("<8s9Q")
-_NODE = struct.Struct("<QB7xQ")
-_CHILD = struct.Struct("<B7xQ")
-_VALUE = struct.Struct("<QQQIH")
+# hwdb.bin's records (struct formats; struct, mmap and fnmatch are imported only where a hwdb.bin is read)
+_HWDB_HEADER = "<8s9Q"
+_NODE = "<QB7xQ"
+_CHILD = "<B7xQ"
+_VALUE = "<QQQIH"
 
 # numeric modes, as lspci's -n count
 NAMES, NUMERIC, MIXED = 0, 1, 2
 
-# the line after a vendor's block: starting with a literal newline lets the regex engine skip from line to line
-_NEXT_VENDOR_LINE = re.compile(rb"\n[0-9a-fA-F]{4}[ \t]")
+
+
+@cache
+def _next_vendor_line():
+    """A vendor's line (what ends the block before it), compiled when first needed: starting with a literal
+    newline lets the regex engine skip from line to line."""
+    import re
+
+    return re.compile(rb"\n[0-9a-fA-F]{4}[ \t]")
 
 
 def _clean(line: str) -> str:
@@ -63,8 +67,8 @@ class PciIds:
         self._data: bytes | None = None
         self._blocks_at = 0
         self._memo: dict[tuple, str | None] = {}
-        self._vendors: dict[int, tuple[str, int, int] | None] = {}
-        self._devices: dict[tuple[int, int], tuple[int, int] | None] = {}  # (vid, did) -> _device_at
+        self._vendors: dict[int, tuple[str, int] | None] = {}
+        self._devices: dict[tuple[int, int], int | None] = {}  # (vid, did) -> _device_at
         self._classes: dict[tuple[int, ...], str] | None = None
         self._generic_subsys: dict[tuple[int, int], str] | None = None
         self._hwdb: Hwdb | None = None
@@ -97,19 +101,18 @@ class PciIds:
         line = data[pos:eol if eol >= 0 else len(data)].decode("utf-8", errors="replace")
         return _clean(line.split("\r", 1)[0])[skip:].lstrip(" \t")
 
-    def _vendor(self, vid: int) -> tuple[str, int, int] | None:
-        """(name, start, stop) of a vendor's block; devices are searched in it when asked for."""
+    def _vendor(self, vid: int) -> tuple[str, int] | None:
+        """(name, line start) of a vendor; its devices are searched after it when asked for."""
         if vid in self._vendors:
             return self._vendors[vid]
         self._vendors[vid] = None
-        data = self._load()
+        self._load()
         # a byte search per vendor asked for (a host has few vendors): pci.ids writes vendor ids in lower case
         start = self._find_line(b"\n%04x" % vid, 0, self._blocks_at)
         if start < 0:
             return None
         start += 1
-        nxt = _NEXT_VENDOR_LINE.search(data, start + 4, self._blocks_at)
-        cached = self._vendors[vid] = (self._line(start, 5), start, nxt.start() + 1 if nxt else self._blocks_at)
+        cached = self._vendors[vid] = (self._line(start, 5), start)
         return cached
 
     def _find_line(self, prefix: bytes, start: int, stop: int) -> int:
@@ -120,17 +123,20 @@ class PciIds:
             pos = data.find(prefix, pos + 1, stop)
         return pos
 
-    def _device_at(self, vid: int, did: int) -> tuple[int, int] | None:
-        """(line start, block stop) of device `did` under vendor `vid` in pci.ids."""
+    def _device_at(self, vid: int, did: int) -> int | None:
+        """Line start of device `did` under vendor `vid` in pci.ids."""
         key = (vid, did)
         if key in self._devices:  # asked for the device's name and again for its subsystems
             return self._devices[key]
         at = None
         v = self._vendor(vid)
         if v is not None:
-            _, start, stop = v
-            pos = self._find_line(b"\n\t%04x" % did, start, stop)
-            at = (pos + 1, stop) if pos >= 0 else None
+            start = v[1]
+            # the first such line after the vendor's is the vendor's unless another vendor's line comes first:
+            # looked for only up to it, as finding where a vendor's block ends costs more (Intel's is 372 KB)
+            pos = self._find_line(b"\n\t%04x" % did, start, self._blocks_at)
+            if pos >= 0 and _next_vendor_line().search(self._data, start + 4, pos) is None:
+                at = pos + 1
         self._devices[key] = at
         return at
 
@@ -139,8 +145,8 @@ class PciIds:
         if at is None:
             return None
         data = self._data
-        pos, stop = data.find(b"\n", at[0]) + 1, at[1]
-        while 0 < pos < stop:  # the device's sub-lines: two tabs, or comments and blank lines
+        pos, stop = data.find(b"\n", at) + 1, self._blocks_at
+        while 0 < pos < stop:  # the device's sub-lines: two tabs, or comments and blank lines (a vendor's ends them)
             eol = data.find(b"\n", pos)
             eol = stop if eol < 0 or eol > stop else eol
             line = data[pos:eol]
@@ -205,7 +211,7 @@ class PciIds:
 
     def device(self, vid: int, did: int) -> str | None:
         at = self._device_at(vid, did)
-        name = self._line(at[0], 6) if at is not None else None
+        name = self._line(at, 6) if at is not None else None
         if name is None:
             name = self._hwdb_lookup(f"pci:v{vid:08X}d{did:08X}", "ID_MODEL_FROM_DATABASE")
         return name or None
@@ -308,16 +314,25 @@ class Hwdb:
         self.data = b""
         self._cache: dict[str, dict[str, str]] = {}
         if path:
+            import mmap
+
             try:
                 with open(path, "rb") as f:
                     self.data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)  # pages read on demand
             except (OSError, ValueError):
                 self.data = b""
-        if len(self.data) < _HWDB_HEADER.size or self.data[:8] != b"KSLPHHRH":
+        if self.data[:8] != b"KSLPHHRH":
+            self.data = b""
+            return
+        import struct
+
+        self._unpack_from = struct.unpack_from
+        self._value_record = struct.calcsize(_VALUE)
+        if len(self.data) < struct.calcsize(_HWDB_HEADER):
             self.data = b""
             return
         (_, _, _, _, self.node_size, self.child_size, self.value_size, self.root,
-         _, _) = _HWDB_HEADER.unpack_from(self.data)
+         _, _) = struct.unpack_from(_HWDB_HEADER, self.data)
 
     def _string(self, off: int) -> str:
         end = self.data.find(b"\0", off)
@@ -325,22 +340,22 @@ class Hwdb:
 
     def _node(self, off: int) -> tuple[str, list[tuple[str, int]], int, int]:
         """(prefix, [(child char, child offset)], values offset, values count)."""
-        prefix_off, nchildren, nvalues = _NODE.unpack_from(self.data, off)
+        prefix_off, nchildren, nvalues = self._unpack_from(_NODE, self.data, off)
         prefix = self._string(prefix_off) if prefix_off else ""
         base = off + self.node_size
         children = []
         for k in range(nchildren):
-            c, child = _CHILD.unpack_from(self.data, base + k * self.child_size)
+            c, child = self._unpack_from(_CHILD, self.data, base + k * self.child_size)
             children.append((chr(c), child))
         return prefix, children, base + nchildren * self.child_size, nvalues
 
     def _add_values(self, props: dict[str, tuple[str, tuple[int, int]]], at: int, count: int) -> None:
         for k in range(count):
             off = at + k * self.value_size
-            key_off, value_off = struct.unpack_from("<QQ", self.data, off)
+            key_off, value_off = self._unpack_from("<QQ", self.data, off)
             rank = (0, 0)
-            if self.value_size >= _VALUE.size:
-                _, _, filename_off, line, prio = _VALUE.unpack_from(self.data, off)
+            if self.value_size >= self._value_record:
+                _, _, filename_off, line, prio = self._unpack_from(_VALUE, self.data, off)
                 rank = (prio, line) if prio else (filename_off, line)
             key = self._string(key_off)
             if not key.startswith(" "):
@@ -350,6 +365,8 @@ class Hwdb:
                 props[key[1:]] = (self._string(value_off), rank)
 
     def _fnmatch(self, off: int, skip: int, pattern: str, search: str, props) -> None:
+        from fnmatch import fnmatchcase
+
         prefix, children, values_at, nvalues = self._node(off)
         pattern += prefix[skip:]
         if "[" not in pattern and not fnmatchcase(search, pattern + "*"):

@@ -1,0 +1,82 @@
+"""pci.ids look-ups as lspci makes them, for ids chosen to reach each way a search can go: a device of its
+vendor's block, a device id only a later vendor lists (which must not be taken), a vendor pci.ids lacks,
+a subsystem listed under its device, one listed under another device only; compared with lspci -vmm on a
+dump of such functions."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pciexplore import names
+
+LSPCI = shutil.which("lspci")
+PCI_IDS = next((Path(p) for p in names.PCI_IDS_PATHS if Path(p).exists()), None)
+
+pytestmark = pytest.mark.skipif(not (LSPCI and PCI_IDS), reason="needs lspci and a pci.ids")
+
+
+def listed() -> dict[int, dict[int, list[tuple[int, int]]]]:
+    """vendor -> device -> subsystems, as pci.ids lists them (first of each, vendor list only)."""
+    found: dict[int, dict[int, list[tuple[int, int]]]] = {}
+    devices: dict[int, list[tuple[int, int]]] = {}
+    sub: list[tuple[int, int]] = []
+    for line in PCI_IDS.read_text(errors="replace").splitlines():
+        if m := re.match(r"([0-9a-f]{4}) ", line):
+            devices = found.setdefault(int(m[1], 16), {})
+        elif line.startswith("C "):
+            break
+        elif m := re.match(r"\t([0-9a-f]{4}) ", line):
+            sub = devices.setdefault(int(m[1], 16), [])
+        elif m := re.match(r"\t\t([0-9a-f]{4}) ([0-9a-f]{4}) ", line):
+            sub.append((int(m[1], 16), int(m[2], 16)))
+    return found
+
+
+def ids_to_ask() -> list[tuple[int, int, int, int]]:
+    """(vendor, device, subsystem vendor, subsystem device) reaching every way of the search."""
+    ids = listed()
+    vendors = list(ids)
+    cases = []
+    for vid in (0x8086, 0x1af4, 0x10de, 0x1022, vendors[0], vendors[-1]):
+        devices = ids.get(vid, {})
+        later = {d for v in vendors[vendors.index(vid) + 1:] if vid in ids for d in ids[v]} if vid in ids else set()
+        for did in list(devices)[:3] + list(devices)[-2:]:
+            subs = devices[did]
+            cases.append((vid, did, *(subs[0] if subs else (vid, did))))
+            if subs:  # a subsystem id pair this device does not list but its last one's vendor does
+                cases.append((vid, did, subs[-1][0], 0xFFFE))
+        cases += [(vid, did, 0x1AF4, 0x1100) for did in sorted(later - set(devices))[:4]]  # a later vendor's id
+    cases += [(0x0001, 0x0001, 0x0001, 0x0001), (0x1234, 0x1111, 0x1AF4, 0x1100)]
+    return cases
+
+
+def dump(ids: list[tuple[int, int, int, int]]) -> str:
+    out = []
+    for i, (vid, did, svid, sdid) in enumerate(ids):
+        cfg = bytearray(64)
+        cfg[0:4] = vid.to_bytes(2, "little") + did.to_bytes(2, "little")
+        cfg[0x0A:0x0C] = (0x0200).to_bytes(2, "little")
+        cfg[0x2C:0x30] = svid.to_bytes(2, "little") + sdid.to_bytes(2, "little")
+        out.append(f"{i >> 5:02x}:{i & 31:02x}.0 Ethernet controller: x")
+        out += [f"{row:02x}: " + " ".join(f"{b:02x}" for b in cfg[row:row + 16]) for row in range(0, 64, 16)]
+        out.append("")
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("flags", [["-vmm"], ["-vmm", "-nn"], []])
+def test_names_as_lspci_gives_them(tmp_path: Path, flags: list[str]) -> None:
+    from pciexplore import open_source
+    from pciexplore.render.lspci import LspciOptions, render_source
+
+    path = tmp_path / "ids.lspci"
+    path.write_text(dump(ids_to_ask()))
+    want = subprocess.run([LSPCI, *flags, "-F", str(path)], capture_output=True, check=True).stdout.decode()
+    names.default.cache_clear()
+    opts = LspciOptions(verbose=flags.count("-vmm"), machine=2 * flags.count("-vmm"), numeric=2 * flags.count("-nn"))
+    with open_source(str(path)) as src:
+        assert render_source(src, opts) == want
