@@ -1,7 +1,7 @@
 """pci.ids look-ups as lspci makes them, for ids chosen to reach each way a search can go: a device of its
 vendor's block, a device id only a later vendor lists (which must not be taken), a vendor pci.ids lacks,
-a subsystem listed under its device, one listed under another device only; compared with lspci -vmm on a
-dump of such functions."""
+a subsystem listed under its device, one listed under another device only; and every class, subclass and
+prog-if pci.ids lists, with some it does not; compared with lspci -vmm on a dump of such functions."""
 
 from __future__ import annotations
 
@@ -55,12 +55,30 @@ def ids_to_ask() -> list[tuple[int, int, int, int]]:
     return cases
 
 
+def classes_to_ask() -> list[tuple[int, int]]:
+    """(class, prog-if) for every class line of pci.ids (subclass lines with prog-if 0), and a few unlisted."""
+    found, top, sub = [(0x0200, 0), (0xFFFF, 0), (0x0101, 0x8F), (0x0CFE, 0x12)], 0, 0
+    for line in PCI_IDS.read_text(errors="replace").splitlines():
+        if m := re.match(r"C ([0-9a-f]{2}) ", line):
+            top = int(m[1], 16)
+            found.append((top << 8 | 0x7F, 0))
+        elif m := re.match(r"\t([0-9a-f]{2}) ", line):
+            sub = int(m[1], 16)
+            found.append((top << 8 | sub, 0))
+        elif m := re.match(r"\t\t([0-9a-f]{2}) ", line):
+            found.append((top << 8 | sub, int(m[1], 16)))
+    return found
+
+
 def dump(ids: list[tuple[int, int, int, int]]) -> str:
     out = []
-    for i, (vid, did, svid, sdid) in enumerate(ids):
+    classes = classes_to_ask()
+    for i in range(max(len(ids), len(classes))):
+        vid, did, svid, sdid = ids[i % len(ids)]
+        cls, prog_if = classes[i % len(classes)]
         cfg = bytearray(64)
         cfg[0:4] = vid.to_bytes(2, "little") + did.to_bytes(2, "little")
-        cfg[0x0A:0x0C] = (0x0200).to_bytes(2, "little")
+        cfg[0x09:0x0C] = bytes([prog_if]) + cls.to_bytes(2, "little")
         cfg[0x2C:0x30] = svid.to_bytes(2, "little") + sdid.to_bytes(2, "little")
         out.append(f"{i >> 5:02x}:{i & 31:02x}.0 Ethernet controller: x")
         out += [f"{row:02x}: " + " ".join(f"{b:02x}" for b in cfg[row:row + 16]) for row in range(0, 64, 16)]
@@ -68,8 +86,11 @@ def dump(ids: list[tuple[int, int, int, int]]) -> str:
     return "\n".join(out)
 
 
-@pytest.mark.parametrize("flags", [["-vmm"], ["-vmm", "-nn"], []])
-def test_names_as_lspci_gives_them(tmp_path: Path, flags: list[str]) -> None:
+@pytest.mark.parametrize(("flags", "options"), [
+    (["-vmm"], {"verbose": 1, "machine": 2}), (["-vmm", "-nn"], {"verbose": 1, "machine": 2, "numeric": 2}),
+    ([], {}), (["-v"], {"verbose": 1}),  # -v: prog-if names too
+])
+def test_names_as_lspci_gives_them(tmp_path: Path, flags: list[str], options: dict[str, int]) -> None:
     from pciexplore import open_source
     from pciexplore.render.lspci import LspciOptions, render_source
 
@@ -77,6 +98,5 @@ def test_names_as_lspci_gives_them(tmp_path: Path, flags: list[str]) -> None:
     path.write_text(dump(ids_to_ask()))
     want = subprocess.run([LSPCI, *flags, "-F", str(path)], capture_output=True, check=True).stdout.decode()
     names.default.cache_clear()
-    opts = LspciOptions(verbose=flags.count("-vmm"), machine=2 * flags.count("-vmm"), numeric=2 * flags.count("-nn"))
     with open_source(str(path)) as src:
-        assert render_source(src, opts) == want
+        assert render_source(src, LspciOptions(**options)) == want
