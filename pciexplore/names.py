@@ -14,6 +14,11 @@ from __future__ import annotations
 import os
 from functools import cache
 
+TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
+if TYPE_CHECKING:
+    import mmap
+    from typing import BinaryIO
+
 PCI_IDS_PATHS = ("/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids", "/usr/share/pci.ids")
 HWDB_PATHS = ("/etc/udev/hwdb.bin", "/lib/udev/hwdb.bin", "/usr/lib/udev/hwdb.bin")
 
@@ -35,6 +40,17 @@ def _next_vendor_line():
     import re
 
     return re.compile(rb"\n[0-9a-fA-F]{4}[ \t]")
+
+
+def _mapped(f: BinaryIO) -> bytes | mmap.mmap:
+    """The file's bytes, mapped rather than read where it can be: reading pci.ids' 1.3 MB into a new buffer
+    costs ~330 page faults (~1.5 ms of a live `show`), mapping it a few (the kernel maps pages around each)."""
+    import mmap
+
+    try:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # empty, or not a file that maps (a pipe)
+        return f.read()
 
 
 def _clean(line: str) -> str:
@@ -64,7 +80,7 @@ class PciIds:
     def __init__(self, path: str | None = None, hwdb: str | None = None) -> None:
         self.path = path or next((p for p in PCI_IDS_PATHS if os.path.exists(p)), None)
         self._hwdb_path = hwdb or next((p for p in HWDB_PATHS if os.path.exists(p)), None)
-        self._data: bytes | None = None
+        self._data: bytes | mmap.mmap | None = None
         self._blocks_at = 0
         self._memo: dict[tuple, str | None] = {}
         self._vendors: dict[int, tuple[str, int] | None] = {}
@@ -74,12 +90,12 @@ class PciIds:
         self._hwdb: Hwdb | None = None
 
     # -- pci.ids -------------------------------------------------------------------------------
-    def _load(self) -> bytes:
+    def _load(self) -> bytes | mmap.mmap:
         if self._data is None:
             try:
                 if self.path:
                     with open(self.path, "rb") as f:
-                        self._data = f.read()
+                        self._data = _mapped(f)
                 else:
                     self._data = b""
             except OSError:
