@@ -110,11 +110,11 @@ class Register(_Declaration):
         self.doc = doc
         #: present only when this returns true for the decoded block (e.g. MSI 64-bit address high)
         self.when = when
-        self._by_name: dict[str, Field] = {f.name: f for f in fields}
+        self._by_name: dict[str, Field] = {f.name: f for f in fields} if fields else {}
         #: (name, shift, value_mask) of every field, for decoding a value without attribute look-ups
-        self.extractors = tuple((f.name, f.shift, f.value_mask) for f in fields)
+        self.extractors = tuple([(f.name, f.shift, f.value_mask) for f in fields]) if fields else ()
         #: the one-bit fields lspci shows as "Label+/-" (those with a label), in declaration order
-        self.labeled_flags = tuple(f for f in fields if f.is_flag and f.label)
+        self.labeled_flags = tuple([f for f in fields if f.is_flag and f.label]) if fields else ()
         #: field tuples already looked up by `fields_named`, keyed by the names asked for
         self._runs: dict[tuple[str, ...], tuple[Field, ...]] = {}
 
