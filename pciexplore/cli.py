@@ -111,13 +111,18 @@ class _Declared:
         self.flags: dict[str, tuple[str, str | None]] = {}  # "-v" -> (dest, action: "count", "store_true", None)
         self.defaults: dict[str, object] = {}  # every dest's default, in declaration order, then set_defaults'
         self.positional: str | None = None
+        self.name: str | None = None
 
-    def add_parser(self, name: str, **kwargs: object) -> _Declared:
+    def add_parser(self, name: str, *, help: str | None = None, description: str | None = None,  # noqa: A002
+                   epilog: str | None = None) -> _Declared:
+        if self.name is not None:  # a second parser: not one command's plain arguments
+            raise _NotPlain
+        self.name = name
         return self
 
     def add_argument(self, *names: str, action: str | None = None, dest: str | None = None, default: object = None,
                      nargs: str | None = None, help: str | None = None, metavar: str | None = None) -> None:  # noqa: A002
-        if len(names) != 1:
+        if len(names) != 1 or default is argparse.SUPPRESS:
             raise _NotPlain
         name = names[0]
         if not name.startswith("-"):
@@ -144,6 +149,8 @@ class _Declared:
     def read(self, command: str, argv: list[str]) -> argparse.Namespace:
         """What argparse gives for `argv` (after the command's name), for a command line of plain flags:
         "-vvv", "-s X", "-sX", "-vs X", "--json", one positional; raises _NotPlain for anything else."""
+        if self.name != command:
+            raise _NotPlain
         values = {"command": command, **self.defaults}
         positional = self.positional
         i = 0

@@ -35,3 +35,23 @@ def test_plain_args_reads_as_argparse_does() -> None:
                     read_plainly += 1
                     assert vars(plain) == argparse_reads(argv), argv
     assert read_plainly > 1000  # show's, ls's and tree's plain lines at least
+
+
+def test_what_only_argparse_reads_is_left_to_it() -> None:
+    import argparse
+
+    import pytest
+
+    declarations = [lambda p: p.add_argument("-f", type=int), lambda p: p.add_argument("-f", required=True),
+                    lambda p: p.add_argument("-f", default=argparse.SUPPRESS), lambda p: p.add_argument("--file"),
+                    lambda p: p.add_argument("-f", "--file", action="store_true"),
+                    lambda p: p.add_argument("files", nargs="*"), lambda p: p.add_argument("file"),
+                    lambda p: p.add_argument("-f", action="append"), lambda p: p.add_mutually_exclusive_group(),
+                    lambda p: p.add_subparsers(), lambda p: p.add_argument("-c", dest="command"),
+                    lambda p: (p.add_argument("-f", dest="x", action="count"), p.set_defaults(x=3))]
+    for declare in declarations:
+        declared = cli._Declared()
+        with pytest.raises((cli._NotPlain, TypeError, AttributeError)):
+            declare(declared.add_parser("x", help="h"))
+    with pytest.raises(TypeError):  # a parser of other prefix characters, or any other setting, is argparse's
+        cli._Declared().add_parser("x", prefix_chars="+")
