@@ -98,103 +98,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-class _NotPlain(Exception):
-    """The command declares, or the command line holds, something only argparse reads."""
-
-
-class _Declared:
-    """One command's arguments as its `register` declares them, kept rather than built into argparse parsers
-    (building them, and argparse's gettext look-ups, which import locale, cost a live `show` ~8M of ~116M
-    instructions).  Plain flags, valued options and one optional positional; anything else is _NotPlain."""
-
-    def __init__(self) -> None:
-        self.flags: dict[str, tuple[str, str | None]] = {}  # "-v" -> (dest, action: "count", "store_true", None)
-        self.defaults: dict[str, object] = {}  # every dest's default, in declaration order, then set_defaults'
-        self.positional: str | None = None
-        self.name: str | None = None
-
-    def add_parser(self, name: str, *, help: str | None = None, description: str | None = None,  # noqa: A002
-                   epilog: str | None = None) -> _Declared:
-        if self.name is not None:  # a second parser: not one command's plain arguments
-            raise _NotPlain
-        self.name = name
-        return self
-
-    def add_argument(self, *names: str, action: str | None = None, dest: str | None = None, default: object = None,
-                     nargs: str | None = None, help: str | None = None, metavar: str | None = None) -> None:  # noqa: A002
-        if len(names) != 1 or default is argparse.SUPPRESS:
-            raise _NotPlain
-        name = names[0]
-        if not name.startswith("-"):
-            if nargs != "?" or self.positional or action or dest:
-                raise _NotPlain
-            self.positional = name
-            self.defaults[name] = default
-            return
-        short = len(name) == 2 and name[1] != "-"
-        if nargs is not None or not (short or name.startswith("--")) or action not in ("count", "store_true", None) \
-                or (action is None and not short):
-            raise _NotPlain
-        dest = dest or name.lstrip("-").replace("-", "_")
-        if dest in ("command", *self.defaults):  # argparse's own dest for the command, or one dest twice
-            raise _NotPlain
-        self.flags[name] = (dest, action)
-        self.defaults[dest] = False if action == "store_true" and default is None else default
-
-    def set_defaults(self, **kwargs: object) -> None:
-        if not kwargs.keys().isdisjoint(self.defaults):
-            raise _NotPlain  # argparse gives an argument's own default the set_defaults value then
-        self.defaults.update(kwargs)
-
-    def read(self, command: str, argv: list[str]) -> argparse.Namespace:
-        """What argparse gives for `argv` (after the command's name), for a command line of plain flags:
-        "-vvv", "-s X", "-sX", "-vs X", "--json", one positional; raises _NotPlain for anything else."""
-        if self.name != command:
-            raise _NotPlain
-        values = {"command": command, **self.defaults}
-        positional = self.positional
-        i = 0
-        while i < len(argv):
-            arg = argv[i]
-            i += 1
-            if not arg.startswith("-"):
-                if positional is None:
-                    raise _NotPlain
-                values[positional], positional = arg, None
-                continue
-            if "=" in arg or arg == "-":
-                raise _NotPlain
-            letters = [arg] if arg.startswith("--") else ["-" + c for c in arg[1:]]
-            for k, flag in enumerate(letters):
-                if flag not in self.flags:
-                    raise _NotPlain
-                dest, action = self.flags[flag]
-                if action == "count":
-                    values[dest] = (values[dest] or 0) + 1
-                elif action == "store_true":
-                    values[dest] = True
-                else:  # the value: the rest of the cluster, or the next argument
-                    rest = arg[k + 2:]
-                    if not rest:
-                        if i == len(argv) or argv[i].startswith("-"):
-                            raise _NotPlain
-                        rest, i = argv[i], i + 1
-                    values[dest] = rest
-                    break
-        return argparse.Namespace(**values)
-
-
-def plain_args(command: str, argv: list[str]) -> argparse.Namespace | None:
-    """`argv` read as argparse reads it, without building argparse's parsers, where the command declares
-    only plain arguments and the line is plain (see _Declared); None where argparse must read it."""
-    declared = _Declared()
-    try:
-        importlib.import_module(f"{commands.__name__}.{command}").register(declared)
-        return declared.read(command, argv)
-    except (_NotPlain, TypeError, AttributeError):
-        return None
-
-
 def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
     """A warning (a limit reached, see errors.LimitReached) as one line on stderr, like an error."""
     print(f"pciexplore: warning: {printable(message)}", file=sys.stderr)
@@ -204,14 +107,11 @@ def main(argv: list[str] | None = None, started: Callable[[], None] | None = Non
     """Run one command line; `started` is called once it is parsed, before the command runs."""
     argv = sys.argv[1:] if argv is None else argv
     first = argv[0] if argv else None
-    command = first if first in command_names() else None
-    args = plain_args(command, argv[1:]) if command else None
-    if args is None or not getattr(args, "run", None):
-        parser = build_parser(command)
-        args = parser.parse_args(argv)
-        if not getattr(args, "run", None):
-            parser.print_help()
-            return 2
+    parser = build_parser(first if first in command_names() else None)
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
     if started is not None:
         started()
     for stream in (sys.stdout, sys.stderr):  # a string no encoder takes is shown escaped, never a crash
