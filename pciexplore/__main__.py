@@ -1,4 +1,5 @@
-"""`python -m pciexplore`: the command line, with the cyclic garbage collector held off while it starts up.
+"""`python -m pciexplore` and the `pciexplore` command: the command line, with the cyclic garbage collector
+held off while it starts up.
 
 Start-up (imports, declarations, the parser) makes objects that live as long as the process; the
 collector's passes over them cost a live `show` ~13M of its 135M instructions (bench/RESULTS.md).
@@ -14,7 +15,13 @@ def _started() -> None:
     gc.enable()
 
 
-gc.disable()
-from .cli import main  # noqa: E402  (imported with the collector held off)
+def run() -> int:
+    """The console script's entry point (pyproject.toml), the same start-up as `python -m pciexplore`."""
+    gc.disable()
+    from .cli import main  # imported with the collector held off
 
-sys.exit(main(started=_started))
+    return main(started=_started)
+
+
+if __name__ == "__main__":
+    sys.exit(run())
