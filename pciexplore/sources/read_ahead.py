@@ -86,7 +86,7 @@ class ReadAhead:
         head = pipe.read(4)
         body = pipe.read(int.from_bytes(head, "little")) if len(head) == 4 else b""
         if not body:  # the child finished (or died): what is left is read directly
-            self.close()
+            self.close(finished=True)
             return False
         for d, cfg, kernel in marshal.loads(body):
             if cfg is not None:
@@ -96,19 +96,17 @@ class ReadAhead:
             self._received += 1
         return True
 
-    def close(self) -> None:
-        """Stop the child (it holds nothing but its end of the pipe) and reap it."""
+    def close(self, finished: bool = False) -> None:
+        """Stop the child unless it `finished` (it holds nothing but its end of the pipe) and reap it."""
         if self._pipe is None or os.getpid() != self._owner:  # (a child never stops its parent's other children)
             return
         self._pipe.close()
         self._pipe = None
         try:
-            os.kill(self._pid, 9)
-        except OSError:
-            pass
-        try:
+            if not finished:
+                os.kill(self._pid, 9)
             os.waitpid(self._pid, 0)
-        except OSError:
+        except OSError:  # reaped already (SIGCHLD ignored by whoever embeds us)
             pass
 
     def __del__(self) -> None:
