@@ -1,7 +1,8 @@
 """Enumerate and decode a synthetic sysfs tree of 4096 functions (and of 8192, to see how time grows),
 through the sysfs source, and compare with `lspci -vvv -A linux-sysfs` on the same tree in the same run;
 `pciexplore show -vvv` as a whole process at every size (and on a tree of the smallest size where no two
-functions have the same capability bytes), and `pciexplore show` of this machine against `lspci`.
+functions have the same capability bytes), `show -vvv` of the largest tree with every file read by `show`
+itself (the design before sources/read_ahead.py), and `pciexplore show` of this machine against `lspci`.
 
 Goals: 4096 functions in <= 1 s; `show -vvv` <= 1.0x lspci; twice the functions costs at most twice the
 time; `show` of this machine within 30 ms of `lspci`.
@@ -24,6 +25,11 @@ from common import cli_command, corpus_configs, decode_full, run_process, timed_
 from pciexplore import Address
 from pciexplore.sources.fake_sysfs import build_tree
 from pciexplore.sources.sysfs import SYSFS_PCI, SysfsSource
+
+
+#: `pciexplore ARGS` with the read-ahead child turned off (sources/read_ahead.py)
+DIRECT = ("import runpy; from pciexplore.sources import read_ahead; read_ahead.worth_it = lambda count: False; "
+          "runpy.run_module('pciexplore', run_name='__main__', alter_sys=True)")
 
 
 def make_tree(root: Path, n: int, configs: list[bytes], distinct: bool = False) -> Path:
@@ -55,6 +61,9 @@ def main(argv: list[str]) -> int:
             cli, env = cli_command(["show", "-vvv", str(devices)], Path(tmp) / "pycache")
             run_process(cli, env)  # compiles the bytecode once, as installing the package would
             rows[f"show {n}"] = lambda cli=cli, env=env: run_process(cli, env)
+        # the previous design, on the largest tree: every file read by `show` itself, none ahead by a child
+        direct = cli[:cli.index("-m")] + ["-c", DIRECT, *cli[cli.index("pciexplore") + 1:]]
+        rows[f"direct {sizes[-1]}"] = lambda: run_process(direct, env)
         # the worst case for reusing capability text: every function's capability bytes differ
         n = sizes[0]
         devices = make_tree(Path(tmp) / f"distinct{n}", n, configs, distinct=True)
@@ -86,6 +95,11 @@ def main(argv: list[str]) -> int:
             line += (f"; lspci -vvv best {lbest * 1e3:.1f} ms (median {lmed * 1e3:.1f}): ratio best {best / lbest:.2f}x, "
                      f"median {med / lmed:.2f}x, CPU {cpu / lcpu:.2f}x (goal <= 1.0)")
         print(line)
+    n = sizes[-1]
+    (best, med, cpu), (dbest, dmed, dcpu) = timings[f"show {n}"], timings[f"direct {n}"]
+    print(f"pciexplore show -vvv (process), {n:5d} functions, every file read by show itself (no read-ahead child): "
+          f"best {dbest * 1e3:.1f} ms (median {dmed * 1e3:.1f}, CPU {dcpu * 1e3:.1f}); with the child: "
+          f"{best / dbest:.2f}x best, {med / dmed:.2f}x median, CPU {cpu / dcpu:.2f}x")
     for a, b in itertools.pairwise(sizes):
         for what in ("ours", "show"):
             small, large = timings[f"{what} {a}"], timings[f"{what} {b}"]

@@ -671,6 +671,9 @@ def show_all(source: Source, opts: LspciOptions, selector: str | None = None) ->
 
         paths = bridge_paths(every, opts.path)
     header_only = not (opts.verbose or opts.kernel or opts.machine or opts.hex_dump > 1 or opts.path or opts.ids)
+    read_ahead = getattr(source, "read_ahead", None)  # a big sysfs tree: its files read meanwhile, in order
+    if read_ahead is not None:  # (not those a -d filter has read already)
+        read_ahead([fn.address for fn in fns if "config" not in fn.__dict__], 64 if header_only else 4096)
     out = []
     caps_memo: dict[tuple, str] = {}  # capability text by what it depends on (lspci.caps_text_key)
     for fn in fns:

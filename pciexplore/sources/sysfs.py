@@ -57,6 +57,8 @@ class SysfsSource(Source):
             self._dirs[addr] = f"{self._root}/{entry}"
         #: functions whose config file is longer than what this user may read
         self.limited: dict[Address, int] = {}
+        #: a child reading ahead for `show` (read_ahead.py), while it runs
+        self._ahead = None
 
     @property
     def root(self) -> Path:
@@ -90,10 +92,12 @@ class SysfsSource(Source):
         return self._read_config(addr, length, note_limit=False)
 
     def _read_config(self, addr: Address, length: int, note_limit: bool) -> bytes:
-        path = f"{self._dir_name(addr)}/config"
+        d = self._dir_name(addr)
+        path = f"{d}/config"
         try:
+            ahead = None if self._ahead is None else self._ahead.config(d, length)
             # unbuffered, regular files only (a FIFO or /dev/zero in a fake tree would hang or never end)
-            data, full = _read_regular(path, length)
+            data, full = _read_regular(path, length) if ahead is None else ahead
             full = full if note_limit else 0
         except FileNotFoundError:
             raise DeviceGone("device vanished (hot-unplugged?)", file=path, device=str(addr)) from None
@@ -189,7 +193,30 @@ class SysfsSource(Source):
 
     def kernel_info(self, addr: Address) -> KernelInfo | None:
         # read when asked for, attribute by attribute: `show` prints some of them, a capture all of them
-        return _SysfsKernelInfo(self._dir_name(addr), self._slots().get((addr.domain, addr.bus, addr.device)))
+        d = self._dir_name(addr)
+        info = _SysfsKernelInfo(d, self._slots().get((addr.domain, addr.bus, addr.device)))
+        for name, value in (self._ahead and self._ahead.kernel(d) or {}).items():
+            setattr(info, name, value)
+        return info
+
+    def read_ahead(self, addrs: list[Address], config_length: int = 4096) -> None:
+        """About to read these functions in this order, each one's first `config_length` config bytes and
+        the kernel attributes lspci prints: on a big tree a child process reads them meanwhile
+        (read_ahead.py). Anything else, or any of them read again, is read directly as always."""
+        from . import read_ahead
+
+        self._stop_reading_ahead()
+        if read_ahead.worth_it(len(addrs)):
+            self._ahead = read_ahead.ReadAhead([self._dir_name(a) for a in addrs], config_length, _read_regular,
+                                               _SHOW_FILES)
+
+    def close(self) -> None:
+        self._stop_reading_ahead()
+
+    def _stop_reading_ahead(self) -> None:
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
 
     def _slots(self) -> dict[tuple[int, int, int], str]:
         """(domain, bus, device) -> slot name from the `slots` directory next to `devices`; the first
@@ -248,6 +275,10 @@ _KERNEL_FILES = {
     "resources": lambda d: _read_resources(f"{d}/resource") or [],
     "label": _read_label,
 }
+
+
+#: what lspci prints of the kernel's view (not msi_irqs/: it lists no vectors)
+_SHOW_FILES = {name: read for name, read in _KERNEL_FILES.items() if name != "msi_irqs"}
 
 
 class _SysfsKernelInfo(KernelInfo):
