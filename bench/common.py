@@ -81,6 +81,10 @@ def run_process(cmd: list[str], env: dict[str, str] | None = None) -> None:
 def cli_command(args: list[str], pycache: Path) -> tuple[list[str], dict[str, str]]:
     """(argv, environment) that run `pciexplore ARGS` as a user's installed copy runs it: from compiled
     bytecode (kept in `pycache`, outside the tree) even where PYTHONDONTWRITEBYTECODE is set.  Run it
-    once before timing so the bytecode exists."""
+    once before timing so the bytecode exists.  The `pciexplore` console script beside the interpreter where
+    pip installed one (what a user types; it also keeps the current directory off the import path, where
+    `-m` would import whatever checkout the bench is run from), else `-m pciexplore`."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return [sys.executable, "-X", f"pycache_prefix={pycache}", "-m", "pciexplore", *args], env
+    script = Path(sys.executable).with_name("pciexplore")
+    entry = [str(script)] if script.is_file() else ["-m", "pciexplore"]
+    return [sys.executable, "-X", f"pycache_prefix={pycache}", *entry, *args], env

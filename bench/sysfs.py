@@ -28,8 +28,8 @@ from pciexplore.sources.sysfs import SYSFS_PCI, SysfsSource
 
 
 #: `pciexplore ARGS` with the read-ahead child turned off (sources/read_ahead.py)
-DIRECT = ("import runpy; from pciexplore.sources import read_ahead; read_ahead.worth_it = lambda count: False; "
-          "runpy.run_module('pciexplore', run_name='__main__', alter_sys=True)")
+DIRECT = ("import sys; from pciexplore.sources import read_ahead; read_ahead.worth_it = lambda count: False; "
+          "from pciexplore.__main__ import run; sys.exit(run())")
 
 
 def make_tree(root: Path, n: int, configs: list[bytes], distinct: bool = False) -> Path:
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
             run_process(cli, env)  # compiles the bytecode once, as installing the package would
             rows[f"show {n}"] = lambda cli=cli, env=env: run_process(cli, env)
         # the previous design, on the largest tree: every file read by `show` itself, none ahead by a child
-        direct = cli[:cli.index("-m")] + ["-c", DIRECT, *cli[cli.index("pciexplore") + 1:]]
+        direct = [*cli[:3], "-c", DIRECT, "show", "-vvv", str(devices)]
         rows[f"direct {sizes[-1]}"] = lambda: run_process(direct, env)
         # the worst case for reusing capability text: every function's capability bytes differ
         n = sizes[0]
