@@ -16,7 +16,7 @@ from operator import itemgetter
 from .. import names
 from ..address import IdFilter, Selector
 from ..sources.base import KernelInfo
-from .lspci import Ctx, LspciOptions, show_caps
+from .lspci import Ctx, Listing, LspciOptions, show_caps
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
@@ -302,9 +302,9 @@ class DeviceFacts:
 def _slot(ctx: Ctx, domain: bool | None = None) -> str:
     """lspci's show_slot_name: domain when asked or needed, then bus:dev.fn or the -P/-PP path."""
     a = ctx.fn.address
-    paths = ctx.state.get("paths")
+    paths = ctx.listing.paths
     name = paths[id(ctx.fn)] if paths else a.short
-    return f"{a.domain:04x}:{name}" if (ctx.state.get("domains") if domain is None else domain) else name
+    return f"{a.domain:04x}:{name}" if (ctx.listing.domains if domain is None else domain) else name
 
 
 def function_filter(selector: str | None, ids: str | None) -> Callable[[Function], bool] | None:
@@ -325,24 +325,41 @@ def function_filter(selector: str | None, ids: str | None) -> Callable[[Function
     return wanted
 
 
-def show_terse(ctx: Ctx, d: DeviceFacts) -> None:
+def _identity_text(ctx: Ctx, d: DeviceFacts) -> str:
+    """show_terse's text after the slot name: class, vendor and device, revision, prog-if, then the
+    DeviceName and Subsystem lines."""
     ids = names.default()
-    mode = ctx.opts.numeric
-    ctx.p(f"{_slot(ctx)} {names.fit(ids.class_text(d.cls, mode), 128)}: "
-          f"{names.fit(ids.vendor_device_text(d.vendor, d.device, mode), 128)}")
+    mode, fit = ctx.opts.numeric, names.fit
+    text = f" {fit(ids.class_text(d.cls, mode), 128)}: {fit(ids.vendor_device_text(d.vendor, d.device, mode), 128)}"
     if d.rev:
-        ctx.p(f" (rev {d.rev:02x})")
+        text += f" (rev {d.rev:02x})"
     if ctx.verbose:
         pif = ids.prog_if_text(d.cls, d.prog_if)
-        pif = None if pif is None else names.fit(pif, 128)
-        if d.prog_if or pif is not None:
-            ctx.p(f" (prog-if {d.prog_if:02x}" + (f" [{pif}])" if pif is not None else ")"))
-    ctx.p("\n")
+        if pif is not None:
+            text += f" (prog-if {d.prog_if:02x} [{fit(pif, 128)}])"
+        elif d.prog_if:
+            text += f" (prog-if {d.prog_if:02x})"
+    text += "\n"
     if ctx.verbose or ctx.opts.kernel:
         if d.label:
-            ctx.p(f"\tDeviceName: {d.label}")
+            text += f"\tDeviceName: {d.label}"
         if d.subsys and d.subsys[0] and d.subsys[0] != 0xFFFF:
-            ctx.p(f"\tSubsystem: {names.fit(ids.subsystem_text(d.vendor, d.device, *d.subsys, mode), 256)}\n")
+            text += f"\tSubsystem: {fit(ids.subsystem_text(d.vendor, d.device, *d.subsys, mode), 256)}\n"
+    return text
+
+
+def show_terse(ctx: Ctx, d: DeviceFacts) -> None:
+    """lspci's show_terse: the first line and, with -v or -k, DeviceName and Subsystem.  The text after
+    the slot name is made once per listing for each model (same ids: the ports of a NIC, a row of drives)."""
+    memo = ctx.listing.identity_texts
+    if memo is None:
+        text = _identity_text(ctx, d)
+    else:
+        key = (d.cls, d.vendor, d.device, d.rev, d.prog_if, d.subsys, d.label)
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = _identity_text(ctx, d)
+    ctx.p(_slot(ctx) + text)
 
 
 # -- verbose header (show_verbose) ----------------------------------------------------------------
@@ -760,20 +777,13 @@ def show_all(source: Source, opts: LspciOptions, selector: str | None = None) ->
     every = source.functions()
     wanted = function_filter(selector, opts.ids)
     fns = [fn for fn in every if wanted(fn)] if wanted else every
-    domains = opts.domains or any(f.address.domain for f in every)
     paths = None
     if opts.path:
         from .tree import bridge_paths
 
         paths = bridge_paths(every, opts.path)
+    listing = Listing(opts, opts.domains or any(f.address.domain for f in every), paths, reuse=True)
     header_only = not (opts.verbose or opts.kernel or opts.machine or opts.hex_dump > 1 or opts.path or opts.ids)
-    out = []
-    caps_memo: dict[tuple, str] = {}  # capability text by what it depends on (lspci.caps_text_key)
     for fn in fns:
-        ctx = Ctx(fn, opts, config_header(fn) if header_only else None)
-        ctx.state["domains"] = domains
-        ctx.state["paths"] = paths
-        ctx.state["caps_memo"] = caps_memo
-        show_device(ctx)
-        out.append(ctx.text())
-    return "".join(out)
+        show_device(Ctx(fn, opts, config_header(fn) if header_only else None, listing))
+    return listing.text()
