@@ -121,6 +121,7 @@ _LAYOUTS = {
 }
 _OTHER_HEADER = _Registers("Header", *_COMMON, ("interrupt_line", PCI_INTERRUPT_LINE, 1))
 _BAR_COUNT = {0: 6, 1: 2, 2: 1}
+_NO_BARS = (0,) * 6  # sizes and resource flags of BARs where config space is all there is
 #: a source without a kernel's view (a dump): every fact comes from config space
 _NO_KERNEL_VIEW = KernelInfo()
 _NO_IDS: dict[str, int] = {}
@@ -240,40 +241,38 @@ class DeviceFacts:
 
     def _find_cap(self, cap_id: int) -> int:
         """libpci's pci_find_cap over the standard list (which always starts at 0x34)."""
-        rd = self.read
+        cfg = self.cfg
         if not self.regs.status & PCI_STATUS_CAP_LIST:
             return 0
         seen = set()
-        where = rd(PCI_CAPABILITY_LIST, 1) & ~3
+        where = _read(cfg, PCI_CAPABILITY_LIST, 1) & ~3
         while where and where not in seen:
             seen.add(where)
-            this_id = rd(where, 1)
+            this_id = _read(cfg, where, 1)
             if this_id == 0xFF:
                 break
             if this_id == cap_id:
                 return where
-            where = rd(where + 1, 1) & ~3
+            where = _read(cfg, where + 1, 1) & ~3
         return 0
 
     def _from_config(self, htype: int) -> None:
         """pci_generic_fill_info: BAR and ROM addresses decoded from config space."""
         self.have_io_flags = False
-        self.sizes = [0] * 6
-        self.ioflags = [0] * 6
+        self.sizes = self.ioflags = _NO_BARS
         self.rom_size = self.rom_flags = 0
+        bars = self.regs[_BAR0:_BAR0 + _BAR_COUNT.get(htype, 0)]
         bases = [0] * 6
-        count = _BAR_COUNT.get(htype, 0)
-        bars = self.regs[_BAR0:_BAR0 + count]
-        i = 0
-        while i < count:
-            x = bars[i]
-            if x and x != 0xFFFFFFFF:
+        upper = False  # this BAR holds the upper half of the one before
+        for i, x in enumerate(bars):
+            if upper:
+                upper = False
+            elif x and x != 0xFFFFFFFF:
                 if x & PCI_BASE_ADDRESS_SPACE_IO or x & PCI_BASE_ADDRESS_MEM_TYPE_MASK != PCI_BASE_ADDRESS_MEM_TYPE_64:
                     bases[i] = x
-                elif i < count - 1:
-                    i += 1
-                    bases[i - 1] = x | bars[i] << 32
-            i += 1
+                elif i < len(bars) - 1:
+                    bases[i] = x | bars[i + 1] << 32
+                    upper = True
         self.bases = bases
         rom = self.regs.rom_address if htype in (0, 1) else 0
         self.rom = 0 if rom == 0xFFFFFFFF else rom
