@@ -36,18 +36,45 @@ class LspciOptions(namedtuple("LspciOptions", "verbose numeric domains kernel he
     __slots__ = ()
 
 
-class Ctx:
-    """Output buffer and per-function state shared by the header and capability renderers."""
+class Listing:
+    """What the functions of one listing share: the flags, the output (one list of pieces for all of them)
+    and text made once for every function with the same inputs (`None`: every function renders its own)."""
 
-    def __init__(self, fn: Function, opts: LspciOptions, cfg: bytes | None = None) -> None:
+    __slots__ = ("opts", "chunks", "p", "domains", "paths", "caps_texts", "identity_texts")
+
+    def __init__(self, opts: LspciOptions, domains: bool = False, paths: dict[int, str] | None = None,
+                 reuse: bool = False) -> None:
+        self.opts = opts
+        self.chunks: list[str] = []
+        #: write text, as lspci's printf (the list's own append: called for every piece of every line)
+        self.p: Callable[[str], None] = self.chunks.append
+        self.domains = domains  # -D, or some function is outside domain 0
+        self.paths = paths  # -P/-PP: each function's path by id(function)
+        #: capability text by what it depends on (`caps_text_key`)
+        self.caps_texts: dict[tuple, str] | None = {} if reuse else None
+        #: the first line after the slot name and the Subsystem line, by the ids they show (lspci_header.show_terse)
+        self.identity_texts: dict[tuple, str] | None = {} if reuse else None
+
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+
+class Ctx:
+    """One function being rendered: its bytes and the state shared by its header and capability renderers."""
+
+    __slots__ = ("fn", "opts", "verbose", "cfg", "listing", "chunks", "p", "state")
+
+    def __init__(self, fn: Function, opts: LspciOptions, cfg: bytes | None = None,
+                 listing: Listing | None = None) -> None:
         self.fn = fn
         self.opts = opts
         self.verbose = opts.verbose
         #: the config bytes shown: all the function has, or just its header when that is all the flags show
         self.cfg = fn.config if cfg is None else cfg
-        self.chunks: list[str] = []
-        #: write text, as lspci's printf (the list's own append: called for every piece of every line)
-        self.p: Callable[[str], None] = self.chunks.append
+        #: the listing this function is part of (a listing of its own when rendered alone)
+        self.listing = listing = Listing(opts) if listing is None else listing
+        self.chunks = listing.chunks
+        self.p = listing.p
         #: facts one renderer leaves for later ones (e.g. "exp_type" for extended caps)
         self.state: dict[str, Any] = {}
 
@@ -68,9 +95,6 @@ class Ctx:
     def flag(value: int, mask: int) -> str:
         """lspci's FLAG(): '+' when any bit of mask is set."""
         return "+" if value & mask else "-"
-
-    def text(self) -> str:
-        return "".join(self.chunks)
 
 
 def _collect(package: str) -> dict[int, Callable]:
@@ -112,7 +136,10 @@ NOT_REUSABLE = "text_not_reusable"
 
 def has_memory_bar(d: DeviceFacts) -> bool:
     """lspci's device_has_memory_space_bar: any BAR with an address or size that is not I/O space."""
-    return any((base or size) and not base & 1 for base, size in zip(d.bases, d.sizes, strict=False))
+    for base, size in zip(d.bases, d.sizes, strict=False):
+        if (base or size) and not base & 1:
+            return True
+    return False
 
 
 def caps_text_key(ctx: Ctx, where: int) -> tuple:
@@ -124,9 +151,9 @@ def caps_text_key(ctx: Ctx, where: int) -> tuple:
     kernel's view of BARs where there is one).  A walk that reaches into the header, and the VPD renderer
     (which reads the source's `vpd` file), mark their text as not reusable."""
     cfg, a = ctx.cfg, ctx.fn.address
-    head = cfg[0:4] + cfg[6:7] + cfg[0x0E:0x0F] + cfg[where:where + 1]  # PCI_VENDOR_ID..PCI_DEVICE_ID, ...
-    return (head, cfg[PCI_STD_HEADER_SIZEOF:], where, bool(a.device or a.function),
-            has_memory_bar(ctx.state["facts"]))
+    # PCI_VENDOR_ID..PCI_DEVICE_ID, PCI_STATUS's low byte (the list bit), PCI_HEADER_TYPE, the list pointer
+    return (cfg[0:4], cfg[6], cfg[0x0E], cfg[where:where + 1], cfg[PCI_STD_HEADER_SIZEOF:], where,
+            bool(a.device or a.function), has_memory_bar(ctx.state["facts"]))
 
 
 def show_caps(ctx: Ctx, where: int = 0x34) -> None:
@@ -134,7 +161,7 @@ def show_caps(ctx: Ctx, where: int = 0x34) -> None:
     (the virtual functions of an SR-IOV device, the ports of a NIC, a row of the same NVMe drive have the
     same capability bytes): the renderers are pure functions of those inputs, so the text is rendered
     once per distinct key."""
-    memo = ctx.state.get("caps_memo")
+    memo = ctx.listing.caps_texts
     if memo is None:
         walk_caps(ctx, where)
         return
@@ -226,7 +253,7 @@ def render_function(fn: Function, opts: LspciOptions) -> str:
 
     ctx = Ctx(fn, opts)
     show_device(ctx)
-    return ctx.text()
+    return ctx.listing.text()
 
 
 def render_source(source: Source, opts: LspciOptions, selector: str | None = None) -> str:
