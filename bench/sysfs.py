@@ -26,7 +26,6 @@ from pciexplore import Address
 from pciexplore.sources.fake_sysfs import build_tree
 from pciexplore.sources.sysfs import SYSFS_PCI, SysfsSource
 
-
 #: `pciexplore ARGS` with the read-ahead child turned off (sources/read_ahead.py)
 DIRECT = ("import sys; from pciexplore.sources import read_ahead; read_ahead.worth_it = lambda count: False; "
           "from pciexplore.__main__ import run; sys.exit(run())")

@@ -8,9 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from conftest import corpus_dumps
 from lspcicmp import lspci_text, options
+
 from pciexplore import Address, open_source
 from pciexplore.render.lspci import render_source
 from pciexplore.sources import read_ahead, sysfs
