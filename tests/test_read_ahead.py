@@ -17,6 +17,7 @@ from pciexplore.sources import read_ahead, sysfs
 from pciexplore.sources.fake_sysfs import build_tree
 
 pytestmark = pytest.mark.lspci
+REAL_WORTH_IT = read_ahead.worth_it  # the tests below but one force the child (see `single_threaded`)
 
 def _configs() -> list[bytes]:
     configs = []
@@ -47,6 +48,14 @@ def big_tree(tmp_path: Path, n: int = 96) -> Path:
         if i % 7 == 0:
             (d / "label").write_text(f"Onboard LAN {i}\n")
     return devices
+
+
+@pytest.fixture(autouse=True)
+def single_threaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line is single-threaded, the suite's process may not be (threads earlier tests left):
+    these tests are about the child, so it is forked whatever else runs here. The thread rule has its own
+    test below, which takes the real `worth_it`."""
+    monkeypatch.setattr(read_ahead, "worth_it", lambda count: count >= 64 and hasattr(os, "fork"))
 
 
 @pytest.fixture
@@ -130,13 +139,14 @@ def test_functions_asked_for_out_of_order_or_again_are_read_directly(tmp_path: P
 
 
 def test_no_child_for_a_few_functions_or_beside_other_threads() -> None:
-    assert not read_ahead.worth_it(6)
-    assert read_ahead.worth_it(4096) == (threading.active_count() == 1)
+    worth_it = REAL_WORTH_IT
+    assert not worth_it(6)
+    assert worth_it(4096) == (threading.active_count() == 1)
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        assert not read_ahead.worth_it(4096)  # forking beside a thread (a Jupyter kernel) is not safe
+        assert not worth_it(4096)  # forking beside a thread (a Jupyter kernel) is not safe
     finally:
         stop.set()
         thread.join()
