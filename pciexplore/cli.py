@@ -2,16 +2,18 @@
 
 Each command module defines `register(subparsers)` adding its parser with `set_defaults(run=...)`;
 `run(args)` returns the exit status.  Errors the kit raises on purpose become one line on stderr.
+A plain command line (`show -vvv -s 00:03.0`) is read from those declarations directly (_Declared); argparse
+(pciexplore.parser) reads every other one, and writes help and usage errors.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 import warnings
 from collections.abc import Callable
+from types import SimpleNamespace
 
 from . import commands
 from .errors import InputError, PciError
@@ -20,6 +22,8 @@ from .words import plural
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every command's start-up pays for it
 if TYPE_CHECKING:
+    import argparse
+
     from .model import Function
     from .sources.base import Source
 
@@ -61,41 +65,113 @@ def limited_note(fns: list[Function], consequence: str) -> str:
             f"{plural(len(fns), 'function')} ({some}); {consequence} -- run as root to read all")
 
 
-class _HelpFormatter(argparse.HelpFormatter):
-    """argparse's formatter, told the terminal's width only when it writes help: argparse builds one at every
-    add_argument, and finding the width imports shutil (with bz2 and lzma), ~8M instructions a start-up."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
-        self._width_asked, self._max_help_position_asked = width, max_help_position
-        super().__init__(prog, indent_increment, max_help_position, 80 if width is None else width)
-
-    def format_help(self) -> str:
-        if self._width_asked is None:  # the widths argparse itself works out from the terminal's
-            sized = argparse.HelpFormatter(self._prog, self._indent_increment, self._max_help_position_asked)
-            self._width, self._max_help_position = sized._width, sized._max_help_position
-        return super().format_help()
-
-
-class _Parser(argparse.ArgumentParser):
-    """ArgumentParser with the formatter above; the sub-command parsers are made of the same class."""
-
-    def __init__(self, *args, formatter_class: type = _HelpFormatter, **kwargs) -> None:
-        super().__init__(*args, formatter_class=formatter_class, **kwargs)
-
-
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser; with `only` naming a command, just that command's module is imported (so
-    `pciexplore show` does not pay for the capture, QEMU and dashboard modules)."""
-    from . import __version__
+    """argparse's parser (pciexplore.parser); with `only` naming a command, just that command's module is
+    imported (so `pciexplore show` does not pay for the capture, QEMU and dashboard modules)."""
+    from .parser import build_parser
 
-    parser = _Parser(prog="pciexplore", description="Explore PCI/PCIe devices and their interrupts.")
-    parser.add_argument("--version", action="version", version=f"pciexplore {__version__}")
-    # prog given, as argparse would work it out: working it out builds a help formatter, which imports shutil
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", prog="pciexplore")
-    for name in [only] if only else command_names():
-        importlib.import_module(f"{commands.__name__}.{name}").register(sub)
-    return parser
+    return build_parser(only)
+
+
+SUPPRESS = "==SUPPRESS=="  # argparse.SUPPRESS's value, without importing argparse
+
+
+class _NotPlain(Exception):
+    """The command declares, or the command line holds, something only argparse reads."""
+
+
+class _Declared:
+    """One command's arguments as its `register` declares them, kept rather than built into argparse parsers:
+    importing argparse (gettext, locale, re and the enum module re imports) and building its parsers cost a
+    live `show` ~28M of its 114.6M instructions.  Plain flags, valued options and one optional positional;
+    anything else is _NotPlain, and argparse reads the line (tests/test_startup_cli.py holds the two equal)."""
+
+    def __init__(self) -> None:
+        self.flags: dict[str, tuple[str, str | None]] = {}  # "-v" -> (dest, action: "count", "store_true", None)
+        self.defaults: dict[str, object] = {}  # every dest's default, in declaration order, then set_defaults'
+        self.positional: str | None = None
+        self.name: str | None = None
+
+    def add_parser(self, name: str, *, help: str | None = None, description: str | None = None,  # noqa: A002
+                   epilog: str | None = None) -> _Declared:
+        if self.name is not None:  # a second parser: not one command's plain arguments
+            raise _NotPlain
+        self.name = name
+        return self
+
+    def add_argument(self, *names: str, action: str | None = None, dest: str | None = None, default: object = None,
+                     nargs: str | None = None, help: str | None = None, metavar: str | None = None) -> None:  # noqa: A002
+        if len(names) != 1 or default == SUPPRESS:
+            raise _NotPlain
+        name = names[0]
+        if not name.startswith("-"):
+            if nargs != "?" or self.positional or action or dest:
+                raise _NotPlain
+            self.positional = name
+            self.defaults[name] = default
+            return
+        short = len(name) == 2 and name[1] != "-"
+        if nargs is not None or not (short or name.startswith("--")) or action not in ("count", "store_true", None) \
+                or (action is None and not short):
+            raise _NotPlain
+        dest = dest or name.lstrip("-").replace("-", "_")
+        if dest in ("command", *self.defaults):  # argparse's own dest for the command, or one dest twice
+            raise _NotPlain
+        self.flags[name] = (dest, action)
+        self.defaults[dest] = False if action == "store_true" and default is None else default
+
+    def set_defaults(self, **kwargs: object) -> None:
+        if not kwargs.keys().isdisjoint(self.defaults):
+            raise _NotPlain  # argparse gives an argument's own default the set_defaults value then
+        self.defaults.update(kwargs)
+
+    def read(self, command: str, argv: list[str]) -> SimpleNamespace:
+        """What argparse gives for `argv` (after the command's name), for a command line of plain flags:
+        "-vvv", "-s X", "-sX", "-vs X", "--json", one positional; raises _NotPlain for anything else."""
+        if self.name != command:
+            raise _NotPlain
+        values = {"command": command, **self.defaults}
+        positional = self.positional
+        i = 0
+        while i < len(argv):
+            arg = argv[i]
+            i += 1
+            if not arg.startswith("-"):
+                if positional is None:
+                    raise _NotPlain
+                values[positional], positional = arg, None
+                continue
+            if "=" in arg or arg == "-":
+                raise _NotPlain
+            letters = [arg] if arg.startswith("--") else ["-" + c for c in arg[1:]]
+            for k, flag in enumerate(letters):
+                if flag not in self.flags:
+                    raise _NotPlain
+                dest, action = self.flags[flag]
+                if action == "count":
+                    values[dest] = (values[dest] or 0) + 1
+                elif action == "store_true":
+                    values[dest] = True
+                else:  # the value: the rest of the cluster, or the next argument
+                    rest = arg[k + 2:]
+                    if not rest:
+                        if i == len(argv) or argv[i].startswith("-"):
+                            raise _NotPlain
+                        rest, i = argv[i], i + 1
+                    values[dest] = rest
+                    break
+        return SimpleNamespace(**values)
+
+
+def plain_args(command: str, argv: list[str]) -> SimpleNamespace | None:
+    """`argv` read as argparse reads it, without building argparse's parsers, where the command declares
+    only plain arguments and the line is plain (see _Declared); None where argparse must read it."""
+    declared = _Declared()
+    try:
+        importlib.import_module(f"{commands.__name__}.{command}").register(declared)
+        return declared.read(command, argv)
+    except (_NotPlain, TypeError, AttributeError):
+        return None
 
 
 def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
@@ -107,11 +183,14 @@ def main(argv: list[str] | None = None, started: Callable[[], None] | None = Non
     """Run one command line; `started` is called once it is parsed, before the command runs."""
     argv = sys.argv[1:] if argv is None else argv
     first = argv[0] if argv else None
-    parser = build_parser(first if first in command_names() else None)
-    args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
-        parser.print_help()
-        return 2
+    command = first if first in command_names() else None
+    args = plain_args(command, argv[1:]) if command else None
+    if args is None or not getattr(args, "run", None):
+        parser = build_parser(command)
+        args = parser.parse_args(argv)
+        if not getattr(args, "run", None):
+            parser.print_help()
+            return 2
     if started is not None:
         started()
     for stream in (sys.stdout, sys.stderr):  # a string no encoder takes is shown escaped, never a crash

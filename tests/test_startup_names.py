@@ -100,3 +100,18 @@ def test_names_as_lspci_gives_them(tmp_path: Path, flags: list[str], options: di
     names.default.cache_clear()
     with open_source(str(path)) as src:
         assert render_source(src, LspciOptions(**options)) == want
+
+
+def test_vendor_line_between_is_the_regex_answer_for_every_span() -> None:
+    """The counting short cut in names._vendor_line_between gives what the regex gives, on a block with the
+    lines pci.ids has (devices, subsystems, comments) and those it could (blank, odd, a vendor mid-way)."""
+    data = (b"# head\n\n1af4  Red Hat\n\t1000  net\n\t\t1af4 0001  sub\n# note\n\t1001  blk\n\n\tzz odd\n"
+            b"1b36  QEMU\n\t0001  bridge\nABCD\tx\n\t0002  y\n 1234  indented\n\t0003  z\n")
+    vendor = re.compile(rb"\n[0-9a-fA-F]{4}[ \t]")
+    seen = set()
+    for start in range(len(data)):
+        for stop in range(start, len(data) + 1):
+            want = vendor.search(data, start, stop) is not None
+            assert names._vendor_line_between(data, start, stop) == want, (start, stop)
+            seen.add(want)
+    assert seen == {True, False}

@@ -12,8 +12,6 @@ they contain blanks.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
 from .. import names, open_source
@@ -22,6 +20,10 @@ from ..health import summary
 from ..model import Function
 from ..render.lspci_header import DeviceFacts
 from ..sources.base import Source
+
+TYPE_CHECKING = False  # typing's constant without importing typing (nor argparse: see pciexplore.parser)
+if TYPE_CHECKING:
+    import argparse
 
 
 def _unreadable(fn: Function) -> bool:
@@ -67,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     with open_source(args.source) as src:
         fns = selected(src, args.selector)
         if args.json:
+            import json  # here: json imports re, which a plain listing does without
+
             json.dump([ls_record(fn) for fn in fns], sys.stdout, indent=1, ensure_ascii=False)
             sys.stdout.write("\n")
         else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from .. import open_source
@@ -12,6 +11,10 @@ from ..render.lspci import LspciOptions, render_source
 from ..render.lspci_header import function_filter
 from ..render.safe import RAW_BYTES
 from ..sources.base import Source
+
+TYPE_CHECKING = False  # typing's constant without importing typing (nor argparse: see pciexplore.parser)
+if TYPE_CHECKING:
+    import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:

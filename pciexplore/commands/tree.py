@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
 from .. import open_source
 from ..cli import selected
 from ..render.lspci_header import function_filter
 from ..render.tree import tree_json, tree_text
+
+TYPE_CHECKING = False  # typing's constant without importing typing (nor argparse: see pciexplore.parser)
+if TYPE_CHECKING:
+    import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         wanted = function_filter(args.selector, args.ids)
         selected(src, None, wanted)
         if args.json:
+            import json  # here: json imports re, which a plain listing does without
+
             json.dump(tree_json(src, wanted), sys.stdout, indent=1, ensure_ascii=False)
             sys.stdout.write("\n")
         else:

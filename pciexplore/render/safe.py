@@ -10,12 +10,12 @@ UTF-8 encoder refuses.
 from __future__ import annotations
 
 import codecs
-import re
 from collections.abc import Iterable
 from functools import cache
 
 TYPE_CHECKING = False  # typing's constant without importing typing: every command imports this module
 if TYPE_CHECKING:
+    import re
     from typing import TypeVar
 
     T = TypeVar("T")
@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 def _unsafe(keep_lines: bool) -> re.Pattern[str]:
     """C0 and C1 controls, DEL, the bidirectional overrides and isolates (they reorder what a reader sees) and
     lone surrogates (not encodable); with `keep_lines`, not newline and tab.  Compiled when first needed:
-    compiling these Unicode ranges cost every command's start-up (4M instructions each, `show` needs neither)."""
+    compiling these Unicode ranges cost every command's start-up (4M instructions each, `show` needs neither),
+    and so would importing re (~25M with the enum module it imports)."""
+    import re
+
     if keep_lines:
         return re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
     return re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")

@@ -9,7 +9,6 @@ Nothing here writes unless the source was opened with `allow_writes=True`.
 from __future__ import annotations
 
 import os
-import re
 import stat
 
 from ..address import Address
@@ -232,6 +231,8 @@ class SysfsSource(Source):
                 if name.startswith("."):
                     continue
                 text = _read_small(f"{slots}/{name}/address")
+                import re  # here, where a slot is: re's start-up costs ~25M instructions, most hosts have no slots
+
                 m = None if text is None else re.match(_SLOT_ADDRESS, text.decode("ascii", "replace"))
                 if m:  # like sscanf("%x:%x:%x"): a slot without a device has only two fields
                     names.setdefault((int(m[1], 16), int(m[2], 16), int(m[3], 16)), name)
