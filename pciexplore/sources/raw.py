@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from ..address import Address
 from ..errors import InputError
 from .base import Source
+
+TYPE_CHECKING = False  # typing's constant without importing typing (nor pathlib: a dump's `show` imports this)
+if TYPE_CHECKING:
+    from pathlib import Path
+
+#: the bytes of text: printable ASCII, tab, newline, carriage return
+_TEXT = bytes(range(32, 127)) + b"\t\n\r"
 
 
 class RawSource(Source):
@@ -35,14 +40,16 @@ class RawSource(Source):
         return self._data
 
 
-def looks_raw(path: Path) -> bool:
-    """A file is raw config space when it is not text: lspci dumps are ASCII."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4096)
-    except OSError:
-        return False
+def looks_raw(path: str | Path, head: bytes | None = None) -> bool:
+    """A file is raw config space when it is not text: lspci dumps are ASCII.  `head`: its first 4096 bytes,
+    where the caller has read them."""
+    if head is None:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4096)
+        except OSError:
+            return False
     if not head:
         return False
-    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    printable = len(head) - len(head.translate(None, _TEXT))
     return printable < len(head) * 0.95
