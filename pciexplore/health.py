@@ -18,13 +18,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 from .regs.caps.express import DOWNSTREAM_PORTS, LINK_SPEEDS, LINKLESS, PORT_TYPES
 from .sources.kernel_files import read_kernel_file
 
+TYPE_CHECKING = False  # typing's constant without importing typing: `ls` imports this module
 if TYPE_CHECKING:
+    from typing import Any
+
     from .doctor import Finding
     from .model import Function
 
@@ -131,8 +133,7 @@ def parse_aer_counters(text: str, file: str = "aer_dev_*") -> AerCounters:
 
 
 def _sysfs_dir(fn: Function) -> str | None:
-    root = getattr(fn.source, "root", None) if fn.source.kind == "sysfs" else None
-    return f"{root}/{fn.address}" if root is not None else None
+    return fn.source.function_dir(fn.address) if fn.source.kind == "sysfs" else None
 
 
 def link_of(fn: Function) -> Link | None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing's constant without importing typing (nor pathlib: `ls` and `health` import this)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def read_kernel_file(path: str | Path, limit: int = 1 << 16) -> str | None:

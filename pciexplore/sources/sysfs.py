@@ -72,9 +72,10 @@ class SysfsSource(Source):
     def _dir(self, addr: Address) -> Path:
         from pathlib import Path
 
-        return Path(self._dir_name(addr))
+        return Path(self.function_dir(addr))
 
-    def _dir_name(self, addr: Address) -> str:
+    def function_dir(self, addr: Address) -> str:
+        """The function's directory in the tree, as a string."""
         try:
             return self._dirs[addr]
         except KeyError:
@@ -91,7 +92,7 @@ class SysfsSource(Source):
         return self._read_config(addr, length, note_limit=False)
 
     def _read_config(self, addr: Address, length: int, note_limit: bool) -> bytes:
-        d = self._dir_name(addr)
+        d = self.function_dir(addr)
         path = f"{d}/config"
         try:
             ahead = None if self._ahead is None else self._ahead.config(d, length)
@@ -107,7 +108,7 @@ class SysfsSource(Source):
         return data
 
     def read_vpd(self, addr: Address) -> bytes | None:
-        path = f"{self._dir_name(addr)}/vpd"
+        path = f"{self.function_dir(addr)}/vpd"
         try:
             data, full = _read_regular(path, MAX_VPD)
         except OSError:  # absent, unreadable, or not a regular file (a FIFO, /dev/zero)
@@ -118,7 +119,7 @@ class SysfsSource(Source):
         return data
 
     def bar_regions(self, addr: Address) -> dict[int, BarRegion] | None:
-        resources = _read_resources(f"{self._dir_name(addr)}/resource")
+        resources = _read_resources(f"{self.function_dir(addr)}/resource")
         if resources is None:
             return None
         return {index: BarRegion(index, start, end - start + 1, flags)
@@ -133,7 +134,7 @@ class SysfsSource(Source):
                 return wc
             from . import bar_access  # here, not at import: its ctypes, gzip and platform cost every `show`
 
-            raise NotSupported(f"cannot read BAR {bar}: {bar_access.explain(self._dir_name(addr), bar, None, self._host)}",
+            raise NotSupported(f"cannot read BAR {bar}: {bar_access.explain(self.function_dir(addr), bar, None, self._host)}",
                                device=str(addr))
         return path
 
@@ -158,7 +159,7 @@ class SysfsSource(Source):
             mmio = MMIO(offset, size, path=str(path))
         except MMIOError as e:
             stage = "open" if (e.strerror or "").startswith("Opening") else "mmap"  # periphery's two messages
-            why = bar_access.explain(self._dir_name(addr), bar, e.errno, self._host, stage)
+            why = bar_access.explain(self.function_dir(addr), bar, e.errno, self._host, stage)
             raise NotSupported(f"cannot map {path}: {why}", device=str(addr), offset=offset) from None
         try:
             return bar_access.read_window(mmio, offset, size)  # aligned DWORDs (MSI-X table and PBA rule)
@@ -192,7 +193,7 @@ class SysfsSource(Source):
 
     def kernel_info(self, addr: Address) -> KernelInfo | None:
         # read when asked for, attribute by attribute: `show` prints some of them, a capture all of them
-        d = self._dir_name(addr)
+        d = self.function_dir(addr)
         info = _SysfsKernelInfo(d, self._slots().get((addr.domain, addr.bus, addr.device)))
         for name, value in (self._ahead and self._ahead.kernel(d) or {}).items():
             setattr(info, name, value)
@@ -206,7 +207,7 @@ class SysfsSource(Source):
 
         self._stop_reading_ahead()
         if read_ahead.worth_it(len(addrs)):
-            self._ahead = read_ahead.ReadAhead([self._dir_name(a) for a in addrs], config_length, _read_regular,
+            self._ahead = read_ahead.ReadAhead([self.function_dir(a) for a in addrs], config_length, _read_regular,
                                                _SHOW_FILES)
 
     def close(self) -> None:
