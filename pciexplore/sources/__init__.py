@@ -63,6 +63,6 @@ def open_source(spec: str | Path | Source | None = None, **options) -> Source:
         return _load(PREFIXES["capture"])(path, **options)
     from .raw import looks_raw
 
-    if looks_raw(path, head):
+    if looks_raw(head):
         return _load(PREFIXES["raw"])(path, **options)
     return _load(PREFIXES["dump"])(path, **options)

@@ -40,15 +40,8 @@ class RawSource(Source):
         return self._data
 
 
-def looks_raw(path: str | Path, head: bytes | None = None) -> bool:
-    """A file is raw config space when it is not text: lspci dumps are ASCII.  `head`: its first 4096 bytes,
-    where the caller has read them."""
-    if head is None:
-        try:
-            with open(path, "rb") as f:
-                head = f.read(4096)
-        except OSError:
-            return False
+def looks_raw(head: bytes) -> bool:
+    """A file is raw config space when it is not text (lspci dumps are ASCII): `head` is its first 4096 bytes."""
     if not head:
         return False
     printable = len(head) - len(head.translate(None, _TEXT))
